@@ -1,0 +1,77 @@
+package authz
+
+import (
+	"encoding/json"
+	"strconv"
+	"strings"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
+	"google.golang.org/genproto/googleapis/rpc/status"
+)
+
+// Render turns a decision into Envoy's answer.
+//
+// Allowed: identity headers are set with OVERWRITE_IF_EXISTS_OR_ADD (with neither append nor
+// append_action set, Envoy appends, and a client's own x-user-id would reach the upstream next
+// to ours) and every identity header not set is in headers_to_remove.
+//
+// Denied: the HTTP status from the outcome table, a JSON body, and WWW-Authenticate or
+// Retry-After where they apply.
+func Render(d *Decision) *authv3.CheckResponse {
+	o := outcomes[d.Reason]
+	if d.Allowed() {
+		ok := &authv3.OkHttpResponse{HeadersToRemove: d.Remove}
+		if len(d.Set) > 0 {
+			ok.Headers = make([]*corev3.HeaderValueOption, len(d.Set))
+			for i, h := range d.Set {
+				ok.Headers[i] = overwrite(h.Name, h.Value)
+			}
+		}
+		return &authv3.CheckResponse{
+			Status:       &status.Status{Code: int32(o.code)},
+			HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: ok},
+		}
+	}
+
+	headers := []*corev3.HeaderValueOption{
+		overwrite("content-type", "application/json"),
+		overwrite("cache-control", "no-store"),
+	}
+	switch o.challenge {
+	case bareChallenge:
+		headers = append(headers, overwrite("www-authenticate", "Bearer realm="+quote(d.Realm)))
+	case errorChallenge:
+		headers = append(headers, overwrite("www-authenticate", "Bearer realm="+quote(d.Realm)+
+			", error="+quote(o.errorCode)+", error_description="+quote(d.Description)))
+	}
+	if o.retryAfter > 0 {
+		headers = append(headers, overwrite("retry-after", strconv.Itoa(int(o.retryAfter.Seconds()))))
+	}
+	body, _ := json.Marshal(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+	}{o.errorCode, d.Description})
+	return &authv3.CheckResponse{
+		Status: &status.Status{Code: int32(o.code), Message: string(d.Reason) + ": " + d.Description},
+		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
+			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(o.httpStatus)},
+			Headers: headers,
+			Body:    string(body),
+		}},
+	}
+}
+
+func overwrite(name, value string) *corev3.HeaderValueOption {
+	return &corev3.HeaderValueOption{
+		Header:       &corev3.HeaderValue{Key: name, Value: value},
+		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
+	}
+}
+
+// quote makes an RFC 7230 quoted-string.
+func quote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return `"` + r.Replace(s) + `"`
+}

@@ -1,0 +1,152 @@
+package cli
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// kvFlag collects repeated key=value flags.
+type kvFlag struct {
+	keys, values []string
+}
+
+func (f *kvFlag) String() string { return strings.Join(f.keys, ",") }
+
+func (f *kvFlag) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("%q is not key=value", s)
+	}
+	f.keys, f.values = append(f.keys, k), append(f.values, v)
+	return nil
+}
+
+// check sends one CheckRequest, as Envoy would, and prints the answer as Envoy would apply it.
+// Exit code: 0 allowed, 1 denied, 2 usage or connection problem.
+func check(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("betterauthz check", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	addr := fs.String("addr", "localhost:9000", "betterauthz gRPC address")
+	method := fs.String("method", "GET", "request method")
+	host := fs.String("host", "localhost", "request host (:authority)")
+	path := fs.String("path", "/", "request path, query included")
+	token := fs.String("token", "", `bearer token to send as "Authorization: Bearer <token>"; "-" reads it from stdin`)
+	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the answer")
+	var headers, contexts kvFlag
+	fs.Var(&headers, "header", "request header name=value (repeatable)")
+	fs.Var(&contexts, "context", "route context_extensions key=value, as Envoy's per-route check_settings sends (repeatable)")
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: betterauthz check [flags]\n\nAsks a running betterauthz whether a request would pass. Exit code 0: allowed, 1: denied, 2: error.")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	tok := *token
+	if tok == "-" {
+		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return &ExitError{Code: 2, Err: fmt.Errorf("read token from stdin: %w", err)}
+		}
+		tok = strings.TrimSpace(line)
+	}
+
+	hdrs := map[string]string{}
+	for i, k := range headers.keys {
+		k = strings.ToLower(k)
+		if prev, ok := hdrs[k]; ok {
+			hdrs[k] = prev + "," + headers.values[i] // as Envoy joins repeated headers
+		} else {
+			hdrs[k] = headers.values[i]
+		}
+	}
+	if tok != "" {
+		hdrs["authorization"] = "Bearer " + tok
+	}
+	id := make([]byte, 8)
+	_, _ = rand.Read(id)
+	req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+			Id: "betterauthz-check-" + hex.EncodeToString(id), Method: strings.ToUpper(*method),
+			Host: *host, Path: *path, Headers: hdrs, Scheme: "http", Protocol: "HTTP/1.1",
+		}},
+	}}
+	if len(contexts.keys) > 0 {
+		req.Attributes.ContextExtensions = map[string]string{}
+		for i, k := range contexts.keys {
+			req.Attributes.ContextExtensions[k] = contexts.values[i]
+		}
+	}
+
+	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("--addr %s: %w", *addr, err)}
+	}
+	defer conn.Close()
+	cctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	resp, err := authv3.NewAuthorizationClient(conn).Check(cctx, req)
+	if err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("check %s: %w", *addr, err)}
+	}
+	if printResponse(stdout, resp) {
+		return nil
+	}
+	return &ExitError{Code: 1}
+}
+
+// printResponse prints what Envoy would do with resp and reports whether it allows.
+func printResponse(w io.Writer, resp *authv3.CheckResponse) bool {
+	code := codes.Code(resp.GetStatus().GetCode())
+	if code == codes.OK {
+		fmt.Fprintln(w, "ALLOWED (gRPC OK): the request goes upstream")
+		ok := resp.GetOkResponse()
+		var set []string
+		for _, h := range ok.GetHeaders() {
+			set = append(set, fmt.Sprintf("  %s: %s  [%s]", h.GetHeader().GetKey(), h.GetHeader().GetValue(), h.GetAppendAction()))
+		}
+		sort.Strings(set)
+		if len(set) > 0 {
+			fmt.Fprintln(w, "headers set on the upstream request:")
+			fmt.Fprintln(w, strings.Join(set, "\n"))
+		}
+		if rm := ok.GetHeadersToRemove(); len(rm) > 0 {
+			fmt.Fprintln(w, "headers removed from the upstream request:")
+			for _, h := range rm {
+				fmt.Fprintf(w, "  %s\n", h)
+			}
+		}
+		return true
+	}
+	d := resp.GetDeniedResponse()
+	status := int(d.GetStatus().GetCode())
+	if status == 0 {
+		status = 403 // Envoy's default for a denial without a status
+	}
+	fmt.Fprintf(w, "DENIED %d (gRPC %s: %s)\n", status, code, resp.GetStatus().GetMessage())
+	if len(d.GetHeaders()) > 0 {
+		fmt.Fprintln(w, "response headers:")
+		for _, h := range d.GetHeaders() {
+			fmt.Fprintf(w, "  %s: %s\n", h.GetHeader().GetKey(), h.GetHeader().GetValue())
+		}
+	}
+	if d.GetBody() != "" {
+		fmt.Fprintf(w, "body: %s\n", d.GetBody())
+	}
+	return false
+}

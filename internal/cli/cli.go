@@ -1,0 +1,111 @@
+// Package cli is betterauthz's command line: subcommands, flags (each also settable as
+// BETTERAUTHZ_<NAME>), exit codes. main only wires signals to Run.
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+)
+
+// ExitError carries a specific exit code.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string {
+	if e.Err == nil {
+		return fmt.Sprintf("exit %d", e.Code)
+	}
+	return e.Err.Error()
+}
+
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// ExitCode maps Run's error to a process exit code: 0 for nil, the code of an ExitError, else 1.
+func ExitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	var e *ExitError
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return 1
+}
+
+const usage = `betterauthz verifies Better Auth JWTs for Envoy (ext_authz v3, gRPC).
+
+Usage:
+  betterauthz [serve] [flags]   run the server (the default)
+  betterauthz check [flags]     send one CheckRequest to a running server and print the answer
+  betterauthz version           print version information
+
+Every flag can also be set as BETTERAUTHZ_<FLAG> (e.g. BETTERAUTHZ_GRPC_ADDR); flags win.
+Run "betterauthz <command> -h" for a command's flags.
+`
+
+// Main runs the command line, reports an error on stderr, and returns the exit code.
+func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	err := Run(ctx, args, getenv, stdout, stderr)
+	var e *ExitError
+	if err != nil && (!errors.As(err, &e) || e.Err != nil) {
+		fmt.Fprintln(stderr, "betterauthz:", err)
+	}
+	return ExitCode(err)
+}
+
+// Run runs the command line. It returns nil on success; errors carry their exit code
+// (see ExitCode). Usage problems exit 2.
+func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cmd := "serve"
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return serve(ctx, args, getenv, stderr)
+	case "check":
+		return check(ctx, args, getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, VersionString())
+		return nil
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	default:
+		fmt.Fprint(stderr, usage)
+		return &ExitError{Code: 2, Err: fmt.Errorf("unknown command %q", cmd)}
+	}
+}
+
+// parseFlags applies BETTERAUTHZ_<NAME> environment variables, then the arguments, so that
+// flags win over the environment.
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	var envErr error
+	fs.VisitAll(func(f *flag.Flag) {
+		name := "BETTERAUTHZ_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v := getenv(name); v != "" && envErr == nil {
+			if err := fs.Set(f.Name, v); err != nil {
+				envErr = fmt.Errorf("$%s: %w", name, err)
+			}
+		}
+	})
+	if envErr != nil {
+		return &ExitError{Code: 2, Err: envErr}
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return &ExitError{Code: 0}
+		}
+		return &ExitError{Code: 2, Err: err}
+	}
+	if fs.NArg() > 0 {
+		return &ExitError{Code: 2, Err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}

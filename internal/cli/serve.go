@@ -1,0 +1,31 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"io"
+	"log/slog"
+
+	"github.com/betterauthz/betterauthz/internal/server"
+)
+
+func serve(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("betterauthz serve", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var o server.Options
+	var level slog.Level
+	fs.StringVar(&o.ConfigPath, "config", "", "YAML config file (default: built-in defaults and $BETTER_AUTH_URL)")
+	fs.StringVar(&o.GRPCAddr, "grpc-addr", ":9000", "address for ext_authz gRPC and grpc.health.v1")
+	fs.StringVar(&o.HTTPAddr, "http-addr", ":8080", "address for /healthz, /readyz and /metrics")
+	fs.StringVar(&o.LogDecisions, "log-decisions", server.LogDecisionsAll, "log one line per decision: all, deny or none")
+	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", 0, "on SIGTERM, keep serving (not ready) this long before draining, so endpoints are removed first")
+	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "longest wait for in-flight checks when stopping")
+	if err := parseFlags(fs, args, getenv); err != nil {
+		return err
+	}
+	o.Getenv = getenv
+	o.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	o.Logger.Info("starting", "version", VersionString())
+	return server.Run(ctx, o)
+}

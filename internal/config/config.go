@@ -1,0 +1,250 @@
+// Package config reads betterauthz's YAML config (a file or a ConfigMap's config.yaml), applies
+// defaults and the BETTER_AUTH_URL environment variable, and validates it. Every problem names
+// the key it is about.
+package config
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/betterauthz/betterauthz/authz"
+	"github.com/betterauthz/betterauthz/jwks"
+)
+
+// File is the config file's schema. Pointers mark keys whose absence means "default".
+type File struct {
+	BetterAuthURL       string            `yaml:"betterAuthURL"`
+	BasePath            string            `yaml:"basePath"`
+	JWKSURL             string            `yaml:"jwksURL"`
+	JWKSRefreshInterval *time.Duration    `yaml:"jwksRefreshInterval"`
+	Issuer              string            `yaml:"issuer"`
+	Audiences           []string          `yaml:"audiences"`
+	Algorithms          []string          `yaml:"algorithms"`
+	ClockSkew           *time.Duration    `yaml:"clockSkew"`
+	IdentityHeaders     map[string]string `yaml:"identityHeaders"`
+	AllowCORSPreflight  *bool             `yaml:"allowCORSPreflight"`
+	DefaultPolicy       string            `yaml:"defaultPolicy"`
+}
+
+// Defaults, as documented in the README's config reference.
+const (
+	DefaultBetterAuthURL       = "http://localhost:3000"
+	DefaultBasePath            = "/api/auth"
+	DefaultJWKSRefreshInterval = 5 * time.Minute
+	DefaultClockSkew           = 30 * time.Second
+	maxClockSkew               = 5 * time.Minute
+)
+
+// DefaultIdentityHeaders is used when the config has no identityHeaders key.
+var DefaultIdentityHeaders = map[string]string{
+	"x-user-id":    "sub",
+	"x-user-email": "email",
+	"x-user-name":  "name",
+}
+
+// Settings is a validated config with every default applied.
+type Settings struct {
+	// BetterAuthURL as configured (or from $BETTER_AUTH_URL), and its origin.
+	BetterAuthURL, Origin string
+	BasePath            string
+	JWKSURL             string
+	JWKSRefreshInterval time.Duration
+	Issuer              string
+	Audiences           []string
+	Algorithms          []string
+	ClockSkew           time.Duration
+	IdentityHeaders     []authz.IdentityHeader // sorted by name
+	AllowCORSPreflight  bool
+	DefaultPolicy       authz.Action
+}
+
+// Parse reads and validates a config document. getenv supplies BETTER_AUTH_URL. The error, if
+// any, joins one *FieldError per problem.
+func Parse(data []byte, getenv func(string) string) (*Settings, error) {
+	var f File
+	if err := decodeStrict(data, &f); err != nil {
+		return nil, err
+	}
+	return f.settings(getenv)
+}
+
+func (f *File) settings(getenv func(string) string) (*Settings, error) {
+	var errs []error
+	bad := func(path, format string, args ...any) {
+		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+	}
+	s := &Settings{}
+
+	urlKey := "betterAuthURL"
+	s.BetterAuthURL = f.BetterAuthURL
+	if s.BetterAuthURL == "" {
+		urlKey = "betterAuthURL (from $BETTER_AUTH_URL)"
+		s.BetterAuthURL = getenv("BETTER_AUTH_URL")
+	}
+	if s.BetterAuthURL == "" {
+		urlKey = "betterAuthURL (default)"
+		s.BetterAuthURL = DefaultBetterAuthURL
+	}
+	if origin, err := originOf(s.BetterAuthURL); err != nil {
+		bad(urlKey, "%v", err)
+	} else {
+		s.Origin = origin
+	}
+
+	s.BasePath = cmp.Or(f.BasePath, DefaultBasePath)
+	if !strings.HasPrefix(s.BasePath, "/") || strings.ContainsAny(s.BasePath, "?#") || slices.Contains(strings.Split(s.BasePath, "/"), "..") {
+		bad("basePath", "%q must be a path starting with / (Better Auth's default is /api/auth)", s.BasePath)
+	}
+	s.BasePath = strings.TrimRight(s.BasePath, "/")
+
+	s.JWKSURL = f.JWKSURL
+	if s.JWKSURL == "" && s.Origin != "" {
+		s.JWKSURL = s.Origin + s.BasePath + "/jwks"
+	} else if f.JWKSURL != "" {
+		if _, err := originOf(f.JWKSURL); err != nil {
+			bad("jwksURL", "%v", err)
+		}
+	}
+
+	s.JWKSRefreshInterval = deref(f.JWKSRefreshInterval, DefaultJWKSRefreshInterval)
+	if s.JWKSRefreshInterval < 10*time.Second || s.JWKSRefreshInterval > 24*time.Hour {
+		bad("jwksRefreshInterval", "%s is outside 10s..24h", s.JWKSRefreshInterval)
+	}
+
+	s.Issuer = cmp.Or(f.Issuer, s.Origin)
+
+	s.Audiences = f.Audiences
+	if len(s.Audiences) == 0 && s.Origin != "" {
+		s.Audiences = []string{s.Origin}
+	}
+	for i, a := range f.Audiences {
+		if a == "" {
+			bad(fmt.Sprintf("audiences[%d]", i), "is empty")
+		}
+	}
+
+	s.Algorithms = f.Algorithms
+	if f.Algorithms == nil {
+		s.Algorithms = slices.Clone(jwks.Algorithms)
+	} else if len(f.Algorithms) == 0 {
+		bad("algorithms", "must list at least one of %s", strings.Join(jwks.Algorithms, ", "))
+	}
+	for i, a := range f.Algorithms {
+		if !slices.Contains(jwks.Algorithms, a) {
+			bad(fmt.Sprintf("algorithms[%d]", i), "%q is not supported; Better Auth signs with %s", a, strings.Join(jwks.Algorithms, ", "))
+		}
+	}
+
+	s.ClockSkew = deref(f.ClockSkew, DefaultClockSkew)
+	if s.ClockSkew < 0 || s.ClockSkew > maxClockSkew {
+		bad("clockSkew", "%s is outside 0s..%s", s.ClockSkew, maxClockSkew)
+	}
+
+	headers := f.IdentityHeaders
+	if headers == nil {
+		headers = DefaultIdentityHeaders
+	}
+	for name, claim := range headers {
+		path := "identityHeaders." + name
+		if err := checkIdentityHeader(name); err != nil {
+			bad(path, "%v", err)
+			continue
+		}
+		if claim == "" {
+			bad(path, "names no claim")
+			continue
+		}
+		s.IdentityHeaders = append(s.IdentityHeaders, authz.IdentityHeader{Name: strings.ToLower(name), Claim: claim})
+	}
+	sort.Slice(s.IdentityHeaders, func(i, j int) bool { return s.IdentityHeaders[i].Name < s.IdentityHeaders[j].Name })
+	for i := 1; i < len(s.IdentityHeaders); i++ {
+		if s.IdentityHeaders[i].Name == s.IdentityHeaders[i-1].Name {
+			bad("identityHeaders."+s.IdentityHeaders[i].Name, "is listed twice (header names are case-insensitive)")
+		}
+	}
+
+	s.AllowCORSPreflight = deref(f.AllowCORSPreflight, true)
+
+	s.DefaultPolicy = authz.Authenticated
+	if f.DefaultPolicy != "" {
+		a, err := authz.ParseAction(f.DefaultPolicy)
+		if err != nil {
+			bad("defaultPolicy", "%v", err)
+		}
+		s.DefaultPolicy = a
+	}
+
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// originOf returns scheme://host[:port] of an absolute http(s) URL.
+func originOf(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("%q is not a URL", raw)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%q must be an absolute http:// or https:// URL", raw)
+	}
+	if u.User != nil {
+		return "", fmt.Errorf("%q must not carry credentials", redact(u))
+	}
+	return strings.ToLower(u.Scheme) + "://" + strings.ToLower(u.Host), nil
+}
+
+func redact(u *url.URL) string {
+	c := *u
+	c.User = nil
+	return c.String()
+}
+
+// reservedHeaders cannot be identity headers: overwriting them would break or hijack the request.
+var reservedHeaders = []string{
+	"authorization", "cookie", "host", "content-length", "content-type", "transfer-encoding",
+	"connection", "te", "upgrade", "keep-alive", "proxy-authorization", "x-forwarded-for",
+	"x-forwarded-proto", "x-forwarded-host", "x-request-id", "x-envoy-original-path",
+}
+
+func checkIdentityHeader(name string) error {
+	if name == "" {
+		return errors.New("header name is empty")
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return fmt.Errorf("%q is not a valid HTTP header name", name)
+		}
+	}
+	lower := strings.ToLower(name)
+	if slices.Contains(reservedHeaders, lower) || strings.HasPrefix(lower, "x-envoy-") {
+		return fmt.Errorf("%q is reserved and cannot carry identity", name)
+	}
+	return nil
+}
+
+func deref[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}
+
+// Policy builds the request policy these settings describe.
+func (s *Settings) Policy() *authz.Policy {
+	return &authz.Policy{
+		Default:            s.DefaultPolicy,
+		IdentityHeaders:    s.IdentityHeaders,
+		AllowCORSPreflight: s.AllowCORSPreflight,
+		Realm:              s.Issuer,
+		MaxTokenBytes:      jwks.DefaultMaxTokenBytes,
+	}
+}

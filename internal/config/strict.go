@@ -1,0 +1,229 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+)
+
+// FieldError is one problem in a config, located by its key path ("routes[2].policy").
+type FieldError struct {
+	Path string
+	Line int // 0 when unknown
+	Msg  string
+}
+
+func (e *FieldError) Error() string {
+	path := e.Path
+	if path == "" {
+		path = "(top level)"
+	}
+	if e.Line > 0 {
+		return fmt.Sprintf("%s: %s (line %d)", path, e.Msg, e.Line)
+	}
+	return fmt.Sprintf("%s: %s", path, e.Msg)
+}
+
+// Problems lists every FieldError inside err (which may be a join of several).
+func Problems(err error) []*FieldError {
+	var out []*FieldError
+	var walk func(error)
+	walk = func(e error) {
+		if e == nil {
+			return
+		}
+		if fe, ok := e.(*FieldError); ok {
+			out = append(out, fe)
+			return
+		}
+		if j, ok := e.(interface{ Unwrap() []error }); ok {
+			for _, x := range j.Unwrap() {
+				walk(x)
+			}
+			return
+		}
+		out = append(out, &FieldError{Msg: e.Error()})
+	}
+	walk(err)
+	return out
+}
+
+// decodeStrict decodes YAML into out (a pointer), refusing unknown and duplicate keys and values
+// of the wrong shape. Unlike yaml.v3's KnownFields, every error names the full key path, and all
+// errors are reported, not just the first.
+func decodeStrict(data []byte, out any) error {
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		return &FieldError{Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+	}
+	if doc.Kind == 0 || len(doc.Content) == 0 {
+		return nil // empty document: all defaults
+	}
+	var errs []error
+	decodeNode(doc.Content[0], reflect.ValueOf(out).Elem(), "", &errs)
+	return errors.Join(errs...)
+}
+
+var durationType = reflect.TypeOf(time.Duration(0))
+
+func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *[]error) {
+	fail := func(format string, args ...any) {
+		*errs = append(*errs, &FieldError{Path: path, Line: n.Line, Msg: fmt.Sprintf(format, args...)})
+	}
+	if n.Kind == yaml.AliasNode {
+		n = n.Alias
+	}
+	if v.Kind() == reflect.Pointer {
+		if isNull(n) {
+			return
+		}
+		p := reflect.New(v.Type().Elem())
+		decodeNode(n, p.Elem(), path, errs)
+		v.Set(p)
+		return
+	}
+	if v.Type() == durationType {
+		if n.Kind != yaml.ScalarNode || isNull(n) {
+			fail("must be a duration such as 30s or 5m")
+			return
+		}
+		d, err := time.ParseDuration(n.Value)
+		if err != nil {
+			fail("%q is not a duration (write it like 30s, 5m or 1h)", n.Value)
+			return
+		}
+		v.SetInt(int64(d))
+		return
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		if n.Kind != yaml.MappingNode {
+			if !isNull(n) {
+				fail("must be a mapping of keys to values")
+			}
+			return
+		}
+		fields := structFields(v.Type())
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			kp := join(path, k.Value)
+			idx, ok := fields[k.Value]
+			switch {
+			case !ok:
+				*errs = append(*errs, &FieldError{Path: kp, Line: k.Line, Msg: "unknown key" + suggest(k.Value, fields)})
+			case seen[k.Value]:
+				*errs = append(*errs, &FieldError{Path: kp, Line: k.Line, Msg: "duplicate key"})
+			default:
+				seen[k.Value] = true
+				decodeNode(val, v.Field(idx), kp, errs)
+			}
+		}
+	case reflect.Slice:
+		if isNull(n) {
+			return
+		}
+		if n.Kind != yaml.SequenceNode {
+			fail("must be a list")
+			return
+		}
+		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+		for i, item := range n.Content {
+			decodeNode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), errs)
+		}
+		v.Set(s)
+	case reflect.Map:
+		if isNull(n) {
+			v.Set(reflect.MakeMap(v.Type()))
+			return
+		}
+		if n.Kind != yaml.MappingNode {
+			fail("must be a mapping of keys to values")
+			return
+		}
+		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, val := n.Content[i], n.Content[i+1]
+			kp := join(path, k.Value)
+			if m.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
+				*errs = append(*errs, &FieldError{Path: kp, Line: k.Line, Msg: "duplicate key"})
+				continue
+			}
+			elem := reflect.New(v.Type().Elem()).Elem()
+			decodeNode(val, elem, kp, errs)
+			m.SetMapIndex(reflect.ValueOf(k.Value), elem)
+		}
+		v.Set(m)
+	case reflect.Interface:
+		var x any
+		if err := n.Decode(&x); err != nil {
+			fail("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+			return
+		}
+		if x != nil {
+			v.Set(reflect.ValueOf(x))
+		}
+	case reflect.String:
+		if n.Kind != yaml.ScalarNode {
+			fail("must be a string")
+			return
+		}
+		if !isNull(n) {
+			v.SetString(n.Value)
+		}
+	case reflect.Bool:
+		b, err := strconv.ParseBool(n.Value)
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || err != nil {
+			fail("must be true or false")
+			return
+		}
+		v.SetBool(b)
+	case reflect.Int:
+		i, err := strconv.Atoi(n.Value)
+		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || err != nil {
+			fail("must be a whole number")
+			return
+		}
+		v.SetInt(int64(i))
+	default:
+		fail("cannot hold a %s (a bug in betterauthz)", v.Kind())
+	}
+}
+
+func isNull(n *yaml.Node) bool {
+	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
+}
+
+func join(path, key string) string {
+	if path == "" {
+		return key
+	}
+	return path + "." + key
+}
+
+// structFields maps yaml keys to field indexes.
+func structFields(t reflect.Type) map[string]int {
+	m := make(map[string]int, t.NumField())
+	for i := range t.NumField() {
+		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if tag != "" && tag != "-" {
+			m[tag] = i
+		}
+	}
+	return m
+}
+
+// suggest names a known key that differs from key only in case, the commonest typo.
+func suggest(key string, fields map[string]int) string {
+	for k := range fields {
+		if strings.EqualFold(k, key) {
+			return fmt.Sprintf(" (did you mean %q?)", k)
+		}
+	}
+	return ""
+}

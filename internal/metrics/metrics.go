@@ -1,0 +1,113 @@
+// Package metrics holds betterauthz's Prometheus collectors, registered on a registry the caller
+// owns (no global registration).
+package metrics
+
+import (
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/betterauthz/betterauthz/jwks"
+)
+
+// Metrics are the process's collectors.
+type Metrics struct {
+	checks            *prometheus.CounterVec
+	checkDuration     *prometheus.HistogramVec
+	jwksFetches       *prometheus.CounterVec
+	jwksFetchDuration prometheus.Histogram
+	jwksKeys          prometheus.Gauge
+	jwksLastSuccess   prometheus.Gauge
+	configReloads     *prometheus.CounterVec
+	configLastSuccess prometheus.Gauge
+	ready             prometheus.Gauge
+}
+
+// New creates the collectors and registers them on reg.
+func New(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "betterauthz_checks_total",
+			Help: "Authorization checks answered, by decision (allow, deny), reason code and matched route.",
+		}, []string{"decision", "reason", "route"}),
+		checkDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "betterauthz_check_duration_seconds",
+			Help:    "Time to answer an authorization check, by decision.",
+			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}, []string{"decision"}),
+		jwksFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "betterauthz_jwks_refreshes_total",
+			Help: "JWKS fetches, by trigger (initial, interval, retry, unknown_kid, not_ready) and result (success, error).",
+		}, []string{"trigger", "result"}),
+		jwksFetchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "betterauthz_jwks_refresh_duration_seconds",
+			Help:    "Time taken by JWKS fetches.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
+		}),
+		jwksKeys: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "betterauthz_jwks_keys",
+			Help: "Usable signing keys currently loaded.",
+		}),
+		jwksLastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "betterauthz_jwks_last_success_timestamp_seconds",
+			Help: "Unix time of the last successful JWKS fetch (0 if none yet).",
+		}),
+		configReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "betterauthz_config_reloads_total",
+			Help: "Config loads, by source (file, configmap) and result (success, error). A failed load keeps the last good config.",
+		}, []string{"source", "result"}),
+		configLastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "betterauthz_config_last_reload_success_timestamp_seconds",
+			Help: "Unix time the config in force was applied.",
+		}),
+		ready: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "betterauthz_ready",
+			Help: "1 when the server is ready to answer checks (config valid, keys loaded, not draining).",
+		}),
+	}
+	reg.MustRegister(m.checks, m.checkDuration, m.jwksFetches, m.jwksFetchDuration, m.jwksKeys,
+		m.jwksLastSuccess, m.configReloads, m.configLastSuccess, m.ready)
+	return m
+}
+
+// Check counts one answered check.
+func (m *Metrics) Check(allowed bool, reason, route string, elapsed time.Duration) {
+	decision := "deny"
+	if allowed {
+		decision = "allow"
+	}
+	m.checks.WithLabelValues(decision, reason, route).Inc()
+	m.checkDuration.WithLabelValues(decision).Observe(elapsed.Seconds())
+}
+
+// JWKSFetched implements jwks.Observer.
+func (m *Metrics) JWKSFetched(f jwks.Fetch) {
+	result := "success"
+	if f.Err != nil {
+		result = "error"
+	} else {
+		m.jwksLastSuccess.Set(float64(f.At.UnixNano()) / 1e9)
+	}
+	m.jwksFetches.WithLabelValues(f.Trigger, result).Inc()
+	m.jwksFetchDuration.Observe(f.Duration.Seconds())
+	m.jwksKeys.Set(float64(f.Keys))
+}
+
+// ConfigLoaded counts one config load.
+func (m *Metrics) ConfigLoaded(source string, err error, at time.Time) {
+	if err != nil {
+		m.configReloads.WithLabelValues(source, "error").Inc()
+		return
+	}
+	m.configReloads.WithLabelValues(source, "success").Inc()
+	m.configLastSuccess.Set(float64(at.UnixNano()) / 1e9)
+}
+
+// Ready records readiness.
+func (m *Metrics) Ready(ready bool) {
+	if ready {
+		m.ready.Set(1)
+	} else {
+		m.ready.Set(0)
+	}
+}

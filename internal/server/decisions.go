@@ -1,0 +1,70 @@
+package server
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/betterauthz/betterauthz/authz"
+	"github.com/betterauthz/betterauthz/internal/metrics"
+)
+
+// Decision log modes (--log-decisions).
+const (
+	LogDecisionsAll  = "all"
+	LogDecisionsDeny = "deny"
+	LogDecisionsNone = "none"
+)
+
+// decisionObserver logs one line per decision and counts it. It never logs headers, tokens or
+// query strings: only the reason, the route, who (sub) and what (method, host, path).
+type decisionObserver struct {
+	log     *slog.Logger
+	mode    string
+	metrics *metrics.Metrics
+}
+
+func (o *decisionObserver) Decided(ctx context.Context, r *authz.Request, d *authz.Decision, elapsed time.Duration) {
+	allowed := d.Allowed()
+	o.metrics.Check(allowed, string(d.Reason), d.Route, elapsed)
+	if o.mode == LogDecisionsNone || (o.mode == LogDecisionsDeny && allowed) {
+		return
+	}
+	decision := "deny"
+	if allowed {
+		decision = "allow"
+	}
+	attrs := []slog.Attr{
+		slog.String("decision", decision),
+		slog.String("reason", string(d.Reason)),
+		slog.Int("status", d.HTTPStatus()),
+		slog.String("route", d.Route),
+	}
+	if r != nil {
+		attrs = append(attrs,
+			slog.String("request_id", r.ID),
+			slog.String("method", r.Method),
+			slog.String("host", r.Host),
+			slog.String("path", logPath(r.Path)))
+	}
+	if d.Subject != "" {
+		attrs = append(attrs, slog.String("subject", d.Subject))
+	}
+	if !allowed {
+		attrs = append(attrs, slog.String("description", d.Description))
+	}
+	attrs = append(attrs, slog.Float64("elapsed_ms", float64(elapsed.Microseconds())/1000))
+	o.log.LogAttrs(ctx, slog.LevelInfo, "decision", attrs...)
+}
+
+// logPath drops the query (it can carry secrets) and bounds the length.
+func logPath(p string) string {
+	if i := strings.IndexByte(p, '?'); i >= 0 {
+		p = p[:i]
+	}
+	if len(p) > 256 {
+		p = p[:256] + "…"
+	}
+	return p
+}

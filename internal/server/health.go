@@ -1,0 +1,63 @@
+package server
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/betterauthz/betterauthz/internal/metrics"
+)
+
+// authzServiceName is the ext_authz service as named in grpc.health.v1 requests.
+const authzServiceName = "envoy.service.auth.v3.Authorization"
+
+// readiness tracks whether checks can be answered: the config is valid, signing keys have been
+// loaded once, and the process is not draining. It feeds /readyz, grpc.health.v1 and a metric.
+type readiness struct {
+	grpc       *health.Server
+	metrics    *metrics.Metrics
+	keysLoaded func() bool
+
+	draining atomic.Bool
+	mu       sync.Mutex // serialises updates so the last status set is the current one
+}
+
+func newReadiness(m *metrics.Metrics, keysLoaded func() bool) *readiness {
+	r := &readiness{grpc: health.NewServer(), metrics: m, keysLoaded: keysLoaded}
+	r.update()
+	return r
+}
+
+// status says whether the server is ready and, if not, why.
+func (r *readiness) status() (bool, string) {
+	switch {
+	case r.draining.Load():
+		return false, "shutting down"
+	case !r.keysLoaded():
+		return false, "signing keys not loaded yet (is Better Auth reachable?)"
+	}
+	return true, "ready"
+}
+
+// update publishes the current status; call it whenever an input changes.
+func (r *readiness) update() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ok, _ := r.status()
+	s := healthpb.HealthCheckResponse_NOT_SERVING
+	if ok {
+		s = healthpb.HealthCheckResponse_SERVING
+	}
+	r.grpc.SetServingStatus("", s)
+	r.grpc.SetServingStatus(authzServiceName, s)
+	r.metrics.Ready(ok)
+}
+
+// drain marks the server as going away: readiness fails from now on.
+func (r *readiness) drain() {
+	r.draining.Store(true)
+	r.update()
+	r.grpc.Shutdown()
+}

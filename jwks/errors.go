@@ -1,0 +1,58 @@
+// Package jwks verifies Better Auth JWTs against the issuer's JSON Web Key Set, which it keeps
+// fresh in the background. It knows nothing of Envoy or Kubernetes.
+package jwks
+
+import "errors"
+
+// Each failure kind has one sentinel; errors returned by this package wrap exactly one of them
+// (and, for ErrInvalidToken, a more precise cause below it) so callers can classify with errors.Is.
+var (
+	// ErrNotReady: no key set has ever been loaded, so nothing can be verified yet.
+	ErrNotReady = errors.New("signing keys not loaded yet")
+	// ErrUnknownKey: the token names a kid that the key set does not hold, even after a refresh.
+	ErrUnknownKey = errors.New("unknown signing key")
+	// ErrExpired: the token's exp (plus clock skew) has passed.
+	ErrExpired = errors.New("token expired")
+	// ErrInvalidToken: anything else that makes a token unacceptable. The wrapped cause says what.
+	ErrInvalidToken = errors.New("invalid token")
+	// ErrTimeout: the caller's context ended while waiting for a key refresh.
+	ErrTimeout = errors.New("timed out waiting for signing keys")
+)
+
+// Causes wrapped under ErrInvalidToken. Their text is safe to show a client: it never contains
+// any part of the token.
+var (
+	ErrTooLarge         = errors.New("token too large")
+	ErrMalformed        = errors.New("malformed token")
+	ErrOpaque           = errors.New("opaque session token, not a JWT: send the JWT from /token or the set-auth-jwt header")
+	ErrAlgorithm        = errors.New("signing algorithm not allowed")
+	ErrNoKeyID          = errors.New("token header has no kid")
+	ErrKeyMismatch      = errors.New("signing algorithm does not match the key")
+	ErrSignature        = errors.New("signature invalid")
+	ErrIssuer           = errors.New("issuer not accepted")
+	ErrAudience         = errors.New("audience not accepted")
+	ErrNotYetValid      = errors.New("token not valid yet")
+	ErrMissingClaim     = errors.New("token lacks a required claim")
+	ErrSessionCacheType = errors.New("session-cache cookie JWT is not an access token")
+)
+
+// Describe returns the client-safe description of an error from Verify: the precise cause for
+// ErrInvalidToken, the sentinel's text otherwise.
+func Describe(err error) string {
+	if errors.Is(err, ErrInvalidToken) {
+		for _, cause := range []error{ErrTooLarge, ErrMalformed, ErrOpaque, ErrAlgorithm, ErrNoKeyID,
+			ErrKeyMismatch, ErrSignature, ErrIssuer, ErrAudience, ErrNotYetValid, ErrMissingClaim,
+			ErrSessionCacheType} {
+			if errors.Is(err, cause) {
+				return cause.Error()
+			}
+		}
+		return ErrInvalidToken.Error()
+	}
+	for _, s := range []error{ErrNotReady, ErrTimeout, ErrUnknownKey, ErrExpired} {
+		if errors.Is(err, s) {
+			return s.Error()
+		}
+	}
+	return ErrInvalidToken.Error()
+}

@@ -1,0 +1,393 @@
+package jwks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/MicahParks/jwkset"
+)
+
+// KeySetOptions configure a KeySet. Every field but URL has a default fit for Better Auth, which
+// rotates keys lazily (a new kid appears with the first token it signs) and sends no
+// Cache-Control on its JWKS.
+type KeySetOptions struct {
+	// URL of the JWKS, e.g. https://auth.example.com/api/auth/jwks. Required.
+	URL string
+	// Client fetches the JWKS. Default: a client on http.DefaultTransport (so HTTPS_PROXY and the
+	// system CA bundle apply); each fetch is bounded by FetchTimeout, not by the client.
+	Client *http.Client
+	// RefreshInterval between background refreshes once keys are loaded. Default 5m.
+	RefreshInterval time.Duration
+	// FetchTimeout bounds one fetch. Default 5s.
+	FetchTimeout time.Duration
+	// MinFetchGap is the least time between the starts of two fetches, whatever asked for them:
+	// a flood of tokens with unknown kids costs Better Auth at most one request per gap.
+	// Default 1s.
+	MinFetchGap time.Duration
+	// NegativeTTL is how long a kid that a fresh fetch did not contain is answered "unknown"
+	// without asking Better Auth again. Default 5s.
+	NegativeTTL time.Duration
+	// NegativeMaxEntries bounds that negative cache; when full it is emptied. Default 10000.
+	NegativeMaxEntries int
+	// InitialBackoff is the first retry delay after a failed fetch; it doubles up to MaxBackoff
+	// (and never beyond RefreshInterval once keys are loaded). Defaults 500ms and 30s.
+	InitialBackoff time.Duration
+	MaxBackoff     time.Duration
+	// MaxResponseBytes caps the JWKS body. Default 1 MiB.
+	MaxResponseBytes int64
+	// Logger receives refresh failures and key set changes. Default: discard.
+	Logger *slog.Logger
+	// Observer is told of every fetch. Default: none.
+	Observer Observer
+}
+
+// Observer is told the outcome of every JWKS fetch (for metrics).
+type Observer interface {
+	JWKSFetched(Fetch)
+}
+
+// Fetch describes one JWKS fetch.
+type Fetch struct {
+	// Trigger says why it ran: "initial", "interval", "retry", "unknown_kid" or "not_ready".
+	Trigger string
+	// Err is nil on success.
+	Err error
+	// Keys is the number of usable keys the set held after the fetch (unchanged on failure).
+	Keys int
+	// Skipped counts keys in the response that could not be used.
+	Skipped  int
+	Duration time.Duration
+	// At is when the fetch ended.
+	At time.Time
+}
+
+const (
+	defaultRefreshInterval    = 5 * time.Minute
+	defaultFetchTimeout       = 5 * time.Second
+	defaultMinFetchGap        = time.Second
+	defaultNegativeTTL        = 5 * time.Second
+	defaultNegativeMaxEntries = 10000
+	defaultInitialBackoff     = 500 * time.Millisecond
+	defaultMaxBackoff         = 30 * time.Second
+	defaultMaxResponseBytes   = 1 << 20
+)
+
+func (o *KeySetOptions) setDefaults() {
+	if o.Client == nil {
+		o.Client = &http.Client{Transport: http.DefaultTransport}
+	}
+	setDefault(&o.RefreshInterval, defaultRefreshInterval)
+	setDefault(&o.FetchTimeout, defaultFetchTimeout)
+	setDefault(&o.MinFetchGap, defaultMinFetchGap)
+	setDefault(&o.NegativeTTL, defaultNegativeTTL)
+	setDefault(&o.NegativeMaxEntries, defaultNegativeMaxEntries)
+	setDefault(&o.InitialBackoff, defaultInitialBackoff)
+	setDefault(&o.MaxBackoff, defaultMaxBackoff)
+	setDefault(&o.MaxResponseBytes, defaultMaxResponseBytes)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+}
+
+func setDefault[T comparable](p *T, def T) {
+	var zero T
+	if *p == zero {
+		*p = def
+	}
+}
+
+// KeySet is Better Auth's key set, kept fresh in the background. It is a jwkset.Storage (so
+// keyfunc can use it) whose KeyRead, on an unknown kid, waits for one coalesced, rate-limited
+// refresh under the caller's context instead of failing or queueing a fetch per caller.
+//
+// jwkset's own HTTP storage is not used: its unknown-kid refresh runs one fetch per waiting
+// caller behind a token-bucket limiter, so a flood of bogus kids queues callers for minutes and
+// starves a genuinely new key; and before the first success it only retries at RefreshInterval.
+type KeySet struct {
+	// MemoryJWKSet holds the last good keys; it is replaced whole on each successful fetch.
+	*jwkset.MemoryJWKSet
+
+	opts   KeySetOptions
+	ctx    context.Context // ends fetches when the KeySet stops
+	cancel context.CancelFunc
+
+	loaded      atomic.Bool
+	keyCount    atomic.Int64
+	lastSuccess atomic.Int64 // unix nanoseconds
+
+	mu        sync.Mutex
+	inflight  *fetchCall // running now
+	pending   *fetchCall // will start when inflight ends and MinFetchGap has passed
+	lastStart time.Time
+	negative  map[string]time.Time // kid -> answered "unknown" until
+	kids      []string             // sorted kids of the current set, to log changes
+}
+
+// fetchCall is one JWKS fetch that any number of callers may wait for.
+type fetchCall struct {
+	trigger string
+	done    chan struct{}
+	err     error
+}
+
+// NewKeySet returns a KeySet that has loaded nothing yet; Run loads and refreshes it.
+func NewKeySet(opts KeySetOptions) (*KeySet, error) {
+	if opts.URL == "" {
+		return nil, errors.New("jwks: key set URL is empty")
+	}
+	opts.setDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	return &KeySet{
+		MemoryJWKSet: jwkset.NewMemoryStorage(),
+		opts:         opts,
+		ctx:          ctx,
+		cancel:       cancel,
+		negative:     make(map[string]time.Time),
+	}, nil
+}
+
+// URL is the JWKS address this set fetches.
+func (k *KeySet) URL() string { return k.opts.URL }
+
+// Loaded reports whether a fetch has ever succeeded.
+func (k *KeySet) Loaded() bool { return k.loaded.Load() }
+
+// Keys is the number of usable keys held.
+func (k *KeySet) Keys() int { return int(k.keyCount.Load()) }
+
+// LastSuccess is when a fetch last succeeded (zero if never).
+func (k *KeySet) LastSuccess() time.Time {
+	n := k.lastSuccess.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// Run loads the key set, retrying with backoff until it succeeds, then refreshes it every
+// RefreshInterval until ctx ends. A failed refresh keeps the last good keys and is retried with
+// backoff. Run returns nil when ctx ends; the KeySet must not be used after.
+func (k *KeySet) Run(ctx context.Context) error {
+	defer k.cancel()
+	stop := context.AfterFunc(ctx, k.cancel)
+	defer stop()
+
+	backoff := k.opts.InitialBackoff
+	trigger := "initial"
+	for {
+		c := k.schedule(trigger)
+		select {
+		case <-c.done:
+		case <-k.ctx.Done():
+			return nil
+		}
+		var next time.Duration
+		if c.err == nil {
+			backoff = k.opts.InitialBackoff
+			next, trigger = k.opts.RefreshInterval, "interval"
+		} else {
+			// Full jitter keeps replicas that failed together from retrying together.
+			next = backoff/2 + rand.N(backoff/2+1)
+			limit := k.opts.MaxBackoff
+			if k.Loaded() {
+				limit = min(limit, k.opts.RefreshInterval)
+			}
+			backoff = min(backoff*2, limit)
+			if !k.Loaded() {
+				trigger = "initial"
+			} else {
+				trigger = "retry"
+			}
+		}
+		t := time.NewTimer(next)
+		select {
+		case <-t.C:
+		case <-k.ctx.Done():
+			t.Stop()
+			return nil
+		}
+	}
+}
+
+// KeyRead returns the key with this kid. An unknown kid waits (under ctx) for a fetch that
+// starts after the call, shared with every other caller waiting at the time; a kid still
+// unknown after it is remembered for NegativeTTL so repeats answer at once.
+func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
+	jwk, err := k.MemoryJWKSet.KeyRead(ctx, kid)
+	if err == nil {
+		return jwk, nil
+	}
+	if !k.Loaded() {
+		// Answer now (Envoy's deadline is short) but nudge a fetch: Better Auth may just be up.
+		k.schedule("not_ready")
+		return jwkset.JWK{}, ErrNotReady
+	}
+	if k.isNegative(kid) {
+		return jwkset.JWK{}, fmt.Errorf("%w %q", ErrUnknownKey, kid)
+	}
+	c := k.schedule("unknown_kid")
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return jwkset.JWK{}, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+	}
+	if jwk, err = k.MemoryJWKSet.KeyRead(ctx, kid); err == nil {
+		return jwk, nil
+	}
+	if c.err == nil {
+		// Only a successful fetch proves the kid absent; after a failed one the next caller
+		// may try again (still rate-limited).
+		k.setNegative(kid)
+	}
+	return jwkset.JWK{}, fmt.Errorf("%w %q", ErrUnknownKey, kid)
+}
+
+func (k *KeySet) isNegative(kid string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	until, ok := k.negative[kid]
+	if !ok {
+		return false
+	}
+	if time.Now().After(until) {
+		delete(k.negative, kid)
+		return false
+	}
+	return true
+}
+
+func (k *KeySet) setNegative(kid string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.negative) >= k.opts.NegativeMaxEntries {
+		clear(k.negative)
+	}
+	k.negative[kid] = time.Now().Add(k.opts.NegativeTTL)
+}
+
+// schedule returns a fetch that has not started yet, creating one if none is pending. Callers
+// that arrive while a fetch runs share the next one, so any number of them cost one fetch.
+func (k *KeySet) schedule(trigger string) *fetchCall {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.pending != nil {
+		return k.pending
+	}
+	c := &fetchCall{trigger: trigger, done: make(chan struct{})}
+	k.pending = c
+	go k.launch(c)
+	return c
+}
+
+// launch waits until no fetch runs and MinFetchGap has passed since the last start, then runs c.
+func (k *KeySet) launch(c *fetchCall) {
+	for {
+		k.mu.Lock()
+		prev := k.inflight
+		wait := time.Until(k.lastStart.Add(k.opts.MinFetchGap))
+		if prev == nil && wait <= 0 {
+			k.pending, k.inflight, k.lastStart = nil, c, time.Now()
+			k.mu.Unlock()
+			break
+		}
+		k.mu.Unlock()
+		var ready <-chan struct{} // nil (never ready) when waiting on the timer
+		var timer *time.Timer
+		if prev != nil {
+			ready = prev.done
+		} else {
+			timer = time.NewTimer(wait)
+		}
+		select {
+		case <-ready:
+		case <-timerC(timer):
+		case <-k.ctx.Done():
+			if timer != nil {
+				timer.Stop()
+			}
+			k.mu.Lock()
+			if k.pending == c {
+				k.pending = nil
+			}
+			k.mu.Unlock()
+			c.err = k.ctx.Err()
+			close(c.done)
+			return
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(k.ctx, k.opts.FetchTimeout)
+	c.err = k.fetch(ctx, c.trigger)
+	cancel()
+
+	k.mu.Lock()
+	k.inflight = nil
+	k.mu.Unlock()
+	close(c.done)
+}
+
+func timerC(t *time.Timer) <-chan time.Time {
+	if t == nil {
+		return nil
+	}
+	return t.C
+}
+
+// fetch downloads and installs the key set. On any failure the last good keys stay.
+func (k *KeySet) fetch(ctx context.Context, trigger string) error {
+	start := time.Now()
+	keys, problems, err := download(ctx, k.opts.Client, k.opts.URL, k.opts.MaxResponseBytes)
+	if err == nil {
+		err = k.MemoryJWKSet.KeyReplaceAll(ctx, keys)
+	}
+	end := time.Now()
+	log := k.opts.Logger.With("url", k.opts.URL, "trigger", trigger)
+	for _, p := range problems {
+		log.Warn("jwks key skipped", "error", p.Error())
+	}
+	if err != nil {
+		log.Warn("jwks refresh failed; keeping the last good keys", "error", err.Error(),
+			"keys", k.Keys(), "loaded", k.Loaded())
+	} else {
+		k.keyCount.Store(int64(len(keys)))
+		k.lastSuccess.Store(end.UnixNano())
+		first := !k.loaded.Swap(true)
+		k.noteKids(log, keys, first)
+	}
+	if k.opts.Observer != nil {
+		k.opts.Observer.JWKSFetched(Fetch{
+			Trigger: trigger, Err: err, Keys: k.Keys(), Skipped: len(problems),
+			Duration: end.Sub(start), At: end,
+		})
+	}
+	return err
+}
+
+// noteKids logs when the set of kids changes: rotations are worth a line, steady refreshes not.
+func (k *KeySet) noteKids(log *slog.Logger, keys []jwkset.JWK, first bool) {
+	kids := make([]string, 0, len(keys))
+	for _, j := range keys {
+		kids = append(kids, j.Marshal().KID)
+	}
+	slices.Sort(kids)
+	k.mu.Lock()
+	changed := first || !slices.Equal(kids, k.kids)
+	k.kids = kids
+	k.mu.Unlock()
+	switch {
+	case first:
+		log.Info("jwks loaded", "kids", kids)
+	case changed:
+		log.Info("jwks changed", "kids", kids)
+	default:
+		log.Debug("jwks refreshed", "kids", kids)
+	}
+}

@@ -1,0 +1,202 @@
+// A real Better Auth server for betterauthz's tests and demo.
+//
+// It serves Better Auth's own handler at /api/auth/* (JWKS at /api/auth/jwks, sign-up, sign-in,
+// /api/auth/token, get-session) from one in-memory database, and a small control API under
+// /__test/ that the Go tests use to mint tokens with particular plugin options, rotate keys the
+// way Better Auth does (lazily) and simulate an outage. Every token comes out of Better Auth's JWT
+// plugin: the control API only chooses the options a deployment could have chosen.
+//
+// Environment: PORT (default 3000), HOST (default 127.0.0.1), BETTER_AUTH_URL (default
+// http://HOST:PORT), BETTER_AUTH_SECRET.
+import http from "node:http";
+import { randomUUID } from "node:crypto";
+import { betterAuth } from "better-auth";
+import { memoryAdapter } from "better-auth/adapters/memory";
+import { jwt, createJwk } from "better-auth/plugins/jwt";
+import { admin } from "better-auth/plugins/admin";
+import { bearer } from "better-auth/plugins/bearer";
+import { toNodeHandler } from "better-auth/node";
+
+const host = process.env.HOST || "127.0.0.1";
+const port = Number(process.env.PORT || 3000);
+const baseURL = process.env.BETTER_AUTH_URL || `http://${host}:${port}`;
+const secret = process.env.BETTER_AUTH_SECRET || "betterauthz-test-secret-0123456789abcdef";
+const password = "correct horse battery staple";
+
+const db = { user: [], session: [], account: [], verification: [], jwks: [] };
+
+const keyPairConfigs = {
+  EdDSA: { alg: "EdDSA", crv: "Ed25519" },
+  ES256: { alg: "ES256" },
+  ES512: { alg: "ES512" },
+  RS256: { alg: "RS256", modulusLength: 2048 },
+  PS256: { alg: "PS256", modulusLength: 2048 },
+};
+
+// One Better Auth instance per distinct set of plugin options, all on the same database, as
+// several deployments of one app would be.
+const instances = new Map();
+function instanceFor(profile) {
+  const key = JSON.stringify(profile);
+  let inst = instances.get(key);
+  if (inst) return inst;
+  const pluginOptions = {
+    jwks: { keyPairConfig: keyPairConfigs[profile.alg] },
+    jwt: {},
+  };
+  if (profile.expirationTime) pluginOptions.jwt.expirationTime = profile.expirationTime;
+  if (profile.issuer) pluginOptions.jwt.issuer = profile.issuer;
+  if (profile.audience) pluginOptions.jwt.audience = profile.audience;
+  if (profile.claims) {
+    const extra = profile.claims;
+    pluginOptions.jwt.definePayload = ({ user }) => ({ ...user, ...extra });
+  }
+  const options = {
+    baseURL,
+    secret,
+    database: memoryAdapter(db),
+    emailAndPassword: { enabled: true },
+    plugins: [jwt(pluginOptions), admin(), bearer()],
+    logger: { level: "error" },
+    telemetry: { enabled: false },
+  };
+  if (profile.sessionCookieCache) {
+    options.session = { cookieCache: { enabled: true, strategy: "jwt", maxAge: 300 } };
+    pluginOptions.sessionCookieCache = true;
+  }
+  inst = { auth: betterAuth(options), pluginOptions };
+  instances.set(key, inst);
+  return inst;
+}
+
+const primary = instanceFor({ alg: "EdDSA" });
+const primaryHandler = toNodeHandler(primary.auth);
+
+let jwksMode = "normal"; // normal | down | garbage | slow
+let jwksFetches = 0;
+
+function liveKeys(alg) {
+  const now = Date.now();
+  return db.jwks.filter((k) => k.alg === alg && (!k.expiresAt || new Date(k.expiresAt).getTime() > now));
+}
+
+async function readJSON(req) {
+  const chunks = [];
+  for await (const c of req) chunks.push(c);
+  const text = Buffer.concat(chunks).toString() || "{}";
+  return JSON.parse(text);
+}
+
+function send(res, status, body) {
+  res.writeHead(status, { "content-type": "application/json" });
+  res.end(JSON.stringify(body));
+}
+
+function cookieHeader(headers) {
+  return headers
+    .getSetCookie()
+    .map((c) => c.split(";")[0])
+    .join("; ");
+}
+
+// mint signs a user in with the instance for the requested options and returns what a client
+// would hold: the JWT from GET /api/auth/token, the opaque session token, and (when asked) the
+// session-cache cookie JWT.
+async function mint(body) {
+  const alg = body.alg || "EdDSA";
+  if (!keyPairConfigs[alg]) throw new Error(`unknown alg ${alg}`);
+  const profile = { alg };
+  for (const k of ["expirationTime", "issuer", "audience", "claims", "sessionCookieCache"]) {
+    if (body[k] !== undefined) profile[k] = body[k];
+  }
+  const { auth, pluginOptions } = instanceFor(profile);
+  const ctx = await auth.$context;
+  // Better Auth signs with the newest live key of the configured algorithm, falling back to any
+  // live key; make sure one of this algorithm exists, as a deployment configured for it would.
+  if (liveKeys(alg).length === 0) await createJwk({ context: ctx }, pluginOptions);
+
+  const email = (body.email || `user-${randomUUID()}@example.com`).toLowerCase();
+  const name = body.name ?? "Test User";
+  let result;
+  if (!db.user.find((u) => u.email === email)) {
+    result = await auth.api.signUpEmail({ body: { email, password, name }, returnHeaders: true });
+  } else {
+    result = await auth.api.signInEmail({ body: { email, password }, returnHeaders: true });
+  }
+  const user = db.user.find((u) => u.email === email);
+  for (const [k, v] of Object.entries(body.user || {})) user[k] = v;
+  const cookie = cookieHeader(result.headers);
+  const tokenRes = await auth.handler(
+    new Request(`${baseURL}/api/auth/token`, { headers: { cookie } }),
+  );
+  if (tokenRes.status !== 200) throw new Error(`GET /api/auth/token: ${tokenRes.status} ${await tokenRes.text()}`);
+  const { token } = await tokenRes.json();
+  const out = { token, sessionToken: result.response.token, userId: user.id, email };
+  if (profile.sessionCookieCache) {
+    // Better Auth sets the session-cache cookie at sign-in (and refreshes it on get-session).
+    const c = result.headers.getSetCookie().find((x) => x.startsWith("better-auth.session_data="));
+    if (c) out.sessionCacheToken = decodeURIComponent(c.split(";")[0].split("=").slice(1).join("="));
+  }
+  return out;
+}
+
+async function control(req, res, path) {
+  const body = req.method === "POST" ? await readJSON(req) : {};
+  switch (path) {
+    case "/__test/health":
+      return send(res, 200, { ok: true, baseURL });
+    case "/__test/token":
+      return send(res, 200, await mint(body));
+    case "/__test/rotate": {
+      // Better Auth rotates lazily: when the signing key's expiresAt passes, the next token is
+      // signed by a new key, and the old one stays in the JWKS for the grace period.
+      const now = new Date(Date.now() - 1);
+      let n = 0;
+      for (const k of liveKeys(body.alg || "EdDSA")) { k.expiresAt = now; n++; }
+      return send(res, 200, { rotated: n });
+    }
+    case "/__test/retire": {
+      // A key whose grace period has ended leaves the JWKS.
+      const past = new Date(Date.now() - 400 * 24 * 3600 * 1000);
+      let n = 0;
+      for (const k of db.jwks) {
+        if ((body.kid && k.id === body.kid) || (body.alg && k.alg === body.alg) || body.all) {
+          k.expiresAt = past; n++;
+        }
+      }
+      return send(res, 200, { retired: n });
+    }
+    case "/__test/jwks-mode":
+      jwksMode = body.mode || "normal";
+      return send(res, 200, { mode: jwksMode });
+    case "/__test/stats":
+      return send(res, 200, { jwksFetches, keys: db.jwks.length });
+    case "/__test/reset-stats":
+      jwksFetches = 0;
+      return send(res, 200, {});
+    default:
+      return send(res, 404, { error: "no such control endpoint" });
+  }
+}
+
+const server = http.createServer(async (req, res) => {
+  const path = new URL(req.url, baseURL).pathname;
+  try {
+    if (path.startsWith("/__test/")) return await control(req, res, path);
+    if (path === "/api/auth/jwks") {
+      jwksFetches++;
+      if (jwksMode === "down") return send(res, 503, { error: "down for the test" });
+      if (jwksMode === "garbage") { res.writeHead(200, { "content-type": "application/json" }); return res.end("<html>not a key set"); }
+      if (jwksMode === "slow") await new Promise((r) => setTimeout(r, 5000));
+    }
+    return primaryHandler(req, res);
+  } catch (err) {
+    console.error(err);
+    send(res, 500, { error: String(err && err.message || err) });
+  }
+});
+
+server.listen(port, host, () => {
+  console.log(JSON.stringify({ msg: "better-auth test server listening", baseURL, port: server.address().port }));
+});
+for (const sig of ["SIGTERM", "SIGINT"]) process.on(sig, () => server.close(() => process.exit(0)));
