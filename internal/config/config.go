@@ -52,16 +52,16 @@ var DefaultIdentityHeaders = map[string]string{
 type Settings struct {
 	// BetterAuthURL as configured (or from $BETTER_AUTH_URL), and its origin.
 	BetterAuthURL, Origin string
-	BasePath            string
-	JWKSURL             string
-	JWKSRefreshInterval time.Duration
-	Issuer              string
-	Audiences           []string
-	Algorithms          []string
-	ClockSkew           time.Duration
-	IdentityHeaders     []authz.IdentityHeader // sorted by name
-	AllowCORSPreflight  bool
-	DefaultPolicy       authz.Action
+	BasePath              string
+	JWKSURL               string
+	JWKSRefreshInterval   time.Duration
+	Issuer                string
+	Audiences             []string
+	Algorithms            []string
+	ClockSkew             time.Duration
+	IdentityHeaders       []authz.IdentityHeader // sorted by name
+	AllowCORSPreflight    bool
+	DefaultPolicy         authz.Action
 }
 
 // Parse reads and validates a config document. getenv supplies BETTER_AUTH_URL. The error, if
