@@ -131,10 +131,12 @@ type KeySet struct {
 	kids      []string             // sorted kids of the current set, to log changes
 }
 
-// fetchCall is one JWKS fetch that any number of callers may wait for.
+// fetchCall is one JWKS fetch that any number of callers may wait for. started and err are
+// written before done is closed and read only after.
 type fetchCall struct {
 	trigger string
 	done    chan struct{}
+	started time.Time
 	err     error
 }
 
@@ -233,14 +235,23 @@ func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 	if k.isNegative(kid) {
 		return jwkset.JWK{}, fmt.Errorf("%w %q", ErrUnknownKey, kid)
 	}
-	c := k.schedule("unknown_kid")
-	select {
-	case <-c.done:
-	case <-ctx.Done():
-		return jwkset.JWK{}, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
-	}
-	if jwk, err = k.MemoryJWKSet.KeyRead(ctx, kid); err == nil {
-		return jwk, nil
+	// Join a fetch already running, if any: it was most likely started by the first token with
+	// this same new kid. If it started before this call and lacks the kid, wait for the next.
+	arrived := time.Now()
+	c := k.join("unknown_kid")
+	for {
+		select {
+		case <-c.done:
+		case <-ctx.Done():
+			return jwkset.JWK{}, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
+		}
+		if jwk, err = k.MemoryJWKSet.KeyRead(ctx, kid); err == nil {
+			return jwk, nil
+		}
+		if c.err != nil || !c.started.Before(arrived) {
+			break
+		}
+		c = k.schedule("unknown_kid")
 	}
 	if c.err == nil {
 		// Only a successful fetch proves the kid absent; after a failed one the next caller
@@ -273,6 +284,17 @@ func (k *KeySet) setNegative(kid string) {
 	k.negative[kid] = time.Now().Add(k.opts.NegativeTTL)
 }
 
+// join returns the fetch running now, or else schedules one.
+func (k *KeySet) join(trigger string) *fetchCall {
+	k.mu.Lock()
+	c := k.inflight
+	k.mu.Unlock()
+	if c != nil {
+		return c
+	}
+	return k.schedule(trigger)
+}
+
 // schedule returns a fetch that has not started yet, creating one if none is pending. Callers
 // that arrive while a fetch runs share the next one, so any number of them cost one fetch.
 func (k *KeySet) schedule(trigger string) *fetchCall {
@@ -294,7 +316,8 @@ func (k *KeySet) launch(c *fetchCall) {
 		prev := k.inflight
 		wait := time.Until(k.lastStart.Add(k.opts.MinFetchGap))
 		if prev == nil && wait <= 0 {
-			k.pending, k.inflight, k.lastStart = nil, c, time.Now()
+			c.started = time.Now()
+			k.pending, k.inflight, k.lastStart = nil, c, c.started
 			k.mu.Unlock()
 			break
 		}
