@@ -1,0 +1,140 @@
+package authz
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/protobuf/encoding/protojson"
+	"google.golang.org/protobuf/proto"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden CheckResponses in testdata/golden")
+
+// sampleDecision is a representative decision for each reason.
+func sampleDecision(r Reason) Decision {
+	d := Decision{Reason: r, Realm: "https://auth.example.com"}
+	switch r {
+	case ReasonAllowed, ReasonPublic:
+		d.Set = []Header{{"x-user-email", "a@example.com"}, {"x-user-id", "u1"}}
+		d.Remove = []string{"x-user-name"}
+	case ReasonCORSPreflight:
+		d.Remove = []string{"x-user-email", "x-user-id", "x-user-name"}
+	case ReasonMissingToken:
+		d.Description = "a bearer token is required"
+	case ReasonInvalidToken:
+		d.Description = "signature invalid"
+	case ReasonExpired:
+		d.Description = "token expired"
+	case ReasonUnknownKey:
+		d.Description = "unknown signing key"
+	case ReasonInsufficientClaims:
+		d.Description = `claim "role" must be one of admin`
+	case ReasonPolicyDenied:
+		d.Description = "this route is closed"
+	case ReasonNotReady:
+		d.Description = "signing keys not loaded yet"
+	case ReasonTimeout:
+		d.Description = "timed out waiting for signing keys"
+	case ReasonBadRequest:
+		d.Description = "CheckRequest has no HTTP request attributes"
+	case ReasonInternal:
+		d.Description = "internal error"
+	}
+	return d
+}
+
+func TestRenderGolden(t *testing.T) {
+	for reason := range outcomes {
+		t.Run(string(reason), func(t *testing.T) {
+			d := sampleDecision(reason)
+			got := Render(&d)
+			path := filepath.Join("testdata", "golden", string(reason)+".json")
+			if *update {
+				b, err := protojson.MarshalOptions{Multiline: true, Indent: "  "}.Marshal(got)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(path, append(b, '\n'), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			b, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (run go test ./authz -run TestRenderGolden -update)", err)
+			}
+			want := &authv3.CheckResponse{}
+			if err := protojson.Unmarshal(b, want); err != nil {
+				t.Fatal(err)
+			}
+			if !proto.Equal(got, want) {
+				t.Errorf("CheckResponse differs from %s:\ngot  %v\nwant %v", path, got, want)
+			}
+		})
+	}
+}
+
+// TestRenderInvariants holds for every reason: the contract's rules, not a snapshot.
+func TestRenderInvariants(t *testing.T) {
+	for reason, o := range outcomes {
+		d := sampleDecision(reason)
+		resp := Render(&d)
+		if codes.Code(resp.GetStatus().GetCode()) != o.code {
+			t.Errorf("%s: gRPC code %d, want %s", reason, resp.GetStatus().GetCode(), o.code)
+		}
+		if o.code == codes.OK {
+			ok := resp.GetOkResponse()
+			if ok == nil {
+				t.Fatalf("%s: allowed without an OkResponse", reason)
+			}
+			set := map[string]bool{}
+			for _, h := range ok.GetHeaders() {
+				if h.GetAppendAction() != corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD || h.GetAppend() != nil {
+					t.Errorf("%s: header %s is not OVERWRITE_IF_EXISTS_OR_ADD", reason, h.GetHeader().GetKey())
+				}
+				set[h.GetHeader().GetKey()] = true
+			}
+			for _, name := range ok.GetHeadersToRemove() {
+				if set[name] {
+					t.Errorf("%s: %s is both set and removed", reason, name)
+				}
+			}
+			continue
+		}
+		denied := resp.GetDeniedResponse()
+		if denied == nil || int(denied.GetStatus().GetCode()) != o.httpStatus {
+			t.Fatalf("%s: denied response %v, want HTTP %d", reason, denied, o.httpStatus)
+		}
+		var body struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		if err := json.Unmarshal([]byte(denied.GetBody()), &body); err != nil || body.Error == "" {
+			t.Errorf("%s: body %q is not the JSON error object", reason, denied.GetBody())
+		}
+		hdrs := map[string]string{}
+		for _, h := range denied.GetHeaders() {
+			hdrs[h.GetHeader().GetKey()] = h.GetHeader().GetValue()
+		}
+		if hdrs["content-type"] != "application/json" {
+			t.Errorf("%s: content-type %q", reason, hdrs["content-type"])
+		}
+		if _, has := hdrs["www-authenticate"]; has != (o.httpStatus == 401 || reason == ReasonInsufficientClaims) {
+			t.Errorf("%s: www-authenticate present = %v", reason, has)
+		}
+		if _, has := hdrs["retry-after"]; has != (o.httpStatus == 503) {
+			t.Errorf("%s: retry-after present = %v", reason, has)
+		}
+	}
+}
+
+func TestQuoteEscapes(t *testing.T) {
+	if got := quote(`a "b" \c`); got != `"a \"b\" \\c"` {
+		t.Fatal(got)
+	}
+}
