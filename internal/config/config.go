@@ -7,6 +7,7 @@ import (
 	"cmp"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"sort"
@@ -68,16 +69,20 @@ type Settings struct {
 // any, joins one *FieldError per problem.
 func Parse(data []byte, getenv func(string) string) (*Settings, error) {
 	var f File
-	if err := decodeStrict(data, &f); err != nil {
-		return nil, err
-	}
-	return f.settings(getenv)
+	d := decodeStrict(data, &f)
+	return f.settings(getenv, d)
 }
 
-func (f *File) settings(getenv func(string) string) (*Settings, error) {
-	var errs []error
+// settings applies defaults and checks values. Problems already found while decoding are
+// reported once, not again as bad values.
+func (f *File) settings(getenv func(string) string, d *decoded) (*Settings, error) {
+	errs := d.errs
 	bad := func(path, format string, args ...any) {
-		errs = append(errs, &FieldError{Path: path, Msg: fmt.Sprintf(format, args...)})
+		key, _, _ := strings.Cut(path, " (")
+		if d.failed(key) {
+			return
+		}
+		errs = append(errs, &FieldError{Path: path, Line: d.lines[key], Msg: fmt.Sprintf(format, args...)})
 	}
 	s := &Settings{}
 
@@ -150,8 +155,11 @@ func (f *File) settings(getenv func(string) string) (*Settings, error) {
 	if headers == nil {
 		headers = DefaultIdentityHeaders
 	}
-	for name, claim := range headers {
+	names := slices.Sorted(maps.Keys(headers))
+	seen := map[string]string{}
+	for _, name := range names {
 		path := "identityHeaders." + name
+		claim := headers[name]
 		if err := checkIdentityHeader(name); err != nil {
 			bad(path, "%v", err)
 			continue
@@ -160,14 +168,15 @@ func (f *File) settings(getenv func(string) string) (*Settings, error) {
 			bad(path, "names no claim")
 			continue
 		}
-		s.IdentityHeaders = append(s.IdentityHeaders, authz.IdentityHeader{Name: strings.ToLower(name), Claim: claim})
+		lower := strings.ToLower(name)
+		if prev, ok := seen[lower]; ok {
+			bad(path, "repeats %s (header names are case-insensitive)", prev)
+			continue
+		}
+		seen[lower] = name
+		s.IdentityHeaders = append(s.IdentityHeaders, authz.IdentityHeader{Name: lower, Claim: claim})
 	}
 	sort.Slice(s.IdentityHeaders, func(i, j int) bool { return s.IdentityHeaders[i].Name < s.IdentityHeaders[j].Name })
-	for i := 1; i < len(s.IdentityHeaders); i++ {
-		if s.IdentityHeaders[i].Name == s.IdentityHeaders[i-1].Name {
-			bad("identityHeaders."+s.IdentityHeaders[i].Name, "is listed twice (header names are case-insensitive)")
-		}
-	}
 
 	s.AllowCORSPreflight = deref(f.AllowCORSPreflight, true)
 

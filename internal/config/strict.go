@@ -1,7 +1,6 @@
 package config
 
 import (
-	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -53,25 +52,47 @@ func Problems(err error) []*FieldError {
 	return out
 }
 
+// decoded is the outcome of decodeStrict: the problems found, and the line of every key path
+// so that later checks can point at the line too.
+type decoded struct {
+	errs  []error
+	lines map[string]int
+}
+
+// failed reports whether decoding already found a problem at path.
+func (d *decoded) failed(path string) bool {
+	for _, e := range d.errs {
+		if fe, ok := e.(*FieldError); ok && (fe.Path == path || strings.HasPrefix(fe.Path, path+".") || strings.HasPrefix(fe.Path, path+"[")) {
+			return true
+		}
+	}
+	return false
+}
+
 // decodeStrict decodes YAML into out (a pointer), refusing unknown and duplicate keys and values
 // of the wrong shape. Unlike yaml.v3's KnownFields, every error names the full key path, and all
 // errors are reported, not just the first.
-func decodeStrict(data []byte, out any) error {
+func decodeStrict(data []byte, out any) *decoded {
+	d := &decoded{lines: map[string]int{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return &FieldError{Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")}
+		d.errs = append(d.errs, &FieldError{Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")})
+		return d
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return nil // empty document: all defaults
+		return d // empty document: all defaults
 	}
-	var errs []error
-	decodeNode(doc.Content[0], reflect.ValueOf(out).Elem(), "", &errs)
-	return errors.Join(errs...)
+	decodeNode(doc.Content[0], reflect.ValueOf(out).Elem(), "", d)
+	return d
 }
 
 var durationType = reflect.TypeOf(time.Duration(0))
 
-func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *[]error) {
+func decodeNode(n *yaml.Node, v reflect.Value, path string, d *decoded) {
+	errs := &d.errs
+	if _, ok := d.lines[path]; !ok {
+		d.lines[path] = n.Line
+	}
 	fail := func(format string, args ...any) {
 		*errs = append(*errs, &FieldError{Path: path, Line: n.Line, Msg: fmt.Sprintf(format, args...)})
 	}
@@ -83,7 +104,7 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *[]error) {
 			return
 		}
 		p := reflect.New(v.Type().Elem())
-		decodeNode(n, p.Elem(), path, errs)
+		decodeNode(n, p.Elem(), path, d)
 		v.Set(p)
 		return
 	}
@@ -121,7 +142,8 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *[]error) {
 				*errs = append(*errs, &FieldError{Path: kp, Line: k.Line, Msg: "duplicate key"})
 			default:
 				seen[k.Value] = true
-				decodeNode(val, v.Field(idx), kp, errs)
+				d.lines[kp] = k.Line
+				decodeNode(val, v.Field(idx), kp, d)
 			}
 		}
 	case reflect.Slice:
@@ -134,7 +156,7 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *[]error) {
 		}
 		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
 		for i, item := range n.Content {
-			decodeNode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), errs)
+			decodeNode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), d)
 		}
 		v.Set(s)
 	case reflect.Map:
@@ -154,8 +176,9 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string, errs *[]error) {
 				*errs = append(*errs, &FieldError{Path: kp, Line: k.Line, Msg: "duplicate key"})
 				continue
 			}
+			d.lines[kp] = k.Line
 			elem := reflect.New(v.Type().Elem()).Elem()
-			decodeNode(val, elem, kp, errs)
+			decodeNode(val, elem, kp, d)
 			m.SetMapIndex(reflect.ValueOf(k.Value), elem)
 		}
 		v.Set(m)

@@ -1,0 +1,187 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/betterauthz/betterauthz/authz"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+// TestInvalidConfigs: one fixture per invalid config; its "# want:" lines are the exact
+// problems reported, in any order.
+func TestInvalidConfigs(t *testing.T) {
+	files, _ := filepath.Glob("testdata/invalid/*.yaml")
+	if len(files) == 0 {
+		t.Fatal("no fixtures")
+	}
+	for _, file := range files {
+		t.Run(filepath.Base(file), func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var want []string
+			for _, line := range strings.Split(string(data), "\n") {
+				if w, ok := strings.CutPrefix(line, "# want: "); ok {
+					want = append(want, w)
+				}
+			}
+			// The "# want:" lines sit above the config, so line numbers count them too.
+			_, err = Parse(data, env(nil))
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			var got []string
+			for _, p := range Problems(err) {
+				got = append(got, p.Error())
+			}
+			slices.Sort(got)
+			slices.Sort(want)
+			if !slices.Equal(got, want) {
+				t.Fatalf("problems:\n  %s\nwant:\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+			}
+		})
+	}
+}
+
+func TestDefaultsFollowBetterAuth(t *testing.T) {
+	s, err := Parse(nil, env(map[string]string{"BETTER_AUTH_URL": "https://auth.example.com/"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := &Settings{
+		BetterAuthURL:       "https://auth.example.com/",
+		Origin:              "https://auth.example.com",
+		BasePath:            "/api/auth",
+		JWKSURL:             "https://auth.example.com/api/auth/jwks",
+		JWKSRefreshInterval: 5 * time.Minute,
+		Issuer:              "https://auth.example.com",
+		Audiences:           []string{"https://auth.example.com"},
+		Algorithms:          []string{"EdDSA", "ES256", "ES512", "RS256", "PS256"},
+		ClockSkew:           30 * time.Second,
+		IdentityHeaders: []authz.IdentityHeader{
+			{Name: "x-user-email", Claim: "email"}, {Name: "x-user-id", Claim: "sub"}, {Name: "x-user-name", Claim: "name"},
+		},
+		AllowCORSPreflight: true,
+		DefaultPolicy:      authz.Authenticated,
+	}
+	if !equalSettings(s, want) {
+		t.Fatalf("got  %+v\nwant %+v", s, want)
+	}
+
+	s, err = Parse(nil, env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.JWKSURL != "http://localhost:3000/api/auth/jwks" || s.Issuer != "http://localhost:3000" {
+		t.Fatalf("without BETTER_AUTH_URL: %+v", s)
+	}
+}
+
+func TestValidConfigs(t *testing.T) {
+	cases := map[string]struct {
+		env   map[string]string
+		check func(t *testing.T, s *Settings)
+	}{
+		"full.yaml": {check: func(t *testing.T, s *Settings) {
+			if s.JWKSURL != "https://auth.example.com/auth/keys" || s.Issuer != "https://auth.example.com" {
+				t.Errorf("jwks %s issuer %s", s.JWKSURL, s.Issuer)
+			}
+			if !slices.Equal(s.Audiences, []string{"https://app.example.com", "https://admin.example.com"}) {
+				t.Errorf("audiences %v", s.Audiences)
+			}
+			if !slices.Equal(s.Algorithms, []string{"EdDSA", "ES256"}) || s.ClockSkew != 0 || s.AllowCORSPreflight {
+				t.Errorf("algorithms %v skew %s cors %v", s.Algorithms, s.ClockSkew, s.AllowCORSPreflight)
+			}
+			if s.DefaultPolicy != authz.Deny || s.JWKSRefreshInterval != time.Minute {
+				t.Errorf("policy %s refresh %s", s.DefaultPolicy, s.JWKSRefreshInterval)
+			}
+			want := []authz.IdentityHeader{{Name: "x-org", Claim: "activeOrganizationId"}, {Name: "x-user-id", Claim: "sub"}, {Name: "x-user-role", Claim: "role"}}
+			if !slices.Equal(s.IdentityHeaders, want) {
+				t.Errorf("identity headers %v", s.IdentityHeaders)
+			}
+		}},
+		"config-url-beats-env.yaml": {
+			env: map[string]string{"BETTER_AUTH_URL": "https://env.example.com"},
+			check: func(t *testing.T, s *Settings) {
+				if s.Issuer != "https://file.example.com" {
+					t.Errorf("issuer %s", s.Issuer)
+				}
+			},
+		},
+		"custom-base-path.yaml": {check: func(t *testing.T, s *Settings) {
+			if s.JWKSURL != "http://better-auth.auth.svc.cluster.local:3000/auth/jwks" {
+				t.Errorf("jwks %s", s.JWKSURL)
+			}
+		}},
+		"no-identity-headers.yaml": {check: func(t *testing.T, s *Settings) {
+			if len(s.IdentityHeaders) != 0 {
+				t.Errorf("identity headers %v", s.IdentityHeaders)
+			}
+		}},
+		"empty.yaml": {check: func(t *testing.T, s *Settings) {
+			if len(s.IdentityHeaders) != 3 || s.DefaultPolicy != authz.Authenticated {
+				t.Errorf("%+v", s)
+			}
+		}},
+	}
+	for file, tc := range cases {
+		t.Run(file, func(t *testing.T) {
+			data, err := os.ReadFile(filepath.Join("testdata", "valid", file))
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := Parse(data, env(tc.env))
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc.check(t, s)
+		})
+	}
+}
+
+func TestBadBetterAuthURLFromEnvironmentNamesIt(t *testing.T) {
+	_, err := Parse(nil, env(map[string]string{"BETTER_AUTH_URL": "auth.example.com"}))
+	if err == nil || !strings.Contains(err.Error(), "betterAuthURL (from $BETTER_AUTH_URL)") {
+		t.Fatalf("error %v", err)
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	files, _ := filepath.Glob("testdata/*/*.yaml")
+	for _, file := range files {
+		b, _ := os.ReadFile(file)
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Parse(data, env(nil))
+		if err != nil {
+			for _, p := range Problems(err) {
+				if p.Msg == "" {
+					t.Fatalf("problem without a message: %#v", p)
+				}
+			}
+			return
+		}
+		if s.Issuer == "" || len(s.Audiences) == 0 || len(s.Algorithms) == 0 || s.JWKSURL == "" {
+			t.Fatalf("accepted config lacks essentials: %+v", s)
+		}
+		s.Policy()
+	})
+}
+
+func equalSettings(a, b *Settings) bool {
+	return a.BetterAuthURL == b.BetterAuthURL && a.Origin == b.Origin && a.BasePath == b.BasePath &&
+		a.JWKSURL == b.JWKSURL && a.JWKSRefreshInterval == b.JWKSRefreshInterval && a.Issuer == b.Issuer &&
+		slices.Equal(a.Audiences, b.Audiences) && slices.Equal(a.Algorithms, b.Algorithms) &&
+		a.ClockSkew == b.ClockSkew && slices.Equal(a.IdentityHeaders, b.IdentityHeaders) &&
+		a.AllowCORSPreflight == b.AllowCORSPreflight && a.DefaultPolicy == b.DefaultPolicy
+}
