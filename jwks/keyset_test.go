@@ -190,7 +190,10 @@ func TestNegativeCacheAnswersRepeatsAtOnce(t *testing.T) {
 
 func TestIssuerOutageKeepsCachedKeys(t *testing.T) {
 	s := ownServer(t)
-	v, ks := verifierFor(t, s, nil, func(o *jwks.KeySetOptions) { o.RefreshInterval = 200 * time.Millisecond; o.MinFetchGap = 100 * time.Millisecond })
+	v, ks := verifierFor(t, s, nil, func(o *jwks.KeySetOptions) {
+		o.RefreshInterval = 200 * time.Millisecond
+		o.MinFetchGap = 100 * time.Millisecond
+	})
 	m := mint(t, s, betterauth.MintOptions{})
 	waitLoaded(t, ks, 10*time.Second)
 	if _, err := v.Verify(context.Background(), m.Token); err != nil {
