@@ -1,0 +1,43 @@
+# betterauthz — see README.md. `make demo` runs the local demo, `make test` runs every test.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
+LDFLAGS := -s -w -X github.com/betterauthz/betterauthz/internal/cli.Version=$(VERSION) -X github.com/betterauthz/betterauthz/internal/cli.Commit=$(COMMIT)
+FUZZTIME ?= 5s
+# package:target pairs run by `make fuzz`
+FUZZ_TARGETS := ./jwks:FuzzParseSet ./jwks:FuzzVerify ./authz:FuzzParseBearer ./authz:FuzzCheck ./internal/config:FuzzParse
+
+.PHONY: all build test test-deps lint fuzz demo clean
+
+all: build
+
+build:
+	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/betterauthz ./cmd/betterauthz
+
+# The Better Auth server the tests and the demo run (pinned in test/betterauth/package-lock.json).
+test-deps: test/betterauth/node_modules/.package-lock.json
+
+test/betterauth/node_modules/.package-lock.json: test/betterauth/package-lock.json
+	cd test/betterauth && npm ci --no-audit --no-fund --loglevel=error
+
+lint:
+	$(GO) vet ./...
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+test: test-deps lint
+	$(GO) test -race -count=1 ./...
+	$(MAKE) fuzz
+
+fuzz:
+	@for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
+	done
+
+demo: build test-deps
+	./scripts/demo.sh
+
+clean:
+	rm -rf bin

@@ -1,0 +1,202 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/betterauthz/betterauthz/internal/testenv/betterauth"
+)
+
+var ba *betterauth.Server
+
+func TestMain(m *testing.M) {
+	var err error
+	ba, err = betterauth.Start()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	ba.Stop()
+	os.Exit(code)
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+// TestServeAndCheck runs "betterauthz serve" configured only by the environment, as the
+// README's quick start does, then asks it with "betterauthz check".
+func TestServeAndCheck(t *testing.T) {
+	grpcPort, _ := betterauth.FreePort()
+	httpPort, _ := betterauth.FreePort()
+	grpcAddr := fmt.Sprintf("127.0.0.1:%d", grpcPort)
+	env := envOf(map[string]string{
+		"BETTER_AUTH_URL":       ba.URL,
+		"BETTERAUTHZ_GRPC_ADDR": "127.0.0.1:1", // the flag below wins
+		"BETTERAUTHZ_HTTP_ADDR": fmt.Sprintf("127.0.0.1:%d", httpPort),
+		"BETTERAUTHZ_LOG_LEVEL": "debug",
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	logs := &lockedBuffer{}
+	done := make(chan int, 1)
+	go func() { done <- Main(ctx, []string{"--grpc-addr", grpcAddr}, env, io.Discard, logs) }()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", httpPort))
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve not ready: %v\n%s", err, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	m, err := ba.Mint(betterauth.MintOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	cases := map[string]struct {
+		args []string
+		code int
+		out  []string
+	}{
+		"allowed": {
+			args: []string{"--addr", grpcAddr, "--token", m.Token, "--header", "X-User-Id=spoofed", "--path", "/api/orders"},
+			code: 0,
+			out:  []string{"ALLOWED", "x-user-id: " + m.UserID + "  [OVERWRITE_IF_EXISTS_OR_ADD]", "x-user-email: " + m.Email},
+		},
+		"denied without a token": {
+			args: []string{"--addr", grpcAddr},
+			code: 1,
+			out:  []string{"DENIED 401", `www-authenticate: Bearer realm="` + ba.URL + `"`, `body: {"error":"missing_token"`},
+		},
+		"denied with a forged token": {
+			args: []string{"--addr", grpcAddr, "--token", m.Token + "x"},
+			code: 1,
+			out:  []string{"DENIED 401", `error="invalid_token"`},
+		},
+		"nobody listening": {
+			args: []string{"--addr", "127.0.0.1:1", "--timeout", "500ms"},
+			code: 2,
+		},
+		"bad header flag": {
+			args: []string{"--addr", grpcAddr, "--header", "novalue"},
+			code: 2,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := Main(context.Background(), append([]string{"check"}, tc.args...), envOf(nil), &out, &errOut)
+			if code != tc.code {
+				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out.String(), errOut.String())
+			}
+			for _, want := range tc.out {
+				if !strings.Contains(out.String(), want) {
+					t.Errorf("output lacks %q:\n%s", want, out.String())
+				}
+			}
+		})
+	}
+
+	cancel()
+	select {
+	case code := <-done:
+		if code != 0 {
+			t.Fatalf("serve exited %d:\n%s", code, logs.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+	if strings.Contains(logs.String(), m.Token) {
+		t.Error("serve logged a token")
+	}
+}
+
+func TestServeRefusesABadConfig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	os.WriteFile(path, []byte("defaultPolicy: allow\n"), 0o644)
+	var errOut bytes.Buffer
+	code := Main(context.Background(), []string{"serve", "--config", path, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, envOf(nil), io.Discard, &errOut)
+	if code != 1 || !strings.Contains(errOut.String(), `defaultPolicy: "allow" is not a policy (public, authenticated, deny) (line 1)`) {
+		t.Fatalf("exit %d, stderr %s", code, errOut.String())
+	}
+}
+
+func TestUsageErrors(t *testing.T) {
+	cases := map[string]struct {
+		args []string
+		env  map[string]string
+		code int
+		msg  string
+	}{
+		"unknown command":   {args: []string{"frobnicate"}, code: 2, msg: `unknown command "frobnicate"`},
+		"unknown flag":      {args: []string{"serve", "--nope"}, code: 2, msg: "flag provided but not defined: -nope"},
+		"bad env value":     {args: []string{"serve"}, env: map[string]string{"BETTERAUTHZ_SHUTDOWN_DELAY": "soon"}, code: 2, msg: "$BETTERAUTHZ_SHUTDOWN_DELAY"},
+		"stray argument":    {args: []string{"serve", "extra"}, code: 2, msg: `unexpected argument "extra"`},
+		"bad log decisions": {args: []string{"serve", "--log-decisions", "some", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, code: 1, msg: "--log-decisions"},
+		"help":              {args: []string{"serve", "-h"}, code: 0},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := Main(context.Background(), tc.args, envOf(tc.env), &out, &errOut)
+			if code != tc.code || !strings.Contains(errOut.String(), tc.msg) {
+				t.Fatalf("exit %d (want %d), stderr %q (want %q)", code, tc.code, errOut.String(), tc.msg)
+			}
+		})
+	}
+}
+
+func TestFlagsWinOverEnvironment(t *testing.T) {
+	fs := flag.NewFlagSet("x", flag.ContinueOnError)
+	a := fs.String("grpc-addr", "default", "")
+	b := fs.String("http-addr", "default", "")
+	err := parseFlags(fs, []string{"--grpc-addr", "flag"}, envOf(map[string]string{
+		"BETTERAUTHZ_GRPC_ADDR": "env", "BETTERAUTHZ_HTTP_ADDR": "env",
+	}))
+	if err != nil || *a != "flag" || *b != "env" {
+		t.Fatalf("grpc-addr %q http-addr %q err %v", *a, *b, err)
+	}
+}
+
+func TestVersion(t *testing.T) {
+	var out bytes.Buffer
+	if code := Main(context.Background(), []string{"version"}, envOf(nil), &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "betterauthz ") {
+		t.Fatalf("exit %d: %s", code, out.String())
+	}
+}
+
+type io_discard struct{}
+
+func (io_discard) Write(p []byte) (int, error) { return len(p), nil }

@@ -1,0 +1,47 @@
+package scripts_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/betterauthz/betterauthz/internal/testenv/betterauth"
+)
+
+// TestDemo runs the README's demo (scripts/demo.sh, what `make demo` runs) end to end on free
+// ports, with DEMO_EXIT=1 so that it stops after its checks.
+func TestDemo(t *testing.T) {
+	if err := betterauth.Install(); err != nil {
+		t.Fatal(err)
+	}
+	bin := filepath.Join(t.TempDir(), "betterauthz")
+	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/betterauthz").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	var ports [3]int
+	for i := range ports {
+		p, err := betterauth.FreePort()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports[i] = p
+	}
+	cmd := exec.Command("./demo.sh")
+	cmd.Env = append(os.Environ(), "DEMO_EXIT=1", "BETTERAUTHZ_BIN="+bin,
+		fmt.Sprintf("DEMO_AUTH_PORT=%d", ports[0]), fmt.Sprintf("DEMO_GRPC_PORT=%d", ports[1]), fmt.Sprintf("DEMO_HTTP_PORT=%d", ports[2]))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{"ALLOWED (gRPC OK)", "x-user-id: ", "DENIED 401", "demo finished"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("demo output lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "spoofed  [") {
+		t.Error("the spoofed x-user-id survived")
+	}
+}
