@@ -18,11 +18,39 @@ func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 	if ctx.Err() != nil {
 		return d.deny(ReasonTimeout, "deadline passed before the check ran")
 	}
-	action := p.Default
-
-	if action == Deny {
-		return d.deny(ReasonPolicyDenied, "this route is closed")
+	rd, err := normalizePath(r.Path)
+	if err != nil {
+		return d.deny(ReasonBadRequest, err.Error())
 	}
+	op, err := p.extensionPolicy(r.ContextExtensions)
+	if err != nil {
+		d = d.deny(ReasonInvalidRoutePolicy, "this route's betterauthz.io/ settings are invalid")
+		d.Detail = err.Error()
+		return d
+	}
+	host := normalizeHost(r.Host)
+	rules := [2]*Rule{p.resolve(op, host, rd.asSent, r.Method)}
+	if rd.ambiguous() {
+		// The backend may read the path either way: both readings' rules must allow it.
+		if other := p.resolve(op, host, rd.decoded, r.Method); other != rules[0] {
+			rules[1] = other
+		}
+	}
+	d.Route = rules[0].Name
+	if rules[1] != nil {
+		d.Route += "+" + rules[1].Name
+	}
+	action := Public
+	for _, rule := range rules {
+		switch {
+		case rule == nil:
+		case rule.Action == Deny:
+			return d.deny(ReasonPolicyDenied, "this route is closed")
+		case rule.Action == Authenticated:
+			action = Authenticated
+		}
+	}
+
 	if p.AllowCORSPreflight && r.CORSPreflight() {
 		d.Reason = ReasonCORSPreflight
 		d.Remove = p.identityNames()
@@ -54,8 +82,16 @@ func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 	if err != nil {
 		return d.deny(verifyReason(err), jwks.Describe(err))
 	}
-	d.Reason = ReasonAllowed
 	d.Subject = claims.Subject()
+	for _, rule := range rules {
+		if rule == nil {
+			continue
+		}
+		if req, missing := rule.missingClaim(claims); missing {
+			return d.deny(ReasonInsufficientClaims, req.describe())
+		}
+	}
+	d.Reason = ReasonAllowed
 	d.Set, d.Remove = p.identity(claims)
 	return d
 }

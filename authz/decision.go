@@ -22,7 +22,8 @@ const (
 	ReasonPolicyDenied       Reason = "policy_denied"       // route policy is deny
 	ReasonNotReady           Reason = "not_ready"           // JWKS never loaded
 	ReasonTimeout            Reason = "timeout"             // Envoy's deadline passed first
-	ReasonBadRequest         Reason = "bad_request"         // CheckRequest without HTTP attributes
+	ReasonBadRequest         Reason = "bad_request"         // no HTTP attributes, or a malformed path
+	ReasonInvalidRoutePolicy Reason = "invalid_route_policy" // the route's context_extensions are invalid
 	ReasonInternal           Reason = "internal_error"      // a bug; fails closed
 )
 
@@ -60,6 +61,7 @@ var outcomes = map[Reason]outcome{
 	ReasonNotReady:           {codes.Unavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
 	ReasonTimeout:            {codes.Unavailable, 503, "temporarily_unavailable", noChallenge, time.Second},
 	ReasonBadRequest:         {codes.InvalidArgument, 400, "invalid_request", noChallenge, 0},
+	ReasonInvalidRoutePolicy: {codes.Internal, 500, "server_error", noChallenge, 0},
 	ReasonInternal:           {codes.Internal, 500, "server_error", noChallenge, 0},
 }
 
@@ -78,6 +80,9 @@ type Decision struct {
 	Remove []string
 	// Realm for WWW-Authenticate.
 	Realm string
+	// Detail is for the operator's log only, never sent to the client: e.g. why a route's
+	// policy is invalid.
+	Detail string
 }
 
 // Header is one header to set.

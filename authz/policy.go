@@ -3,6 +3,10 @@ package authz
 import (
 	"context"
 	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/betterauthz/betterauthz/jwks"
 )
@@ -40,7 +44,12 @@ type IdentityHeader struct {
 }
 
 // Policy is the compiled, immutable request policy. A new config builds a new Policy.
+//
+// The rule for a request comes from, most specific first: the Envoy route's
+// context_extensions, the config's Routes (first match wins), then Default.
 type Policy struct {
+	// Routes from the config, in order.
+	Routes []*Rule
 	// Default applies when no route matches.
 	Default Action
 	// IdentityHeaders, sorted by Name: set on allow when the claim is present, stripped
@@ -52,6 +61,16 @@ type Policy struct {
 	Realm string
 	// MaxTokenBytes bounds the Authorization header read.
 	MaxTokenBytes int
+
+	extCache sync.Map // canonical context_extensions -> *cachedExtension
+	extCount atomic.Int64
+}
+
+// defaultRules stand for the default policy in decisions, logs and metrics.
+var defaultRules = map[Action]*Rule{
+	Authenticated: {Name: "default", Source: "defaultPolicy", Action: Authenticated},
+	Public:        {Name: "default", Source: "defaultPolicy", Action: Public},
+	Deny:          {Name: "default", Source: "defaultPolicy", Action: Deny},
 }
 
 // TokenVerifier checks a token; errors follow package jwks's sentinels.
@@ -64,4 +83,71 @@ type TokenVerifier interface {
 type Snapshot struct {
 	Policy   *Policy
 	Verifier TokenVerifier
+}
+
+// maxCachedExtensions bounds the cache of parsed context_extensions. Envoy sends one set per
+// route, so a mesh has few; past the bound they are parsed per request.
+const maxCachedExtensions = 4096
+
+// extensionPolicy parses (once per distinct value) the betterauthz.io/ keys of a route's
+// context_extensions.
+func (p *Policy) extensionPolicy(ext map[string]string) (*ObjectPolicy, error) {
+	key := canonicalExtensionKey(ext)
+	if key == "" {
+		return nil, nil
+	}
+	if e, ok := p.extCache.Load(key); ok {
+		c := e.(*cachedExtension)
+		return c.op, c.err
+	}
+	op, err := ParseObjectPolicy(ext, "context_extensions")
+	if p.extCount.Load() < maxCachedExtensions {
+		if _, loaded := p.extCache.LoadOrStore(key, &cachedExtension{op, err}); !loaded {
+			p.extCount.Add(1)
+		}
+	}
+	return op, err
+}
+
+type cachedExtension struct {
+	op  *ObjectPolicy
+	err error
+}
+
+// canonicalExtensionKey is the betterauthz.io/ entries of ext in key order ("" if none).
+func canonicalExtensionKey(ext map[string]string) string {
+	var keys []string
+	for k := range ext {
+		if strings.HasPrefix(k, keyPrefix) {
+			keys = append(keys, k)
+		}
+	}
+	if len(keys) == 0 {
+		return ""
+	}
+	slices.Sort(keys)
+	var b strings.Builder
+	for _, k := range keys {
+		b.WriteString(k)
+		b.WriteByte(0)
+		b.WriteString(ext[k])
+		b.WriteByte(0)
+	}
+	return b.String()
+}
+
+// resolve returns the rule that decides a request: context_extensions, then config routes,
+// then the default.
+func (p *Policy) resolve(op *ObjectPolicy, host, path, method string) *Rule {
+	if op != nil {
+		if r, ok := op.match(host, path, method); ok {
+			return r
+		}
+	}
+	for _, r := range p.Routes {
+		if r.matches(host, path, method) {
+			return r
+		}
+	}
+	return defaultRules[p.Default]
 }

@@ -45,6 +45,9 @@ func sampleDecision(r Reason) Decision {
 		d.Description = "CheckRequest has no HTTP request attributes"
 	case ReasonInternal:
 		d.Description = "internal error"
+	case ReasonInvalidRoutePolicy:
+		d.Description = "this route's betterauthz.io/ settings are invalid"
+		d.Detail = "betterauthz.io/policy: \"allow\" is not a policy"
 	}
 	return d
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/betterauthz/betterauthz/authz"
+	"github.com/betterauthz/betterauthz/internal/strictyaml"
 	"github.com/betterauthz/betterauthz/jwks"
 )
 
@@ -31,6 +32,7 @@ type File struct {
 	IdentityHeaders     map[string]string `yaml:"identityHeaders"`
 	AllowCORSPreflight  *bool             `yaml:"allowCORSPreflight"`
 	DefaultPolicy       string            `yaml:"defaultPolicy"`
+	Routes              []authz.RuleSpec  `yaml:"routes"`
 }
 
 // Defaults, as documented in the README's config reference.
@@ -63,26 +65,27 @@ type Settings struct {
 	IdentityHeaders       []authz.IdentityHeader // sorted by name
 	AllowCORSPreflight    bool
 	DefaultPolicy         authz.Action
+	Routes                []*authz.Rule
 }
 
 // Parse reads and validates a config document. getenv supplies BETTER_AUTH_URL. The error, if
 // any, joins one *FieldError per problem.
 func Parse(data []byte, getenv func(string) string) (*Settings, error) {
 	var f File
-	d := decodeStrict(data, &f)
+	d := strictyaml.Decode(data, &f, "")
 	return f.settings(getenv, d)
 }
 
 // settings applies defaults and checks values. Problems already found while decoding are
 // reported once, not again as bad values.
-func (f *File) settings(getenv func(string) string, d *decoded) (*Settings, error) {
-	errs := d.errs
+func (f *File) settings(getenv func(string) string, d *strictyaml.Result) (*Settings, error) {
+	errs := d.Errs
 	bad := func(path, format string, args ...any) {
 		key, _, _ := strings.Cut(path, " (")
-		if d.failed(key) {
+		if d.Failed(key) {
 			return
 		}
-		errs = append(errs, &FieldError{Path: path, Line: d.lines[key], Msg: fmt.Sprintf(format, args...)})
+		errs = append(errs, strictyaml.Errorf(path, d.Line(key), format, args...))
 	}
 	s := &Settings{}
 
@@ -189,6 +192,12 @@ func (f *File) settings(getenv func(string) string, d *decoded) (*Settings, erro
 		s.DefaultPolicy = a
 	}
 
+	if !d.Failed("routes") {
+		rules, rerrs := authz.CompileRules(f.Routes, "routes", "config", true, d.Line)
+		errs = append(errs, rerrs...)
+		s.Routes = rules
+	}
+
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -250,6 +259,7 @@ func deref[T any](p *T, def T) T {
 // Policy builds the request policy these settings describe.
 func (s *Settings) Policy() *authz.Policy {
 	return &authz.Policy{
+		Routes:             s.Routes,
 		Default:            s.DefaultPolicy,
 		IdentityHeaders:    s.IdentityHeaders,
 		AllowCORSPreflight: s.AllowCORSPreflight,

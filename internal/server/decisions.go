@@ -54,6 +54,9 @@ func (o *decisionObserver) Decided(ctx context.Context, r *authz.Request, d *aut
 	if !allowed {
 		attrs = append(attrs, slog.String("description", d.Description))
 	}
+	if d.Detail != "" {
+		attrs = append(attrs, slog.String("detail", d.Detail))
+	}
 	attrs = append(attrs, slog.Float64("elapsed_ms", float64(elapsed.Microseconds())/1000))
 	o.log.LogAttrs(ctx, slog.LevelInfo, "decision", attrs...)
 }

@@ -1,4 +1,7 @@
-package config
+// Package strictyaml decodes YAML into Go structs strictly: unknown and duplicate keys and
+// values of the wrong shape are errors, every error names its key path and line, and all of
+// them are reported, not just the first.
+package strictyaml
 
 import (
 	"fmt"
@@ -28,6 +31,14 @@ func (e *FieldError) Error() string {
 	return fmt.Sprintf("%s: %s", path, e.Msg)
 }
 
+// Errorf makes a FieldError.
+func Errorf(path string, line int, format string, args ...any) *FieldError {
+	return &FieldError{Path: path, Line: line, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Join prefixes each key path: Join("routes[2]", "claims.role") is "routes[2].claims.role".
+func Join(path, key string) string { return join(path, key) }
+
 // Problems lists every FieldError inside err (which may be a join of several).
 func Problems(err error) []*FieldError {
 	var out []*FieldError
@@ -52,16 +63,19 @@ func Problems(err error) []*FieldError {
 	return out
 }
 
-// decoded is the outcome of decodeStrict: the problems found, and the line of every key path
-// so that later checks can point at the line too.
-type decoded struct {
-	errs  []error
+// Result is the outcome of Decode: the problems found, and the line of every key path so that
+// later checks can point at the line too.
+type Result struct {
+	Errs  []error
 	lines map[string]int
 }
 
-// failed reports whether decoding already found a problem at path.
-func (d *decoded) failed(path string) bool {
-	for _, e := range d.errs {
+// Line is the line of the key at path (0 if unknown).
+func (d *Result) Line(path string) int { return d.lines[path] }
+
+// Failed reports whether decoding already found a problem at path or below it.
+func (d *Result) Failed(path string) bool {
+	for _, e := range d.Errs {
 		if fe, ok := e.(*FieldError); ok && (fe.Path == path || strings.HasPrefix(fe.Path, path+".") || strings.HasPrefix(fe.Path, path+"[")) {
 			return true
 		}
@@ -69,27 +83,26 @@ func (d *decoded) failed(path string) bool {
 	return false
 }
 
-// decodeStrict decodes YAML into out (a pointer), refusing unknown and duplicate keys and values
-// of the wrong shape. Unlike yaml.v3's KnownFields, every error names the full key path, and all
-// errors are reported, not just the first.
-func decodeStrict(data []byte, out any) *decoded {
-	d := &decoded{lines: map[string]int{}}
+// Decode decodes YAML into out (a pointer). Unlike yaml.v3's KnownFields, every error names the
+// full key path (prefixed with base, which may be empty), and all errors are reported.
+func Decode(data []byte, out any, base string) *Result {
+	d := &Result{lines: map[string]int{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
-		d.errs = append(d.errs, &FieldError{Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")})
+		d.Errs = append(d.Errs, &FieldError{Path: base, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")})
 		return d
 	}
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return d // empty document: all defaults
 	}
-	decodeNode(doc.Content[0], reflect.ValueOf(out).Elem(), "", d)
+	decodeNode(doc.Content[0], reflect.ValueOf(out).Elem(), base, d)
 	return d
 }
 
 var durationType = reflect.TypeOf(time.Duration(0))
 
-func decodeNode(n *yaml.Node, v reflect.Value, path string, d *decoded) {
-	errs := &d.errs
+func decodeNode(n *yaml.Node, v reflect.Value, path string, d *Result) {
+	errs := &d.Errs
 	if _, ok := d.lines[path]; !ok {
 		d.lines[path] = n.Line
 	}

@@ -1,0 +1,144 @@
+package authz
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// pathPattern matches normalized paths: segments are literal, "*" (one whole segment), a
+// segment glob such as "*.css" ("*" matches any run of characters within the segment), or "**"
+// (any number of segments, including none). A trailing slash in the path is ignored by "**" and
+// significant otherwise: "/healthz" does not match "/healthz/".
+type pathPattern struct {
+	raw      string
+	segments []string
+	trailing bool // pattern ends with "/"
+}
+
+func compilePath(p string) (pathPattern, error) {
+	switch {
+	case p == "":
+		return pathPattern{}, errors.New("path pattern is empty")
+	case !strings.HasPrefix(p, "/"):
+		return pathPattern{}, fmt.Errorf("path pattern %q must start with /", p)
+	case strings.ContainsAny(p, "?#\\%;"):
+		return pathPattern{}, fmt.Errorf("path pattern %q may not contain ?, #, \\, %% or ; (patterns match decoded, normalized paths)", p)
+	}
+	pp := pathPattern{raw: p}
+	body := strings.TrimPrefix(p, "/")
+	if body == "" {
+		return pp, nil // "/"
+	}
+	if strings.HasSuffix(body, "/") {
+		pp.trailing = true
+		body = strings.TrimSuffix(body, "/")
+	}
+	for _, s := range strings.Split(body, "/") {
+		switch {
+		case s == "" || s == "." || s == "..":
+			return pathPattern{}, fmt.Errorf("path pattern %q has an empty, . or .. segment", p)
+		case strings.Contains(s, "**") && s != "**":
+			return pathPattern{}, fmt.Errorf("path pattern %q: ** must be a whole segment", p)
+		}
+		pp.segments = append(pp.segments, s)
+	}
+	return pp, nil
+}
+
+// match reports whether a normalized path (from normalizePath) matches.
+func (pp pathPattern) match(path string) bool {
+	body := strings.TrimPrefix(path, "/")
+	trailing := false
+	if strings.HasSuffix(body, "/") {
+		trailing = true
+		body = body[:len(body)-1]
+	}
+	var segs []string
+	if body != "" {
+		segs = strings.Split(body, "/")
+	}
+	if !matchSegments(pp.segments, segs) {
+		return false
+	}
+	if n := len(pp.segments); n > 0 && pp.segments[n-1] == "**" {
+		return true
+	}
+	return trailing == pp.trailing
+}
+
+func matchSegments(pat, segs []string) bool {
+	for len(pat) > 0 {
+		if pat[0] == "**" {
+			rest := pat[1:]
+			if len(rest) == 0 {
+				return true
+			}
+			for i := 0; i <= len(segs); i++ {
+				if matchSegments(rest, segs[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(segs) == 0 || !globMatch(pat[0], segs[0]) {
+			return false
+		}
+		pat, segs = pat[1:], segs[1:]
+	}
+	return len(segs) == 0
+}
+
+// globMatch matches s against a pattern whose only wildcard is "*" (any run of characters).
+func globMatch(pattern, s string) bool {
+	if !strings.Contains(pattern, "*") {
+		return pattern == s
+	}
+	parts := strings.Split(pattern, "*")
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	last := parts[len(parts)-1]
+	for _, mid := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, mid)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(mid):]
+	}
+	return len(s) >= len(last) && strings.HasSuffix(s, last)
+}
+
+// hostPattern matches request hosts case-insensitively, ignoring the port: "*" matches any
+// host, "*.example.com" any subdomain (at any depth) of example.com, anything else exactly.
+type hostPattern string
+
+func compileHost(h string) (hostPattern, error) {
+	h = strings.ToLower(strings.TrimSpace(h))
+	switch {
+	case h == "":
+		return "", errors.New("host pattern is empty")
+	case strings.ContainsAny(h, "/ ?#@"):
+		return "", fmt.Errorf("host pattern %q must be a host name (no scheme, path or port)", h)
+	case strings.Contains(h, ":") && !strings.HasPrefix(h, "["):
+		return "", fmt.Errorf("host pattern %q must not have a port: ports are ignored", h)
+	}
+	return hostPattern(strings.TrimSuffix(h, ".")), nil
+}
+
+func (hp hostPattern) match(host string) bool {
+	return globMatch(string(hp), host)
+}
+
+// normalizeHost lower-cases a request host and drops its port and any trailing dot.
+func normalizeHost(h string) string {
+	if strings.HasPrefix(h, "[") { // [v6]:port
+		if i := strings.IndexByte(h, ']'); i >= 0 {
+			h = h[:i+1]
+		}
+	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
+		h = h[:i]
+	}
+	return strings.TrimSuffix(strings.ToLower(h), ".")
+}

@@ -1,0 +1,161 @@
+package authz
+
+import (
+	"testing"
+)
+
+func TestPathPatterns(t *testing.T) {
+	cases := []struct {
+		pattern string
+		path    string
+		want    bool
+	}{
+		{"/healthz", "/healthz", true},
+		{"/healthz", "/healthz/", false},
+		{"/healthz", "/healthz/x", false},
+		{"/healthz", "/Healthz", false},
+		{"/", "/", true},
+		{"/", "/a", false},
+		{"/docs/**", "/docs", true},
+		{"/docs/**", "/docs/", true},
+		{"/docs/**", "/docs/a/b/c", true},
+		{"/docs/**", "/docsx", false},
+		{"/**", "/", true},
+		{"/**", "/anything/at/all", true},
+		{"/api/*/profile", "/api/42/profile", true},
+		{"/api/*/profile", "/api/42/x/profile", false},
+		{"/api/*", "/api/", false},
+		{"/api/*", "/api/x", true},
+		{"/api/**/edit", "/api/edit", true},
+		{"/api/**/edit", "/api/a/b/edit", true},
+		{"/api/**/edit", "/api/a/b/edit/x", false},
+		{"/static/*.css", "/static/site.css", true},
+		{"/static/*.css", "/static/site.js", false},
+		{"/static/*.css", "/static/a/site.css", false},
+		{"/v*/users", "/v2/users", true},
+		{"/a/*b*c", "/a/xbyc", true},
+		{"/a/*b*c", "/a/xbyd", false},
+		{"/dir/", "/dir/", true},
+		{"/dir/", "/dir", false},
+		// Encoded separators stay inside a segment: they never match across one.
+		{"/public/**", "/public%2F..%2Fadmin", false},
+	}
+	for _, tc := range cases {
+		pp, err := compilePath(tc.pattern)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.pattern, err)
+		}
+		if got := pp.match(tc.path); got != tc.want {
+			t.Errorf("%s matches %s = %v, want %v", tc.pattern, tc.path, got, tc.want)
+		}
+	}
+}
+
+func TestBadPathPatterns(t *testing.T) {
+	for _, p := range []string{"", "docs", "/a//b", "/a/../b", "/a/./b", "/a**", "/**x/y", "/a?b", "/a%2Fb", "/a;b", `/a\b`} {
+		if _, err := compilePath(p); err == nil {
+			t.Errorf("%q accepted", p)
+		}
+	}
+}
+
+func TestHostPatterns(t *testing.T) {
+	cases := []struct {
+		pattern, host string
+		want          bool
+	}{
+		{"*", "anything.example.com:8443", true},
+		{"api.example.com", "api.example.com", true},
+		{"api.example.com", "API.Example.COM:443", true},
+		{"api.example.com", "api.example.com.", true},
+		{"api.example.com", "api.example.com.evil.com", false},
+		{"API.example.com", "api.example.com", true},
+		{"*.example.com", "a.example.com", true},
+		{"*.example.com", "a.b.example.com:80", true},
+		{"*.example.com", "example.com", false},
+		{"*.example.com", "evilexample.com", false},
+		{"orders", "orders:8080", true},
+		{"[::1]", "[::1]:9000", true},
+		{"localhost", "", false},
+	}
+	for _, tc := range cases {
+		hp, err := compileHost(tc.pattern)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.pattern, err)
+		}
+		if got := hp.match(normalizeHost(tc.host)); got != tc.want {
+			t.Errorf("%s matches %s = %v, want %v", tc.pattern, tc.host, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "https://a.com", "a.com/x", "a.com:443"} {
+		if _, err := compileHost(bad); err == nil {
+			t.Errorf("host pattern %q accepted", bad)
+		}
+	}
+}
+
+func TestClaimRequirements(t *testing.T) {
+	c := claims(`{"sub":"u1","role":"admin,user","roles":["editor","viewer"],"emailVerified":true,
+		"plan":"pro","tier":3,"score":2.5,"big":12345678901234567890,"name":"x,admin",
+		"org":{"id":"o1","role":"owner, member","flags":{"beta":false}}}`)
+	cases := map[string]struct {
+		spec map[string]any
+		want bool
+	}{
+		"string equal":                  {map[string]any{"plan": "pro"}, true},
+		"string differs":                {map[string]any{"plan": "free"}, false},
+		"any of list":                   {map[string]any{"plan": []any{"free", "pro"}}, true},
+		"comma-joined role":             {map[string]any{"role": []any{"admin"}}, true},
+		"comma-joined role, other":      {map[string]any{"role": "user"}, true},
+		"comma-joined role, whole":      {map[string]any{"role": "admin,user"}, true},
+		"comma-joined role, absent":     {map[string]any{"role": "owner"}, false},
+		"role substring is not a role":  {map[string]any{"role": "adm"}, false},
+		"other strings are not split":   {map[string]any{"name": "admin"}, false},
+		"array claim":                   {map[string]any{"roles": "viewer"}, true},
+		"array claim, none":             {map[string]any{"roles": []any{"admin", "owner"}}, false},
+		"bool":                          {map[string]any{"emailVerified": true}, true},
+		"bool false":                    {map[string]any{"emailVerified": false}, false},
+		"bool is not a string":          {map[string]any{"emailVerified": "true"}, false},
+		"int":                           {map[string]any{"tier": 3}, true},
+		"int as float":                  {map[string]any{"tier": 3.0}, true},
+		"int differs":                   {map[string]any{"tier": 4}, false},
+		"number is not a string":        {map[string]any{"tier": "3"}, false},
+		"float":                         {map[string]any{"score": 2.5}, true},
+		"big integer exact":             {map[string]any{"big": uint64(12345678901234567890)}, true},
+		"nested":                        {map[string]any{"org.id": "o1"}, true},
+		"nested comma role with spaces": {map[string]any{"org.role": "member"}, true},
+		"nested bool":                   {map[string]any{"org.flags.beta": false}, true},
+		"missing claim":                 {map[string]any{"nope": "x"}, false},
+		"all keys must match":           {map[string]any{"plan": "pro", "tier": 4}, false},
+		"all keys match":                {map[string]any{"plan": "pro", "tier": 3, "role": "admin"}, true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			r, errs := CompileRule(RuleSpec{Claims: tc.spec}, "r", "test", true, nil)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			_, missing := r.missingClaim(c)
+			if !missing != tc.want {
+				t.Fatalf("satisfied = %v, want %v", !missing, tc.want)
+			}
+		})
+	}
+}
+
+func TestBadClaimSpecs(t *testing.T) {
+	for name, spec := range map[string]map[string]any{
+		"null":        {"role": nil},
+		"empty list":  {"role": []any{}},
+		"object":      {"role": map[string]any{"a": 1}},
+		"bad path":    {"org..id": "x"},
+		"nested list": {"role": []any{[]any{"a"}}},
+	} {
+		if _, errs := CompileRule(RuleSpec{Claims: spec}, "r", "test", true, nil); len(errs) == 0 {
+			t.Errorf("%s accepted", name)
+		}
+	}
+	if _, errs := CompileRule(RuleSpec{Policy: "public", Claims: map[string]any{"role": "admin"}}, "r", "test", true, nil); len(errs) == 0 {
+		t.Error("claims on a public rule accepted")
+	}
+}

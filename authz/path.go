@@ -1,0 +1,140 @@
+package authz
+
+import (
+	"errors"
+	"strings"
+)
+
+var (
+	errBadEscape = errors.New("path has an invalid percent-encoding")
+	errNULInPath = errors.New("path contains a NUL or control character")
+)
+
+// Readings of a path, as rules see it. Paths are matched after dropping the query and fragment,
+// decoding percent-encoded unreserved characters (RFC 3986 §2.3), resolving "." and "..",
+// and collapsing "//".
+//
+// Some requests can be read two ways, depending on what the backend does with them: an encoded
+// slash or backslash (%2F, %5C), a literal backslash, or ";" parameters (/admin;x is /admin to
+// Tomcat and Spring). Such a request yields two readings — as sent, and with those decoded or
+// stripped — and must satisfy the rules of both, so that no spelling of a path makes it public
+// or slips past a deny rule.
+type readings struct {
+	asSent  string
+	decoded string // == asSent when the path is unambiguous
+}
+
+func (r readings) ambiguous() bool { return r.asSent != r.decoded }
+
+// normalizePath computes a path's readings. It fails for malformed percent-encodings and for
+// NUL or control characters, which Envoy would refuse too and which no rule should reason about.
+func normalizePath(raw string) (readings, error) {
+	if i := strings.IndexAny(raw, "?#"); i >= 0 {
+		raw = raw[:i]
+	}
+	var sent, dec strings.Builder
+	sent.Grow(len(raw) + 1)
+	dec.Grow(len(raw) + 1)
+	if !strings.HasPrefix(raw, "/") {
+		sent.WriteByte('/')
+		dec.WriteByte('/')
+	}
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		switch {
+		case c < 0x20 || c == 0x7f:
+			return readings{}, errNULInPath
+		case c == '%':
+			if i+2 >= len(raw) || !isHex(raw[i+1]) || !isHex(raw[i+2]) {
+				return readings{}, errBadEscape
+			}
+			b := unhex(raw[i+1])<<4 | unhex(raw[i+2])
+			i += 2
+			switch {
+			case b == 0 || b < 0x20 || b == 0x7f:
+				return readings{}, errNULInPath
+			case isUnreserved(b):
+				sent.WriteByte(b)
+				dec.WriteByte(b)
+			case b == '/' || b == '\\':
+				sent.WriteString(upperEscape(b))
+				dec.WriteByte('/')
+			default:
+				sent.WriteString(upperEscape(b))
+				dec.WriteString(upperEscape(b))
+			}
+		case c == '\\':
+			sent.WriteByte('\\')
+			dec.WriteByte('/')
+		default:
+			sent.WriteByte(c)
+			dec.WriteByte(c)
+		}
+	}
+	r := readings{asSent: resolveDots(sent.String(), false)}
+	r.decoded = resolveDots(dec.String(), true)
+	return r, nil
+}
+
+// resolveDots collapses empty segments, removes "." and resolves ".." (never above the root).
+// With stripParams it also drops ";..." from each segment. A trailing slash is kept.
+func resolveDots(p string, stripParams bool) string {
+	segs := strings.Split(p, "/")
+	out := make([]string, 0, len(segs))
+	trailing := false
+	for _, s := range segs {
+		if stripParams {
+			if i := strings.IndexByte(s, ';'); i >= 0 {
+				s = s[:i]
+			}
+		}
+		switch s {
+		case "":
+			trailing = true
+			continue
+		case ".":
+			trailing = true
+			continue
+		case "..":
+			if len(out) > 0 {
+				out = out[:len(out)-1]
+			}
+			trailing = true
+			continue
+		}
+		out = append(out, s)
+		trailing = false
+	}
+	if len(out) == 0 {
+		return "/"
+	}
+	joined := "/" + strings.Join(out, "/")
+	if trailing {
+		joined += "/"
+	}
+	return joined
+}
+
+func isHex(c byte) bool {
+	return '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
+}
+
+func unhex(c byte) byte {
+	switch {
+	case c <= '9':
+		return c - '0'
+	case c <= 'F':
+		return c - 'A' + 10
+	default:
+		return c - 'a' + 10
+	}
+}
+
+func isUnreserved(c byte) bool {
+	return 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~'
+}
+
+func upperEscape(b byte) string {
+	const hex = "0123456789ABCDEF"
+	return string([]byte{'%', hex[b>>4], hex[b&15]})
+}

@@ -1,0 +1,150 @@
+package authz
+
+import (
+	"context"
+	"testing"
+
+	"github.com/betterauthz/betterauthz/jwks"
+)
+
+// routedPolicy is the README's example: public docs and health, an admin API that needs the
+// admin role, internal paths closed, everything else authenticated.
+func routedPolicy(t *testing.T) *Policy {
+	t.Helper()
+	p := testPolicy()
+	rules, errs := CompileRules([]RuleSpec{
+		{Name: "health", Paths: []string{"/healthz", "/readyz"}, Methods: []string{"GET"}, Policy: "public"},
+		{Name: "docs", Hosts: []string{"docs.example.com"}, Policy: "public"},
+		{Name: "public-api", Paths: []string{"/public/**", "/api/*/public"}, Policy: "public"},
+		{Name: "admin", Paths: []string{"/admin/**"}, Claims: map[string]any{"role": []any{"admin"}}},
+		{Name: "internal", Paths: []string{"/internal/**"}, Policy: "deny"},
+		{Name: "verified", Hosts: []string{"*.example.com"}, Paths: []string{"/billing/**"}, Claims: map[string]any{"emailVerified": true}},
+	}, "routes", "config", true, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	p.Routes = rules
+	return p
+}
+
+func TestRoutePolicy(t *testing.T) {
+	v := fakeVerifier{
+		"user":  claims(`{"sub":"u1","role":"user","emailVerified":false}`),
+		"admin": claims(`{"sub":"a1","role":"admin,user","emailVerified":true}`),
+		"bad":   jwks.ErrExpired,
+	}
+	type req struct {
+		method, host, path, token string
+		ext                       map[string]string
+	}
+	cases := map[string]struct {
+		req    req
+		reason Reason
+		route  string
+	}{
+		"public health, no token":       {req{"GET", "api.example.com", "/healthz", "", nil}, ReasonPublic, "health"},
+		"health with another method":    {req{"POST", "api.example.com", "/healthz", "", nil}, ReasonMissingToken, "default"},
+		"health with a query":           {req{"GET", "api.example.com", "/healthz?full=1", "", nil}, ReasonPublic, "health"},
+		"public host, port and case":    {req{"GET", "Docs.Example.com:443", "/anything", "", nil}, ReasonPublic, "docs"},
+		"public path segment glob":      {req{"GET", "h", "/api/v2/public", "", nil}, ReasonPublic, "public-api"},
+		"public with a bad token":       {req{"GET", "h", "/public/x", "bad", nil}, ReasonPublic, "public-api"},
+		"default needs a token":         {req{"GET", "h", "/orders", "", nil}, ReasonMissingToken, "default"},
+		"default with a token":          {req{"GET", "h", "/orders", "user", nil}, ReasonAllowed, "default"},
+		"admin without role":            {req{"GET", "h", "/admin/users", "user", nil}, ReasonInsufficientClaims, "admin"},
+		"admin with comma-joined role":  {req{"GET", "h", "/admin/users", "admin", nil}, ReasonAllowed, "admin"},
+		"admin without token":           {req{"GET", "h", "/admin/users", "", nil}, ReasonMissingToken, "admin"},
+		"admin with expired token":      {req{"GET", "h", "/admin", "bad", nil}, ReasonExpired, "admin"},
+		"internal denied with admin":    {req{"GET", "h", "/internal/metrics", "admin", nil}, ReasonPolicyDenied, "internal"},
+		"host-scoped claims":            {req{"GET", "pay.example.com", "/billing/x", "user", nil}, ReasonInsufficientClaims, "verified"},
+		"host-scoped claims elsewhere":  {req{"GET", "pay.other.com", "/billing/x", "user", nil}, ReasonAllowed, "default"},
+		"host-scoped claims met":        {req{"GET", "pay.example.com", "/billing/x", "admin", nil}, ReasonAllowed, "verified"},
+		"first match wins":              {req{"GET", "docs.example.com", "/internal/x", "", nil}, ReasonPublic, "docs"},
+
+		// Bypass attempts: no spelling of a private path may reach a public rule.
+		"dot dot out of public":           {req{"GET", "h", "/public/../admin/users", "user", nil}, ReasonInsufficientClaims, "admin"},
+		"encoded dots out of public":      {req{"GET", "h", "/public/%2e%2e/admin/users", "user", nil}, ReasonInsufficientClaims, "admin"},
+		"encoded slash out of public":     {req{"GET", "h", "/public%2F..%2Fadmin", "", nil}, ReasonMissingToken, "default+admin"},
+		"encoded slash into public":       {req{"GET", "h", "/public%2Fx", "", nil}, ReasonMissingToken, "default+public-api"},
+		"double slash":                    {req{"GET", "h", "//admin/users", "user", nil}, ReasonInsufficientClaims, "admin"},
+		"path parameter on deny":          {req{"GET", "h", "/internal;x/secrets", "admin", nil}, ReasonPolicyDenied, "default+internal"},
+		"path parameter on admin":         {req{"GET", "h", "/admin;x", "user", nil}, ReasonInsufficientClaims, "default+admin"},
+		"backslash out of public":         {req{"GET", "h", `/public\..\internal\x`, "", nil}, ReasonPolicyDenied, "default+internal"},
+		"encoded backslash out of public": {req{"GET", "h", "/public%5C..%5Cinternal", "", nil}, ReasonPolicyDenied, "default+internal"},
+		"malformed escape":                {req{"GET", "h", "/public/%zz", "", nil}, ReasonBadRequest, ""},
+		"encoded NUL":                     {req{"GET", "h", "/public/%00", "", nil}, ReasonBadRequest, ""},
+
+		// Envoy's per-route context_extensions come first.
+		"context policy public": {
+			req{"GET", "h", "/admin/users", "", map[string]string{KeyPolicy: "public"}}, ReasonPublic, "context_extensions betterauthz.io/policy",
+		},
+		"context policy deny": {
+			req{"GET", "h", "/healthz", "", map[string]string{KeyPolicy: "deny"}}, ReasonPolicyDenied, "context_extensions betterauthz.io/policy",
+		},
+		"context public paths": {
+			req{"GET", "h", "/shop/items", "", map[string]string{KeyPublicPaths: "/shop/**, /cart"}}, ReasonPublic, "context_extensions betterauthz.io/public-paths",
+		},
+		"context public paths miss falls through": {
+			req{"GET", "h", "/admin/x", "user", map[string]string{KeyPublicPaths: "/shop/**"}}, ReasonInsufficientClaims, "admin",
+		},
+		"context rules": {
+			req{"POST", "h", "/orders", "user", map[string]string{KeyRules: "- name: writers\n  methods: [POST]\n  claims: {role: [editor]}\n"}},
+			ReasonInsufficientClaims, "writers",
+		},
+		"context rules before public paths and policy": {
+			req{"GET", "h", "/shop/admin", "", map[string]string{
+				KeyRules:       "- {paths: [/shop/admin], policy: deny}",
+				KeyPublicPaths: "/shop/**",
+				KeyPolicy:      "public",
+			}},
+			ReasonPolicyDenied, "context_extensions betterauthz.io/rules[0]",
+		},
+		"other context keys are ignored": {
+			req{"GET", "h", "/healthz", "", map[string]string{"virtual_host": "x"}}, ReasonPublic, "health",
+		},
+		"invalid context policy fails closed": {
+			req{"GET", "h", "/healthz", "", map[string]string{KeyPolicy: "allow"}}, ReasonInvalidRoutePolicy, "",
+		},
+		"unknown betterauthz key fails closed": {
+			req{"GET", "h", "/healthz", "", map[string]string{"betterauthz.io/polcy": "public"}}, ReasonInvalidRoutePolicy, "",
+		},
+		"context rules with hosts are invalid": {
+			req{"GET", "h", "/healthz", "", map[string]string{KeyRules: "- {hosts: [a], policy: public}"}}, ReasonInvalidRoutePolicy, "",
+		},
+
+		// CORS preflight: allowed without a token, except where the route is closed.
+		"preflight on admin": {req{"OPTIONS", "h", "/admin/x", "", nil}, ReasonCORSPreflight, "admin"},
+		"preflight on deny":  {req{"OPTIONS", "h", "/internal/x", "", nil}, ReasonPolicyDenied, "internal"},
+	}
+	p := routedPolicy(t)
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			h := map[string]string{}
+			if tc.req.token != "" {
+				h["authorization"] = "Bearer " + tc.req.token
+			}
+			if tc.req.method == "OPTIONS" {
+				h["origin"] = "https://app.example.com"
+				h["access-control-request-method"] = "DELETE"
+			}
+			cr := httpCheck(tc.req.method, tc.req.host, tc.req.path, h)
+			cr.Attributes.ContextExtensions = tc.req.ext
+			r, err := Extract(cr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := Decide(context.Background(), &Snapshot{Policy: p, Verifier: v}, r)
+			if d.Reason != tc.reason || d.Route != tc.route {
+				t.Fatalf("decision %s via %q (%s), want %s via %q", d.Reason, d.Route, d.Description+d.Detail, tc.reason, tc.route)
+			}
+		})
+	}
+}
+
+func TestInsufficientClaimsSaysWhat(t *testing.T) {
+	p := routedPolicy(t)
+	r, _ := Extract(httpCheck("GET", "h", "/admin", map[string]string{"authorization": "Bearer user"}))
+	d := Decide(context.Background(), &Snapshot{Policy: p, Verifier: fakeVerifier{"user": claims(`{"sub":"u","role":"user"}`)}}, r)
+	if d.Description != `claim "role" must be admin` || d.Subject != "u" {
+		t.Fatalf("%+v", d)
+	}
+}

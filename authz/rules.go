@@ -1,0 +1,155 @@
+package authz
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/betterauthz/betterauthz/internal/strictyaml"
+	"github.com/betterauthz/betterauthz/jwks"
+)
+
+// RuleSpec is a route rule as written: in the config's routes, and (without hosts) in
+// betterauthz.io/rules on a Kubernetes object or in Envoy's context_extensions.
+type RuleSpec struct {
+	// Name labels logs and metrics. Default: where the rule was written, e.g. "routes[2]".
+	Name string `yaml:"name"`
+	// Hosts are globs on the request host ("*", "*.example.com"); port ignored; default any.
+	Hosts []string `yaml:"hosts"`
+	// Paths: exact ("/healthz"), "*" for one segment, "**" for any depth; default any.
+	Paths []string `yaml:"paths"`
+	// Methods, default any.
+	Methods []string `yaml:"methods"`
+	// Policy: public, authenticated (the default) or deny.
+	Policy string `yaml:"policy"`
+	// Claims the token must carry (authenticated only): all keys must match; a list means any of.
+	Claims map[string]any `yaml:"claims"`
+}
+
+// Rule is a compiled RuleSpec.
+type Rule struct {
+	Name string
+	// Source says where the rule was written: "config", "context_extensions", or an object
+	// such as "Service default/orders".
+	Source string
+	Action Action
+	Spec   RuleSpec
+
+	hosts   []hostPattern
+	paths   []pathPattern
+	methods []string
+	claims  []claimRequirement
+}
+
+// lineFunc gives the line of a key path in the document a rule came from (0 when unknown).
+type lineFunc func(path string) int
+
+func noLines(string) int { return 0 }
+
+// CompileRule checks and compiles one rule written at key path path (for error messages).
+// Rules written on an object or an Envoy route apply to that object's hosts: allowHosts is false
+// for them, and a hosts key is an error.
+func CompileRule(spec RuleSpec, path, source string, allowHosts bool, lines lineFunc) (*Rule, []error) {
+	if lines == nil {
+		lines = noLines
+	}
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, strictyaml.Errorf(key, lines(key), format, args...))
+	}
+	r := &Rule{Name: spec.Name, Source: source, Spec: spec, Action: Authenticated}
+	if r.Name == "" {
+		r.Name = path
+	}
+	if spec.Policy != "" {
+		a, err := ParseAction(spec.Policy)
+		if err != nil {
+			bad(strictyaml.Join(path, "policy"), "%v", err)
+		}
+		r.Action = a
+	}
+	if len(spec.Hosts) > 0 && !allowHosts {
+		bad(strictyaml.Join(path, "hosts"), "is not allowed here: these rules apply to the hosts of the route or object they are written on")
+	}
+	for i, h := range spec.Hosts {
+		hp, err := compileHost(h)
+		if err != nil {
+			bad(fmt.Sprintf("%s.hosts[%d]", path, i), "%v", err)
+			continue
+		}
+		r.hosts = append(r.hosts, hp)
+	}
+	for i, p := range spec.Paths {
+		pp, err := compilePath(p)
+		if err != nil {
+			bad(fmt.Sprintf("%s.paths[%d]", path, i), "%v", err)
+			continue
+		}
+		r.paths = append(r.paths, pp)
+	}
+	for i, m := range spec.Methods {
+		up := strings.ToUpper(m)
+		if up == "" || strings.ContainsFunc(up, func(c rune) bool { return c < 'A' || c > 'Z' }) {
+			bad(fmt.Sprintf("%s.methods[%d]", path, i), "%q is not an HTTP method", m)
+			continue
+		}
+		r.methods = append(r.methods, up)
+	}
+	if len(spec.Claims) > 0 {
+		key := strictyaml.Join(path, "claims")
+		if r.Action != Authenticated {
+			bad(key, "only apply to authenticated rules, not %s", r.Action)
+		} else {
+			var cerrs []error
+			r.claims, cerrs = compileClaims(spec.Claims, key, lines)
+			errs = append(errs, cerrs...)
+		}
+	}
+	return r, errs
+}
+
+// CompileRules compiles a list of rules written at key path path ("routes"). The error joins
+// one FieldError per problem.
+func CompileRules(specs []RuleSpec, path, source string, allowHosts bool, lines lineFunc) ([]*Rule, []error) {
+	var rules []*Rule
+	var errs []error
+	names := map[string]string{}
+	for i, spec := range specs {
+		at := fmt.Sprintf("%s[%d]", path, i)
+		r, rerrs := CompileRule(spec, at, source, allowHosts, lines)
+		errs = append(errs, rerrs...)
+		if spec.Name != "" {
+			if prev, ok := names[spec.Name]; ok {
+				key := at + ".name"
+				errs = append(errs, strictyaml.Errorf(key, lines(key), "%q is already the name of %s", spec.Name, prev))
+			}
+			names[spec.Name] = at
+		}
+		rules = append(rules, r)
+	}
+	return rules, errs
+}
+
+// matches reports whether the rule covers a request (host normalized, path one reading).
+func (r *Rule) matches(host, path, method string) bool {
+	if len(r.methods) > 0 && !slices.Contains(r.methods, method) {
+		return false
+	}
+	if len(r.hosts) > 0 && !slices.ContainsFunc(r.hosts, func(h hostPattern) bool { return h.match(host) }) {
+		return false
+	}
+	if len(r.paths) > 0 && !slices.ContainsFunc(r.paths, func(p pathPattern) bool { return p.match(path) }) {
+		return false
+	}
+	return true
+}
+
+// missingClaim returns the first claim requirement the claims do not meet.
+func (r *Rule) missingClaim(c jwks.Claims) (claimRequirement, bool) {
+	for _, req := range r.claims {
+		if !req.satisfied(c) {
+			return req, true
+		}
+	}
+	return claimRequirement{}, false
+}
