@@ -6,7 +6,7 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -s -w -X github.com/betterauthz/betterauthz/internal/cli.Version=$(VERSION) -X github.com/betterauthz/betterauthz/internal/cli.Commit=$(COMMIT)
 FUZZTIME ?= 5s
 # package:target pairs run by `make fuzz`
-FUZZ_TARGETS := ./jwks:FuzzParseSet ./jwks:FuzzVerify ./authz:FuzzParseBearer ./authz:FuzzCheck ./internal/config:FuzzParse
+FUZZ_TARGETS := ./jwks:FuzzParseSet ./jwks:FuzzVerify ./authz:FuzzParseBearer ./authz:FuzzCheck ./authz:FuzzNormalizePath ./internal/config:FuzzParse
 
 .PHONY: all build test test-deps lint fuzz demo clean
 

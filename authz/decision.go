@@ -11,20 +11,20 @@ import (
 type Reason string
 
 const (
-	ReasonAllowed            Reason = "allowed"             // valid token, policy met
-	ReasonPublic             Reason = "public"              // public route
-	ReasonCORSPreflight      Reason = "cors_preflight"      // browser preflight, no token needed
-	ReasonMissingToken       Reason = "missing_token"       // no credential sent
-	ReasonInvalidToken       Reason = "invalid_token"       // malformed, forged, wrong iss/aud, ...
-	ReasonExpired            Reason = "expired"             // exp passed
-	ReasonUnknownKey         Reason = "unknown_key"         // kid not in the JWKS even after a refresh
-	ReasonInsufficientClaims Reason = "insufficient_claims" // valid token without the route's claims
-	ReasonPolicyDenied       Reason = "policy_denied"       // route policy is deny
-	ReasonNotReady           Reason = "not_ready"           // JWKS never loaded
-	ReasonTimeout            Reason = "timeout"             // Envoy's deadline passed first
-	ReasonBadRequest         Reason = "bad_request"         // no HTTP attributes, or a malformed path
+	ReasonAllowed            Reason = "allowed"              // valid token, policy met
+	ReasonPublic             Reason = "public"               // public route
+	ReasonCORSPreflight      Reason = "cors_preflight"       // browser preflight, no token needed
+	ReasonMissingToken       Reason = "missing_token"        // no credential sent
+	ReasonInvalidToken       Reason = "invalid_token"        // malformed, forged, wrong iss/aud, ...
+	ReasonExpired            Reason = "expired"              // exp passed
+	ReasonUnknownKey         Reason = "unknown_key"          // kid not in the JWKS even after a refresh
+	ReasonInsufficientClaims Reason = "insufficient_claims"  // valid token without the route's claims
+	ReasonPolicyDenied       Reason = "policy_denied"        // route policy is deny
+	ReasonNotReady           Reason = "not_ready"            // JWKS never loaded
+	ReasonTimeout            Reason = "timeout"              // Envoy's deadline passed first
+	ReasonBadRequest         Reason = "bad_request"          // no HTTP attributes, or a malformed path
 	ReasonInvalidRoutePolicy Reason = "invalid_route_policy" // the route's context_extensions are invalid
-	ReasonInternal           Reason = "internal_error"      // a bug; fails closed
+	ReasonInternal           Reason = "internal_error"       // a bug; fails closed
 )
 
 // outcome is how a reason is answered. This table is the one place that maps reasons to gRPC

@@ -43,6 +43,7 @@ const usage = `betterauthz verifies Better Auth JWTs for Envoy (ext_authz v3, gR
 Usage:
   betterauthz [serve] [flags]   run the server (the default)
   betterauthz check [flags]     send one CheckRequest to a running server and print the answer
+  betterauthz validate FILE...  check config files offline; exit 1 on any problem
   betterauthz version           print version information
 
 Every flag can also be set as BETTERAUTHZ_<FLAG> (e.g. BETTERAUTHZ_GRPC_ADDR); flags win.
@@ -71,6 +72,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return serve(ctx, args, getenv, stderr)
 	case "check":
 		return check(ctx, args, getenv, stdout, stderr)
+	case "validate":
+		return validate(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, VersionString())
 		return nil

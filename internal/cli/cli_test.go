@@ -200,3 +200,39 @@ func TestVersion(t *testing.T) {
 type io_discard struct{}
 
 func (io_discard) Write(p []byte) (int, error) { return len(p), nil }
+
+func TestValidate(t *testing.T) {
+	dir := t.TempDir()
+	good := filepath.Join(dir, "good.yaml")
+	bad := filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("betterAuthURL: https://auth.example.com\nroutes:\n  - {name: health, paths: [/healthz], policy: public}\n"), 0o644)
+	os.WriteFile(bad, []byte("betterAuthURL: https://auth.example.com\nroutes:\n  - paths: [healthz]\n    policy: open\nclockSkew: soon\n"), 0o644)
+
+	var out bytes.Buffer
+	if code := Main(context.Background(), []string{"validate", good}, envOf(nil), &out, io.Discard); code != 0 {
+		t.Fatalf("good config: exit %d\n%s", code, out.String())
+	}
+	if want := good + ": ok (issuer https://auth.example.com, jwks https://auth.example.com/api/auth/jwks, 1 routes, default authenticated)\n"; out.String() != want {
+		t.Errorf("output %q, want %q", out.String(), want)
+	}
+
+	out.Reset()
+	code := Main(context.Background(), []string{"validate", good, bad, filepath.Join(dir, "missing.yaml")}, envOf(nil), &out, io.Discard)
+	if code != 1 {
+		t.Fatalf("exit %d, want 1", code)
+	}
+	for _, want := range []string{
+		bad + `: routes[0].paths[0]: path pattern "healthz" must start with / (line 3)`,
+		bad + `: routes[0].policy: "open" is not a policy (public, authenticated, deny) (line 4)`,
+		bad + `: clockSkew: "soon" is not a duration (write it like 30s, 5m or 1h) (line 5)`,
+		"missing.yaml: open ",
+		good + ": ok",
+	} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("output lacks %q:\n%s", want, out.String())
+		}
+	}
+	if code := Main(context.Background(), []string{"validate"}, envOf(nil), io.Discard, io.Discard); code != 2 {
+		t.Errorf("no files: exit %d, want 2", code)
+	}
+}

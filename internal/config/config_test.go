@@ -127,6 +127,15 @@ func TestValidConfigs(t *testing.T) {
 				t.Errorf("identity headers %v", s.IdentityHeaders)
 			}
 		}},
+		"routes.yaml": {check: func(t *testing.T, s *Settings) {
+			var names []string
+			for _, r := range s.Routes {
+				names = append(names, r.Name+":"+r.Action.String())
+			}
+			if !slices.Equal(names, []string{"health:public", "admin:authenticated", "internal:deny"}) {
+				t.Errorf("routes %v", names)
+			}
+		}},
 		"empty.yaml": {check: func(t *testing.T, s *Settings) {
 			if len(s.IdentityHeaders) != 3 || s.DefaultPolicy != authz.Authenticated {
 				t.Errorf("%+v", s)

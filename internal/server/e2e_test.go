@@ -302,8 +302,8 @@ func TestEndToEndWithRealTokens(t *testing.T) {
 		}
 		_, metrics := r.get(t, "/metrics")
 		for _, want := range []string{
-			`betterauthz_checks_total{decision="allow",reason="allowed",route=""}`,
-			`betterauthz_checks_total{decision="deny",reason="expired",route=""} 1`,
+			`betterauthz_checks_total{decision="allow",reason="allowed",route="default"}`,
+			`betterauthz_checks_total{decision="deny",reason="expired",route="default"} 1`,
 			`betterauthz_check_duration_seconds_bucket{decision="allow"`,
 			`betterauthz_jwks_refreshes_total{result="success",trigger="initial"} 1`,
 			`betterauthz_jwks_keys `,

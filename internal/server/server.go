@@ -20,7 +20,6 @@ import (
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
-	"github.com/betterauthz/betterauthz/authz"
 	"github.com/betterauthz/betterauthz/internal/config"
 	"github.com/betterauthz/betterauthz/internal/metrics"
 	"github.com/betterauthz/betterauthz/jwks"
@@ -28,7 +27,8 @@ import (
 
 // Options configure Run. Zero values take the documented defaults.
 type Options struct {
-	// ConfigPath is a YAML config file; empty means defaults plus $BETTER_AUTH_URL.
+	// ConfigPath is a YAML config file, watched and hot-reloaded; empty means defaults plus
+	// $BETTER_AUTH_URL.
 	ConfigPath string
 	// GRPCAddr serves ext_authz and grpc.health.v1. Default ":9000".
 	GRPCAddr string
@@ -81,39 +81,32 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("--log-decisions %q: want all, deny or none", o.LogDecisions)
 	}
 
-	settings, err := LoadSettings(o.ConfigPath, o.Getenv)
-	if err != nil {
-		return err
+	var data []byte
+	if o.ConfigPath != "" {
+		var err error
+		if data, err = os.ReadFile(o.ConfigPath); err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
 	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	m := metrics.New(reg)
-	m.ConfigLoaded(configSource(o.ConfigPath), nil, time.Now())
 
-	var ready *readiness
-	keys, err := jwks.NewKeySet(jwks.KeySetOptions{
-		URL:             settings.JWKSURL,
-		RefreshInterval: settings.JWKSRefreshInterval,
-		Logger:          log,
-		Observer:        fetchObserver{m, func() { ready.update() }},
-	})
-	if err != nil {
-		return err
+	// Key sets outlive ctx until the drain ends: in-flight checks may still need keys.
+	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopBackground()
+	eng := newEngine(background, log, m, o.Getenv, &decisionObserver{log: log, mode: o.LogDecisions, metrics: m})
+	defer eng.wait()
+	ready := newReadiness(m, eng.keysLoaded)
+	eng.onKeys = ready.update
+	if err := eng.apply(configSource(o.ConfigPath), data); err != nil {
+		return &ConfigError{Path: o.ConfigPath, Err: err}
 	}
-	ready = newReadiness(m, keys.Loaded)
-	verifier, err := newVerifier(settings, keys)
-	if err != nil {
-		return err
-	}
-	svc := authz.NewService(&authz.Snapshot{Policy: settings.Policy(), Verifier: verifier},
-		&decisionObserver{log: log, mode: o.LogDecisions, metrics: m})
+	svc := eng.service()
 	svc.OnPanic = func(stack []byte) {
 		log.Error("check panicked; answered 500", "stack", string(stack))
 	}
-	log.Info("config loaded", "source", configSource(o.ConfigPath), "path", o.ConfigPath,
-		"issuer", settings.Issuer, "audiences", settings.Audiences, "jwks_url", settings.JWKSURL,
-		"algorithms", settings.Algorithms, "default_policy", settings.DefaultPolicy.String())
 
 	grpcLis, err := net.Listen("tcp", o.GRPCAddr)
 	if err != nil {
@@ -133,11 +126,14 @@ func Run(ctx context.Context, o Options) error {
 		o.Listening(grpcLis.Addr(), httpLis.Addr())
 	}
 
-	// Background work outlives ctx until the drain ends: in-flight checks may still need keys.
-	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBackground()
 	g, gctx := errgroup.WithContext(ctx)
-	g.Go(func() error { return keys.Run(background) })
+	if o.ConfigPath != "" {
+		g.Go(func() error {
+			return watchFile(gctx, o.ConfigPath, data, log, func(b []byte) {
+				_ = eng.apply("file", b) // a refused config is logged and counted by apply
+			})
+		})
+	}
 	g.Go(func() error { return grpcServer.Serve(grpcLis) })
 	g.Go(func() error {
 		if err := httpServer.Serve(httpLis); !errors.Is(err, http.ErrServerClosed) {
@@ -191,22 +187,6 @@ func opsHandler(reg *prometheus.Registry, ready *readiness) http.Handler {
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	return mux
-}
-
-// LoadSettings reads the config file (or, with no path, the defaults and $BETTER_AUTH_URL).
-func LoadSettings(path string, getenv func(string) string) (*config.Settings, error) {
-	var data []byte
-	if path != "" {
-		var err error
-		if data, err = os.ReadFile(path); err != nil {
-			return nil, fmt.Errorf("config: %w", err)
-		}
-	}
-	s, err := config.Parse(data, getenv)
-	if err != nil {
-		return nil, &ConfigError{Path: path, Err: err}
-	}
-	return s, nil
 }
 
 // ConfigError is an invalid config; its message lists every problem with its key.

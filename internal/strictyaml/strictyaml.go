@@ -254,10 +254,11 @@ func structFields(t reflect.Type) map[string]int {
 	return m
 }
 
-// suggest names a known key that differs from key only in case, the commonest typo.
+// suggest names a known key that differs from key only in case or a plural s, the commonest
+// typos ("clockskew", "path").
 func suggest(key string, fields map[string]int) string {
 	for k := range fields {
-		if strings.EqualFold(k, key) {
+		if strings.EqualFold(k, key) || strings.EqualFold(k, key+"s") || strings.EqualFold(k+"s", key) {
 			return fmt.Sprintf(" (did you mean %q?)", k)
 		}
 	}

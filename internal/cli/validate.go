@@ -1,0 +1,54 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/betterauthz/betterauthz/internal/config"
+)
+
+// validate checks config files offline, as users' CI would: every problem is printed with its
+// file, key and line. Exit code 1 if any file has a problem.
+func validate(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("betterauthz validate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: betterauthz validate FILE...\n\nChecks betterauthz config files without running anything. Exit code 0: all valid, 1: problems (each printed with its key), 2: usage.")
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return &ExitError{Code: 0}
+		}
+		return &ExitError{Code: 2, Err: err}
+	}
+	if fs.NArg() == 0 {
+		fs.Usage()
+		return &ExitError{Code: 2, Err: errors.New("validate: name at least one config file")}
+	}
+	bad := 0
+	for _, file := range fs.Args() {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			fmt.Fprintf(stdout, "%s: %v\n", file, err)
+			bad++
+			continue
+		}
+		s, err := config.Parse(data, getenv)
+		if err != nil {
+			for _, p := range config.Problems(err) {
+				fmt.Fprintf(stdout, "%s: %s\n", file, p.Error())
+			}
+			bad++
+			continue
+		}
+		fmt.Fprintf(stdout, "%s: ok (issuer %s, jwks %s, %d routes, default %s)\n", file, s.Issuer, s.JWKSURL, len(s.Routes), s.DefaultPolicy)
+	}
+	if bad > 0 {
+		return &ExitError{Code: 1}
+	}
+	return nil
+}
