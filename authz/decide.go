@@ -14,6 +14,9 @@ const maxIdentityValue = 4096
 // Decide answers one request. It never fails: every problem is a denial with a reason.
 func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 	p := s.Policy
+	if p == nil {
+		return Decision{Reason: ReasonNotReady, Description: "no config loaded yet"}
+	}
 	d := Decision{Realm: p.Realm}
 	if ctx.Err() != nil {
 		return d.deny(ReasonTimeout, "deadline passed before the check ran")
@@ -29,21 +32,19 @@ func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 		return d
 	}
 	host := normalizeHost(r.Host)
-	rules := [2]*Rule{p.resolve(op, host, rd.asSent, r.Method)}
+	var buf [4]*Rule
+	rules := s.rulesFor(buf[:0], op, host, rd.asSent, r.Method)
 	if rd.ambiguous() {
 		// The backend may read the path either way: both readings' rules must allow it.
-		if other := p.resolve(op, host, rd.decoded, r.Method); other != rules[0] {
-			rules[1] = other
-		}
+		rules = s.rulesFor(rules, op, host, rd.decoded, r.Method)
 	}
 	d.Route = rules[0].Name
-	if rules[1] != nil {
-		d.Route += "+" + rules[1].Name
+	for _, rule := range rules[1:] {
+		d.Route += "+" + rule.Name
 	}
 	action := Public
 	for _, rule := range rules {
 		switch {
-		case rule == nil:
 		case rule.Action == Deny:
 			return d.deny(ReasonPolicyDenied, "this route is closed")
 		case rule.Action == Authenticated:
@@ -84,9 +85,6 @@ func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 	}
 	d.Subject = claims.Subject()
 	for _, rule := range rules {
-		if rule == nil {
-			continue
-		}
 		if req, missing := rule.missingClaim(claims); missing {
 			return d.deny(ReasonInsufficientClaims, req.describe())
 		}

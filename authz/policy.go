@@ -79,10 +79,20 @@ type TokenVerifier interface {
 }
 
 // Snapshot is everything one decision reads, swapped whole on reload so that a request never
-// sees half of an old config and half of a new one.
+// sees half of an old config and half of a new one. A nil Policy means no config has been
+// loaded yet: every check answers 503.
 type Snapshot struct {
 	Policy   *Policy
 	Verifier TokenVerifier
+	// Mesh holds policies from Kubernetes objects' annotations; nil when off.
+	Mesh *MeshRoutes
+}
+
+func (s *Snapshot) realm() string {
+	if s.Policy == nil {
+		return ""
+	}
+	return s.Policy.Realm
 }
 
 // maxCachedExtensions bounds the cache of parsed context_extensions. Envoy sends one set per
@@ -136,18 +146,38 @@ func canonicalExtensionKey(ext map[string]string) string {
 	return b.String()
 }
 
-// resolve returns the rule that decides a request: context_extensions, then config routes,
-// then the default.
-func (p *Policy) resolve(op *ObjectPolicy, host, path, method string) *Rule {
+// rulesFor appends the rules a request must satisfy for one path reading, most specific source
+// first: the route's context_extensions, then the serving Kubernetes object's annotations, then
+// the config's routes, then the default. Normally the first source with an opinion decides
+// alone; with annotations.allowPublic off, an object's rule is added to the config's instead.
+func (s *Snapshot) rulesFor(dst []*Rule, op *ObjectPolicy, host, path, method string) []*Rule {
 	if op != nil {
 		if r, ok := op.match(host, path, method); ok {
-			return r
+			return appendRule(dst, r)
 		}
 	}
+	if s.Mesh != nil {
+		if r, ok := s.Mesh.lookup(host, path, method); ok {
+			dst = appendRule(dst, r)
+			if !s.Mesh.Tighten {
+				return dst
+			}
+		}
+	}
+	p := s.Policy
 	for _, r := range p.Routes {
 		if r.matches(host, path, method) {
-			return r
+			return appendRule(dst, r)
 		}
 	}
-	return defaultRules[p.Default]
+	return appendRule(dst, defaultRules[p.Default])
+}
+
+func appendRule(dst []*Rule, r *Rule) []*Rule {
+	for _, x := range dst {
+		if x == r {
+			return dst
+		}
+	}
+	return append(dst, r)
 }

@@ -47,7 +47,7 @@ func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (resp *au
 	var d Decision
 	defer func() {
 		if p := recover(); p != nil {
-			d = Decision{Reason: ReasonInternal, Description: "internal error", Realm: snap.Policy.Realm}
+			d = Decision{Reason: ReasonInternal, Description: "internal error", Realm: snap.realm()}
 			resp = Render(&d)
 			if s.OnPanic != nil {
 				s.OnPanic(debug.Stack())
@@ -59,7 +59,7 @@ func (s *Service) Check(ctx context.Context, req *authv3.CheckRequest) (resp *au
 	}()
 	r, err := Extract(req)
 	if err != nil {
-		d = Decision{Reason: ReasonBadRequest, Description: err.Error(), Realm: snap.Policy.Realm}
+		d = Decision{Reason: ReasonBadRequest, Description: err.Error(), Realm: snap.realm()}
 		return Render(&d), nil
 	}
 	d = Decide(ctx, snap, r)
