@@ -15,8 +15,11 @@ all: build
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/betterauthz ./cmd/betterauthz
 
-# The Better Auth server the tests and the demo run (pinned in test/betterauth/package-lock.json).
+# The Better Auth server the tests and the demo run (pinned in test/betterauth/package-lock.json),
+# and the Kubernetes API server and etcd the Kubernetes tests run (pinned in tools/go.mod, built
+# into .cache/bin: a few minutes the first time, cached after).
 test-deps: test/betterauth/node_modules/.package-lock.json
+	./scripts/build-tools.sh
 
 test/betterauth/node_modules/.package-lock.json: test/betterauth/package-lock.json
 	cd test/betterauth && npm ci --no-audit --no-fund --loglevel=error

@@ -2,6 +2,7 @@ package authz
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -11,12 +12,18 @@ import (
 type MeshObject struct {
 	// Kind, Namespace, Name identify it: "Service", "Ingress" or "HTTPRoute".
 	Kind, Namespace, Name string
-	// Hosts it answers for: exact names, "*.example.com" wildcards, or "*" for any host.
-	Hosts []string
-	// Paths it routes; empty means every path (a Service).
-	Paths []RoutedPath
+	// Routes are the hosts and paths it serves.
+	Routes []MeshRoute
 	// Policy from its annotations.
 	Policy *ObjectPolicy
+}
+
+// MeshRoute is a set of hosts and the paths the object routes on them.
+type MeshRoute struct {
+	// Hosts: exact names, "*.example.com" wildcards, or "*" for any host.
+	Hosts []string
+	// Paths routed on those hosts; "/" as a prefix for every path.
+	Paths []RoutedPath
 }
 
 // Ref names the object, e.g. "Service shop/orders".
@@ -76,7 +83,6 @@ type MeshRoutes struct {
 type candidate struct {
 	obj  *MeshObject
 	path RoutedPath
-	all  bool // every path (Service, or a route without path matches)
 }
 
 type wildcardHost struct {
@@ -111,22 +117,21 @@ func NewMeshRoutes(objects []*MeshObject, tighten bool) *MeshRoutes {
 	})
 	wild := map[string][]candidate{}
 	for _, o := range sorted {
-		var cands []candidate
-		if len(o.Paths) == 0 {
-			cands = []candidate{{obj: o, all: true}}
-		}
-		for _, p := range o.Paths {
-			cands = append(cands, candidate{obj: o, path: p})
-		}
-		for _, h := range o.Hosts {
-			h = strings.ToLower(strings.TrimSuffix(h, "."))
-			switch {
-			case h == "*" || h == "":
-				m.anyHost = append(m.anyHost, cands...)
-			case strings.HasPrefix(h, "*."):
-				wild[h[1:]] = append(wild[h[1:]], cands...)
-			default:
-				m.exact[h] = append(m.exact[h], cands...)
+		for _, route := range o.Routes {
+			var cands []candidate
+			for _, p := range route.Paths {
+				cands = append(cands, candidate{obj: o, path: p})
+			}
+			for _, h := range route.Hosts {
+				h = strings.ToLower(strings.TrimSuffix(h, "."))
+				switch {
+				case h == "*" || h == "":
+					m.anyHost = append(m.anyHost, cands...)
+				case strings.HasPrefix(h, "*."):
+					wild[h[1:]] = append(wild[h[1:]], cands...)
+				default:
+					m.exact[h] = append(m.exact[h], cands...)
+				}
 			}
 		}
 	}
@@ -163,28 +168,18 @@ func NewMeshRoutes(objects []*MeshObject, tighten bool) *MeshRoutes {
 // order sorts one host's candidates, most specific path first (stable, so the object order
 // breaks ties), and records ties.
 func (m *MeshRoutes) order(host string, c []candidate) []candidate {
-	spec := func(x candidate) int {
-		if x.all {
-			return -1
-		}
-		return x.path.specificity()
-	}
-	sort.SliceStable(c, func(i, j int) bool { return spec(c[i]) > spec(c[j]) })
+	sort.SliceStable(c, func(i, j int) bool { return c[i].path.specificity() > c[j].path.specificity() })
 	for i := 0; i < len(c); {
 		j := i + 1
 		refs := []string{c[i].obj.Ref()}
-		for j < len(c) && spec(c[j]) == spec(c[i]) && c[j].all == c[i].all && c[j].path == c[i].path {
-			if c[j].obj != c[i].obj {
+		for j < len(c) && c[j].path == c[i].path {
+			if !slices.Contains(refs, c[j].obj.Ref()) {
 				refs = append(refs, c[j].obj.Ref())
 			}
 			j++
 		}
 		if len(refs) > 1 {
-			path := "(all paths)"
-			if !c[i].all {
-				path = c[i].path.String()
-			}
-			m.Conflicts = append(m.Conflicts, Conflict{Host: host, Path: path, Objects: refs})
+			m.Conflicts = append(m.Conflicts, Conflict{Host: host, Path: c[i].path.String(), Objects: refs})
 		}
 		i = j
 	}
@@ -197,7 +192,7 @@ func (m *MeshRoutes) order(host string, c []candidate) []candidate {
 func (m *MeshRoutes) serving(host, path string) *MeshObject {
 	pick := func(cs []candidate) *MeshObject {
 		for _, c := range cs {
-			if c.all || c.path.covers(path) {
+			if c.path.covers(path) {
 				return c.obj
 			}
 		}

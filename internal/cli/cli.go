@@ -44,6 +44,7 @@ Usage:
   betterauthz [serve] [flags]   run the server (the default)
   betterauthz check [flags]     send one CheckRequest to a running server and print the answer
   betterauthz validate FILE...  check config files offline; exit 1 on any problem
+  betterauthz routes [flags]    print a running server's effective route table
   betterauthz version           print version information
 
 Every flag can also be set as BETTERAUTHZ_<FLAG> (e.g. BETTERAUTHZ_GRPC_ADDR); flags win.
@@ -74,6 +75,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return check(ctx, args, getenv, stdout, stderr)
 	case "validate":
 		return validate(ctx, args, getenv, stdout, stderr)
+	case "routes":
+		return routes(ctx, args, getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, VersionString())
 		return nil

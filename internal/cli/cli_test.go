@@ -129,6 +129,20 @@ func TestServeAndCheck(t *testing.T) {
 		})
 	}
 
+	t.Run("routes", func(t *testing.T) {
+		var out bytes.Buffer
+		if code := Main(context.Background(), []string{"routes", "--http-addr", fmt.Sprintf("127.0.0.1:%d", httpPort)}, envOf(nil), &out, io.Discard); code != 0 {
+			t.Fatalf("exit %d", code)
+		}
+		if !strings.Contains(out.String(), "PRECEDENCE") || !strings.Contains(out.String(), "default     defaultPolicy  default  *      *      *        authenticated") {
+			t.Errorf("routes output:\n%s", out.String())
+		}
+		out.Reset()
+		if code := Main(context.Background(), []string{"routes", "--json", "--http-addr", fmt.Sprintf("127.0.0.1:%d", httpPort)}, envOf(nil), &out, io.Discard); code != 0 || !strings.Contains(out.String(), `"precedence": "default"`) {
+			t.Errorf("routes --json: %d %s", code, out.String())
+		}
+	})
+
 	cancel()
 	select {
 	case code := <-done:

@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 
+	"k8s.io/klog/v2"
+
 	"github.com/betterauthz/betterauthz/internal/server"
 )
 
@@ -14,7 +16,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.SetOutput(stderr)
 	var o server.Options
 	var level slog.Level
-	fs.StringVar(&o.ConfigPath, "config", "", "YAML config file (default: built-in defaults and $BETTER_AUTH_URL)")
+	fs.StringVar(&o.ConfigPath, "config", "", "YAML config file, watched and hot-reloaded (default: built-in defaults and $BETTER_AUTH_URL)")
+	fs.StringVar(&o.ConfigMap, "configmap", "", "NAMESPACE/NAME of a ConfigMap whose config.yaml is the config, watched through the Kubernetes API")
+	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file for the Kubernetes API (default: the pod's service account)")
 	fs.StringVar(&o.GRPCAddr, "grpc-addr", ":9000", "address for ext_authz gRPC and grpc.health.v1")
 	fs.StringVar(&o.HTTPAddr, "http-addr", ":8080", "address for /healthz, /readyz and /metrics")
 	fs.StringVar(&o.LogDecisions, "log-decisions", server.LogDecisionsAll, "log one line per decision: all, deny or none")
@@ -26,6 +30,8 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	}
 	o.Getenv = getenv
 	o.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: level}))
+	// client-go logs through klog: send it to the same JSON log.
+	klog.SetSlogLogger(o.Logger.With("component", "client-go"))
 	o.Logger.Info("starting", "version", VersionString())
 	return server.Run(ctx, o)
 }

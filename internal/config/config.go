@@ -33,6 +33,32 @@ type File struct {
 	AllowCORSPreflight  *bool             `yaml:"allowCORSPreflight"`
 	DefaultPolicy       string            `yaml:"defaultPolicy"`
 	Routes              []authz.RuleSpec  `yaml:"routes"`
+	Annotations         AnnotationsFile   `yaml:"annotations"`
+}
+
+// AnnotationsFile is the annotations section: how far Kubernetes objects may set policy.
+type AnnotationsFile struct {
+	Enabled       *bool    `yaml:"enabled"`
+	Namespaces    []string `yaml:"namespaces"`
+	AllowPublic   *bool    `yaml:"allowPublic"`
+	ClusterDomain string   `yaml:"clusterDomain"`
+}
+
+// Annotations are the validated annotations settings.
+type Annotations struct {
+	// Enabled: watch Services, Ingresses and HTTPRoutes for betterauthz.io/ annotations.
+	Enabled bool
+	// Namespaces to watch, sorted; empty means all.
+	Namespaces []string
+	// AllowPublic: false makes object policies add to the config's (tighten only).
+	AllowPublic bool
+	// ClusterDomain completes Service host names (name.ns.svc.<domain>).
+	ClusterDomain string
+}
+
+// Equal reports whether two settings watch and compile the same.
+func (a Annotations) Equal(b Annotations) bool {
+	return a.Enabled == b.Enabled && slices.Equal(a.Namespaces, b.Namespaces) && a.AllowPublic == b.AllowPublic && a.ClusterDomain == b.ClusterDomain
 }
 
 // Defaults, as documented in the README's config reference.
@@ -66,6 +92,7 @@ type Settings struct {
 	AllowCORSPreflight    bool
 	DefaultPolicy         authz.Action
 	Routes                []*authz.Rule
+	Annotations           Annotations
 }
 
 // Parse reads and validates a config document. getenv supplies BETTER_AUTH_URL. The error, if
@@ -192,6 +219,28 @@ func (f *File) settings(getenv func(string) string, d *strictyaml.Result) (*Sett
 		s.DefaultPolicy = a
 	}
 
+	s.Annotations = Annotations{
+		Enabled:       deref(f.Annotations.Enabled, true),
+		AllowPublic:   deref(f.Annotations.AllowPublic, true),
+		ClusterDomain: cmp.Or(strings.TrimSuffix(f.Annotations.ClusterDomain, "."), "cluster.local"),
+	}
+	for i, ns := range f.Annotations.Namespaces {
+		if !isDNSLabel(ns) {
+			bad(fmt.Sprintf("annotations.namespaces[%d]", i), "%q is not a namespace name", ns)
+			continue
+		}
+		if !slices.Contains(s.Annotations.Namespaces, ns) {
+			s.Annotations.Namespaces = append(s.Annotations.Namespaces, ns)
+		}
+	}
+	slices.Sort(s.Annotations.Namespaces)
+	for _, label := range strings.Split(s.Annotations.ClusterDomain, ".") {
+		if !isDNSLabel(label) {
+			bad("annotations.clusterDomain", "%q is not a DNS domain", f.Annotations.ClusterDomain)
+			break
+		}
+	}
+
 	if !d.Failed("routes") {
 		rules, rerrs := authz.CompileRules(f.Routes, "routes", "config", true, d.Line)
 		errs = append(errs, rerrs...)
@@ -266,4 +315,18 @@ func (s *Settings) Policy() *authz.Policy {
 		Realm:              s.Issuer,
 		MaxTokenBytes:      jwks.DefaultMaxTokenBytes,
 	}
+}
+
+// isDNSLabel: lower-case letters, digits and '-', 1..63, not starting or ending with '-'.
+func isDNSLabel(s string) bool {
+	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+			return false
+		}
+	}
+	return true
 }

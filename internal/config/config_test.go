@@ -136,8 +136,15 @@ func TestValidConfigs(t *testing.T) {
 				t.Errorf("routes %v", names)
 			}
 		}},
+		"annotations.yaml": {check: func(t *testing.T, s *Settings) {
+			want := Annotations{Enabled: true, Namespaces: []string{"billing", "shop"}, AllowPublic: false, ClusterDomain: "corp.internal"}
+			if !s.Annotations.Equal(want) {
+				t.Errorf("annotations %+v", s.Annotations)
+			}
+		}},
 		"empty.yaml": {check: func(t *testing.T, s *Settings) {
-			if len(s.IdentityHeaders) != 3 || s.DefaultPolicy != authz.Authenticated {
+			if len(s.IdentityHeaders) != 3 || s.DefaultPolicy != authz.Authenticated ||
+				!s.Annotations.Equal(Annotations{Enabled: true, AllowPublic: true, ClusterDomain: "cluster.local"}) {
 				t.Errorf("%+v", s)
 			}
 		}},

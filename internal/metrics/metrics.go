@@ -21,6 +21,9 @@ type Metrics struct {
 	configReloads     *prometheus.CounterVec
 	configLastSuccess prometheus.Gauge
 	ready             prometheus.Gauge
+	annotationObjects *prometheus.GaugeVec
+	annotationErrors  *prometheus.CounterVec
+	annotationClashes prometheus.Gauge
 }
 
 // New creates the collectors and registers them on reg.
@@ -62,11 +65,24 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 		ready: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "betterauthz_ready",
-			Help: "1 when the server is ready to answer checks (config valid, keys loaded, not draining).",
+			Help: "1 when the server is ready to answer checks (config valid, keys loaded, caches synced, not draining).",
+		}),
+		annotationObjects: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "betterauthz_annotation_objects",
+			Help: "Kubernetes objects with betterauthz.io/ annotations, by state: valid (in force) or invalid (ignored, their requests fall back to the config).",
+		}, []string{"state"}),
+		annotationErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "betterauthz_annotation_errors_total",
+			Help: "Malformed betterauthz.io/ annotations found, by object kind (each new error counted once).",
+		}, []string{"kind"}),
+		annotationClashes: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "betterauthz_annotation_conflicts",
+			Help: "Host and path pairs claimed by more than one annotated object (resolved deterministically, see /debug/routes).",
 		}),
 	}
 	reg.MustRegister(m.checks, m.checkDuration, m.jwksFetches, m.jwksFetchDuration, m.jwksKeys,
-		m.jwksLastSuccess, m.configReloads, m.configLastSuccess, m.ready)
+		m.jwksLastSuccess, m.configReloads, m.configLastSuccess, m.ready,
+		m.annotationObjects, m.annotationErrors, m.annotationClashes)
 	return m
 }
 
@@ -101,6 +117,23 @@ func (m *Metrics) ConfigLoaded(source string, err error, at time.Time) {
 	}
 	m.configReloads.WithLabelValues(source, "success").Inc()
 	m.configLastSuccess.Set(float64(at.UnixNano()) / 1e9)
+}
+
+// ConfigDeleted counts the deletion of a config source (the last good config stays).
+func (m *Metrics) ConfigDeleted(source string) {
+	m.configReloads.WithLabelValues(source, "deleted").Inc()
+}
+
+// AnnotationIndex records the size of a freshly built annotation index.
+func (m *Metrics) AnnotationIndex(objects, invalid, conflicts int) {
+	m.annotationObjects.WithLabelValues("valid").Set(float64(objects))
+	m.annotationObjects.WithLabelValues("invalid").Set(float64(invalid))
+	m.annotationClashes.Set(float64(conflicts))
+}
+
+// AnnotationInvalid counts a newly found malformed annotation.
+func (m *Metrics) AnnotationInvalid(kind string) {
+	m.annotationErrors.WithLabelValues(kind).Inc()
 }
 
 // Ready records readiness.

@@ -38,6 +38,9 @@ func TestMain(m *testing.M) {
 	}
 	code := m.Run()
 	ba.Stop()
+	if kubeSrv != nil {
+		kubeSrv.Stop()
+	}
 	os.Exit(code)
 }
 

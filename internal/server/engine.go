@@ -18,52 +18,76 @@ import (
 // to load before it takes over anyway.
 const keySwitchWait = 10 * time.Second
 
+// Config sources, by precedence: a ConfigMap, once it has supplied a config, wins over a file.
+const (
+	sourceDefaults  = "defaults"
+	sourceFile      = "file"
+	sourceConfigMap = "configmap"
+)
+
 // engine applies configs. It turns a config document into a snapshot, keeps one key set
 // running for the snapshot's JWKS address, and swaps the snapshot in whole, so requests never
 // see half a config. A config that does not parse or validate is refused — logged with the keys
 // that are wrong, counted — and the last good one stays in force. Where configs come from (a
-// file, a ConfigMap) is not its business.
+// file, a ConfigMap) is not its business; it only ranks them. Until the first config, every
+// check answers 503.
 type engine struct {
-	log      *slog.Logger
-	metrics  *metrics.Metrics
-	getenv   func(string) string
-	observer authz.Observer
-	onKeys   func() // told when a key set fetched, for readiness
+	log     *slog.Logger
+	metrics *metrics.Metrics
+	getenv  func(string) string
+	svc     *authz.Service
+
+	// Hooks, set before the first apply.
+	onKeys     func()                   // a key set fetched (readiness)
+	onSettings func(*config.Settings) // a config was applied (annotation watcher)
 
 	bg context.Context // lifetime of key sets
 	wg sync.WaitGroup  // running key sets
 
-	keys atomic.Pointer[jwks.KeySet] // in force
+	keys      atomic.Pointer[jwks.KeySet] // in force
+	hasConfig atomic.Bool
 
-	mu       sync.Mutex // serialises apply
-	svc      *authz.Service
-	stopKeys context.CancelFunc
-	settings *config.Settings
-	digest   [32]byte // of the document in force
+	mu        sync.Mutex // serialises apply
+	stopKeys  context.CancelFunc
+	settings  *config.Settings
+	source    string
+	digest    [32]byte // of the document in force
+	configMap bool     // a ConfigMap has supplied a config: files no longer apply
+
+	snapMu   sync.Mutex // guards the parts a snapshot is made of
+	policy   *authz.Policy
+	verifier *jwks.Verifier
+	mesh     *authz.MeshRoutes
 }
 
 func newEngine(bg context.Context, log *slog.Logger, m *metrics.Metrics, getenv func(string) string, observer authz.Observer) *engine {
-	return &engine{bg: bg, log: log, metrics: m, getenv: getenv, observer: observer, onKeys: func() {}}
+	return &engine{
+		bg: bg, log: log, metrics: m, getenv: getenv,
+		svc:        authz.NewService(&authz.Snapshot{}, observer),
+		onKeys:     func() {},
+		onSettings: func(*config.Settings) {},
+	}
 }
 
-// apply parses data and, if valid, puts it in force. source ("file", "configmap", "defaults")
-// labels logs and metrics. An unchanged document is a no-op.
+// apply parses data and, if valid, puts it in force. source is sourceFile, sourceConfigMap or
+// sourceDefaults. An unchanged document is a no-op; a file is ignored once a ConfigMap has
+// supplied the config.
 func (e *engine) apply(source string, data []byte) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	if source == sourceFile && e.configMap {
+		e.log.Info("config file change ignored: the ConfigMap's config is in force")
+		return nil
+	}
 	digest := sha256.Sum256(data)
-	if e.svc != nil && digest == e.digest {
+	if e.settings != nil && digest == e.digest && source == e.source {
 		return nil
 	}
 	s, err := config.Parse(data, e.getenv)
 	if err != nil {
 		e.metrics.ConfigLoaded(source, err, time.Now())
-		if e.svc != nil {
-			problems := []string{}
-			for _, p := range config.Problems(err) {
-				problems = append(problems, p.Error())
-			}
-			e.log.Error("config refused; the last good config stays in force", "source", source, "problems", problems)
+		if e.settings != nil {
+			e.log.Error("config refused; the last good config stays in force", "source", source, "problems", problemList(err))
 		}
 		return err
 	}
@@ -87,12 +111,10 @@ func (e *engine) apply(source string, data []byte) error {
 		}
 		return err
 	}
-	snap := &authz.Snapshot{Policy: s.Policy(), Verifier: verifier}
-	if e.svc == nil {
-		e.svc = authz.NewService(snap, e.observer)
-	} else {
-		e.svc.Swap(snap)
-	}
+	e.snapMu.Lock()
+	e.policy, e.verifier = s.Policy(), verifier
+	e.publishLocked()
+	e.snapMu.Unlock()
 	if newKeys != nil {
 		e.keys.Store(newKeys)
 		if e.stopKeys != nil {
@@ -100,13 +122,45 @@ func (e *engine) apply(source string, data []byte) error {
 		}
 		e.stopKeys = stopNew
 	}
-	e.settings, e.digest = s, digest
+	e.settings, e.digest, e.source = s, digest, source
+	if source == sourceConfigMap {
+		e.configMap = true
+	}
+	e.hasConfig.Store(true)
 	e.metrics.ConfigLoaded(source, nil, time.Now())
 	e.log.Info("config applied", "source", source, "issuer", s.Issuer, "audiences", s.Audiences,
 		"jwks_url", s.JWKSURL, "algorithms", s.Algorithms, "routes", len(s.Routes),
 		"default_policy", s.DefaultPolicy.String())
+	e.onSettings(s)
 	e.onKeys()
 	return nil
+}
+
+// setMesh installs the policies from Kubernetes objects (nil: none).
+func (e *engine) setMesh(m *authz.MeshRoutes) {
+	e.snapMu.Lock()
+	defer e.snapMu.Unlock()
+	e.mesh = m
+	e.publishLocked()
+}
+
+// publishLocked swaps in a snapshot of the current parts. Before the first config there is
+// nothing to publish: checks keep answering 503.
+func (e *engine) publishLocked() {
+	if e.policy == nil {
+		return
+	}
+	e.svc.Swap(&authz.Snapshot{Policy: e.policy, Verifier: e.verifier, Mesh: e.mesh})
+}
+
+// current returns the settings and mesh in force (nil before the first config).
+func (e *engine) current() (*config.Settings, *authz.MeshRoutes) {
+	e.mu.Lock()
+	s := e.settings
+	e.mu.Unlock()
+	e.snapMu.Lock()
+	defer e.snapMu.Unlock()
+	return s, e.mesh
 }
 
 // startKeys starts a key set for s; the returned func stops it.
@@ -149,12 +203,13 @@ func (e *engine) keysLoaded() bool {
 	return ks != nil && ks.Loaded()
 }
 
-// service is the ext_authz service (after the first successful apply).
-func (e *engine) service() *authz.Service {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.svc
-}
-
 // wait returns once every key set has stopped (after bg ends).
 func (e *engine) wait() { e.wg.Wait() }
+
+func problemList(err error) []string {
+	var out []string
+	for _, p := range config.Problems(err) {
+		out = append(out, p.Error())
+	}
+	return out
+}

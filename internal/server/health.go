@@ -18,25 +18,33 @@ const authzServiceName = "envoy.service.auth.v3.Authorization"
 type readiness struct {
 	grpc       *health.Server
 	metrics    *metrics.Metrics
-	keysLoaded func() bool
+	conditions []condition
 
 	draining atomic.Bool
 	mu       sync.Mutex // serialises updates so the last status set is the current one
 }
 
-func newReadiness(m *metrics.Metrics, keysLoaded func() bool) *readiness {
-	r := &readiness{grpc: health.NewServer(), metrics: m, keysLoaded: keysLoaded}
+// condition is one thing readiness waits for.
+type condition struct {
+	met      func() bool
+	notReady string // why not, when not met
+}
+
+func newReadiness(m *metrics.Metrics, conditions ...condition) *readiness {
+	r := &readiness{grpc: health.NewServer(), metrics: m, conditions: conditions}
 	r.update()
 	return r
 }
 
 // status says whether the server is ready and, if not, why.
 func (r *readiness) status() (bool, string) {
-	switch {
-	case r.draining.Load():
+	if r.draining.Load() {
 		return false, "shutting down"
-	case !r.keysLoaded():
-		return false, "signing keys not loaded yet (is Better Auth reachable?)"
+	}
+	for _, c := range r.conditions {
+		if !c.met() {
+			return false, c.notReady
+		}
 	}
 	return true, "ready"
 }

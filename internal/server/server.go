@@ -21,6 +21,7 @@ import (
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
 	"github.com/betterauthz/betterauthz/internal/config"
+	"github.com/betterauthz/betterauthz/internal/kube"
 	"github.com/betterauthz/betterauthz/internal/metrics"
 	"github.com/betterauthz/betterauthz/jwks"
 )
@@ -45,6 +46,14 @@ type Options struct {
 	Logger *slog.Logger
 	// Getenv reads the environment (BETTER_AUTH_URL). Default os.Getenv.
 	Getenv func(string) string
+	// ConfigMap, "NAMESPACE/NAME", is watched through the Kubernetes API; its config.yaml takes
+	// precedence over ConfigPath once it exists.
+	ConfigMap string
+	// Kubeconfig is used to reach the Kubernetes API; empty means the pod's service account
+	// (when running in a cluster).
+	Kubeconfig string
+	// CRDPoll is how often an absent Gateway API CRD is looked for. Default 30s.
+	CRDPoll time.Duration
 	// Listening, when set, is called with the bound addresses once both listeners are open.
 	Listening func(grpcAddr, httpAddr net.Addr)
 }
@@ -88,6 +97,17 @@ func Run(ctx context.Context, o Options) error {
 			return fmt.Errorf("config: %w", err)
 		}
 	}
+	var cmNamespace, cmName string
+	if o.ConfigMap != "" {
+		var err error
+		if cmNamespace, cmName, err = kube.ParseConfigMapRef(o.ConfigMap); err != nil {
+			return fmt.Errorf("--configmap: %w", err)
+		}
+	}
+	clients, err := kubeClients(o)
+	if err != nil {
+		return err
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -98,14 +118,37 @@ func Run(ctx context.Context, o Options) error {
 	defer stopBackground()
 	eng := newEngine(background, log, m, o.Getenv, &decisionObserver{log: log, mode: o.LogDecisions, metrics: m})
 	defer eng.wait()
-	ready := newReadiness(m, eng.keysLoaded)
-	eng.onKeys = ready.update
-	if err := eng.apply(configSource(o.ConfigPath), data); err != nil {
-		return &ConfigError{Path: o.ConfigPath, Err: err}
-	}
-	svc := eng.service()
-	svc.OnPanic = func(stack []byte) {
+	eng.svc.OnPanic = func(stack []byte) {
 		log.Error("check panicked; answered 500", "stack", string(stack))
+	}
+
+	conditions := []condition{{eng.hasConfig.Load, "no config yet (waiting for ConfigMap " + o.ConfigMap + ")"}}
+	var cm *kube.ConfigMap
+	fatal := make(chan error, 1)
+	if o.ConfigMap != "" {
+		cm = kube.NewConfigMap(clients, cmNamespace, cmName, log, &configMapHandler{eng: eng, m: m, log: log, ref: o.ConfigMap, fatal: fatal})
+		conditions = append(conditions, condition{cm.Synced, "ConfigMap " + o.ConfigMap + " not synced yet"})
+	}
+	conditions = append(conditions, condition{eng.keysLoaded, "signing keys not loaded yet (is Better Auth reachable?)"})
+	var ann *kube.Annotations
+	invalidObjects := func() []string { return nil }
+	if clients != nil {
+		recorder, stopEvents := kube.NewEventRecorder(clients, log)
+		defer stopEvents()
+		ann = kube.NewAnnotations(clients, log, m, recorder, eng.setMesh, o.CRDPoll)
+		eng.onSettings = func(s *config.Settings) { ann.Configure(s.Annotations) }
+		conditions = append(conditions, condition{ann.Synced, "Kubernetes objects not listed yet (annotation policies)"})
+		invalidObjects = ann.Invalid
+	}
+	ready := newReadiness(m, conditions...)
+	eng.onKeys = ready.update
+
+	// The first config: the file, else (without a ConfigMap) the defaults and $BETTER_AUTH_URL.
+	// With only a ConfigMap, checks answer 503 until it arrives.
+	if o.ConfigPath != "" || o.ConfigMap == "" {
+		if err := eng.apply(configSource(o.ConfigPath), data); err != nil {
+			return &ConfigError{Path: o.ConfigPath, Err: err}
+		}
 	}
 
 	grpcLis, err := net.Listen("tcp", o.GRPCAddr)
@@ -118,15 +161,44 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("--http-addr: %w", err)
 	}
 	grpcServer := grpc.NewServer()
-	authv3.RegisterAuthorizationServer(grpcServer, svc)
+	authv3.RegisterAuthorizationServer(grpcServer, eng.svc)
 	healthpb.RegisterHealthServer(grpcServer, ready.grpc)
-	httpServer := &http.Server{Handler: opsHandler(reg, ready), ReadHeaderTimeout: 5 * time.Second}
+	ops := opsHandler(reg, ready)
+	ops.Handle("GET /debug/routes", routesHandler(eng, invalidObjects))
+	httpServer := &http.Server{Handler: ops, ReadHeaderTimeout: 5 * time.Second}
 	log.Info("serving", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String())
 	if o.Listening != nil {
 		o.Listening(grpcLis.Addr(), httpLis.Addr())
 	}
 
 	g, gctx := errgroup.WithContext(ctx)
+	if cm != nil {
+		g.Go(func() error { return cm.Run(background) })
+		g.Go(func() error {
+			select {
+			case err := <-fatal:
+				return err
+			case <-gctx.Done():
+				return nil
+			}
+		})
+	}
+	if ann != nil {
+		g.Go(func() error { return ann.Run(background) })
+	}
+	g.Go(func() error {
+		// Readiness inputs without their own signal (cache syncs) are picked up here.
+		t := time.NewTicker(500 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-gctx.Done():
+				return nil
+			case <-t.C:
+				ready.update()
+			}
+		}
+	})
 	if o.ConfigPath != "" {
 		g.Go(func() error {
 			return watchFile(gctx, o.ConfigPath, data, log, func(b []byte) {
@@ -173,7 +245,7 @@ func stopGRPC(s *grpc.Server, timeout time.Duration) {
 	}
 }
 
-func opsHandler(reg *prometheus.Registry, ready *readiness) http.Handler {
+func opsHandler(reg *prometheus.Registry, ready *readiness) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
@@ -220,9 +292,61 @@ func newVerifier(s *config.Settings, keys *jwks.KeySet) (*jwks.Verifier, error) 
 
 func configSource(path string) string {
 	if path == "" {
-		return "defaults"
+		return sourceDefaults
 	}
-	return "file"
+	return sourceFile
+}
+
+// kubeClients connects to the Kubernetes API when the process needs it: for a ConfigMap, with
+// an explicit kubeconfig, or (for annotation policies) when running in a pod. Outside a cluster
+// without either flag there is nothing to connect to, and annotation policies are off.
+func kubeClients(o Options) (*kube.Clients, error) {
+	if o.ConfigMap == "" && o.Kubeconfig == "" && o.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		o.Logger.Info("no Kubernetes API (not in a pod, no --kubeconfig): annotation policies off")
+		return nil, nil
+	}
+	c, err := kube.Connect(o.Kubeconfig)
+	if err != nil {
+		return nil, fmt.Errorf("kubernetes: %w", err)
+	}
+	return c, nil
+}
+
+// configMapHandler applies the watched ConfigMap's config. A bad config when there is no good
+// one yet stops the process (as a bad --config file does); later, the last good one stays.
+type configMapHandler struct {
+	eng   *engine
+	m     *metrics.Metrics
+	log   *slog.Logger
+	ref   string
+	fatal chan<- error
+}
+
+func (h *configMapHandler) ConfigMapChanged(data []byte) {
+	if err := h.eng.apply(sourceConfigMap, data); err != nil {
+		h.refused(err)
+	}
+}
+
+func (h *configMapHandler) ConfigMapInvalid(err error) {
+	h.m.ConfigLoaded(sourceConfigMap, err, time.Now())
+	h.log.Error("config refused; the last good config stays in force", "source", sourceConfigMap, "problems", []string{err.Error()})
+	h.refused(err)
+}
+
+func (h *configMapHandler) refused(err error) {
+	if h.eng.hasConfig.Load() {
+		return // logged and counted by apply; the last good config stays
+	}
+	select {
+	case h.fatal <- &ConfigError{Path: "ConfigMap " + h.ref, Err: err}:
+	default:
+	}
+}
+
+func (h *configMapHandler) ConfigMapDeleted() {
+	h.m.ConfigDeleted(sourceConfigMap)
+	h.log.Error("ConfigMap deleted: the last good config stays in force until it is recreated", "configmap", h.ref)
 }
 
 // fetchObserver feeds JWKS fetches to metrics and readiness.

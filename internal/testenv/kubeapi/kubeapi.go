@@ -14,9 +14,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -29,9 +31,17 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+	"k8s.io/client-go/discovery"
+	"k8s.io/client-go/discovery/cached/memory"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
+	"k8s.io/client-go/restmapper"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
@@ -379,4 +389,112 @@ func waitHTTP(url string, tlsCfg *tls.Config, within time.Duration) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return errors.Join(fmt.Errorf("%s not healthy within %s", url, within), last)
+}
+
+// Apply server-side-applies every object in a multi-document YAML stream (as kubectl apply
+// --server-side would), creating namespaces' contents in the namespace each object names.
+func Apply(ctx context.Context, cfg *rest.Config, manifest []byte) error {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	mapper := restmapper.NewDeferredDiscoveryRESTMapper(memory.NewMemCacheClient(dc))
+	dyn, err := dynamic.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
+	for {
+		var obj unstructured.Unstructured
+		if err := dec.Decode(&obj.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		if len(obj.Object) == 0 {
+			continue
+		}
+		gvk := obj.GroupVersionKind()
+		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
+		if err != nil {
+			mapper.Reset() // a CRD applied earlier in the stream
+			if mapping, err = mapper.RESTMapping(gvk.GroupKind(), gvk.Version); err != nil {
+				return fmt.Errorf("%s %s: %w", gvk, obj.GetName(), err)
+			}
+		}
+		var ri dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
+		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+			ri = dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace())
+		}
+		if _, err := ri.Apply(ctx, obj.GetName(), &obj, metav1.ApplyOptions{FieldManager: "betterauthz-tests", Force: true}); err != nil {
+			return fmt.Errorf("apply %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
+		}
+	}
+}
+
+// ModuleDir downloads a Go module (path@version) through the module proxy and returns its
+// folder, for manifests that ship inside modules (CRDs).
+func ModuleDir(module string) (string, error) {
+	out, err := exec.Command("go", "mod", "download", "-json", module).Output()
+	if err != nil {
+		return "", fmt.Errorf("go mod download %s: %w", module, err)
+	}
+	var info struct{ Dir, Error string }
+	if err := json.Unmarshal(out, &info); err != nil {
+		return "", err
+	}
+	if info.Error != "" || info.Dir == "" {
+		return "", fmt.Errorf("go mod download %s: %s", module, info.Error)
+	}
+	return info.Dir, nil
+}
+
+// GatewayAPIModule holds the Gateway API CRDs the tests install.
+const GatewayAPIModule = "sigs.k8s.io/gateway-api@v1.6.3"
+
+// GatewayAPICRDs returns the standard-channel Gateway API CRDs (HTTPRoute among them).
+func GatewayAPICRDs() ([]byte, error) {
+	dir, err := ModuleDir(GatewayAPIModule)
+	if err != nil {
+		return nil, err
+	}
+	files, err := filepath.Glob(filepath.Join(dir, "config", "crd", "standard", "*.yaml"))
+	if err != nil || len(files) == 0 {
+		return nil, fmt.Errorf("no CRDs under %s/config/crd/standard", dir)
+	}
+	var all []byte
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, []byte("\n---\n")...)
+		all = append(all, b...)
+	}
+	return all, nil
+}
+
+// WaitForResource waits until the API server serves a resource (a CRD just created becomes
+// established).
+func WaitForResource(cfg *rest.Config, gvr schema.GroupVersionResource, within time.Duration) error {
+	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	deadline := time.Now().Add(within)
+	for {
+		list, err := dc.ServerResourcesForGroupVersion(gvr.GroupVersion().String())
+		if err == nil {
+			for _, r := range list.APIResources {
+				if r.Name == gvr.Resource {
+					return nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%s not served within %s", gvr, within)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }

@@ -1,0 +1,105 @@
+package kube
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync/atomic"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/tools/cache"
+)
+
+// ConfigKey is the ConfigMap key that holds the config.
+const ConfigKey = "config.yaml"
+
+// ParseConfigMapRef reads "namespace/name".
+func ParseConfigMapRef(s string) (namespace, name string, err error) {
+	ns, n, ok := strings.Cut(s, "/")
+	if !ok || ns == "" || n == "" || strings.Contains(n, "/") {
+		return "", "", fmt.Errorf("%q is not NAMESPACE/NAME", s)
+	}
+	return ns, n, nil
+}
+
+// ConfigMapHandler receives the watched ConfigMap's config.
+type ConfigMapHandler interface {
+	// ConfigMapChanged is called with config.yaml whenever the ConfigMap is created or changed.
+	ConfigMapChanged(data []byte)
+	// ConfigMapInvalid is called when the ConfigMap exists but has no config.yaml key.
+	ConfigMapInvalid(err error)
+	// ConfigMapDeleted is called when the ConfigMap is deleted.
+	ConfigMapDeleted()
+}
+
+// ConfigMap watches one ConfigMap by name (an informer restricted to it by a field selector, so
+// RBAC can grant exactly that object).
+type ConfigMap struct {
+	clients         *Clients
+	namespace, name string
+	log             *slog.Logger
+	handler         ConfigMapHandler
+	synced          atomic.Bool
+}
+
+// NewConfigMap watches namespace/name.
+func NewConfigMap(c *Clients, namespace, name string, log *slog.Logger, h ConfigMapHandler) *ConfigMap {
+	return &ConfigMap{clients: c, namespace: namespace, name: name, log: log, handler: h}
+}
+
+// Synced reports whether the first list has completed (and its result was handed over).
+func (c *ConfigMap) Synced() bool { return c.synced.Load() }
+
+// Run watches until ctx ends.
+func (c *ConfigMap) Run(ctx context.Context) error {
+	f := informers.NewSharedInformerFactoryWithOptions(c.clients.Kube, 0, informers.WithNamespace(c.namespace),
+		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", c.name).String()
+		}))
+	inf := f.Core().V1().ConfigMaps().Informer()
+	changed := func(obj any) {
+		cm, ok := obj.(*corev1.ConfigMap)
+		if !ok {
+			return
+		}
+		data, ok := cm.Data[ConfigKey]
+		if !ok {
+			if b, isBinary := cm.BinaryData[ConfigKey]; isBinary {
+				data, ok = string(b), true
+			}
+		}
+		if !ok {
+			c.handler.ConfigMapInvalid(fmt.Errorf("ConfigMap %s/%s has no %q key", c.namespace, c.name, ConfigKey))
+			return
+		}
+		c.handler.ConfigMapChanged([]byte(data))
+	}
+	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+		AddFunc:    changed,
+		UpdateFunc: func(_, obj any) { changed(obj) },
+		DeleteFunc: func(any) { c.handler.ConfigMapDeleted() },
+	})
+	if err != nil {
+		return err
+	}
+	f.Start(ctx.Done())
+	defer f.Shutdown()
+	c.log.Info("watching ConfigMap", "namespace", c.namespace, "name", c.name, "key", ConfigKey)
+	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
+		if ctx.Err() != nil {
+			return nil
+		}
+		return errors.New("ConfigMap watch never synced")
+	}
+	if len(inf.GetStore().List()) == 0 {
+		c.log.Error("ConfigMap not found; waiting for it to be created", "namespace", c.namespace, "name", c.name)
+	}
+	c.synced.Store(true)
+	<-ctx.Done()
+	return nil
+}

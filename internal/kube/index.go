@@ -1,0 +1,76 @@
+// Package kube connects betterauthz to Kubernetes with client-go: config from a watched
+// ConfigMap, and per-route policy from the betterauthz.io/ annotations of Services, Ingresses
+// and Gateway-API HTTPRoutes. No CRD of its own.
+package kube
+
+import (
+	"strings"
+
+	"github.com/betterauthz/betterauthz/authz"
+	"github.com/betterauthz/betterauthz/internal/config"
+)
+
+// Object is what the index needs of a Kubernetes object, whatever its kind.
+type Object struct {
+	Kind, APIVersion, Namespace, Name, UID, ResourceVersion string
+	Annotations                                             map[string]string
+	// Routes are the hosts and paths the object routes (Ingress, HTTPRoute). A Service's are
+	// derived from its name: every path of its cluster DNS names.
+	Routes []authz.MeshRoute
+	// Notes are things about the object's routing that the index could not use (a regular
+	// expression path match, say), reported with the object.
+	Notes []string
+}
+
+// Ref names the object, e.g. "Service shop/orders".
+func (o *Object) Ref() string { return o.Kind + " " + o.Namespace + "/" + o.Name }
+
+// hasPolicy reports whether any betterauthz.io/ annotation is set.
+func (o *Object) hasPolicy() bool {
+	for k := range o.Annotations {
+		if strings.HasPrefix(k, "betterauthz.io/") {
+			return true
+		}
+	}
+	return false
+}
+
+// Invalid is an object whose annotations could not be used: its routes fall back to the config.
+type Invalid struct {
+	Object *Object
+	Err    error
+}
+
+// BuildIndex compiles the objects that carry betterauthz.io/ annotations into the routes the
+// checks consult. An object with a malformed annotation is left out (its requests fall back to
+// the config) and returned in invalid; it never affects other objects.
+func BuildIndex(objects []*Object, a config.Annotations) (*authz.MeshRoutes, []Invalid) {
+	var mesh []*authz.MeshObject
+	var invalid []Invalid
+	for _, o := range objects {
+		if !o.hasPolicy() {
+			continue
+		}
+		op, err := authz.ParseObjectPolicy(o.Annotations, o.Ref())
+		if err != nil {
+			invalid = append(invalid, Invalid{Object: o, Err: err})
+			continue
+		}
+		mo := &authz.MeshObject{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Routes: o.Routes, Policy: op}
+		if o.Kind == "Service" {
+			mo.Routes = []authz.MeshRoute{{Hosts: ServiceHosts(o.Name, o.Namespace, a.ClusterDomain), Paths: []authz.RoutedPath{{Value: "/"}}}}
+		}
+		mesh = append(mesh, mo)
+	}
+	return authz.NewMeshRoutes(mesh, !a.AllowPublic), invalid
+}
+
+// ServiceHosts are the names a Service answers to inside the cluster.
+func ServiceHosts(name, namespace, clusterDomain string) []string {
+	return []string{
+		name,
+		name + "." + namespace,
+		name + "." + namespace + ".svc",
+		name + "." + namespace + ".svc." + clusterDomain,
+	}
+}
