@@ -38,7 +38,7 @@ type engine struct {
 	svc     *authz.Service
 
 	// Hooks, set before the first apply.
-	onKeys     func()                   // a key set fetched (readiness)
+	onKeys     func()                 // a key set fetched (readiness)
 	onSettings func(*config.Settings) // a config was applied (annotation watcher)
 
 	bg context.Context // lifetime of key sets

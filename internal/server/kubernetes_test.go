@@ -300,7 +300,7 @@ func TestAnnotationsOnServicesIngressesAndHTTPRoutes(t *testing.T) {
 		}
 		expectAnswer(t, r, "GET", "shop.example.com", "/catalog/shoes", nil, "allowed")
 		expectAnswer(t, r, "GET", "shop.example.com", "/cart", nil, "allowed")
-		expectAnswer(t, r, "GET", "shop.example.com", "/cart/x", nil, "denied 401")   // Exact
+		expectAnswer(t, r, "GET", "shop.example.com", "/cart/x", nil, "denied 401")    // Exact
 		expectAnswer(t, r, "GET", "shop.example.com", "/catalogue", nil, "denied 401") // element-wise prefix
 		expectAnswer(t, r, "GET", "other.example.com", "/catalog", nil, "denied 401")
 
@@ -569,4 +569,3 @@ func TestTheRBACManifestSuffices(t *testing.T) {
 		t.Errorf("RBAC refused something:\n%s", grepLines(r.logs.String(), "forbidden"))
 	}
 }
-

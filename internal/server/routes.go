@@ -27,11 +27,11 @@ type routeRow struct {
 }
 
 type routeTable struct {
-	Note      string   `json:"note"`
-	Tighten   bool     `json:"annotationsTightenOnly"`
+	Note      string     `json:"note"`
+	Tighten   bool       `json:"annotationsTightenOnly"`
 	Routes    []routeRow `json:"routes"`
-	Invalid   []string `json:"invalidObjects,omitempty"`
-	Conflicts []string `json:"conflicts,omitempty"`
+	Invalid   []string   `json:"invalidObjects,omitempty"`
+	Conflicts []string   `json:"conflicts,omitempty"`
 }
 
 // routesHandler serves the effective route table: the first thing to look at when a request
