@@ -8,12 +8,18 @@ FUZZTIME ?= 5s
 # package:target pairs run by `make fuzz`
 FUZZ_TARGETS := ./jwks:FuzzParseSet ./jwks:FuzzVerify ./authz:FuzzParseBearer ./authz:FuzzCheck ./authz:FuzzNormalizePath ./internal/config:FuzzParse
 
-.PHONY: all build test test-deps lint fuzz demo clean
+STATIC_OUT ?= bin/betterauthz-static
+
+.PHONY: all build build-static test test-deps lint fuzz demo manifests clean
 
 all: build
 
 build:
 	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/betterauthz ./cmd/betterauthz
+
+# The exact binary the container image holds (see Dockerfile): static, no cgo, reproducible paths.
+build-static:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(STATIC_OUT) ./cmd/betterauthz
 
 # The Better Auth server the tests and the demo run (pinned in test/betterauth/package-lock.json),
 # and the Kubernetes API server and etcd the Kubernetes tests run (pinned in tools/go.mod, built

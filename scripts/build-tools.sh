@@ -1,27 +1,49 @@
 #!/usr/bin/env bash
-# Builds the servers the Kubernetes tests run (kube-apiserver, etcd, ...) from the Go module
-# proxy, pinned in tools/go.mod, into .cache/bin (git-ignored). A binary is rebuilt only when
-# tools/go.mod or tools/go.sum change. Usage: scripts/build-tools.sh [name...] (default: all).
+# Builds the programs the tests run, from the Go module proxy, into .cache/bin (git-ignored):
+#   kube-apiserver, kube-controller-manager, kube-scheduler, etcd — pinned in tools/go.mod
+#   helm, kwok — pinned below, built with `go install module@version`
+# A binary is rebuilt only when its pin changes. Usage: scripts/build-tools.sh [name...]
+# (default: all). The first build takes a few minutes on 2 cores; later runs are instant.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="/usr/local/go/bin:$PATH"
 
-declare -A pkgs=(
+declare -A module_pkgs=(
 	[kube-apiserver]=k8s.io/kubernetes/cmd/kube-apiserver
+	[kube-controller-manager]=k8s.io/kubernetes/cmd/kube-controller-manager
+	[kube-scheduler]=k8s.io/kubernetes/cmd/kube-scheduler
 	[etcd]=go.etcd.io/etcd/server/v3
 )
+declare -A installs=(
+	[helm]=helm.sh/helm/v3/cmd/helm@v3.22.0
+	[kwok]=sigs.k8s.io/kwok/cmd/kwok@v0.8.0
+)
 names=("$@")
-[ ${#names[@]} -gt 0 ] || names=("${!pkgs[@]}")
+[ ${#names[@]} -gt 0 ] || names=("${!module_pkgs[@]}" "${!installs[@]}")
 
-bin=.cache/bin
+bin=$PWD/.cache/bin
 mkdir -p "$bin"
-stamp=$(cat tools/go.mod tools/go.sum | sha256sum | cut -c1-16)
+tools_stamp=$(cat tools/go.mod tools/go.sum | sha256sum | cut -c1-16)
 for name in "${names[@]}"; do
-	pkg=${pkgs[$name]:?unknown tool $name}
+	if [ -n "${module_pkgs[$name]:-}" ]; then
+		stamp=$tools_stamp
+	elif [ -n "${installs[$name]:-}" ]; then
+		stamp=${installs[$name]}
+	else
+		echo "unknown tool $name" >&2
+		exit 2
+	fi
 	if [ -x "$bin/$name" ] && [ "$(cat "$bin/$name.stamp" 2>/dev/null)" = "$stamp" ]; then
 		continue
 	fi
-	echo "building $name ($pkg) into $bin — a few minutes the first time, cached after" >&2
-	(cd tools && go build -trimpath -ldflags '-s -w' -o "../$bin/$name" "$pkg")
+	echo "building $name into .cache/bin — a few minutes the first time, cached after" >&2
+	if [ -n "${module_pkgs[$name]:-}" ]; then
+		(cd tools && go build -trimpath -ldflags '-s -w' -o "$bin/$name" "${module_pkgs[$name]}")
+	else
+		tmp=$(mktemp -d)
+		(cd "$tmp" && GOBIN="$tmp" GOFLAGS=-mod=mod go install -trimpath -ldflags '-s -w' "${installs[$name]}")
+		mv "$tmp/$name" "$bin/$name"
+		rm -rf "$tmp"
+	fi
 	echo "$stamp" > "$bin/$name.stamp"
 done

@@ -31,6 +31,7 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -59,6 +60,7 @@ type Server struct {
 
 	caPEM []byte
 	procs []*proc
+	bins  map[string]string
 }
 
 type proc struct {
@@ -113,7 +115,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Dir: dir}
+	s := &Server{Dir: dir, bins: bins}
 	ok := false
 	defer func() {
 		if !ok {
@@ -159,6 +161,8 @@ func Start() (*Server, error) {
 		"--service-cluster-ip-range", "10.96.0.0/16",
 		"--allow-privileged",
 		"--enable-priority-and-fairness=false",
+		// No node-lifecycle controller runs to lift the not-ready taint from kwok's fake nodes.
+		"--disable-admission-plugins=TaintNodesByCondition",
 		"--profiling=false",
 		"--endpoint-reconciler-type", "none",
 		"--v", "1",
@@ -392,8 +396,19 @@ func waitHTTP(url string, tlsCfg *tls.Config, within time.Duration) error {
 }
 
 // Apply server-side-applies every object in a multi-document YAML stream (as kubectl apply
-// --server-side would), creating namespaces' contents in the namespace each object names.
+// --server-side would), in the namespace each object names (or defaultNamespace).
 func Apply(ctx context.Context, cfg *rest.Config, manifest []byte) error {
+	return apply(ctx, cfg, manifest, "", false)
+}
+
+// ApplyDryRun is Apply with --dry-run=server: the API server validates and admits every object
+// (schemas, CRDs, defaulting) without storing anything. Objects without a namespace go to
+// namespace.
+func ApplyDryRun(ctx context.Context, cfg *rest.Config, manifest []byte, namespace string) error {
+	return apply(ctx, cfg, manifest, namespace, true)
+}
+
+func apply(ctx context.Context, cfg *rest.Config, manifest []byte, defaultNamespace string, dryRun bool) error {
 	dc, err := discovery.NewDiscoveryClientForConfig(cfg)
 	if err != nil {
 		return err
@@ -425,9 +440,16 @@ func Apply(ctx context.Context, cfg *rest.Config, manifest []byte) error {
 		}
 		var ri dynamic.ResourceInterface = dyn.Resource(mapping.Resource)
 		if mapping.Scope.Name() == meta.RESTScopeNameNamespace {
+			if obj.GetNamespace() == "" {
+				obj.SetNamespace(defaultNamespace)
+			}
 			ri = dyn.Resource(mapping.Resource).Namespace(obj.GetNamespace())
 		}
-		if _, err := ri.Apply(ctx, obj.GetName(), &obj, metav1.ApplyOptions{FieldManager: "betterauthz-tests", Force: true}); err != nil {
+		opts := metav1.ApplyOptions{FieldManager: "betterauthz-tests", Force: true}
+		if dryRun {
+			opts.DryRun = []string{metav1.DryRunAll}
+		}
+		if _, err := ri.Apply(ctx, obj.GetName(), &obj, opts); err != nil {
 			return fmt.Errorf("apply %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
 		}
 	}
@@ -498,3 +520,91 @@ func WaitForResource(cfg *rest.Config, gvr schema.GroupVersionResource, within t
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// StartCluster runs a Server plus kube-controller-manager, kube-scheduler and kwok (fake nodes
+// and pods) with one fake node, so that workloads reach Running and Ready without a kubelet or
+// container runtime: enough for `helm install --wait`.
+func StartCluster() (*Server, error) {
+	bins, err := Binaries("kube-controller-manager", "kube-scheduler", "kwok")
+	if err != nil {
+		return nil, err
+	}
+	s, err := Start()
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			s.Stop()
+		}
+	}()
+	kc := filepath.Join(s.Dir, "admin.kubeconfig")
+	if err := s.Kubeconfig(s.Admin, kc); err != nil {
+		return nil, err
+	}
+	p := func(name string) string { return filepath.Join(s.Dir, name) }
+	if err := s.spawn("kube-controller-manager", bins["kube-controller-manager"],
+		"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
+		"--leader-elect=false", "--secure-port=0",
+		"--service-account-private-key-file", p("sa.key"), "--root-ca-file", p("ca.crt"),
+		"--use-service-account-credentials=false",
+		"--controllers=*,-node-lifecycle-controller,-node-ipam-controller,-persistentvolume-attach-detach-controller",
+		"--v=1",
+	); err != nil {
+		return nil, err
+	}
+	if err := s.spawn("kube-scheduler", bins["kube-scheduler"],
+		"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
+		"--leader-elect=false", "--secure-port=0", "--v=1",
+	); err != nil {
+		return nil, err
+	}
+	kwokDir, err := ModuleDir(KwokModule)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"--kubeconfig", kc, "--manage-nodes-with-annotation-selector", "kwok.x-k8s.io/node=fake",
+		"--cidr", "10.244.0.0/16", "--node-ip", "10.0.0.10", "--server-address", ""}
+	stages, _ := filepath.Glob(filepath.Join(kwokDir, "kustomize", "stage", "node", "fast", "*.yaml"))
+	podStages, _ := filepath.Glob(filepath.Join(kwokDir, "kustomize", "stage", "pod", "fast", "*.yaml"))
+	for _, f := range append(stages, podStages...) {
+		if filepath.Base(f) != "kustomization.yaml" {
+			args = append(args, "--config", f)
+		}
+	}
+	if err := s.spawn("kwok", bins["kwok"], args...); err != nil {
+		return nil, err
+	}
+	cs, err := kubernetes.NewForConfig(s.Admin)
+	if err != nil {
+		return nil, err
+	}
+	node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{
+		Name:        "kwok-node-0",
+		Annotations: map[string]string{"kwok.x-k8s.io/node": "fake", "node.alpha.kubernetes.io/ttl": "0"},
+		Labels:      map[string]string{"type": "kwok", "kubernetes.io/hostname": "kwok-node-0", "topology.kubernetes.io/zone": "zone-a"},
+	}}
+	if _, err := cs.CoreV1().Nodes().Create(context.Background(), node, metav1.CreateOptions{}); err != nil {
+		return nil, err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		n, err := cs.CoreV1().Nodes().Get(context.Background(), node.Name, metav1.GetOptions{})
+		if err == nil {
+			for _, c := range n.Status.Conditions {
+				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+					ok = true
+					return s, nil
+				}
+			}
+		}
+		if time.Now().After(deadline) {
+			return nil, fmt.Errorf("kubeapi: the kwok node never became Ready\n%s", s.Logs())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// KwokModule holds kwok's stage definitions (fast node and pod lifecycles).
+const KwokModule = "sigs.k8s.io/kwok@v0.8.0"
