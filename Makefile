@@ -45,6 +45,10 @@ fuzz:
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
 
+# manifests/install.yaml, rendered from the chart (a test fails when it is stale).
+manifests:
+	./scripts/render-manifests.sh
+
 demo: build test-deps
 	./scripts/demo.sh
 

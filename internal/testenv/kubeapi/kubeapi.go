@@ -472,18 +472,37 @@ func ModuleDir(module string) (string, error) {
 	return info.Dir, nil
 }
 
-// GatewayAPIModule holds the Gateway API CRDs the tests install.
-const GatewayAPIModule = "sigs.k8s.io/gateway-api@v1.6.3"
+// Modules whose CRDs the tests install, pinned.
+const (
+	GatewayAPIModule         = "sigs.k8s.io/gateway-api@v1.6.3"
+	IstioAPIModule           = "istio.io/api@v1.32.0"
+	PrometheusOperatorModule = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
+)
 
 // GatewayAPICRDs returns the standard-channel Gateway API CRDs (HTTPRoute among them).
 func GatewayAPICRDs() ([]byte, error) {
-	dir, err := ModuleDir(GatewayAPIModule)
+	return moduleFiles(GatewayAPIModule, "config/crd/standard/*.yaml")
+}
+
+// IstioCRDs returns Istio's CRDs (AuthorizationPolicy, ServiceEntry, EnvoyFilter, ...).
+func IstioCRDs() ([]byte, error) {
+	return moduleFiles(IstioAPIModule, "kubernetes/customresourcedefinitions.gen.yaml")
+}
+
+// PrometheusOperatorCRDs returns the ServiceMonitor CRD.
+func PrometheusOperatorCRDs() ([]byte, error) {
+	return moduleFiles(PrometheusOperatorModule, "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml")
+}
+
+// moduleFiles concatenates the files of a module matching a glob into one YAML stream.
+func moduleFiles(module, glob string) ([]byte, error) {
+	dir, err := ModuleDir(module)
 	if err != nil {
 		return nil, err
 	}
-	files, err := filepath.Glob(filepath.Join(dir, "config", "crd", "standard", "*.yaml"))
+	files, err := filepath.Glob(filepath.Join(dir, filepath.FromSlash(glob)))
 	if err != nil || len(files) == 0 {
-		return nil, fmt.Errorf("no CRDs under %s/config/crd/standard", dir)
+		return nil, fmt.Errorf("no files %s in %s", glob, module)
 	}
 	var all []byte
 	for _, f := range files {

@@ -1,0 +1,110 @@
+package manifests_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
+	"k8s.io/client-go/kubernetes"
+	"sigs.k8s.io/yaml"
+
+	"github.com/betterauthz/betterauthz/internal/config"
+	"github.com/betterauthz/betterauthz/internal/testenv/kubeapi"
+)
+
+// TestKubernetesManifestsDryRun submits every Kubernetes manifest in manifests/ to a real API
+// server (server-side dry run) with Istio's CRDs installed.
+func TestKubernetesManifestsDryRun(t *testing.T) {
+	api, err := kubeapi.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.Stop()
+	crds, err := kubeapi.IstioCRDs()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kubeapi.Apply(context.Background(), api.Admin, crds); err != nil {
+		t.Fatal(err)
+	}
+	if err := kubeapi.WaitForResource(api.Admin, schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1alpha3", Resource: "envoyfilters"}, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	cs, _ := kubernetes.NewForConfig(api.Admin)
+	for _, ns := range []string{"betterauthz", "shop", "app"} {
+		if _, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, file := range []string{"rbac.yaml", "install.yaml", "istio/envoyfilter.yaml", "sidecar/configmap.yaml", "sidecar/app.yaml", "sidecar/istio.yaml"} {
+		t.Run(file, func(t *testing.T) {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := kubeapi.ApplyDryRun(context.Background(), api.Admin, data, "app"); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	t.Run("sidecar/deployment-patch.yaml merged into app.yaml", func(t *testing.T) {
+		if err := kubeapi.ApplyDryRun(context.Background(), api.Admin, sidecarDeployment(t), "app"); err != nil {
+			t.Fatal(err)
+		}
+	})
+}
+
+// sidecarDeployment applies the kustomize patch the way kustomize does (strategic merge).
+func sidecarDeployment(t *testing.T) []byte {
+	t.Helper()
+	read := func(f string) []byte {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		js, err := yaml.YAMLToJSON(b)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return js
+	}
+	merged, err := strategicpatch.StrategicMergePatch(read("sidecar/app.yaml"), read("sidecar/deployment-patch.yaml"), appsv1.Deployment{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var d appsv1.Deployment
+	if err := json.Unmarshal(merged, &d); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(d.Spec.Template.Spec.Containers); n != 2 {
+		t.Fatalf("%d containers after the patch, want the app and betterauthz", n)
+	}
+	return merged
+}
+
+// TestSidecarConfig: the sidecar's config is one betterauthz accepts, with annotations off (the
+// app's service account has no RBAC for them).
+func TestSidecarConfig(t *testing.T) {
+	b, err := os.ReadFile("sidecar/configmap.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cm corev1.ConfigMap
+	if err := yaml.Unmarshal(b, &cm); err != nil {
+		t.Fatal(err)
+	}
+	s, err := config.Parse([]byte(cm.Data["config.yaml"]), func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Annotations.Enabled {
+		t.Error("annotations enabled in the sidecar config")
+	}
+}
