@@ -121,7 +121,8 @@ type KeySet struct {
 
 	loaded      atomic.Bool
 	keyCount    atomic.Int64
-	lastSuccess atomic.Int64 // unix nanoseconds
+	kidSet      atomic.Pointer[map[string]struct{}] // kids of the current set
+	lastSuccess atomic.Int64                        // unix nanoseconds
 
 	mu        sync.Mutex
 	inflight  *fetchCall // running now
@@ -161,6 +162,16 @@ func (k *KeySet) URL() string { return k.opts.URL }
 
 // Loaded reports whether a fetch has ever succeeded.
 func (k *KeySet) Loaded() bool { return k.loaded.Load() }
+
+// HasKid reports whether the current key set holds kid (cheap: for cache hits).
+func (k *KeySet) HasKid(kid string) bool {
+	set := k.kidSet.Load()
+	if set == nil {
+		return false
+	}
+	_, ok := (*set)[kid]
+	return ok
+}
 
 // Keys is the number of usable keys held.
 func (k *KeySet) Keys() int { return int(k.keyCount.Load()) }
@@ -380,6 +391,11 @@ func (k *KeySet) fetch(ctx context.Context, trigger string) error {
 		log.Warn("jwks refresh failed; keeping the last good keys", "error", err.Error(),
 			"keys", k.Keys(), "loaded", k.Loaded())
 	} else {
+		set := make(map[string]struct{}, len(keys))
+		for _, j := range keys {
+			set[j.Marshal().KID] = struct{}{}
+		}
+		k.kidSet.Store(&set)
 		k.keyCount.Store(int64(len(keys)))
 		k.lastSuccess.Store(end.UnixNano())
 		first := !k.loaded.Swap(true)

@@ -40,7 +40,14 @@ type VerifierOptions struct {
 	MaxTokenBytes int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// CacheEntries bounds the verified-token cache; 0 turns it off. CacheBytes bounds its
+	// estimated memory (default 32 MiB).
+	CacheEntries int
+	CacheBytes   int
 }
+
+// DefaultCacheBytes bounds the verified-token cache's memory when CacheBytes is unset.
+const DefaultCacheBytes = 32 << 20
 
 // Verifier checks Better Auth JWTs. It is safe for concurrent use.
 type Verifier struct {
@@ -50,6 +57,8 @@ type Verifier struct {
 	algorithms   []string
 	maxBytes     int
 	sessionCache bool
+	cache        *tokenCache // nil: off
+	now          func() time.Time
 }
 
 // NewVerifier builds a Verifier.
@@ -77,6 +86,9 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.CacheBytes <= 0 {
+		o.CacheBytes = DefaultCacheBytes
+	}
 	kf, err := keyfunc.New(keyfunc.Options{Storage: o.Keys})
 	if err != nil {
 		return nil, fmt.Errorf("jwks: %w", err)
@@ -97,13 +109,16 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 		algorithms:   slices.Clone(o.Algorithms),
 		maxBytes:     o.MaxTokenBytes,
 		sessionCache: slices.Contains(o.Audiences, SessionCacheAudience),
+		cache:        newTokenCache(o.CacheEntries, o.CacheBytes),
+		now:          o.Now,
 	}, nil
 }
 
 // Keys is the key set the verifier reads.
 func (v *Verifier) Keys() *KeySet { return v.keys }
 
-// Verify checks a compact JWT and returns its claims. The error wraps exactly one of
+// Verify checks a compact JWT and returns its claims, which the caller must not modify (they
+// may be shared with other calls through the cache). The error wraps exactly one of
 // ErrNotReady, ErrTimeout, ErrUnknownKey, ErrExpired or ErrInvalidToken (with a cause below it);
 // it never contains the token. Waiting for a key refresh is bounded by ctx.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
@@ -117,12 +132,44 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	default:
 		return nil, invalid(ErrMalformed)
 	}
+	if v.cache == nil {
+		claims, _, err := v.verify(ctx, token)
+		return claims, err
+	}
+	key := keyOf(token)
+	now := v.now().UnixNano()
+	if e, ok := v.cache.get(key, now); ok {
+		switch {
+		case e.err != nil:
+			return nil, e.err
+		case v.keys.HasKid(e.kid):
+			return e.claims, nil
+		default:
+			v.cache.drop(key, e) // its key has left the set: verify again (and fail)
+		}
+	}
+	claims, kid, err := v.verify(ctx, token)
+	switch {
+	case err == nil:
+		if exp, _ := jwt.MapClaims(claims).GetExpirationTime(); exp != nil {
+			v.cache.put(key, &cacheEntry{claims: claims, kid: kid, expires: exp.UnixNano(), size: 2 * len(token)}, now)
+		}
+	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrExpired):
+		// Refusals that a retry cannot change (unlike an unknown kid or keys not yet loaded).
+		v.cache.put(key, &cacheEntry{err: err, expires: now + int64(v.cache.negativeExpiry), size: 64}, now)
+	}
+	return claims, err
+}
+
+// verify checks a token's signature and claims, and returns its kid.
+func (v *Verifier) verify(ctx context.Context, token string) (Claims, string, error) {
 	claims := jwt.MapClaims{}
 	parsed, err := v.parser.ParseWithClaims(token, claims, v.keyFor(ctx))
 	if err != nil {
-		return nil, v.classify(parsed, err)
+		return nil, "", v.classify(parsed, err)
 	}
-	return Claims(claims), nil
+	kid, _ := parsed.Header["kid"].(string)
+	return Claims(claims), kid, nil
 }
 
 // keyFor adds Better Auth's rules to keyfunc's lookup: a kid is required (Better Auth always

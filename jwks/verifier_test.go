@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -47,7 +48,15 @@ func TestVerifyEveryAlgorithmBetterAuthSigns(t *testing.T) {
 }
 
 func TestVerifyRefusals(t *testing.T) {
-	v, ks := verifierFor(t, ba, nil, nil)
+	for _, cache := range []int{0, 1000} {
+		t.Run(fmt.Sprintf("cache %d", cache), func(t *testing.T) { testVerifyRefusals(t, cache) })
+	}
+}
+
+// testVerifyRefusals runs the attack set with the verified-token cache off or on. With it on,
+// each token is verified twice: the second answer (from the cache) must be the first one.
+func testVerifyRefusals(t *testing.T, cacheEntries int) {
+	v, ks := verifierFor(t, ba, func(o *jwks.VerifierOptions) { o.CacheEntries = cacheEntries }, nil)
 	waitLoaded(t, ks, 10*time.Second)
 	good := mint(t, ba, betterauth.MintOptions{})
 	kid := header(t, good.Token)["kid"].(string)
@@ -194,9 +203,13 @@ func TestVerifyRefusals(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			claims, err := v.Verify(context.Background(), tc.token(t))
+			token := tc.token(t)
+			claims, err := v.Verify(context.Background(), token)
 			if err == nil {
 				t.Fatalf("Verify accepted it: %v", claims)
+			}
+			if _, again := v.Verify(context.Background(), token); again == nil || again.Error() != err.Error() {
+				t.Fatalf("second answer %v, first %v", again, err)
 			}
 			if !errors.Is(err, tc.want) {
 				t.Fatalf("error %q, want %v", err, tc.want)

@@ -34,6 +34,13 @@ type File struct {
 	DefaultPolicy       string            `yaml:"defaultPolicy"`
 	Routes              []authz.RuleSpec  `yaml:"routes"`
 	Annotations         AnnotationsFile   `yaml:"annotations"`
+	Cache               CacheFile         `yaml:"cache"`
+}
+
+// CacheFile is the cache section: the verified-token cache.
+type CacheFile struct {
+	MaxEntries *int `yaml:"maxEntries"`
+	MaxBytes   *int `yaml:"maxBytes"`
 }
 
 // AnnotationsFile is the annotations section: how far Kubernetes objects may set policy.
@@ -67,6 +74,8 @@ const (
 	DefaultBasePath            = "/api/auth"
 	DefaultJWKSRefreshInterval = 5 * time.Minute
 	DefaultClockSkew           = 30 * time.Second
+	DefaultCacheEntries        = 10000
+	DefaultCacheBytes          = 32 << 20
 	maxClockSkew               = 5 * time.Minute
 )
 
@@ -93,6 +102,8 @@ type Settings struct {
 	DefaultPolicy         authz.Action
 	Routes                []*authz.Rule
 	Annotations           Annotations
+	// CacheEntries and CacheBytes bound the verified-token cache (0 entries: off).
+	CacheEntries, CacheBytes int
 }
 
 // Parse reads and validates a config document. getenv supplies BETTER_AUTH_URL. The error, if
@@ -239,6 +250,15 @@ func (f *File) settings(getenv func(string) string, d *strictyaml.Result) (*Sett
 			bad("annotations.clusterDomain", "%q is not a DNS domain", f.Annotations.ClusterDomain)
 			break
 		}
+	}
+
+	s.CacheEntries = deref(f.Cache.MaxEntries, DefaultCacheEntries)
+	if s.CacheEntries < 0 || s.CacheEntries > 10_000_000 {
+		bad("cache.maxEntries", "%d is outside 0..10000000 (0 turns the cache off)", s.CacheEntries)
+	}
+	s.CacheBytes = deref(f.Cache.MaxBytes, DefaultCacheBytes)
+	if s.CacheBytes < 1<<20 || s.CacheBytes > 4<<30 {
+		bad("cache.maxBytes", "%d is outside 1 MiB..4 GiB", s.CacheBytes)
 	}
 
 	if !d.Failed("routes") {

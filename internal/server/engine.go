@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -104,12 +105,14 @@ func (e *engine) apply(source string, data []byte) error {
 		}
 		keys = newKeys
 	}
-	verifier, err := newVerifier(s, keys)
-	if err != nil {
-		if stopNew != nil {
-			stopNew()
+	verifier := e.verifier
+	if newKeys != nil || !sameVerification(e.settings, s) {
+		if verifier, err = newVerifier(s, keys); err != nil {
+			if stopNew != nil {
+				stopNew()
+			}
+			return err
 		}
-		return err
 	}
 	e.snapMu.Lock()
 	e.policy, e.verifier = s.Policy(), verifier
@@ -205,6 +208,14 @@ func (e *engine) keysLoaded() bool {
 
 // wait returns once every key set has stopped (after bg ends).
 func (e *engine) wait() { e.wg.Wait() }
+
+// sameVerification reports whether two configs verify tokens alike, so that a reload that only
+// changes policy keeps the verifier and its warm cache.
+func sameVerification(a, b *config.Settings) bool {
+	return a != nil && a.Issuer == b.Issuer && slices.Equal(a.Audiences, b.Audiences) &&
+		slices.Equal(a.Algorithms, b.Algorithms) && a.ClockSkew == b.ClockSkew &&
+		a.CacheEntries == b.CacheEntries && a.CacheBytes == b.CacheBytes
+}
 
 func problemList(err error) []string {
 	var out []string

@@ -282,11 +282,13 @@ func (e *ConfigError) Unwrap() error { return e.Err }
 
 func newVerifier(s *config.Settings, keys *jwks.KeySet) (*jwks.Verifier, error) {
 	return jwks.NewVerifier(jwks.VerifierOptions{
-		Keys:       keys,
-		Issuer:     s.Issuer,
-		Audiences:  s.Audiences,
-		Algorithms: s.Algorithms,
-		ClockSkew:  s.ClockSkew,
+		Keys:         keys,
+		Issuer:       s.Issuer,
+		Audiences:    s.Audiences,
+		Algorithms:   s.Algorithms,
+		ClockSkew:    s.ClockSkew,
+		CacheEntries: s.CacheEntries,
+		CacheBytes:   s.CacheBytes,
 	})
 }
 

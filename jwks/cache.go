@@ -1,0 +1,171 @@
+package jwks
+
+import (
+	"crypto/sha256"
+	"sync"
+	"time"
+	"unsafe"
+)
+
+// cacheShards spreads the verified-token cache over independent locks, so that concurrent
+// checks do not queue behind one mutex.
+const cacheShards = 64
+
+// negativeTTL is how long a refused token is answered from the cache. Short: it only makes a
+// replayed bad token cheap.
+const negativeTTL = 10 * time.Second
+
+// tokenKey is a token's SHA-256: the cache never holds the token itself.
+type tokenKey [32]byte
+
+func keyOf(token string) tokenKey {
+	// sha256 only reads the bytes: hashing the string's memory in place avoids copying a token
+	// of up to 16 KiB on every check.
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+}
+
+// tokenCache maps tokens that verified to their claims, and tokens that were refused to the
+// error, for a while. A positive entry lives until the token's exp and no longer (clock skew
+// widens acceptance at verification, it never extends a cached one), and is ignored once its
+// kid has left the key set. Bounded in entries and bytes; refused tokens may fill at most an
+// eighth of it, so a flood of garbage cannot push out the users' tokens.
+type tokenCache struct {
+	shards         [cacheShards]cacheShard
+	maxEntries     int // per shard
+	maxBytes       int // per shard
+	maxNegEntries  int // per shard
+	entryOverhead  int
+	negativeExpiry time.Duration
+}
+
+type cacheShard struct {
+	mu      sync.RWMutex
+	m       map[tokenKey]*cacheEntry
+	bytes   int
+	negs    int
+	_padded [40]byte // keep shards on separate cache lines
+}
+
+type cacheEntry struct {
+	claims  Claims
+	err     error // non-nil: a refused token
+	kid     string
+	expires int64 // unix nanoseconds
+	size    int
+}
+
+func newTokenCache(maxEntries, maxBytes int) *tokenCache {
+	if maxEntries <= 0 {
+		return nil
+	}
+	per := max(1, (maxEntries+cacheShards-1)/cacheShards)
+	c := &tokenCache{
+		maxEntries:     per,
+		maxBytes:       max(1, maxBytes/cacheShards),
+		maxNegEntries:  max(1, per/8),
+		entryOverhead:  256,
+		negativeExpiry: negativeTTL,
+	}
+	for i := range c.shards {
+		c.shards[i].m = make(map[tokenKey]*cacheEntry)
+	}
+	return c
+}
+
+func (c *tokenCache) shard(k tokenKey) *cacheShard { return &c.shards[k[0]%cacheShards] }
+
+// get returns a live entry.
+func (c *tokenCache) get(k tokenKey, now int64) (*cacheEntry, bool) {
+	s := c.shard(k)
+	s.mu.RLock()
+	e, ok := s.m[k]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, false
+	}
+	if now >= e.expires {
+		c.drop(k, e)
+		return nil, false
+	}
+	return e, true
+}
+
+// drop removes k if it still maps to e.
+func (c *tokenCache) drop(k tokenKey, e *cacheEntry) {
+	s := c.shard(k)
+	s.mu.Lock()
+	if s.m[k] == e {
+		s.remove(k, e)
+	}
+	s.mu.Unlock()
+}
+
+func (s *cacheShard) remove(k tokenKey, e *cacheEntry) {
+	delete(s.m, k)
+	s.bytes -= e.size
+	if e.err != nil {
+		s.negs--
+	}
+}
+
+// put stores an entry, evicting expired entries first and then arbitrary ones to stay within
+// the bounds.
+func (c *tokenCache) put(k tokenKey, e *cacheEntry, now int64) {
+	if e.expires <= now {
+		return
+	}
+	e.size += c.entryOverhead
+	s := c.shard(k)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if old, ok := s.m[k]; ok {
+		s.remove(k, old)
+	}
+	if e.err != nil && s.negs >= c.maxNegEntries {
+		for k2, e2 := range s.m { // make room among the refused tokens only
+			if e2.err != nil {
+				s.remove(k2, e2)
+				break
+			}
+		}
+	}
+	for len(s.m) > 0 && (len(s.m) >= c.maxEntries || s.bytes+e.size > c.maxBytes) {
+		evicted := false
+		scanned := 0
+		for k2, e2 := range s.m {
+			if now >= e2.expires {
+				s.remove(k2, e2)
+				evicted = true
+			}
+			if scanned++; scanned >= 8 {
+				break
+			}
+		}
+		if !evicted {
+			for k2, e2 := range s.m { // Go's map order is random: a random victim
+				s.remove(k2, e2)
+				break
+			}
+		}
+	}
+	if e.size > c.maxBytes {
+		return
+	}
+	s.m[k] = e
+	s.bytes += e.size
+	if e.err != nil {
+		s.negs++
+	}
+}
+
+// len counts entries (tests).
+func (c *tokenCache) len() (entries, bytes int) {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		entries += len(s.m)
+		bytes += s.bytes
+		s.mu.RUnlock()
+	}
+	return entries, bytes
+}

@@ -1,0 +1,96 @@
+package jwks
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+)
+
+func key(i int) tokenKey { return keyOf(fmt.Sprintf("token-%d", i)) }
+
+func TestCacheBounds(t *testing.T) {
+	c := newTokenCache(1000, 1<<20)
+	now := time.Now().UnixNano()
+	later := now + int64(time.Hour)
+	for i := range 20000 {
+		c.put(key(i), &cacheEntry{claims: Claims{"sub": i}, kid: "k", expires: later, size: 100}, now)
+	}
+	n, b := c.len()
+	if n > 1000+cacheShards || b > 1<<20 {
+		t.Fatalf("%d entries, %d bytes: bounds 1000 entries, 1 MiB", n, b)
+	}
+	if n < 500 {
+		t.Fatalf("only %d entries kept", n)
+	}
+
+	small := newTokenCache(100000, 64*1024)
+	for i := range 5000 {
+		small.put(key(i), &cacheEntry{expires: later, size: 1000}, now)
+	}
+	if _, b := small.len(); b > 64*1024 {
+		t.Fatalf("%d bytes, bound 64 KiB", b)
+	}
+}
+
+func TestCacheRefusalsCannotCrowdOutTokens(t *testing.T) {
+	c := newTokenCache(6400, 1<<30)
+	now := time.Now().UnixNano()
+	later := now + int64(time.Hour)
+	for i := range 3000 {
+		c.put(key(i), &cacheEntry{claims: Claims{}, kid: "k", expires: later}, now)
+	}
+	refused := errors.New("invalid token")
+	for i := range 100000 {
+		c.put(key(-i-1), &cacheEntry{err: refused, expires: later}, now)
+	}
+	kept := 0
+	for i := range 3000 {
+		if _, ok := c.get(key(i), now); ok {
+			kept++
+		}
+	}
+	if kept != 3000 {
+		t.Fatalf("a flood of refused tokens evicted %d of 3000 valid ones", 3000-kept)
+	}
+}
+
+func TestCacheExpiry(t *testing.T) {
+	c := newTokenCache(10, 1<<20)
+	now := time.Now().UnixNano()
+	c.put(key(1), &cacheEntry{expires: now + 10}, now)
+	if _, ok := c.get(key(1), now+9); !ok {
+		t.Fatal("live entry missing")
+	}
+	if _, ok := c.get(key(1), now+10); ok {
+		t.Fatal("entry served at its expiry")
+	}
+	c.put(key(2), &cacheEntry{expires: now}, now)
+	if n, _ := c.len(); n != 0 {
+		t.Fatalf("an already expired entry was stored (%d entries)", n)
+	}
+	if newTokenCache(0, 1) != nil {
+		t.Fatal("maxEntries 0 must turn the cache off")
+	}
+}
+
+func TestCacheConcurrency(t *testing.T) {
+	c := newTokenCache(500, 1<<20)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 5000 {
+				now := time.Now().UnixNano()
+				k := key((g * 7919 * i) % 2000)
+				if e, ok := c.get(k, now); ok && e.kid != "k" {
+					t.Error("wrong entry")
+				}
+				c.put(k, &cacheEntry{kid: "k", expires: now + int64(time.Millisecond*time.Duration(i%5)), size: 10}, now)
+			}
+		}()
+	}
+	wg.Wait()
+}
