@@ -33,10 +33,11 @@ func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 	}
 	host := normalizeHost(r.Host)
 	var buf [4]*Rule
-	rules := s.rulesFor(buf[:0], op, host, rd.asSent, r.Method)
+	var segBuf [16]string
+	rules := s.rulesFor(buf[:0], op, host, splitPath(rd.asSent, segBuf[:]), r.Method)
 	if rd.ambiguous() {
 		// The backend may read the path either way: both readings' rules must allow it.
-		rules = s.rulesFor(rules, op, host, rd.decoded, r.Method)
+		rules = s.rulesFor(rules, op, host, splitPath(rd.decoded, segBuf[:]), r.Method)
 	}
 	d.Route = rules[0].Name
 	for _, rule := range rules[1:] {

@@ -46,27 +46,42 @@ func compilePath(p string) (pathPattern, error) {
 	return pp, nil
 }
 
-// match reports whether a normalized path (from normalizePath) matches.
-func (pp pathPattern) match(path string) bool {
+// reqPath is a normalized request path, split once for matching against many patterns.
+type reqPath struct {
+	path     string
+	segs     []string
+	trailing bool
+}
+
+// splitPath splits a normalized path, using buf for the segments when it is long enough.
+func splitPath(path string, buf []string) reqPath {
+	p := reqPath{path: path, segs: buf[:0]}
 	body := strings.TrimPrefix(path, "/")
-	trailing := false
 	if strings.HasSuffix(body, "/") {
-		trailing = true
+		p.trailing = true
 		body = body[:len(body)-1]
 	}
-	var segs []string
-	if body != "" {
-		segs = strings.Split(body, "/")
+	for body != "" {
+		seg, rest, found := strings.Cut(body, "/")
+		p.segs = append(p.segs, seg)
+		if !found {
+			break
+		}
+		body = rest
 	}
-	if !matchSegments(pp.segments, segs) {
+	return p
+}
+
+// match reports whether a request path matches.
+func (pp pathPattern) match(p reqPath) bool {
+	if !matchSegments(pp.segments, p.segs) {
 		return false
 	}
 	if n := len(pp.segments); n > 0 && pp.segments[n-1] == "**" {
 		return true
 	}
-	return trailing == pp.trailing
+	return p.trailing == pp.trailing
 }
-
 func matchSegments(pat, segs []string) bool {
 	for len(pat) > 0 {
 		if pat[0] == "**" {

@@ -1,6 +1,8 @@
 package authz
 
 import (
+	"math/rand/v2"
+	"strings"
 	"testing"
 )
 
@@ -45,7 +47,7 @@ func TestPathPatterns(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.pattern, err)
 		}
-		if got := pp.match(tc.path); got != tc.want {
+		if got := pp.match(splitPath(tc.path, nil)); got != tc.want {
 			t.Errorf("%s matches %s = %v, want %v", tc.pattern, tc.path, got, tc.want)
 		}
 	}
@@ -158,4 +160,71 @@ func TestBadClaimSpecs(t *testing.T) {
 	if _, errs := CompileRule(RuleSpec{Policy: "public", Claims: map[string]any{"role": "admin"}}, "r", "test", true, nil); len(errs) == 0 {
 		t.Error("claims on a public rule accepted")
 	}
+}
+
+// TestRouteIndexAgreesWithALinearScan: the trie index must pick exactly the rule a scan of the
+// routes in order would, for random rule sets and requests.
+func TestRouteIndexAgreesWithALinearScan(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	segs := []string{"a", "b", "api", "v1", "*", "**", "x*", "*.css"}
+	pick := func(n int) []string { return []string{segs[rng.IntN(len(segs))], segs[rng.IntN(len(segs))], segs[rng.IntN(len(segs))]}[:n] }
+	checked := 0
+	defer func() {
+		if checked < 200 {
+			t.Errorf("only %d of 300 random rule sets were valid", checked)
+		}
+	}()
+	for round := range 300 {
+		var specs []RuleSpec
+		for range 1 + rng.IntN(30) {
+			var paths []string
+			for range rng.IntN(3) {
+				p := "/" + strings.Join(pick(rng.IntN(4)), "/")
+				if strings.Count(p, "**") > 1 {
+					continue
+				}
+				paths = append(paths, p)
+			}
+			spec := RuleSpec{Paths: paths}
+			if rng.IntN(4) == 0 {
+				spec.Methods = []string{"POST"}
+			}
+			specs = append(specs, spec)
+		}
+		rules, errs := CompileRules(specs, "routes", "config", true, nil)
+		if len(errs) > 0 {
+			continue // an invalid random pattern
+		}
+		checked++
+		idx := buildRouteIndex(rules)
+		for range 50 {
+			var parts []string
+			for range rng.IntN(5) {
+				parts = append(parts, []string{"a", "b", "api", "v1", "site.css", "xy", "z"}[rng.IntN(7)])
+			}
+			path := "/" + strings.Join(parts, "/")
+			if rng.IntN(3) == 0 {
+				path += "/"
+			}
+			method := []string{"GET", "POST"}[rng.IntN(2)]
+			rp := splitPath(path, nil)
+			var want *Rule
+			for _, r := range rules {
+				if r.matches("h", rp, method) {
+					want = r
+					break
+				}
+			}
+			if got := idx.first("h", rp, method); got != want {
+				t.Fatalf("round %d: %s %s: index chose %v, scan %v (rules %+v)", round, method, path, name(got), name(want), specs)
+			}
+		}
+	}
+}
+
+func name(r *Rule) string {
+	if r == nil {
+		return "<none>"
+	}
+	return r.Name
 }

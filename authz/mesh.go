@@ -212,8 +212,8 @@ func (m *MeshRoutes) serving(host, path string) *MeshObject {
 }
 
 // lookup returns the rule the serving object's policy gives a request, if it gives one.
-func (m *MeshRoutes) lookup(host, path, method string) (*Rule, bool) {
-	o := m.serving(host, path)
+func (m *MeshRoutes) lookup(host string, path reqPath, method string) (*Rule, bool) {
+	o := m.serving(host, path.path)
 	if o == nil || o.Policy == nil {
 		return nil, false
 	}

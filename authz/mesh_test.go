@@ -55,7 +55,7 @@ func TestMeshRoutes(t *testing.T) {
 		{"unknown.host", "/", ""},
 	}
 	for _, tc := range cases {
-		r, ok := m.lookup(tc.host, tc.path, "GET")
+		r, ok := m.lookup(tc.host, splitPath(tc.path, nil), "GET")
 		got := ""
 		if ok {
 			got = r.Name

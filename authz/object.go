@@ -99,7 +99,7 @@ func ParseObjectPolicy(kv map[string]string, source string) (*ObjectPolicy, erro
 }
 
 // match returns the object's rule for a request, if the object decides it.
-func (op *ObjectPolicy) match(host, path, method string) (*Rule, bool) {
+func (op *ObjectPolicy) match(host string, path reqPath, method string) (*Rule, bool) {
 	for _, r := range op.Rules {
 		if r.matches(host, path, method) {
 			return r, true

@@ -32,6 +32,9 @@ func normalizePath(raw string) (readings, error) {
 	if i := strings.IndexAny(raw, "?#"); i >= 0 {
 		raw = raw[:i]
 	}
+	if isNormal(raw) {
+		return readings{asSent: raw, decoded: raw}, nil
+	}
 	var sent, dec strings.Builder
 	sent.Grow(len(raw) + 1)
 	dec.Grow(len(raw) + 1)
@@ -74,6 +77,37 @@ func normalizePath(raw string) (readings, error) {
 	r := readings{asSent: resolveDots(sent.String(), false)}
 	r.decoded = resolveDots(dec.String(), true)
 	return r, nil
+}
+
+// isNormal reports whether a path needs no work: it starts with "/", and has no escapes,
+// backslashes, ";" parameters, control characters, empty segments or dot segments. Most
+// requests' paths are like this, and take no allocation.
+func isNormal(p string) bool {
+	if p == "" || p[0] != '/' {
+		return false
+	}
+	segStart := 1
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) {
+			c := p[i]
+			switch {
+			case c == '%' || c == '\\' || c == ';' || c < 0x20 || c == 0x7f:
+				return false
+			case c != '/':
+				continue
+			}
+		}
+		switch p[segStart:i] {
+		case "":
+			if i != len(p) { // "//", but a single trailing "/" is fine
+				return false
+			}
+		case ".", "..":
+			return false
+		}
+		segStart = i + 1
+	}
+	return true
 }
 
 // resolveDots collapses empty segments, removes "." and resolves ".." (never above the root).

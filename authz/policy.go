@@ -64,6 +64,9 @@ type Policy struct {
 
 	extCache sync.Map // canonical context_extensions -> *cachedExtension
 	extCount atomic.Int64
+
+	indexOnce sync.Once
+	index     *routeIndex
 }
 
 // defaultRules stand for the default policy in decisions, logs and metrics.
@@ -150,7 +153,7 @@ func canonicalExtensionKey(ext map[string]string) string {
 // first: the route's context_extensions, then the serving Kubernetes object's annotations, then
 // the config's routes, then the default. Normally the first source with an opinion decides
 // alone; with annotations.allowPublic off, an object's rule is added to the config's instead.
-func (s *Snapshot) rulesFor(dst []*Rule, op *ObjectPolicy, host, path, method string) []*Rule {
+func (s *Snapshot) rulesFor(dst []*Rule, op *ObjectPolicy, host string, path reqPath, method string) []*Rule {
 	if op != nil {
 		if r, ok := op.match(host, path, method); ok {
 			return appendRule(dst, r)
@@ -165,12 +168,102 @@ func (s *Snapshot) rulesFor(dst []*Rule, op *ObjectPolicy, host, path, method st
 		}
 	}
 	p := s.Policy
-	for _, r := range p.Routes {
-		if r.matches(host, path, method) {
-			return appendRule(dst, r)
-		}
+	if r := p.routeIndex().first(host, path, method); r != nil {
+		return appendRule(dst, r)
 	}
 	return appendRule(dst, defaultRules[p.Default])
+}
+
+// routeIndex narrows the config routes a request is tried against to those whose paths could
+// match it, keeping their order: with 1,000 rules a request is matched against the few that
+// could apply, not all of them. It is a trie on the literal segments a rule's path patterns
+// start with (the segments before the first wildcard); a request collects the rules on its way
+// down, plus those with no literal prefix at the root.
+type routeIndex struct {
+	rules []*Rule
+	root  *routeNode
+}
+
+type routeNode struct {
+	children map[string]*routeNode
+	rules    []int // indexes into routeIndex.rules, ascending
+}
+
+func (p *Policy) routeIndex() *routeIndex {
+	p.indexOnce.Do(func() { p.index = buildRouteIndex(p.Routes) })
+	return p.index
+}
+
+func buildRouteIndex(rules []*Rule) *routeIndex {
+	idx := &routeIndex{rules: rules, root: &routeNode{}}
+	add := func(n *routeNode, i int) {
+		if l := n.rules; len(l) == 0 || l[len(l)-1] != i {
+			n.rules = append(n.rules, i)
+		}
+	}
+	for i, r := range rules {
+		if len(r.paths) == 0 {
+			add(idx.root, i)
+			continue
+		}
+		for _, pp := range r.paths {
+			n := idx.root
+			for _, seg := range pp.segments {
+				if strings.Contains(seg, "*") {
+					break
+				}
+				if n.children == nil {
+					n.children = map[string]*routeNode{}
+				}
+				c := n.children[seg]
+				if c == nil {
+					c = &routeNode{}
+					n.children[seg] = c
+				}
+				n = c
+			}
+			add(n, i)
+		}
+	}
+	return idx
+}
+
+// first returns the first rule, in config order, among those the path could match that
+// matches the request.
+func (idx *routeIndex) first(host string, p reqPath, method string) *Rule {
+	// The candidate lists along the path, each ascending; walk them in merged order.
+	var listsBuf [17][]int
+	lists := append(listsBuf[:0], idx.root.rules)
+	n := idx.root
+	for _, seg := range p.segs {
+		if n = n.children[seg]; n == nil {
+			break
+		}
+		lists = append(lists, n.rules)
+	}
+	var posBuf [17]int
+	pos := posBuf[:len(lists)]
+	last := -1
+	for {
+		best := -1
+		for li, l := range lists {
+			if pos[li] < len(l) && (best < 0 || l[pos[li]] < lists[best][pos[best]]) {
+				best = li
+			}
+		}
+		if best < 0 {
+			return nil
+		}
+		i := lists[best][pos[best]]
+		pos[best]++
+		if i == last {
+			continue
+		}
+		last = i
+		if r := idx.rules[i]; r.matches(host, p, method) {
+			return r
+		}
+	}
 }
 
 func appendRule(dst []*Rule, r *Rule) []*Rule {

@@ -23,10 +23,16 @@ func Render(d *Decision) *authv3.CheckResponse {
 	o := outcomes[d.Reason]
 	if d.Allowed() {
 		ok := &authv3.OkHttpResponse{HeadersToRemove: d.Remove}
-		if len(d.Set) > 0 {
-			ok.Headers = make([]*corev3.HeaderValueOption, len(d.Set))
+		if n := len(d.Set); n > 0 {
+			// One allocation per kind instead of two per header: this is every allowed request.
+			opts := make([]corev3.HeaderValueOption, n)
+			vals := make([]corev3.HeaderValue, n)
+			ok.Headers = make([]*corev3.HeaderValueOption, n)
 			for i, h := range d.Set {
-				ok.Headers[i] = overwrite(h.Name, h.Value)
+				vals[i].Key, vals[i].Value = h.Name, h.Value
+				opts[i].Header = &vals[i]
+				opts[i].AppendAction = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
+				ok.Headers[i] = &opts[i]
 			}
 		}
 		return &authv3.CheckResponse{

@@ -131,7 +131,7 @@ func CompileRules(specs []RuleSpec, path, source string, allowHosts bool, lines 
 }
 
 // matches reports whether the rule covers a request (host normalized, path one reading).
-func (r *Rule) matches(host, path, method string) bool {
+func (r *Rule) matches(host string, path reqPath, method string) bool {
 	if len(r.methods) > 0 && !slices.Contains(r.methods, method) {
 		return false
 	}

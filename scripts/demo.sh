@@ -39,7 +39,7 @@ pids+=($!)
 wait_for "${AUTH_URL}/api/auth/jwks" "Better Auth"
 
 echo "==> betterauthz: gRPC 127.0.0.1:${GRPC_PORT}, ops http://127.0.0.1:${HTTP_PORT} (logs: $WORK/betterauthz.log)"
-BETTER_AUTH_URL=$AUTH_URL "$BIN" --grpc-addr "127.0.0.1:${GRPC_PORT}" --http-addr "127.0.0.1:${HTTP_PORT}" >"$WORK/betterauthz.log" 2>&1 &
+BETTER_AUTH_URL=$AUTH_URL "$BIN" --grpc-addr "127.0.0.1:${GRPC_PORT}" --http-addr "127.0.0.1:${HTTP_PORT}" --log-decisions all >"$WORK/betterauthz.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:${HTTP_PORT}/readyz" "betterauthz"
 

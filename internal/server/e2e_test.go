@@ -87,6 +87,8 @@ func run(t *testing.T, configYAML string, mod func(*server.Options)) *running {
 		Logger:     slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Getenv:     func(string) string { return "" },
 		Listening:  func(g, h net.Addr) { addrs <- [2]string{g.String(), h.String()} },
+		// The tests read allowed decisions from the log too.
+		LogDecisions: server.LogDecisionsAll,
 	}
 	if mod != nil {
 		mod(&o)

@@ -40,7 +40,7 @@ type Options struct {
 	ShutdownDelay time.Duration
 	// ShutdownTimeout bounds the graceful drain of in-flight checks. Default 20s.
 	ShutdownTimeout time.Duration
-	// LogDecisions is all, deny or none. Default all.
+	// LogDecisions is all, deny or none. Default deny.
 	LogDecisions string
 	// Logger receives JSON logs. Default: discard.
 	Logger *slog.Logger
@@ -69,7 +69,7 @@ func (o *Options) setDefaults() {
 		o.ShutdownTimeout = DefaultShutdownTimeout
 	}
 	if o.LogDecisions == "" {
-		o.LogDecisions = LogDecisionsAll
+		o.LogDecisions = LogDecisionsDeny
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
