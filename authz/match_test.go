@@ -167,7 +167,9 @@ func TestBadClaimSpecs(t *testing.T) {
 func TestRouteIndexAgreesWithALinearScan(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	segs := []string{"a", "b", "api", "v1", "*", "**", "x*", "*.css"}
-	pick := func(n int) []string { return []string{segs[rng.IntN(len(segs))], segs[rng.IntN(len(segs))], segs[rng.IntN(len(segs))]}[:n] }
+	pick := func(n int) []string {
+		return []string{segs[rng.IntN(len(segs))], segs[rng.IntN(len(segs))], segs[rng.IntN(len(segs))]}[:n]
+	}
 	checked := 0
 	defer func() {
 		if checked < 200 {
