@@ -10,7 +10,7 @@ FUZZ_TARGETS := ./jwks:FuzzParseSet ./jwks:FuzzVerify ./authz:FuzzParseBearer ./
 
 STATIC_OUT ?= bin/betterauthz-static
 
-.PHONY: all build build-static test test-deps lint fuzz demo manifests clean
+.PHONY: all build build-static test test-deps lint fuzz demo manifests bench clean
 
 all: build
 
@@ -48,6 +48,11 @@ fuzz:
 # manifests/install.yaml, rendered from the chart (a test fails when it is stale).
 manifests:
 	./scripts/render-manifests.sh
+
+# End-to-end benchmark: writes docs/benchmarks.md (see bench/main.go).
+bench: build-static test/betterauth/node_modules/.package-lock.json
+	$(GO) build -o bin/bench ./bench
+	./bin/bench $(BENCH_FLAGS)
 
 demo: build test-deps
 	./scripts/demo.sh

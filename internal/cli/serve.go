@@ -23,6 +23,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&o.HTTPAddr, "http-addr", ":8080", "address for /healthz, /readyz and /metrics")
 	fs.StringVar(&o.LogDecisions, "log-decisions", server.LogDecisionsDeny, "one log line per decision: all, deny (the default: allows cost nothing) or none")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
+	fs.BoolVar(&o.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the ops address (for performance investigations)")
 	fs.DurationVar(&o.ShutdownDelay, "shutdown-delay", 0, "on SIGTERM, keep serving (not ready) this long before draining, so endpoints are removed first")
 	fs.DurationVar(&o.ShutdownTimeout, "shutdown-timeout", server.DefaultShutdownTimeout, "longest wait for in-flight checks when stopping")
 	if err := parseFlags(fs, args, getenv); err != nil {

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"os"
 	"time"
 
@@ -52,6 +53,8 @@ type Options struct {
 	// Kubeconfig is used to reach the Kubernetes API; empty means the pod's service account
 	// (when running in a cluster).
 	Kubeconfig string
+	// Pprof serves net/http/pprof under /debug/pprof/ on the ops port. Default off.
+	Pprof bool
 	// CRDPoll is how often an absent Gateway API CRD is looked for. Default 30s.
 	CRDPoll time.Duration
 	// Listening, when set, is called with the bound addresses once both listeners are open.
@@ -165,6 +168,12 @@ func Run(ctx context.Context, o Options) error {
 	healthpb.RegisterHealthServer(grpcServer, ready.grpc)
 	ops := opsHandler(reg, ready)
 	ops.Handle("GET /debug/routes", routesHandler(eng, invalidObjects))
+	if o.Pprof {
+		ops.HandleFunc("GET /debug/pprof/", pprof.Index)
+		ops.HandleFunc("GET /debug/pprof/profile", pprof.Profile)
+		ops.HandleFunc("GET /debug/pprof/trace", pprof.Trace)
+		ops.HandleFunc("GET /debug/pprof/symbol", pprof.Symbol)
+	}
 	httpServer := &http.Server{Handler: ops, ReadHeaderTimeout: 5 * time.Second}
 	log.Info("serving", "grpc_addr", grpcLis.Addr().String(), "http_addr", httpLis.Addr().String())
 	if o.Listening != nil {

@@ -147,6 +147,24 @@ async function control(req, res, path) {
       return send(res, 200, { ok: true, baseURL });
     case "/__test/token":
       return send(res, 200, await mint(body));
+    case "/__test/tokens": {
+      // Many distinct tokens, signed by Better Auth's JWT plugin (its server-side signJWT, with
+      // the same keys as /api/auth/token), for benchmarks that need thousands of users.
+      const alg = body.alg || "EdDSA";
+      const { auth, pluginOptions } = instanceFor({ alg });
+      const ctx = await auth.$context;
+      if (liveKeys(alg).length === 0) await createJwk({ context: ctx }, pluginOptions);
+      const tokens = [];
+      const now = Math.floor(Date.now() / 1000);
+      for (let i = 0; i < (body.count || 1); i++) {
+        const id = `bench-${randomUUID()}`;
+        const { token } = await auth.api.signJWT({
+          body: { payload: { sub: id, id, email: `${id}@example.com`, name: `Bench User ${i}`, emailVerified: true, iat: now } },
+        });
+        tokens.push(token);
+      }
+      return send(res, 200, { tokens });
+    }
     case "/__test/rotate": {
       // Better Auth rotates lazily: when the signing key's expiresAt passes, the next token is
       // signed by a new key, and the old one stays in the JWKS for the grace period.

@@ -217,6 +217,16 @@ func (s *Server) Mint(o MintOptions) (*Minted, error) {
 	return &m, nil
 }
 
+// Tokens returns count distinct tokens for distinct users, signed by Better Auth's JWT plugin
+// (its server-side signJWT) with alg.
+func (s *Server) Tokens(alg string, count int) ([]string, error) {
+	var out struct {
+		Tokens []string `json:"tokens"`
+	}
+	err := s.control("/__test/tokens", map[string]any{"alg": alg, "count": count}, &out)
+	return out.Tokens, err
+}
+
 // Rotate expires the live signing keys of alg (default EdDSA) as Better Auth's rotationInterval
 // would: the next token is signed by a new key; the old one stays in the JWKS for its grace.
 func (s *Server) Rotate(alg string) error {

@@ -1,0 +1,43 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// TestBenchRuns proves `make bench` works end to end, with tiny runs. It asserts nothing about
+// speed: benchmarks report numbers, tests check behaviour.
+func TestBenchRuns(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "betterauthz")
+	if out, err := exec.Command("make", "-C", "..", "build-static", "STATIC_OUT="+bin).CombinedOutput(); err != nil {
+		t.Fatalf("make build-static: %v\n%s", err, out)
+	}
+	self := filepath.Join(dir, "bench")
+	if out, err := exec.Command("go", "build", "-o", self, ".").CombinedOutput(); err != nil {
+		t.Fatalf("build: %v\n%s", err, out)
+	}
+	report := filepath.Join(dir, "benchmarks.md")
+	cmd := exec.Command(self, "-duration", "300ms", "-users", "20", "-cached", "100", "-out", report, "-betterauthz", bin)
+	cmd.Dir = ".."
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("bench: %v\n%s", err, out)
+	}
+	b, err := os.ReadFile(report)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"| 1 floor (saturating) | floor |", "| 2 warm (one token, cache hits) | betterauthz |",
+		"| 3 cold ES512 | betterauthz (cache off) |", "| 3 cold EdDSA | golang-jwt + keyfunc only |", "4 mixed (20 users",
+		"memory after 100 distinct tokens", "warm ≥ 0.8 × floor throughput"} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("report lacks %q:\n%s", want, b)
+		}
+	}
+	if strings.Contains(string(b), "gRPC errors") {
+		t.Errorf("the benchmark saw gRPC errors:\n%s", b)
+	}
+}

@@ -1,0 +1,162 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// loadResult is what one load run measured from the client's side.
+type loadResult struct {
+	requests  int
+	errors    int
+	denied    int
+	elapsed   time.Duration
+	latencies []time.Duration
+}
+
+func (r loadResult) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
+
+func (r loadResult) percentile(p float64) time.Duration {
+	if len(r.latencies) == 0 {
+		return 0
+	}
+	i := int(p / 100 * float64(len(r.latencies)-1))
+	return r.latencies[i]
+}
+
+// client holds a few connections to one server, as a few Envoys would.
+type client struct {
+	conns []*grpc.ClientConn
+	stubs []authv3.AuthorizationClient
+	next  atomic.Uint64
+}
+
+func dial(addr string, n int) (*client, error) {
+	c := &client{}
+	for range n {
+		conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			return nil, err
+		}
+		c.conns = append(c.conns, conn)
+		c.stubs = append(c.stubs, authv3.NewAuthorizationClient(conn))
+	}
+	return c, nil
+}
+
+func (c *client) close() {
+	for _, conn := range c.conns {
+		conn.Close()
+	}
+}
+
+func (c *client) stub() authv3.AuthorizationClient {
+	return c.stubs[c.next.Add(1)%uint64(len(c.stubs))]
+}
+
+// requests builds CheckRequests as Envoy sends them, one per token.
+func requests(tokens []string) []*authv3.CheckRequest {
+	out := make([]*authv3.CheckRequest, len(tokens))
+	for i, tok := range tokens {
+		out[i] = &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
+			Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
+				Id: fmt.Sprintf("bench-%d", i), Method: "GET", Host: "api.example.com", Path: "/api/orders?page=2",
+				Scheme: "https", Protocol: "HTTP/2",
+				Headers: map[string]string{
+					"authorization": "Bearer " + tok, "user-agent": "bench", "accept": "application/json",
+					"x-request-id": fmt.Sprintf("bench-%d", i), "x-forwarded-for": "203.0.113.9",
+				},
+			}},
+		}}
+	}
+	return out
+}
+
+// closedLoop keeps `concurrency` checks in flight for d and measures throughput: the
+// saturating rate.
+func closedLoop(c *client, reqs []*authv3.CheckRequest, concurrency int, d time.Duration) loadResult {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var mu sync.Mutex
+	res := loadResult{}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			var lat []time.Duration
+			var n, errs, denied int
+			for ctx.Err() == nil {
+				req := reqs[rng.IntN(len(reqs))]
+				t0 := time.Now()
+				resp, err := c.stub().Check(context.Background(), req)
+				lat = append(lat, time.Since(t0))
+				n++
+				switch {
+				case err != nil:
+					errs++
+				case resp.GetOkResponse() == nil:
+					denied++
+				}
+			}
+			mu.Lock()
+			res.requests += n
+			res.errors += errs
+			res.denied += denied
+			res.latencies = append(res.latencies, lat...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	slices.Sort(res.latencies)
+	return res
+}
+
+// openLoop sends checks at a fixed rate for d, whatever the answers' pace, and measures each
+// latency from when it was due (so a stall is not hidden by the requests it delays).
+func openLoop(c *client, reqs []*authv3.CheckRequest, rate float64, d time.Duration) loadResult {
+	interval := time.Duration(float64(time.Second) / rate)
+	total := int(d / interval)
+	res := loadResult{latencies: make([]time.Duration, 0, total)}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := range total {
+		due := start.Add(time.Duration(i) * interval)
+		if wait := time.Until(due); wait > 200*time.Microsecond {
+			// Timers are coarse: sleep only when well ahead, else send what is due now.
+			time.Sleep(wait - 100*time.Microsecond)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := c.stub().Check(context.Background(), reqs[i%len(reqs)])
+			lat := time.Since(due)
+			mu.Lock()
+			res.requests++
+			res.latencies = append(res.latencies, lat)
+			if err != nil {
+				res.errors++
+			} else if resp.GetOkResponse() == nil {
+				res.denied++
+			}
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	slices.Sort(res.latencies)
+	return res
+}
