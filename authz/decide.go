@@ -32,12 +32,17 @@ func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 		return d
 	}
 	host := normalizeHost(r.Host)
-	var buf [4]*Rule
-	var segBuf [16]string
-	rules := s.rulesFor(buf[:0], op, host, splitPath(rd.asSent, segBuf[:]), r.Method)
+	// The backend may read the path in more than one way — encoded separators decoded or not,
+	// upper and lower case told apart or not — and every reading's rules must allow it.
+	var buf [8]*Rule
+	var segBuf, foldBuf [16]string
+	p1 := splitPath(rd.asSent, segBuf[:])
+	rules := s.rulesFor(buf[:0], op, host, p1, r.Method, r.DestinationNamespace)
+	rules = s.rulesFor(rules, op, host, p1.folded(foldBuf[:]), r.Method, r.DestinationNamespace)
 	if rd.ambiguous() {
-		// The backend may read the path either way: both readings' rules must allow it.
-		rules = s.rulesFor(rules, op, host, splitPath(rd.decoded, segBuf[:]), r.Method)
+		p2 := splitPath(rd.decoded, segBuf[:])
+		rules = s.rulesFor(rules, op, host, p2, r.Method, r.DestinationNamespace)
+		rules = s.rulesFor(rules, op, host, p2.folded(foldBuf[:]), r.Method, r.DestinationNamespace)
 	}
 	d.Route = rules[0].Name
 	for _, rule := range rules[1:] {
@@ -108,6 +113,8 @@ func verifyReason(err error) Reason {
 		return ReasonNotReady
 	case errors.Is(err, jwks.ErrTimeout):
 		return ReasonTimeout
+	case errors.Is(err, jwks.ErrKeysUnavailable):
+		return ReasonKeysUnavailable
 	case errors.Is(err, jwks.ErrUnknownKey):
 		return ReasonUnknownKey
 	case errors.Is(err, jwks.ErrExpired):

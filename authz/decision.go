@@ -21,6 +21,7 @@ const (
 	ReasonInsufficientClaims Reason = "insufficient_claims"  // valid token without the route's claims
 	ReasonPolicyDenied       Reason = "policy_denied"        // route policy is deny
 	ReasonNotReady           Reason = "not_ready"            // JWKS never loaded
+	ReasonKeysUnavailable    Reason = "keys_unavailable"     // unknown kid while Better Auth is unreachable
 	ReasonTimeout            Reason = "timeout"              // Envoy's deadline passed first
 	ReasonBadRequest         Reason = "bad_request"          // no HTTP attributes, or a malformed path
 	ReasonInvalidRoutePolicy Reason = "invalid_route_policy" // the route's context_extensions are invalid
@@ -59,6 +60,7 @@ var outcomes = map[Reason]outcome{
 	ReasonInsufficientClaims: {codes.PermissionDenied, 403, "insufficient_scope", errorChallenge, 0},
 	ReasonPolicyDenied:       {codes.PermissionDenied, 403, "access_denied", noChallenge, 0},
 	ReasonNotReady:           {codes.Unavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
+	ReasonKeysUnavailable:    {codes.Unavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
 	ReasonTimeout:            {codes.Unavailable, 503, "temporarily_unavailable", noChallenge, time.Second},
 	ReasonBadRequest:         {codes.InvalidArgument, 400, "invalid_request", noChallenge, 0},
 	ReasonInvalidRoutePolicy: {codes.Internal, 500, "server_error", noChallenge, 0},

@@ -13,7 +13,8 @@ import (
 type pathPattern struct {
 	raw      string
 	segments []string
-	trailing bool // pattern ends with "/"
+	lower    []string // segments in lower case, for case-insensitive readings
+	trailing bool     // pattern ends with "/"
 }
 
 func compilePath(p string) (pathPattern, error) {
@@ -42,6 +43,7 @@ func compilePath(p string) (pathPattern, error) {
 			return pathPattern{}, fmt.Errorf("path pattern %q: ** must be a whole segment", p)
 		}
 		pp.segments = append(pp.segments, s)
+		pp.lower = append(pp.lower, strings.ToLower(s))
 	}
 	return pp, nil
 }
@@ -51,6 +53,18 @@ type reqPath struct {
 	path     string
 	segs     []string
 	trailing bool
+	// fold: segs are in lower case and patterns are compared in lower case too — how a
+	// case-insensitive backend (Express, ASP.NET, ...) reads the path.
+	fold bool
+}
+
+// folded is the case-insensitive reading of p; buf holds its segments when long enough.
+func (p reqPath) folded(buf []string) reqPath {
+	f := reqPath{path: p.path, segs: buf[:0], trailing: p.trailing, fold: true}
+	for _, s := range p.segs {
+		f.segs = append(f.segs, strings.ToLower(s)) // allocates only for upper-case segments
+	}
+	return f
 }
 
 // splitPath splits a normalized path, using buf for the segments when it is long enough.
@@ -74,7 +88,11 @@ func splitPath(path string, buf []string) reqPath {
 
 // match reports whether a request path matches.
 func (pp pathPattern) match(p reqPath) bool {
-	if !matchSegments(pp.segments, p.segs) {
+	pat := pp.segments
+	if p.fold {
+		pat = pp.lower
+	}
+	if !matchSegments(pat, p.segs) {
 		return false
 	}
 	if n := len(pp.segments); n > 0 && pp.segments[n-1] == "**" {

@@ -166,7 +166,7 @@ func TestBadClaimSpecs(t *testing.T) {
 // routes in order would, for random rule sets and requests.
 func TestRouteIndexAgreesWithALinearScan(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
-	segs := []string{"a", "b", "api", "v1", "*", "**", "x*", "*.css"}
+	segs := []string{"a", "b", "api", "Api", "v1", "*", "**", "x*", "*.css"}
 	pick := func(n int) []string {
 		return []string{segs[rng.IntN(len(segs))], segs[rng.IntN(len(segs))], segs[rng.IntN(len(segs))]}[:n]
 	}
@@ -202,7 +202,7 @@ func TestRouteIndexAgreesWithALinearScan(t *testing.T) {
 		for range 50 {
 			var parts []string
 			for range rng.IntN(5) {
-				parts = append(parts, []string{"a", "b", "api", "v1", "site.css", "xy", "z"}[rng.IntN(7)])
+				parts = append(parts, []string{"a", "b", "api", "API", "v1", "V1", "site.css", "xy", "z"}[rng.IntN(9)])
 			}
 			path := "/" + strings.Join(parts, "/")
 			if rng.IntN(3) == 0 {
@@ -210,15 +210,17 @@ func TestRouteIndexAgreesWithALinearScan(t *testing.T) {
 			}
 			method := []string{"GET", "POST"}[rng.IntN(2)]
 			rp := splitPath(path, nil)
-			var want *Rule
-			for _, r := range rules {
-				if r.matches("h", rp, method) {
-					want = r
-					break
+			for _, reading := range []reqPath{rp, rp.folded(nil)} {
+				var want *Rule
+				for _, r := range rules {
+					if r.matches("h", reading, method) {
+						want = r
+						break
+					}
 				}
-			}
-			if got := idx.first("h", rp, method); got != want {
-				t.Fatalf("round %d: %s %s: index chose %v, scan %v (rules %+v)", round, method, path, name(got), name(want), specs)
+				if got := idx.first("h", reading, method); got != want {
+					t.Fatalf("round %d: %s %s (fold %v): index chose %v, scan %v (rules %+v)", round, method, path, reading.fold, name(got), name(want), specs)
+				}
 			}
 		}
 	}
@@ -229,4 +231,15 @@ func name(r *Rule) string {
 		return "<none>"
 	}
 	return r.Name
+}
+
+func TestDeepPathsDoNotOverflowTheIndex(t *testing.T) {
+	deep := "/" + strings.Repeat("a/", 30) + "b"
+	rules, errs := CompileRules([]RuleSpec{{Paths: []string{deep}, Policy: "public"}}, "routes", "config", true, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	if got := buildRouteIndex(rules).first("h", splitPath(deep, nil), "GET"); got != rules[0] {
+		t.Fatalf("a 31-segment path matched %v", name(got))
+	}
 }

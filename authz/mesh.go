@@ -7,20 +7,23 @@ import (
 	"strings"
 )
 
-// MeshObject is one Kubernetes object's own policy (from its betterauthz.io/ annotations) and
-// the requests it serves.
+// MeshObject is a Kubernetes object that serves requests, and its own policy (from its
+// betterauthz.io/ annotations). Objects without a policy are indexed too: when one of them
+// serves a request, the config decides, not some broader annotated object.
 type MeshObject struct {
 	// Kind, Namespace, Name identify it: "Service", "Ingress" or "HTTPRoute".
 	Kind, Namespace, Name string
 	// Routes are the hosts and paths it serves.
 	Routes []MeshRoute
-	// Policy from its annotations.
+	// Policy from its annotations; nil when it has none (or they are invalid).
 	Policy *ObjectPolicy
 }
 
 // MeshRoute is a set of hosts and the paths the object routes on them.
 type MeshRoute struct {
-	// Hosts: exact names, "*.example.com" wildcards, or "*" for any host.
+	// Hosts: exact names or "*.example.com" wildcards. Objects that serve no explicit host
+	// (they take whatever their gateway gives them) are not indexed: they would claim every
+	// host in the mesh.
 	Hosts []string
 	// Paths routed on those hosts; "/" as a prefix for every path.
 	Paths []RoutedPath
@@ -64,20 +67,16 @@ func (rp RoutedPath) specificity() int {
 // kindRank breaks ties between objects: the more specific kind of route wins.
 var kindRank = map[string]int{"HTTPRoute": 0, "Ingress": 1, "Service": 2}
 
-// MeshRoutes finds the Kubernetes object that serves a request and lets its policy decide.
+// MeshRoutes finds the Kubernetes objects that serve a request and lets their policies decide.
 // Built whole from a snapshot of objects; immutable after.
 type MeshRoutes struct {
-	// Tighten (config annotations.allowPublic: false) makes object rules add to the config's
-	// instead of replacing them: a request must satisfy both, so annotations can only tighten.
-	Tighten bool
 	// Objects that carry a policy, sorted by Ref.
 	Objects []*MeshObject
-	// Conflicts are hosts and paths that more than one object claims, resolved by order.
+	// Conflicts are hosts and paths that more than one object claims: all their policies apply.
 	Conflicts []Conflict
 
 	exact    map[string][]candidate // host -> candidates, best first
 	wildcard []wildcardHost         // "*.suffix" hosts, longest suffix first
-	anyHost  []candidate            // objects for every host
 }
 
 type candidate struct {
@@ -90,20 +89,21 @@ type wildcardHost struct {
 	candidates []candidate
 }
 
-// Conflict records objects claiming the same host and path; the first one wins.
+// Conflict records objects claiming the same host and path. None of them wins alone: a request
+// must satisfy every one's policy (an object without one stands for the config), so a second
+// object can never open what the first closes.
 type Conflict struct {
 	Host, Path string
 	Objects    []string
 }
 
 func (c Conflict) String() string {
-	return fmt.Sprintf("host %s path %s is claimed by %s; %s wins", c.Host, c.Path, strings.Join(c.Objects, ", "), c.Objects[0])
+	return fmt.Sprintf("host %s path %s is claimed by %s; the policies of all of them apply", c.Host, c.Path, strings.Join(c.Objects, ", "))
 }
 
-// NewMeshRoutes indexes objects. Ties (same host and same routed path) resolve by kind
-// (HTTPRoute, Ingress, Service) then namespace/name, and are listed in Conflicts.
-func NewMeshRoutes(objects []*MeshObject, tighten bool) *MeshRoutes {
-	m := &MeshRoutes{Tighten: tighten, exact: map[string][]candidate{}}
+// NewMeshRoutes indexes objects; ties (same host and routed path) are listed in Conflicts.
+func NewMeshRoutes(objects []*MeshObject) *MeshRoutes {
+	m := &MeshRoutes{exact: map[string][]candidate{}}
 	sorted := append([]*MeshObject(nil), objects...)
 	sort.Slice(sorted, func(i, j int) bool {
 		a, b := sorted[i], sorted[j]
@@ -126,7 +126,7 @@ func NewMeshRoutes(objects []*MeshObject, tighten bool) *MeshRoutes {
 				h = strings.ToLower(strings.TrimSuffix(h, "."))
 				switch {
 				case h == "*" || h == "":
-					m.anyHost = append(m.anyHost, cands...)
+					// Never indexed: see MeshRoute.Hosts.
 				case strings.HasPrefix(h, "*."):
 					wild[h[1:]] = append(wild[h[1:]], cands...)
 				default:
@@ -147,11 +147,8 @@ func NewMeshRoutes(objects []*MeshObject, tighten bool) *MeshRoutes {
 		}
 		return m.wildcard[i].suffix < m.wildcard[j].suffix
 	})
-	m.anyHost = m.order("*", m.anyHost)
-	objs := map[*MeshObject]bool{}
 	for _, o := range sorted {
-		if !objs[o] {
-			objs[o] = true
+		if o.Policy != nil {
 			m.Objects = append(m.Objects, o)
 		}
 	}
@@ -186,36 +183,60 @@ func (m *MeshRoutes) order(host string, c []candidate) []candidate {
 	return c
 }
 
-// serving returns the object that serves a request (host normalized, path one reading): the
-// most specific path among objects for the exact host, else for a wildcard host, else for
-// every host.
-func (m *MeshRoutes) serving(host, path string) *MeshObject {
-	pick := func(cs []candidate) *MeshObject {
+// serving returns the objects that serve a request (host normalized, path one reading): those
+// with the most specific routed path among objects for the exact host, else for a wildcard
+// host. Several come back only on a tie. Services from another namespace than the request's
+// destination (when Envoy names it) are left out: a client picks the Host header, not which
+// workload receives the request.
+func (m *MeshRoutes) serving(dst []*MeshObject, host, path, destNS string) []*MeshObject {
+	pick := func(cs []candidate) []*MeshObject {
+		best := -1
 		for _, c := range cs {
-			if c.path.covers(path) {
-				return c.obj
+			if best >= 0 && c.path.specificity() < best {
+				break
+			}
+			if !c.path.covers(path) || (destNS != "" && c.obj.Kind == "Service" && c.obj.Namespace != destNS) {
+				continue
+			}
+			best = c.path.specificity()
+			if !slices.Contains(dst, c.obj) {
+				dst = append(dst, c.obj)
 			}
 		}
-		return nil
+		return dst
 	}
-	if o := pick(m.exact[host]); o != nil {
-		return o
+	if dst = pick(m.exact[host]); len(dst) > 0 {
+		return dst
 	}
 	for _, w := range m.wildcard {
 		if len(host) > len(w.suffix) && strings.HasSuffix(host, w.suffix) {
-			if o := pick(w.candidates); o != nil {
-				return o
+			if dst = pick(w.candidates); len(dst) > 0 {
+				return dst
 			}
 		}
 	}
-	return pick(m.anyHost)
+	return dst
 }
 
-// lookup returns the rule the serving object's policy gives a request, if it gives one.
-func (m *MeshRoutes) lookup(host string, path reqPath, method string) (*Rule, bool) {
-	o := m.serving(host, path.path)
-	if o == nil || o.Policy == nil {
-		return nil, false
+// lookup appends the rules the serving objects give a request. configToo is true when the
+// config must decide as well: no object serves the request, or one of those that do has no
+// policy or no rule for it.
+func (m *MeshRoutes) lookup(dst []*Rule, host string, path reqPath, method, destNS string) (rules []*Rule, configToo bool) {
+	var buf [4]*MeshObject
+	objs := m.serving(buf[:0], host, path.path, destNS)
+	if len(objs) == 0 {
+		return dst, true
 	}
-	return o.Policy.match(host, path, method)
+	for _, o := range objs {
+		if o.Policy == nil {
+			configToo = true
+			continue
+		}
+		if r, ok := o.Policy.match(host, path, method); ok {
+			dst = appendRule(dst, r)
+		} else {
+			configToo = true
+		}
+	}
+	return dst, configToo
 }

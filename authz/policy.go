@@ -61,6 +61,10 @@ type Policy struct {
 	Realm string
 	// MaxTokenBytes bounds the Authorization header read.
 	MaxTokenBytes int
+	// AnnotationsOnlyTighten (config annotations.allowPublic: false) makes Kubernetes objects'
+	// rules add to the config's instead of replacing them: a request must satisfy both, so
+	// annotations can tighten a route but never open it.
+	AnnotationsOnlyTighten bool
 
 	extCache sync.Map // canonical context_extensions -> *cachedExtension
 	extCount atomic.Int64
@@ -152,19 +156,18 @@ func canonicalExtensionKey(ext map[string]string) string {
 // rulesFor appends the rules a request must satisfy for one path reading, most specific source
 // first: the route's context_extensions, then the serving Kubernetes object's annotations, then
 // the config's routes, then the default. Normally the first source with an opinion decides
-// alone; with annotations.allowPublic off, an object's rule is added to the config's instead.
-func (s *Snapshot) rulesFor(dst []*Rule, op *ObjectPolicy, host string, path reqPath, method string) []*Rule {
+// alone; with annotations.allowPublic off, objects' rules are added to the config's instead.
+func (s *Snapshot) rulesFor(dst []*Rule, op *ObjectPolicy, host string, path reqPath, method, destNS string) []*Rule {
 	if op != nil {
 		if r, ok := op.match(host, path, method); ok {
 			return appendRule(dst, r)
 		}
 	}
 	if s.Mesh != nil {
-		if r, ok := s.Mesh.lookup(host, path, method); ok {
-			dst = appendRule(dst, r)
-			if !s.Mesh.Tighten {
-				return dst
-			}
+		var configToo bool
+		dst, configToo = s.Mesh.lookup(dst, host, path, method, destNS)
+		if !configToo && !s.Policy.AnnotationsOnlyTighten {
+			return dst
 		}
 	}
 	p := s.Policy
@@ -208,7 +211,7 @@ func buildRouteIndex(rules []*Rule) *routeIndex {
 		}
 		for _, pp := range r.paths {
 			n := idx.root
-			for _, seg := range pp.segments {
+			for _, seg := range pp.lower { // lower case: one trie serves both readings
 				if strings.Contains(seg, "*") {
 					break
 				}
@@ -236,13 +239,14 @@ func (idx *routeIndex) first(host string, p reqPath, method string) *Rule {
 	lists := append(listsBuf[:0], idx.root.rules)
 	n := idx.root
 	for _, seg := range p.segs {
-		if n = n.children[seg]; n == nil {
+		if n = n.children[strings.ToLower(seg)]; n == nil {
 			break
 		}
 		lists = append(lists, n.rules)
 	}
 	var posBuf [17]int
-	pos := posBuf[:len(lists)]
+	pos := posBuf[:0]
+	pos = append(pos, make([]int, len(lists))...) // grows past the buffer for deep paths
 	last := -1
 	for {
 		best := -1

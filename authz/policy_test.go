@@ -73,6 +73,12 @@ func TestRoutePolicy(t *testing.T) {
 		"malformed escape":                {req{"GET", "h", "/public/%zz", "", nil}, ReasonBadRequest, ""},
 		"encoded NUL":                     {req{"GET", "h", "/public/%00", "", nil}, ReasonBadRequest, ""},
 
+		// A case-insensitive backend reads /ADMIN as /admin: its rules apply too.
+		"upper case on admin":           {req{"GET", "h", "/ADMIN/users", "user", nil}, ReasonInsufficientClaims, "default+admin"},
+		"mixed case on deny":            {req{"GET", "h", "/Internal/x", "admin", nil}, ReasonPolicyDenied, "default+internal"},
+		"upper case cannot make public": {req{"GET", "h", "/PUBLIC/x", "", nil}, ReasonMissingToken, "default+public-api"},
+		"HEAD is covered by a GET rule": {req{"HEAD", "h", "/healthz", "", nil}, ReasonPublic, "health"},
+
 		// Envoy's per-route context_extensions come first.
 		"context policy public": {
 			req{"GET", "h", "/admin/users", "", map[string]string{KeyPolicy: "public"}}, ReasonPublic, "context_extensions betterauthz.io/policy",

@@ -41,6 +41,8 @@ func sampleDecision(r Reason) Decision {
 		d.Description = "signing keys not loaded yet"
 	case ReasonTimeout:
 		d.Description = "timed out waiting for signing keys"
+	case ReasonKeysUnavailable:
+		d.Description = "signing keys unavailable: the JWKS could not be refreshed"
 	case ReasonBadRequest:
 		d.Description = "CheckRequest has no HTTP request attributes"
 	case ReasonInternal:

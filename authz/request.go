@@ -22,6 +22,9 @@ type Request struct {
 	Path string
 	// ContextExtensions are the route's check_settings.context_extensions.
 	ContextExtensions map[string]string
+	// DestinationNamespace is the namespace of the workload receiving the request, when Envoy
+	// names it (Istio: destination principal spiffe://<domain>/ns/<ns>/sa/<sa>).
+	DestinationNamespace string
 
 	headers   map[string]string     // Envoy joins repeated headers with ","
 	headerMap []*corev3.HeaderValue // sent instead when Envoy has encode_raw_headers on
@@ -37,13 +40,14 @@ func Extract(req *authv3.CheckRequest) (*Request, error) {
 		return nil, errNoHTTP
 	}
 	r := &Request{
-		ID:                h.GetId(),
-		Method:            h.GetMethod(),
-		Host:              h.GetHost(),
-		Path:              h.GetPath(),
-		ContextExtensions: req.GetAttributes().GetContextExtensions(),
-		headers:           h.GetHeaders(),
-		headerMap:         h.GetHeaderMap().GetHeaders(),
+		ID:                   h.GetId(),
+		Method:               h.GetMethod(),
+		Host:                 h.GetHost(),
+		Path:                 h.GetPath(),
+		ContextExtensions:    req.GetAttributes().GetContextExtensions(),
+		headers:              h.GetHeaders(),
+		headerMap:            h.GetHeaderMap().GetHeaders(),
+		DestinationNamespace: spiffeNamespace(req.GetAttributes().GetDestination().GetPrincipal()),
 	}
 	if r.ID == "" {
 		r.ID, _ = r.Header("x-request-id")
@@ -84,4 +88,20 @@ func (r *Request) CORSPreflight() bool {
 	_, origin := r.Header("origin")
 	_, method := r.Header("access-control-request-method")
 	return origin > 0 && method > 0
+}
+
+// spiffeNamespace reads the namespace of an Istio workload identity,
+// spiffe://cluster.local/ns/shop/sa/orders; "" for anything else.
+func spiffeNamespace(principal string) string {
+	rest, ok := strings.CutPrefix(principal, "spiffe://")
+	if !ok {
+		return ""
+	}
+	parts := strings.Split(rest, "/")
+	for i := 1; i+1 < len(parts); i++ {
+		if parts[i] == "ns" {
+			return parts[i+1]
+		}
+	}
+	return ""
 }

@@ -95,6 +95,10 @@ func CompileRule(spec RuleSpec, path, source string, allowHosts bool, lines line
 		}
 		r.methods = append(r.methods, up)
 	}
+	// Servers answer HEAD with their GET handler: a rule for GET covers HEAD too.
+	if slices.Contains(r.methods, "GET") && !slices.Contains(r.methods, "HEAD") {
+		r.methods = append(r.methods, "HEAD")
+	}
 	if len(spec.Claims) > 0 {
 		key := strictyaml.Join(path, "claims")
 		if r.Action != Authenticated {

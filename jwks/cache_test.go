@@ -21,9 +21,9 @@ func (c *clock) add(d time.Duration) { c.ns.Add(int64(d)) }
 
 func TestCacheNeverOutlivesTheTokensExp(t *testing.T) {
 	var clk clock
-	clk.set(time.Now())
 	v, ks := verifierFor(t, ba, func(o *jwks.VerifierOptions) { o.CacheEntries = 100; o.ClockSkew = 0; o.Now = clk.now }, nil)
 	m := mint(t, ba, betterauth.MintOptions{ExpirationTime: "2m"})
+	clk.set(time.Now()) // after minting: with no skew, iat must not be in the clock's future
 	waitLoaded(t, ks, 10*time.Second)
 	if _, err := v.Verify(context.Background(), m.Token); err != nil {
 		t.Fatal(err)
@@ -40,9 +40,9 @@ func TestCacheNeverOutlivesTheTokensExp(t *testing.T) {
 
 func TestCacheLeewayDoesNotExtendTrust(t *testing.T) {
 	var clk clock
-	clk.set(time.Now())
 	v, ks := verifierFor(t, ba, func(o *jwks.VerifierOptions) { o.CacheEntries = 100; o.ClockSkew = 30 * time.Second; o.Now = clk.now }, nil)
 	m := mint(t, ba, betterauth.MintOptions{ExpirationTime: "1m"})
+	clk.set(time.Now())
 	waitLoaded(t, ks, 10*time.Second)
 	if _, err := v.Verify(context.Background(), m.Token); err != nil {
 		t.Fatal(err)

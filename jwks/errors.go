@@ -4,7 +4,7 @@ package jwks
 
 import "errors"
 
-// Each failure kind has one sentinel; errors returned by this package wrap exactly one of them
+// Each failure kind has one sentinel; errors returned by Verify wrap exactly one of them
 // (and, for ErrInvalidToken, a more precise cause below it) so callers can classify with errors.Is.
 var (
 	// ErrNotReady: no key set has ever been loaded, so nothing can be verified yet.
@@ -17,6 +17,8 @@ var (
 	ErrInvalidToken = errors.New("invalid token")
 	// ErrTimeout: the caller's context ended while waiting for a key refresh.
 	ErrTimeout = errors.New("timed out waiting for signing keys")
+	// ErrKeysUnavailable: the token names a kid the key set lacks, and refreshing it failed.
+	ErrKeysUnavailable = errors.New("signing keys unavailable: the JWKS could not be refreshed")
 )
 
 // Causes wrapped under ErrInvalidToken. Their text is safe to show a client: it never contains
@@ -49,7 +51,7 @@ func Describe(err error) string {
 		}
 		return ErrInvalidToken.Error()
 	}
-	for _, s := range []error{ErrNotReady, ErrTimeout, ErrUnknownKey, ErrExpired} {
+	for _, s := range []error{ErrNotReady, ErrTimeout, ErrKeysUnavailable, ErrUnknownKey, ErrExpired} {
 		if errors.Is(err, s) {
 			return s.Error()
 		}

@@ -42,7 +42,7 @@ func FuzzVerify(f *testing.F) {
 	f.Add("..")
 	f.Add("eyJhbGciOiJub25lIn0.e30.")
 	f.Add(sign(f, jwt.SigningMethodEdDSA, priv, map[string]any{"alg": "EdDSA", "kid": "k2"}, claims))
-	sentinels := []error{jwks.ErrNotReady, jwks.ErrTimeout, jwks.ErrUnknownKey, jwks.ErrExpired, jwks.ErrInvalidToken}
+	sentinels := []error{jwks.ErrNotReady, jwks.ErrTimeout, jwks.ErrKeysUnavailable, jwks.ErrUnknownKey, jwks.ErrExpired, jwks.ErrInvalidToken}
 	f.Fuzz(func(t *testing.T, token string) {
 		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
 		defer cancel()

@@ -38,7 +38,7 @@ type KeySetOptions struct {
 	// NegativeMaxEntries bounds that negative cache; when full it is emptied. Default 10000.
 	NegativeMaxEntries int
 	// InitialBackoff is the first retry delay after a failed fetch; it doubles up to MaxBackoff
-	// (and never beyond RefreshInterval once keys are loaded). Defaults 500ms and 30s.
+	// (and never beyond RefreshInterval once keys are loaded). Defaults 500ms and 10s.
 	InitialBackoff time.Duration
 	MaxBackoff     time.Duration
 	// MaxResponseBytes caps the JWKS body. Default 1 MiB.
@@ -56,7 +56,7 @@ type Observer interface {
 
 // Fetch describes one JWKS fetch.
 type Fetch struct {
-	// Trigger says why it ran: "initial", "interval", "retry", "unknown_kid" or "not_ready".
+	// Trigger says why it ran: "initial", "interval", "retry" or "unknown_kid".
 	Trigger string
 	// Err is nil on success.
 	Err error
@@ -76,7 +76,7 @@ const (
 	defaultNegativeTTL        = 5 * time.Second
 	defaultNegativeMaxEntries = 10000
 	defaultInitialBackoff     = 500 * time.Millisecond
-	defaultMaxBackoff         = 30 * time.Second
+	defaultMaxBackoff         = 10 * time.Second
 	defaultMaxResponseBytes   = 1 << 20
 )
 
@@ -239,8 +239,8 @@ func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 		return jwk, nil
 	}
 	if !k.Loaded() {
-		// Answer now (Envoy's deadline is short) but nudge a fetch: Better Auth may just be up.
-		k.schedule("not_ready")
+		// Answer now: Envoy's deadline is short, and Run retries with backoff. Fetching here
+		// too would turn every request into a hit on a Better Auth that is down.
 		return jwkset.JWK{}, ErrNotReady
 	}
 	if k.isNegative(kid) {
@@ -264,11 +264,13 @@ func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 		}
 		c = k.schedule("unknown_kid")
 	}
-	if c.err == nil {
-		// Only a successful fetch proves the kid absent; after a failed one the next caller
-		// may try again (still rate-limited).
-		k.setNegative(kid)
+	if c.err != nil {
+		// Better Auth could not be asked: the kid may well be a new, genuine one. Say "try
+		// again" (503) rather than "bad token" (401), which makes clients sign users out.
+		return jwkset.JWK{}, fmt.Errorf("%w: %w", ErrKeysUnavailable, c.err)
 	}
+	// Only a successful fetch proves the kid absent.
+	k.setNegative(kid)
 	return jwkset.JWK{}, fmt.Errorf("%w %q", ErrUnknownKey, kid)
 }
 

@@ -120,7 +120,8 @@ func (v *Verifier) Keys() *KeySet { return v.keys }
 // Verify checks a compact JWT and returns its claims, which the caller must not modify (they
 // may be shared with other calls through the cache). The error wraps exactly one of
 // ErrNotReady, ErrTimeout, ErrUnknownKey, ErrExpired or ErrInvalidToken (with a cause below it);
-// it never contains the token. Waiting for a key refresh is bounded by ctx.
+// it never contains the token. ErrKeysUnavailable is also possible: an unknown kid while the
+// JWKS cannot be refreshed. Waiting for a key refresh is bounded by ctx.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	if len(token) > v.maxBytes {
 		return nil, invalid(ErrTooLarge)
@@ -199,6 +200,8 @@ func (v *Verifier) classify(t *jwt.Token, err error) error {
 		return ErrNotReady
 	case errors.Is(err, ErrTimeout):
 		return ErrTimeout
+	case errors.Is(err, ErrKeysUnavailable):
+		return ErrKeysUnavailable
 	case errors.Is(err, ErrUnknownKey):
 		return ErrUnknownKey
 	case errors.Is(err, ErrNoKeyID):

@@ -328,12 +328,13 @@ func deref[T any](p *T, def T) T {
 // Policy builds the request policy these settings describe.
 func (s *Settings) Policy() *authz.Policy {
 	return &authz.Policy{
-		Routes:             s.Routes,
-		Default:            s.DefaultPolicy,
-		IdentityHeaders:    s.IdentityHeaders,
-		AllowCORSPreflight: s.AllowCORSPreflight,
-		Realm:              s.Issuer,
-		MaxTokenBytes:      jwks.DefaultMaxTokenBytes,
+		AnnotationsOnlyTighten: !s.Annotations.AllowPublic,
+		Routes:                 s.Routes,
+		Default:                s.DefaultPolicy,
+		IdentityHeaders:        s.IdentityHeaders,
+		AllowCORSPreflight:     s.AllowCORSPreflight,
+		Realm:                  s.Issuer,
+		MaxTokenBytes:          jwks.DefaultMaxTokenBytes,
 	}
 }
 

@@ -336,20 +336,20 @@ func fromMeta(kind, apiVersion string, m *metav1.ObjectMeta) *Object {
 		ResourceVersion: m.ResourceVersion, Annotations: m.Annotations}
 }
 
-// fromIngress reads an Ingress's hosts and paths: each rule's host (none: every host) with its
-// HTTP paths (Exact, or Prefix for Prefix and ImplementationSpecific); a default backend serves
-// every path of every host.
+// fromIngress reads an Ingress's hosts and paths: each rule's host with its HTTP paths (Exact,
+// or Prefix for Prefix and ImplementationSpecific). Rules without a host, and a default
+// backend, serve whatever hosts the ingress controller gives them — betterauthz cannot tell
+// which, so they are left out (with a note when the Ingress has a policy): indexed as "every
+// host", one Ingress could set the policy of the whole mesh.
 func fromIngress(ing *networkingv1.Ingress) *Object {
 	o := fromMeta("Ingress", "networking.k8s.io/v1", &ing.ObjectMeta)
-	if !o.hasPolicy() {
-		return o
-	}
+	hostless := ing.Spec.DefaultBackend != nil
 	for _, rule := range ing.Spec.Rules {
-		host := rule.Host
-		if host == "" {
-			host = "*"
+		if rule.Host == "" {
+			hostless = true
+			continue
 		}
-		route := authz.MeshRoute{Hosts: []string{host}}
+		route := authz.MeshRoute{Hosts: []string{rule.Host}}
 		if rule.HTTP == nil {
 			route.Paths = []authz.RoutedPath{{Value: "/"}}
 		} else {
@@ -359,8 +359,8 @@ func fromIngress(ing *networkingv1.Ingress) *Object {
 		}
 		o.Routes = append(o.Routes, route)
 	}
-	if ing.Spec.DefaultBackend != nil {
-		o.Routes = append(o.Routes, authz.MeshRoute{Hosts: []string{"*"}, Paths: []authz.RoutedPath{{Value: "/"}}})
+	if hostless && o.hasPolicy() {
+		o.Notes = append(o.Notes, "rules without a host (or a default backend) serve whatever hosts the ingress controller sends them; betterauthz cannot tell which, so its annotations do not apply to them")
 	}
 	return o
 }
@@ -374,18 +374,29 @@ func ingressPath(p networkingv1.HTTPIngressPath) authz.RoutedPath {
 	return authz.RoutedPath{Value: v, Exact: exact}
 }
 
-// fromHTTPRoute reads an HTTPRoute's hostnames (none: every host of its Gateway) and each rule's
-// path matches (a rule without matches serves every path). RegularExpression paths cannot be
-// matched here: they are left out, with a note.
+// fromHTTPRoute reads an HTTPRoute's hostnames and each rule's path matches (a rule without
+// matches serves every path). Only routes a Gateway has accepted (status.parents[].conditions
+// Accepted=True) serve requests, so only those are indexed: a route in any namespace can name
+// any hostname, but the Gateway decides whether it gets that traffic. A route without
+// hostnames takes every host of its Gateway listeners, which betterauthz does not see: it is
+// left out too. RegularExpression paths cannot be matched here: they are left out. Each
+// omission is noted when the route has a policy.
 func fromHTTPRoute(u *unstructured.Unstructured) *Object {
 	o := &Object{Kind: "HTTPRoute", APIVersion: "gateway.networking.k8s.io/v1", Namespace: u.GetNamespace(), Name: u.GetName(),
 		UID: string(u.GetUID()), ResourceVersion: u.GetResourceVersion(), Annotations: u.GetAnnotations()}
-	if !o.hasPolicy() {
+	note := func(n string) {
+		if o.hasPolicy() {
+			o.Notes = append(o.Notes, n)
+		}
+	}
+	if !accepted(u) {
+		note("not accepted by any Gateway (status.parents): it serves no request yet, so its annotations do not apply")
 		return o
 	}
 	hosts, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "hostnames")
 	if len(hosts) == 0 {
-		hosts = []string{"*"}
+		note("no spec.hostnames: it serves every host of its Gateway listeners, which betterauthz cannot see, so its annotations do not apply")
+		return o
 	}
 	route := authz.MeshRoute{Hosts: hosts}
 	rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
@@ -412,7 +423,10 @@ func fromHTTPRoute(u *unstructured.Unstructured) *Object {
 			case "PathPrefix":
 				route.Paths = append(route.Paths, authz.RoutedPath{Value: value})
 			default:
-				o.Notes = append(o.Notes, fmt.Sprintf("spec.rules[%d].matches[%d]: %s path %q is not matched by betterauthz; requests it routes fall back to the config", i, j, typ, value))
+				// Which paths it serves is unknown: it claims the whole host without a policy,
+				// so that the config (not a broader annotated object) decides there.
+				o.UnknownPaths = hosts
+				note(fmt.Sprintf("spec.rules[%d].matches[%d]: %s path %q is not matched by betterauthz; requests it routes fall back to the config", i, j, typ, value))
 			}
 		}
 	}
@@ -420,6 +434,21 @@ func fromHTTPRoute(u *unstructured.Unstructured) *Object {
 		o.Routes = []authz.MeshRoute{route}
 	}
 	return o
+}
+
+// accepted reports whether some Gateway has accepted the route.
+func accepted(u *unstructured.Unstructured) bool {
+	parents, _, _ := unstructured.NestedSlice(u.Object, "status", "parents")
+	for _, p := range parents {
+		conds, _, _ := unstructured.NestedSlice(p.(map[string]any), "conditions")
+		for _, c := range conds {
+			m, _ := c.(map[string]any)
+			if m["type"] == "Accepted" && m["status"] == "True" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func namespaceList(ns []string) string {

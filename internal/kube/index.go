@@ -17,6 +17,9 @@ type Object struct {
 	// Routes are the hosts and paths the object routes (Ingress, HTTPRoute). A Service's are
 	// derived from its name: every path of its cluster DNS names.
 	Routes []authz.MeshRoute
+	// UnknownPaths are hosts on which the object routes paths betterauthz cannot match (regular
+	// expressions): on them it stands for the config on every path.
+	UnknownPaths []string
 	// Notes are things about the object's routing that the index could not use (a regular
 	// expression path match, say), reported with the object.
 	Notes []string
@@ -41,28 +44,36 @@ type Invalid struct {
 	Err    error
 }
 
-// BuildIndex compiles the objects that carry betterauthz.io/ annotations into the routes the
-// checks consult. An object with a malformed annotation is left out (its requests fall back to
-// the config) and returned in invalid; it never affects other objects.
+// BuildIndex compiles the objects into the routes the checks consult. Every object that
+// serves requests is indexed, annotated or not, so that when an unannotated object serves a
+// request the config decides, not some broader annotated object. An object with a malformed
+// annotation is indexed without a policy (its requests fall back to the config) and returned in
+// invalid; it never affects other objects.
 func BuildIndex(objects []*Object, a config.Annotations) (*authz.MeshRoutes, []Invalid) {
 	var mesh []*authz.MeshObject
 	var invalid []Invalid
 	for _, o := range objects {
-		if !o.hasPolicy() {
-			continue
-		}
-		op, err := authz.ParseObjectPolicy(o.Annotations, o.Ref())
-		if err != nil {
-			invalid = append(invalid, Invalid{Object: o, Err: err})
-			continue
-		}
-		mo := &authz.MeshObject{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Routes: o.Routes, Policy: op}
+		mo := &authz.MeshObject{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Routes: o.Routes}
 		if o.Kind == "Service" {
 			mo.Routes = []authz.MeshRoute{{Hosts: ServiceHosts(o.Name, o.Namespace, a.ClusterDomain), Paths: []authz.RoutedPath{{Value: "/"}}}}
 		}
-		mesh = append(mesh, mo)
+		if o.hasPolicy() {
+			op, err := authz.ParseObjectPolicy(o.Annotations, o.Ref())
+			if err != nil {
+				invalid = append(invalid, Invalid{Object: o, Err: err})
+			} else {
+				mo.Policy = op
+			}
+		}
+		if len(mo.Routes) > 0 {
+			mesh = append(mesh, mo)
+		}
+		if len(o.UnknownPaths) > 0 {
+			mesh = append(mesh, &authz.MeshObject{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name + " (paths betterauthz cannot match)",
+				Routes: []authz.MeshRoute{{Hosts: o.UnknownPaths, Paths: []authz.RoutedPath{{Value: "/"}}}}})
+		}
 	}
-	return authz.NewMeshRoutes(mesh, !a.AllowPublic), invalid
+	return authz.NewMeshRoutes(mesh), invalid
 }
 
 // ServiceHosts are the names a Service answers to inside the cluster.

@@ -30,10 +30,12 @@ func TestFromIngress(t *testing.T) {
 		},
 	}
 	o := fromIngress(ing)
+	// The host-less rule and the default backend are left out, with a note.
 	want := []authz.MeshRoute{
 		{Hosts: []string{"a.example.com"}, Paths: []authz.RoutedPath{{Value: "/x", Exact: true}, {Value: "/y"}, {Value: "/z"}, {Value: "/"}}},
-		{Hosts: []string{"*"}, Paths: []authz.RoutedPath{{Value: "/"}}},
-		{Hosts: []string{"*"}, Paths: []authz.RoutedPath{{Value: "/"}}},
+	}
+	if len(o.Notes) != 1 || !strings.Contains(o.Notes[0], "without a host") {
+		t.Errorf("notes %v", o.Notes)
 	}
 	if len(o.Routes) != len(want) {
 		t.Fatalf("routes %+v", o.Routes)
@@ -45,31 +47,53 @@ func TestFromIngress(t *testing.T) {
 	}
 }
 
-func TestFromHTTPRoute(t *testing.T) {
+func httpRoute(spec map[string]any, accepted bool) *unstructured.Unstructured {
 	u := &unstructured.Unstructured{Object: map[string]any{
 		"metadata": map[string]any{"name": "r", "namespace": "n", "annotations": map[string]any{"betterauthz.io/policy": "deny"}},
-		"spec": map[string]any{
-			"rules": []any{
-				map[string]any{"matches": []any{
-					map[string]any{"path": map[string]any{"type": "Exact", "value": "/e"}},
-					map[string]any{"path": map[string]any{"value": "/p"}},
-					map[string]any{"path": map[string]any{"type": "RegularExpression", "value": "/r.*"}},
-					map[string]any{"headers": []any{}},
-				}},
-				map[string]any{},
-			},
-		},
+		"spec":     spec,
 	}}
-	o := fromHTTPRoute(u)
-	if len(o.Routes) != 1 || !slices.Equal(o.Routes[0].Hosts, []string{"*"}) {
+	if accepted {
+		u.Object["status"] = map[string]any{"parents": []any{map[string]any{
+			"parentRef":  map[string]any{"name": "gw"},
+			"conditions": []any{map[string]any{"type": "Accepted", "status": "True"}},
+		}}}
+	}
+	return u
+}
+
+func TestFromHTTPRoute(t *testing.T) {
+	spec := map[string]any{
+		"hostnames": []any{"a.example.com"},
+		"rules": []any{
+			map[string]any{"matches": []any{
+				map[string]any{"path": map[string]any{"type": "Exact", "value": "/e"}},
+				map[string]any{"path": map[string]any{"value": "/p"}},
+				map[string]any{"path": map[string]any{"type": "RegularExpression", "value": "/r.*"}},
+				map[string]any{"headers": []any{}},
+			}},
+			map[string]any{},
+		},
+	}
+	o := fromHTTPRoute(httpRoute(spec, true))
+	if len(o.Routes) != 1 || !slices.Equal(o.Routes[0].Hosts, []string{"a.example.com"}) {
 		t.Fatalf("routes %+v", o.Routes)
 	}
 	want := []authz.RoutedPath{{Value: "/e", Exact: true}, {Value: "/p"}, {Value: "/"}, {Value: "/"}}
 	if !slices.Equal(o.Routes[0].Paths, want) {
 		t.Errorf("paths %+v, want %+v", o.Routes[0].Paths, want)
 	}
+	if !slices.Equal(o.UnknownPaths, []string{"a.example.com"}) {
+		t.Errorf("a regular-expression match must leave the host to the config: %v", o.UnknownPaths)
+	}
 	if len(o.Notes) != 1 || !strings.Contains(o.Notes[0], `RegularExpression path "/r.*" is not matched by betterauthz`) {
 		t.Errorf("notes %v", o.Notes)
+	}
+
+	if o := fromHTTPRoute(httpRoute(spec, false)); len(o.Routes) != 0 || !strings.Contains(strings.Join(o.Notes, ""), "not accepted") {
+		t.Errorf("a route no Gateway accepted is indexed: %+v", o)
+	}
+	if o := fromHTTPRoute(httpRoute(map[string]any{"rules": []any{map[string]any{}}}, true)); len(o.Routes) != 0 || !strings.Contains(strings.Join(o.Notes, ""), "no spec.hostnames") {
+		t.Errorf("a route without hostnames is indexed: %+v", o)
 	}
 }
 
@@ -80,17 +104,12 @@ func TestBuildIndex(t *testing.T) {
 		{Kind: "Service", Namespace: "a", Name: "bad", Annotations: map[string]string{"betterauthz.io/policy": "open"}},
 	}
 	m, invalid := BuildIndex(objs, config.Annotations{Enabled: true, AllowPublic: true, ClusterDomain: "corp.local"})
+	// Objects with a policy are listed; all three are indexed (plain and bad without a policy).
 	if len(m.Objects) != 1 || len(invalid) != 1 || invalid[0].Object.Name != "bad" {
 		t.Fatalf("objects %d invalid %+v", len(m.Objects), invalid)
 	}
 	if got := m.Objects[0].Routes[0].Hosts; !slices.Equal(got, []string{"s", "s.a", "s.a.svc", "s.a.svc.corp.local"}) {
 		t.Errorf("service hosts %v", got)
-	}
-	if m.Tighten {
-		t.Error("tighten with allowPublic")
-	}
-	if m, _ := BuildIndex(objs, config.Annotations{Enabled: true, ClusterDomain: "x"}); !m.Tighten {
-		t.Error("allowPublic false does not tighten")
 	}
 }
 

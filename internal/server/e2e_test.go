@@ -416,3 +416,25 @@ func TestInvalidConfigStopsStartNamingTheKey(t *testing.T) {
 		t.Fatalf("Run: %v", err)
 	}
 }
+
+func TestRunReturnsWhenItCannotListen(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	done := make(chan error, 1)
+	go func() {
+		done <- server.Run(context.Background(), server.Options{
+			GRPCAddr: l.Addr().String(), HTTPAddr: "127.0.0.1:0", Getenv: func(string) string { return "" },
+		})
+	}()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "--grpc-addr") {
+			t.Fatalf("Run: %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run hung after failing to listen")
+	}
+}

@@ -15,9 +15,8 @@ import (
 	"github.com/betterauthz/betterauthz/jwks"
 )
 
-// keySwitchWait is how long a reload that changes the JWKS address waits for the new key set
-// to load before it takes over anyway.
-const keySwitchWait = 10 * time.Second
+// keySwitchNote is how often a config waiting for the keys at a new JWKS address says so.
+const keySwitchNote = 30 * time.Second
 
 // Config sources, by precedence: a ConfigMap, once it has supplied a config, wins over a file.
 const (
@@ -54,6 +53,7 @@ type engine struct {
 	source    string
 	digest    [32]byte // of the document in force
 	configMap bool     // a ConfigMap has supplied a config: files no longer apply
+	pending   *pending // a config waiting for the keys at its new JWKS address
 
 	snapMu   sync.Mutex // guards the parts a snapshot is made of
 	policy   *authz.Policy
@@ -81,8 +81,11 @@ func (e *engine) apply(source string, data []byte) error {
 		return nil
 	}
 	digest := sha256.Sum256(data)
-	if e.settings != nil && digest == e.digest && source == e.source {
+	if e.settings != nil && digest == e.digest && source == e.source && e.pending == nil {
 		return nil
+	}
+	if e.pending != nil && digest == e.pending.digest && source == e.pending.source {
+		return nil // already waiting for this one's keys
 	}
 	s, err := config.Parse(data, e.getenv)
 	if err != nil {
@@ -94,19 +97,90 @@ func (e *engine) apply(source string, data []byte) error {
 	}
 
 	keys := e.keys.Load()
-	var newKeys *jwks.KeySet
-	var stopNew context.CancelFunc
 	if keys == nil || keys.URL() != s.JWKSURL || e.settings.JWKSRefreshInterval != s.JWKSRefreshInterval {
-		if newKeys, stopNew, err = e.startKeys(s); err != nil {
+		newKeys, stopNew, err := e.startKeys(s)
+		if err != nil {
 			return err
 		}
-		if keys != nil {
-			e.awaitKeys(newKeys)
+		e.cancelPending()
+		if keys == nil {
+			// The first config: nothing to keep, it takes over now (not ready until keys load).
+			return e.commit(s, digest, source, newKeys, stopNew)
 		}
+		// A new JWKS address: the config in force keeps answering until the new keys have
+		// loaded, so that a reload to a wrong or unreachable jwksURL cannot take the service
+		// down.
+		p := &pending{settings: s, digest: digest, source: source, keys: newKeys, stop: stopNew, done: make(chan struct{})}
+		e.pending = p
+		e.log.Info("config accepted: it takes over once the signing keys at its jwksURL have loaded; until then the previous config stays in force",
+			"source", source, "jwks_url", s.JWKSURL)
+		go e.awaitPending(p)
+		return nil
+	}
+	e.cancelPending()
+	return e.commit(s, digest, source, nil, nil)
+}
+
+// pending is a config waiting for its new key set to load.
+type pending struct {
+	settings *config.Settings
+	digest   [32]byte
+	source   string
+	keys     *jwks.KeySet
+	stop     context.CancelFunc
+	done     chan struct{} // closed when superseded
+}
+
+// cancelPending drops a config still waiting for its keys (a newer one replaces it). Called
+// with e.mu held.
+func (e *engine) cancelPending() {
+	if e.pending != nil {
+		close(e.pending.done)
+		e.pending.stop()
+		e.pending = nil
+	}
+}
+
+// awaitPending puts a pending config in force once its keys have loaded, unless a newer config
+// supersedes it first. It says so while it waits.
+func (e *engine) awaitPending(p *pending) {
+	t := time.NewTicker(20 * time.Millisecond)
+	defer t.Stop()
+	started := time.Now()
+	nextNote := started.Add(keySwitchNote)
+	for !p.keys.Loaded() {
+		select {
+		case <-p.done:
+			return
+		case <-e.bg.Done():
+			return
+		case now := <-t.C:
+			if now.After(nextNote) {
+				e.log.Warn("still waiting for the signing keys at the new jwksURL; the previous config stays in force",
+					"jwks_url", p.keys.URL(), "waiting", now.Sub(started).Round(time.Second).String())
+				nextNote = now.Add(keySwitchNote)
+			}
+		}
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.pending != p {
+		return
+	}
+	e.pending = nil
+	_ = e.commit(p.settings, p.digest, p.source, p.keys, p.stop)
+}
+
+// commit puts a validated config in force. newKeys, when set, replaces the key set. Called
+// with e.mu held.
+func (e *engine) commit(s *config.Settings, digest [32]byte, source string, newKeys *jwks.KeySet, stopNew context.CancelFunc) error {
+	keys := e.keys.Load()
+	if newKeys != nil {
 		keys = newKeys
 	}
 	verifier := e.verifier
 	if newKeys != nil || !sameVerification(e.settings, s) {
+		var err error
 		if verifier, err = newVerifier(s, keys); err != nil {
 			if stopNew != nil {
 				stopNew()
@@ -184,20 +258,6 @@ func (e *engine) startKeys(s *config.Settings) (*jwks.KeySet, context.CancelFunc
 		_ = ks.Run(ctx)
 	}()
 	return ks, cancel, nil
-}
-
-// awaitKeys gives a new JWKS address a moment to load before it takes over, so that a reload
-// does not turn into 503s.
-func (e *engine) awaitKeys(ks *jwks.KeySet) {
-	deadline := time.Now().Add(keySwitchWait)
-	for !ks.Loaded() {
-		if time.Now().After(deadline) || e.bg.Err() != nil {
-			e.log.Warn("new jwksURL not loaded yet; switching anyway, checks that need a token answer 503 until it loads",
-				"jwks_url", ks.URL(), "waited", keySwitchWait.String())
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // keysLoaded reports whether the key set in force has loaded.

@@ -113,6 +113,29 @@ func (k *kubeFixture) service(t *testing.T, ns, name string, annotations map[str
 	}
 }
 
+// acceptRoute marks an HTTPRoute accepted by a Gateway, as a Gateway controller would: only
+// routes a Gateway accepted serve requests, so only those count.
+func (k *kubeFixture) acceptRoute(t *testing.T, ns, name string) {
+	t.Helper()
+	ctx := context.Background()
+	ri := k.dyn.Resource(kube.HTTPRouteGVR).Namespace(ns)
+	u, err := ri.Get(ctx, name, metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Object["status"] = map[string]any{"parents": []any{map[string]any{
+		"parentRef":      map[string]any{"name": "gw"},
+		"controllerName": "example.com/gateway-controller",
+		"conditions": []any{map[string]any{
+			"type": "Accepted", "status": "True", "reason": "Accepted", "message": "",
+			"lastTransitionTime": time.Now().UTC().Format(time.RFC3339), "observedGeneration": u.GetGeneration(),
+		}},
+	}}}
+	if _, err := ri.UpdateStatus(ctx, u, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // hostCheck asks with a host, method and path.
 func (r *running) hostCheck(t *testing.T, method, host, path string, headers map[string]string) string {
 	t.Helper()
@@ -343,7 +366,36 @@ func TestAnnotationsOnServicesIngressesAndHTTPRoutes(t *testing.T) {
 		if _, err := k.dyn.Resource(kube.HTTPRouteGVR).Namespace(k.ns).Create(context.Background(), route, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
+		// Not accepted by a Gateway yet: it serves nothing, so its annotations do not apply.
+		time.Sleep(800 * time.Millisecond)
+		if got := r.hostCheck(t, "GET", "api.example.com", "/v1/private/x", bearer(admin.Token)); got != "allowed" {
+			t.Errorf("a route no Gateway accepted changed the answer: %s", got)
+		}
+		k.acceptRoute(t, k.ns, "api")
 		expectAnswer(t, r, "GET", "api.example.com", "/v1/private/x", bearer(admin.Token), "denied 403")
+
+		// A route without hostnames takes whatever hosts its Gateway gives it: it must not make
+		// the rest of the mesh public.
+		open := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+			"metadata": map[string]any{"name": "everything", "namespace": other, "annotations": map[string]any{"betterauthz.io/policy": "public"}},
+			"spec":     map[string]any{"parentRefs": []any{map[string]any{"name": "gw"}}, "rules": []any{map[string]any{}}},
+		}}
+		if _, err := k.dyn.Resource(kube.HTTPRouteGVR).Namespace(other).Create(context.Background(), open, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		k.acceptRoute(t, other, "everything")
+		eventually(t, 5*time.Second, func() string {
+			if !strings.Contains(r.logs.String(), "no spec.hostnames") {
+				return "the host-less route is not reported"
+			}
+			return ""
+		})
+		for _, host := range []string{"payments.prod.svc.cluster.local", "api.example.com"} {
+			if got := r.hostCheck(t, "GET", host, "/internal/x", nil); got != "denied 403" {
+				t.Errorf("%s/internal/x after a host-less public route: %s", host, got)
+			}
+		}
 		expectAnswer(t, r, "GET", "api.example.com", "/v1/public", bearer(user.Token), "allowed")
 		if !strings.Contains(r.logs.String(), "watching HTTPRoutes") {
 			t.Error("the CRD's arrival is not logged")
@@ -464,18 +516,19 @@ func TestNamespaceRestrictionAndAllowPublicFalse(t *testing.T) {
 	expectAnswer(t, r, "GET", "api."+k.ns, "/x", bearer(user.Token), "allowed")
 }
 
-func TestTiesResolveDeterministicallyAndAreReported(t *testing.T) {
+func TestTiesApplyEveryPolicyAndAreReported(t *testing.T) {
 	k := newKube(t)
 	second := k.ns + "-z"
 	createNamespace(t, k.cs, second)
 	r := run(t, baseConfig(ba)+"annotations:\n  namespaces: ["+k.ns+", "+second+"]\n", func(o *server.Options) { o.Kubeconfig = k.kubeconfig })
 	r.waitReady(t, 20*time.Second)
-	// "web" alone names a Service in both namespaces: the first namespace in order wins.
+	// "web" alone names a Service in both namespaces: both policies apply, so the deny holds.
 	k.service(t, k.ns, "web", map[string]string{"betterauthz.io/policy": "public"})
 	k.service(t, second, "web", map[string]string{"betterauthz.io/policy": "deny"})
-	expectAnswer(t, r, "GET", "web", "/", nil, "allowed")
+	expectAnswer(t, r, "GET", "web", "/", nil, "denied 403")
+	expectAnswer(t, r, "GET", "web."+k.ns, "/", nil, "allowed")
 	expectAnswer(t, r, "GET", "web."+second, "/", nil, "denied 403")
-	want := "host web path / (prefix) is claimed by Service " + k.ns + "/web, Service " + second + "/web; Service " + k.ns + "/web wins"
+	want := "host web path / (prefix) is claimed by Service " + k.ns + "/web, Service " + second + "/web; the policies of all of them apply"
 	eventually(t, 5*time.Second, func() string {
 		if !strings.Contains(r.logs.String(), want) {
 			return "conflict not logged"
@@ -555,6 +608,7 @@ func TestTheRBACManifestSuffices(t *testing.T) {
 	if _, err := k.dyn.Resource(kube.HTTPRouteGVR).Namespace(k.ns).Create(ctx, route, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
+	k.acceptRoute(t, k.ns, "rt")
 	expectAnswer(t, r, "GET", "svc."+k.ns, "/", nil, "allowed")
 	expectAnswer(t, r, "GET", "ing.example.com", "/", nil, "allowed")
 	expectAnswer(t, r, "GET", "rt.example.com", "/any", nil, "allowed")

@@ -236,3 +236,35 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "\n")
 }
+
+// TestReloadToAnUnreachableJWKSKeepsTheLastGood: a config whose jwksURL does not answer is not
+// put in force (it would make every check 503); the previous one keeps answering, and a
+// corrected config takes over.
+func TestReloadToAnUnreachableJWKSKeepsTheLastGood(t *testing.T) {
+	r, path := startWithConfig(t, baseConfig(ba))
+	m, _ := ba.Mint(betterauth.MintOptions{})
+	writeAtomically(t, path, baseConfig(ba)+"jwksURL: http://127.0.0.1:1/api/auth/jwks\ndefaultPolicy: public\n")
+	eventually(t, 5*time.Second, func() string {
+		if !strings.Contains(r.logs.String(), "it takes over once the signing keys at its jwksURL have loaded") {
+			return "the waiting config is not reported"
+		}
+		return ""
+	})
+	time.Sleep(time.Second)
+	if got := answer(r.check(t, bearer(m.Token))); got != "allowed" {
+		t.Errorf("a token during the wait: %s", got)
+	}
+	if got := answer(r.check(t, nil)); got != "denied 401" {
+		t.Errorf("the waiting config (public) took over without its keys: %s", got)
+	}
+	if code, _ := r.get(t, "/readyz"); code != 200 {
+		t.Errorf("/readyz %d during the wait", code)
+	}
+	writeAtomically(t, path, baseConfig(ba)+"defaultPolicy: public\n")
+	eventually(t, 5*time.Second, func() string {
+		if got := answer(r.check(t, nil)); got != "allowed" {
+			return "the corrected config: " + got
+		}
+		return ""
+	})
+}

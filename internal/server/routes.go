@@ -62,8 +62,8 @@ func buildRouteTable(s *config.Settings, mesh *authz.MeshRoutes, invalid []strin
 			"then the annotations of the object serving the request, then config routes (first match), then the default.",
 		Invalid: invalid,
 	}
+	t.Tighten = !s.Annotations.AllowPublic
 	if mesh != nil {
-		t.Tighten = mesh.Tighten
 		for _, o := range mesh.Objects {
 			var hosts, served []string
 			for _, r := range o.Routes {

@@ -118,9 +118,11 @@ func Run(ctx context.Context, o Options) error {
 
 	// Key sets outlive ctx until the drain ends: in-flight checks may still need keys.
 	background, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopBackground()
 	eng := newEngine(background, log, m, o.Getenv, &decisionObserver{log: log, mode: o.LogDecisions, metrics: m})
-	defer eng.wait()
+	defer func() {
+		stopBackground() // on every return, also an early one: key sets must stop before the wait
+		eng.wait()
+	}()
 	eng.svc.OnPanic = func(stack []byte) {
 		log.Error("check panicked; answered 500", "stack", string(stack))
 	}
