@@ -2,7 +2,6 @@ package jwks_test
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"testing"
 	"time"
@@ -16,15 +15,7 @@ import (
 var ba *betterauth.Server
 
 func TestMain(m *testing.M) {
-	var err error
-	ba, err = betterauth.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	ba.Stop()
-	os.Exit(code)
+	os.Exit(betterauth.RunTests(m, &ba))
 }
 
 func mint(t testing.TB, s *betterauth.Server, o betterauth.MintOptions) *betterauth.Minted {

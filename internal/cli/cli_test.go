@@ -20,15 +20,7 @@ import (
 var ba *betterauth.Server
 
 func TestMain(m *testing.M) {
-	var err error
-	ba, err = betterauth.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	ba.Stop()
-	os.Exit(code)
+	os.Exit(betterauth.RunTests(m, &ba))
 }
 
 type lockedBuffer struct {

@@ -30,18 +30,11 @@ import (
 var ba *betterauth.Server
 
 func TestMain(m *testing.M) {
-	var err error
-	ba, err = betterauth.Start()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	code := m.Run()
-	ba.Stop()
-	if kubeSrv != nil {
-		kubeSrv.Stop()
-	}
-	os.Exit(code)
+	os.Exit(betterauth.RunTests(m, &ba, func() {
+		if kubeSrv != nil {
+			kubeSrv.Stop()
+		}
+	}))
 }
 
 // syncBuffer collects logs from concurrent goroutines.

@@ -294,3 +294,20 @@ func (s *Server) control(path string, body, out any) error {
 	}
 	return nil
 }
+
+// RunTests is a TestMain body for packages that share one Better Auth server: it starts the
+// server into *s, runs the tests, then calls each of cleanups and stops the server. It fails
+// the run (exit 1) when the server cannot start: the tests never skip.
+func RunTests(m interface{ Run() int }, s **Server, cleanups ...func()) int {
+	var err error
+	if *s, err = Start(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	code := m.Run()
+	for _, c := range cleanups {
+		c()
+	}
+	(*s).Stop()
+	return code
+}

@@ -418,18 +418,11 @@ func apply(ctx context.Context, cfg *rest.Config, manifest []byte, defaultNamesp
 	if err != nil {
 		return err
 	}
-	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
-	for {
-		var obj unstructured.Unstructured
-		if err := dec.Decode(&obj.Object); err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
-			}
-			return err
-		}
-		if len(obj.Object) == 0 {
-			continue
-		}
+	objs, err := DecodeObjects(manifest)
+	if err != nil {
+		return err
+	}
+	for _, obj := range objs {
 		gvk := obj.GroupVersionKind()
 		mapping, err := mapper.RESTMapping(gvk.GroupKind(), gvk.Version)
 		if err != nil {
@@ -449,10 +442,11 @@ func apply(ctx context.Context, cfg *rest.Config, manifest []byte, defaultNamesp
 		if dryRun {
 			opts.DryRun = []string{metav1.DryRunAll}
 		}
-		if _, err := ri.Apply(ctx, obj.GetName(), &obj, opts); err != nil {
+		if _, err := ri.Apply(ctx, obj.GetName(), obj, opts); err != nil {
 			return fmt.Errorf("apply %s %s/%s: %w", gvk.Kind, obj.GetNamespace(), obj.GetName(), err)
 		}
 	}
+	return nil
 }
 
 // ModuleDir downloads a Go module (path@version) through the module proxy and returns its
@@ -627,3 +621,21 @@ func StartCluster() (*Server, error) {
 
 // KwokModule holds kwok's stage definitions (fast node and pod lifecycles).
 const KwokModule = "sigs.k8s.io/kwok@v0.8.0"
+
+// DecodeObjects reads every object of a multi-document YAML (or JSON) stream.
+func DecodeObjects(manifest []byte) ([]*unstructured.Unstructured, error) {
+	var objs []*unstructured.Unstructured
+	dec := utilyaml.NewYAMLOrJSONDecoder(bytes.NewReader(manifest), 4096)
+	for {
+		var u unstructured.Unstructured
+		if err := dec.Decode(&u.Object); err != nil {
+			if errors.Is(err, io.EOF) {
+				return objs, nil
+			}
+			return nil, err
+		}
+		if len(u.Object) > 0 {
+			objs = append(objs, &u)
+		}
+	}
+}
