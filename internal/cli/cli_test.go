@@ -10,34 +10,17 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/betterauthz/betterauthz/internal/testenv/betterauth"
+	"github.com/betterauthz/betterauthz/internal/testenv/logbuf"
 )
 
 var ba *betterauth.Server
 
 func TestMain(m *testing.M) {
 	os.Exit(betterauth.RunTests(m, &ba))
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func envOf(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
@@ -55,7 +38,7 @@ func TestServeAndCheck(t *testing.T) {
 		"BETTERAUTHZ_LOG_LEVEL": "debug",
 	})
 	ctx, cancel := context.WithCancel(context.Background())
-	logs := &lockedBuffer{}
+	logs := &logbuf.Buffer{}
 	done := make(chan int, 1)
 	go func() { done <- Main(ctx, []string{"--grpc-addr", grpcAddr}, env, io.Discard, logs) }()
 	deadline := time.Now().Add(15 * time.Second)

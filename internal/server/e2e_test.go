@@ -1,7 +1,6 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -25,6 +24,7 @@ import (
 
 	"github.com/betterauthz/betterauthz/internal/server"
 	"github.com/betterauthz/betterauthz/internal/testenv/betterauth"
+	"github.com/betterauthz/betterauthz/internal/testenv/logbuf"
 )
 
 var ba *betterauth.Server
@@ -37,30 +37,12 @@ func TestMain(m *testing.M) {
 	}))
 }
 
-// syncBuffer collects logs from concurrent goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // running is a betterauthz started in-process by run.
 type running struct {
 	grpcAddr, httpAddr string
 	client             authv3.AuthorizationClient
 	health             healthpb.HealthClient
-	logs               *syncBuffer
+	logs               *logbuf.Buffer
 	stop               func() error // cancels the context and returns Run's error
 }
 
@@ -71,7 +53,7 @@ func run(t *testing.T, configYAML string, mod func(*server.Options)) *running {
 	if err := os.WriteFile(path, []byte(configYAML), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	addrs := make(chan [2]string, 1)
 	o := server.Options{
 		ConfigPath: path,
