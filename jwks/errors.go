@@ -19,6 +19,9 @@ var (
 	ErrTimeout = errors.New("timed out waiting for signing keys")
 	// ErrKeysUnavailable: the token names a kid the key set lacks, and refreshing it failed.
 	ErrKeysUnavailable = errors.New("signing keys unavailable: the JWKS could not be refreshed")
+	// ErrKeysStale: the key set has not been refreshed successfully for longer than MaxKeyAge,
+	// so its keys are no longer trusted (a key Better Auth revoked meanwhile would still verify).
+	ErrKeysStale = errors.New("signing keys stale: the JWKS has not been refreshed for too long")
 )
 
 // Causes wrapped under ErrInvalidToken. Their text is safe to show a client: it never contains
@@ -36,6 +39,7 @@ var (
 	ErrNotYetValid      = errors.New("token not valid yet")
 	ErrMissingClaim     = errors.New("token lacks a required claim")
 	ErrSessionCacheType = errors.New("session-cache cookie JWT is not an access token")
+	ErrCritical         = errors.New("token header has crit: critical extensions are not supported")
 )
 
 // Describe returns the client-safe description of an error from Verify: the precise cause for
@@ -44,14 +48,14 @@ func Describe(err error) string {
 	if errors.Is(err, ErrInvalidToken) {
 		for _, cause := range []error{ErrTooLarge, ErrMalformed, ErrOpaque, ErrAlgorithm, ErrNoKeyID,
 			ErrKeyMismatch, ErrSignature, ErrIssuer, ErrAudience, ErrNotYetValid, ErrMissingClaim,
-			ErrSessionCacheType} {
+			ErrSessionCacheType, ErrCritical} {
 			if errors.Is(err, cause) {
 				return cause.Error()
 			}
 		}
 		return ErrInvalidToken.Error()
 	}
-	for _, s := range []error{ErrNotReady, ErrTimeout, ErrKeysUnavailable, ErrUnknownKey, ErrExpired} {
+	for _, s := range []error{ErrNotReady, ErrTimeout, ErrKeysUnavailable, ErrKeysStale, ErrUnknownKey, ErrExpired} {
 		if errors.Is(err, s) {
 			return s.Error()
 		}

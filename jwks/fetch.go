@@ -1,77 +1,207 @@
 package jwks
 
 import (
+	"bytes"
 	"context"
+	"crypto"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"os"
+	"sync"
 
 	"github.com/MicahParks/jwkset"
 )
 
-// download fetches and parses a JWKS. problems lists keys that were skipped.
-func download(ctx context.Context, client *http.Client, url string, maxBytes int64) ([]jwkset.JWK, []error, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+// Why a fetch failed. Each error from a fetch wraps exactly one of these.
+var (
+	// ErrFetchStatus: the JWKS answered with a status other than 200.
+	ErrFetchStatus = errors.New("unexpected HTTP status")
+	// ErrFetchRedirect: the JWKS answered with a redirect. Redirects are never followed: one
+	// could lead to an http:// address or to another host's keys.
+	ErrFetchRedirect = errors.New("redirects are not followed; set jwksURL to the final address")
+	// ErrFetchTooLarge: the body exceeded MaxResponseBytes.
+	ErrFetchTooLarge = errors.New("response too large")
+	// ErrFetchInvalid: the body is not a usable JWKS.
+	ErrFetchInvalid = errors.New("not a usable JSON Web Key Set")
+	// ErrFetchUnreachable: no answer — connection refused or reset, DNS, TLS, timeout.
+	ErrFetchUnreachable = errors.New("JWKS unreachable")
+	// ErrFetchCAFile: the configured CA file could not be used.
+	ErrFetchCAFile = errors.New("CA file unusable")
+)
+
+// FetchFailure names the kind of a fetch error for metrics and logs: "status", "redirect",
+// "too_large", "invalid", "unreachable", "ca_file" (or "" for nil).
+func FetchFailure(err error) string {
+	switch {
+	case err == nil:
+		return ""
+	case errors.Is(err, ErrFetchStatus):
+		return "status"
+	case errors.Is(err, ErrFetchRedirect):
+		return "redirect"
+	case errors.Is(err, ErrFetchTooLarge):
+		return "too_large"
+	case errors.Is(err, ErrFetchInvalid):
+		return "invalid"
+	case errors.Is(err, ErrFetchCAFile):
+		return "ca_file"
+	default:
+		return "unreachable"
+	}
+}
+
+// MinRSABits is the smallest RSA modulus accepted in a JWKS (RFC 7518 §3.3 requires 2048).
+const MinRSABits = 2048
+
+// fetcher downloads the JWKS. With a CA file, it re-reads the file before each fetch and builds
+// a new client when its content changed, so a rotated CA (a cert-manager Secret, say) applies
+// without a restart.
+type fetcher struct {
+	url      string
+	maxBytes int64
+	caFile   string
+
+	mu     sync.Mutex
+	client *http.Client
+	caSum  [32]byte
+}
+
+func newFetcher(url, caFile string, client *http.Client, maxBytes int64) *fetcher {
+	c := *client
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &fetcher{url: url, maxBytes: maxBytes, caFile: caFile, client: &c}
+}
+
+// httpClient is the client for the next fetch.
+func (f *fetcher) httpClient() (*http.Client, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.caFile == "" {
+		return f.client, nil
+	}
+	pemBytes, err := os.ReadFile(f.caFile)
 	if err != nil {
-		return nil, nil, fmt.Errorf("build request: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrFetchCAFile, err)
+	}
+	sum := sha256.Sum256(pemBytes)
+	if sum == f.caSum {
+		return f.client, nil
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		return nil, fmt.Errorf("%w: %s holds no PEM certificate", ErrFetchCAFile, f.caFile)
+	}
+	base, _ := f.client.Transport.(*http.Transport)
+	if base == nil {
+		base, _ = http.DefaultTransport.(*http.Transport)
+	}
+	t := base.Clone()
+	// Only this CA is trusted for the JWKS: the point of a private CA is that no public one
+	// can vouch for Better Auth.
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	c := *f.client
+	c.Transport = t
+	f.client, f.caSum = &c, sum
+	return f.client, nil
+}
+
+// download fetches and parses the JWKS. problems lists keys that were skipped.
+func (f *fetcher) download(ctx context.Context) ([]jwkset.JWK, []error, error) {
+	client, err := f.httpClient()
+	if err != nil {
+		return nil, nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%w: build request: %w", ErrFetchUnreachable, err)
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "betterauthz")
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("GET %s: %w", url, err)
+		return nil, nil, fmt.Errorf("GET %s: %w: %w", f.url, ErrFetchUnreachable, err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	switch {
+	case resp.StatusCode >= 300 && resp.StatusCode < 400:
+		return nil, nil, fmt.Errorf("GET %s: HTTP %d to %q: %w", f.url, resp.StatusCode, resp.Header.Get("Location"), ErrFetchRedirect)
+	case resp.StatusCode != http.StatusOK:
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, nil, fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
+		return nil, nil, fmt.Errorf("GET %s: HTTP %d: %w", f.url, resp.StatusCode, ErrFetchStatus)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBytes+1))
+	body, err := io.ReadAll(io.LimitReader(resp.Body, f.maxBytes+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("GET %s: read body: %w", url, err)
+		return nil, nil, fmt.Errorf("GET %s: read body: %w: %w", f.url, ErrFetchUnreachable, err)
 	}
-	if int64(len(body)) > maxBytes {
-		return nil, nil, fmt.Errorf("GET %s: response larger than %d bytes", url, maxBytes)
+	if int64(len(body)) > f.maxBytes {
+		return nil, nil, fmt.Errorf("GET %s: larger than %d bytes: %w", f.url, f.maxBytes, ErrFetchTooLarge)
 	}
 	keys, problems, err := ParseSet(body)
 	if err != nil {
-		return nil, problems, fmt.Errorf("GET %s: %w", url, err)
+		return nil, problems, fmt.Errorf("GET %s: %w: %w", f.url, ErrFetchInvalid, err)
 	}
 	return keys, problems, nil
 }
 
 // ParseSet parses a JWKS document. A key that cannot be used (unsupported type, bad
-// parameters, no kid, a duplicate kid, use other than "sig", symmetric) is skipped and reported
-// in problems; the set as a whole fails only when it is not a JWKS at all or when it lists keys
-// and none is usable. {"keys":[]} is a valid, empty set.
+// parameters, no kid, use other than "sig", symmetric, RSA under MinRSABits, a member name
+// twice) is skipped and reported in problems, as is a key repeated identically. The set as a
+// whole fails when it is not a JWKS at all, when two different keys share a kid (which one a
+// token means is then a guess), or when it lists keys and none is usable. {"keys":[]} is a
+// valid, empty set.
 func ParseSet(data []byte) (keys []jwkset.JWK, problems []error, err error) {
-	var doc struct {
-		Keys *[]json.RawMessage `json:"keys"`
-	}
-	if err := json.Unmarshal(data, &doc); err != nil {
+	var rawKeys []byte
+	err = walkObject(data, false, func(name, value []byte) error {
+		if string(name) == "keys" {
+			rawKeys = value
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, nil, fmt.Errorf("not a JSON Web Key Set: %w", err)
 	}
-	if doc.Keys == nil {
+	if rawKeys == nil {
 		return nil, nil, errors.New(`not a JSON Web Key Set: no "keys" member`)
 	}
-	seen := make(map[string]bool, len(*doc.Keys))
-	for i, raw := range *doc.Keys {
-		jwk, err := parseKey(raw, seen)
+	var list []json.RawMessage
+	if err := json.Unmarshal(rawKeys, &list); err != nil || bytes.Equal(bytes.TrimSpace(rawKeys), []byte("null")) {
+		return nil, nil, errors.New(`not a JSON Web Key Set: "keys" is not a list`)
+	}
+	byKid := make(map[string]jwkset.JWK, len(list))
+	for i, raw := range list {
+		jwk, err := parseKey(raw)
 		if err != nil {
 			problems = append(problems, fmt.Errorf("keys[%d]: %w", i, err))
 			continue
 		}
+		kid := jwk.Marshal().KID
+		if prev, dup := byKid[kid]; dup {
+			if !sameKey(prev, jwk) {
+				return nil, problems, fmt.Errorf("keys[%d]: kid %q names two different keys", i, kid)
+			}
+			problems = append(problems, fmt.Errorf("keys[%d]: kid %q: duplicate kid (the same key again, ignored)", i, kid))
+			continue
+		}
+		byKid[kid] = jwk
 		keys = append(keys, jwk)
 	}
-	if len(*doc.Keys) > 0 && len(keys) == 0 {
-		return nil, problems, fmt.Errorf("none of its %d keys is usable: %w", len(*doc.Keys), problems[0])
+	if len(list) > 0 && len(keys) == 0 {
+		return nil, problems, fmt.Errorf("none of its %d keys is usable: %w", len(list), problems[0])
 	}
 	return keys, problems, nil
 }
 
-func parseKey(raw json.RawMessage, seen map[string]bool) (jwkset.JWK, error) {
+func parseKey(raw json.RawMessage) (jwkset.JWK, error) {
+	if err := checkObject(raw, true); err != nil {
+		return jwkset.JWK{}, fmt.Errorf("not a JWK: %w", err)
+	}
 	var m jwkset.JWKMarshal
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return jwkset.JWK{}, fmt.Errorf("not a JWK: %w", err)
@@ -79,8 +209,6 @@ func parseKey(raw json.RawMessage, seen map[string]bool) (jwkset.JWK, error) {
 	switch {
 	case m.KID == "":
 		return jwkset.JWK{}, errors.New(`no "kid"`)
-	case seen[m.KID]:
-		return jwkset.JWK{}, fmt.Errorf("kid %q: duplicate kid", m.KID)
 	case m.USE != "" && m.USE != jwkset.UseSig:
 		return jwkset.JWK{}, fmt.Errorf("kid %q: use %q is not \"sig\"", m.KID, m.USE)
 	case m.KTY == jwkset.KtyOct:
@@ -92,6 +220,15 @@ func parseKey(raw json.RawMessage, seen map[string]bool) (jwkset.JWK, error) {
 	if err != nil {
 		return jwkset.JWK{}, fmt.Errorf("kid %q: %w", m.KID, err)
 	}
-	seen[m.KID] = true
+	if k, ok := jwk.Key().(*rsa.PublicKey); ok && k.N.BitLen() < MinRSABits {
+		return jwkset.JWK{}, fmt.Errorf("kid %q: RSA key of %d bits is under %d", m.KID, k.N.BitLen(), MinRSABits)
+	}
 	return jwk, nil
+}
+
+// sameKey reports whether two JWKs are the same public key with the same algorithm.
+func sameKey(a, b jwkset.JWK) bool {
+	type equaler interface{ Equal(x crypto.PublicKey) bool }
+	ka, ok := a.Key().(equaler)
+	return ok && ka.Equal(b.Key()) && a.Marshal().ALG == b.Marshal().ALG
 }

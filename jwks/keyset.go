@@ -43,6 +43,13 @@ type KeySetOptions struct {
 	MaxBackoff     time.Duration
 	// MaxResponseBytes caps the JWKS body. Default 1 MiB.
 	MaxResponseBytes int64
+	// MaxKeyAge is how long keys stay trusted without a successful refresh: past it, tokens
+	// are refused with ErrKeysStale (a key Better Auth revoked during an outage would otherwise
+	// verify forever). Default 0: no limit.
+	MaxKeyAge time.Duration
+	// CAFile, when set, is a PEM file of the only CAs trusted for an https JWKS URL; it is
+	// re-read before each fetch. Default: the system's CAs.
+	CAFile string
 	// Logger receives refresh failures and key set changes. Default: discard.
 	Logger *slog.Logger
 	// Observer is told of every fetch. Default: none.
@@ -58,8 +65,10 @@ type Observer interface {
 type Fetch struct {
 	// Trigger says why it ran: "initial", "interval", "retry" or "unknown_kid".
 	Trigger string
-	// Err is nil on success.
+	// Err is nil on success; FetchFailure(Err) names its kind.
 	Err error
+	// Stale reports whether the keys held are past MaxKeyAge after this fetch.
+	Stale bool
 	// Keys is the number of usable keys the set held after the fetch (unchanged on failure).
 	Keys int
 	// Skipped counts keys in the response that could not be used.
@@ -115,14 +124,16 @@ type KeySet struct {
 	// MemoryJWKSet holds the last good keys; it is replaced whole on each successful fetch.
 	*jwkset.MemoryJWKSet
 
-	opts   KeySetOptions
-	ctx    context.Context // ends fetches when the KeySet stops
+	opts    KeySetOptions
+	fetcher *fetcher
+	ctx     context.Context // ends fetches when the KeySet stops
 	cancel context.CancelFunc
 
 	loaded      atomic.Bool
 	keyCount    atomic.Int64
 	kidSet      atomic.Pointer[map[string]struct{}] // kids of the current set
 	lastSuccess atomic.Int64                        // unix nanoseconds
+	staleNoted  atomic.Bool                         // staleness has been logged
 
 	mu        sync.Mutex
 	inflight  *fetchCall // running now
@@ -147,10 +158,15 @@ func NewKeySet(opts KeySetOptions) (*KeySet, error) {
 		return nil, errors.New("jwks: key set URL is empty")
 	}
 	opts.setDefaults()
+	f := newFetcher(opts.URL, opts.CAFile, opts.Client, opts.MaxResponseBytes)
+	if _, err := f.httpClient(); err != nil {
+		return nil, fmt.Errorf("jwks: %w", err) // a CA file that is unusable now is a config error
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &KeySet{
 		MemoryJWKSet: jwkset.NewMemoryStorage(),
 		opts:         opts,
+		fetcher:      f,
 		ctx:          ctx,
 		cancel:       cancel,
 		negative:     make(map[string]time.Time),
@@ -175,6 +191,17 @@ func (k *KeySet) HasKid(kid string) bool {
 
 // Keys is the number of usable keys held.
 func (k *KeySet) Keys() int { return int(k.keyCount.Load()) }
+
+// Stale reports whether the keys are past MaxKeyAge: loaded, but not refreshed successfully
+// for longer than that.
+func (k *KeySet) Stale() bool {
+	last := k.lastSuccess.Load()
+	return k.opts.MaxKeyAge > 0 && last != 0 && time.Since(time.Unix(0, last)) > k.opts.MaxKeyAge
+}
+
+// Usable reports whether a token signed by kid may be trusted now without asking the key set
+// again: the kid is in the current set and the set is not stale (cheap: for cache hits).
+func (k *KeySet) Usable(kid string) bool { return k.HasKid(kid) && !k.Stale() }
 
 // LastSuccess is when a fetch last succeeded (zero if never).
 func (k *KeySet) LastSuccess() time.Time {
@@ -230,10 +257,14 @@ func (k *KeySet) Run(ctx context.Context) error {
 	}
 }
 
-// KeyRead returns the key with this kid. An unknown kid waits (under ctx) for a fetch that
-// starts after the call, shared with every other caller waiting at the time; a kid still
-// unknown after it is remembered for NegativeTTL so repeats answer at once.
+// KeyRead returns the key with this kid. An unknown kid waits (under ctx, ending early enough
+// for the caller to answer before ctx's deadline: see WaitContext) for a fetch that starts after
+// the call, shared with every other caller waiting at the time; a kid still unknown after it
+// is remembered for NegativeTTL so repeats answer at once.
 func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
+	if k.Stale() {
+		return jwkset.JWK{}, ErrKeysStale
+	}
 	jwk, err := k.MemoryJWKSet.KeyRead(ctx, kid)
 	if err == nil {
 		return jwk, nil
@@ -249,6 +280,8 @@ func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 	// Join a fetch already running, if any: it was most likely started by the first token with
 	// this same new kid. If it started before this call and lacks the kid, wait for the next.
 	arrived := time.Now()
+	ctx, cancel := WaitContext(ctx)
+	defer cancel()
 	c := k.join("unknown_kid")
 	for {
 		select {
@@ -380,7 +413,7 @@ func timerC(t *time.Timer) <-chan time.Time {
 // fetch downloads and installs the key set. On any failure the last good keys stay.
 func (k *KeySet) fetch(ctx context.Context, trigger string) error {
 	start := time.Now()
-	keys, problems, err := download(ctx, k.opts.Client, k.opts.URL, k.opts.MaxResponseBytes)
+	keys, problems, err := k.fetcher.download(ctx)
 	if err == nil {
 		err = k.MemoryJWKSet.KeyReplaceAll(ctx, keys)
 	}
@@ -391,7 +424,7 @@ func (k *KeySet) fetch(ctx context.Context, trigger string) error {
 	}
 	if err != nil {
 		log.Warn("jwks refresh failed; keeping the last good keys", "error", err.Error(),
-			"keys", k.Keys(), "loaded", k.Loaded())
+			"failure", FetchFailure(err), "keys", k.Keys(), "loaded", k.Loaded())
 	} else {
 		set := make(map[string]struct{}, len(keys))
 		for _, j := range keys {
@@ -403,13 +436,31 @@ func (k *KeySet) fetch(ctx context.Context, trigger string) error {
 		first := !k.loaded.Swap(true)
 		k.noteKids(log, keys, first)
 	}
+	stale := k.noteStaleness(log)
 	if k.opts.Observer != nil {
 		k.opts.Observer.JWKSFetched(Fetch{
-			Trigger: trigger, Err: err, Keys: k.Keys(), Skipped: len(problems),
+			Trigger: trigger, Err: err, Stale: stale, Keys: k.Keys(), Skipped: len(problems),
 			Duration: end.Sub(start), At: end,
 		})
 	}
 	return err
+}
+
+// noteStaleness logs, once each way, when the keys pass MaxKeyAge and when they are fresh
+// again. Failed fetches are retried every few seconds, so staleness is noted within one retry.
+func (k *KeySet) noteStaleness(log *slog.Logger) bool {
+	stale := k.Stale()
+	if stale == k.staleNoted.Load() {
+		return stale
+	}
+	k.staleNoted.Store(stale)
+	if stale {
+		log.Error("signing keys are stale: no successful JWKS refresh within maxKeyAge; every token is refused (503 keys_stale) and the server is not ready until Better Auth answers",
+			"max_key_age", k.opts.MaxKeyAge.String(), "last_success", k.LastSuccess().UTC().Format(time.RFC3339))
+	} else {
+		log.Info("signing keys fresh again")
+	}
+	return stale
 }
 
 // noteKids logs when the set of kids changes: rotations are worth a line, steady refreshes not.

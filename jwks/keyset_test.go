@@ -298,6 +298,35 @@ func TestWaitForKeysEndsWithTheCallersContext(t *testing.T) {
 	}
 }
 
+// The wait must end before the caller's deadline, leaving it time to answer: a wait that ends
+// at the deadline makes Envoy see DEADLINE_EXCEEDED instead of the 503.
+func TestWaitForKeysLeavesTheCallerTimeToAnswer(t *testing.T) {
+	s := ownServer(t)
+	v, ks := verifierFor(t, s, nil, nil)
+	mint(t, s, betterauth.MintOptions{})
+	waitLoaded(t, ks, 10*time.Second)
+	if err := s.SetJWKSMode(betterauth.JWKSSlow); err != nil {
+		t.Fatal(err)
+	}
+	for _, timeout := range []time.Duration{200 * time.Millisecond, 50 * time.Millisecond, 10 * time.Millisecond} {
+		ctx, cancel := context.WithTimeout(context.Background(), timeout)
+		_, err := v.Verify(ctx, forgedUnknownKid(t))
+		callerErr := ctx.Err()
+		deadline, _ := ctx.Deadline()
+		left := time.Until(deadline)
+		cancel()
+		if !errors.Is(err, jwks.ErrTimeout) {
+			t.Fatalf("%s: %v, want ErrTimeout", timeout, err)
+		}
+		if callerErr != nil {
+			t.Fatalf("%s: Verify returned after the caller's deadline", timeout)
+		}
+		if want := min(timeout/5, 20*time.Millisecond) / 2; left < want {
+			t.Errorf("%s: %s left for the answer, want at least %s", timeout, left, want)
+		}
+	}
+}
+
 func TestConcurrentVerification(t *testing.T) {
 	v, ks := verifierFor(t, ba, nil, nil)
 	var tokens []string

@@ -1,6 +1,11 @@
 package jwks_test
 
 import (
+	"crypto/rand"
+	"crypto/rsa"
+	"encoding/base64"
+	"fmt"
+	"math/big"
 	"strings"
 	"testing"
 
@@ -37,6 +42,18 @@ func TestParseSet(t *testing.T) {
 			doc:  `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","kid":"g"},{"kty":"XYZ","kid":"b"},7]}`,
 			keys: 1, problems: 2,
 		},
+		"two different keys under one kid refuse the set": {
+			doc: `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","kid":"d"},` +
+				`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"d"}]}`,
+			err: `kid "d" names two different keys`,
+		},
+		"a member twice in a key skips it": {
+			doc:  `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","kid":"g"},{"kty":"OKP","crv":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"x2"}]}`,
+			keys: 1, problems: 1,
+		},
+		"keys twice": {doc: `{"keys":[],"keys":[]}`, err: "a member name appears twice"},
+		"trailing data":       {doc: `{"keys":[]}{"keys":[]}`, err: "not a JSON Web Key Set"},
+		"RSA under 2048 bits": {doc: `{"keys":[` + rsaJWK(1024, "small") + `,` + rsaJWK(2048, "big") + `]}`, keys: 1, problems: 1},
 		"private parts are ignored": {
 			doc:  `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","d":"AAAA","kid":"p"}]}`,
 			keys: 1,
@@ -59,6 +76,16 @@ func TestParseSet(t *testing.T) {
 			}
 		})
 	}
+}
+
+// rsaJWK is a fresh RSA public key of bits as a JWK.
+func rsaJWK(bits int, kid string) string {
+	k, err := rsa.GenerateKey(rand.Reader, bits)
+	if err != nil {
+		panic(err)
+	}
+	enc := base64.RawURLEncoding.EncodeToString
+	return fmt.Sprintf(`{"kty":"RSA","alg":"RS256","kid":%q,"n":%q,"e":%q}`, kid, enc(k.N.Bytes()), enc(big.NewInt(int64(k.E)).Bytes()))
 }
 
 func FuzzParseSet(f *testing.F) {

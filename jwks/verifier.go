@@ -53,7 +53,7 @@ const DefaultCacheBytes = 32 << 20
 type Verifier struct {
 	keys         *KeySet
 	keyfunc      keyfunc.Keyfunc
-	parser       *jwt.Parser
+	validator    *jwt.Validator
 	algorithms   []string
 	maxBytes     int
 	sessionCache bool
@@ -96,15 +96,13 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 	return &Verifier{
 		keys:    o.Keys,
 		keyfunc: kf,
-		parser: jwt.NewParser(
-			jwt.WithValidMethods(o.Algorithms),
+		validator: jwt.NewValidator(
 			jwt.WithIssuer(o.Issuer),
 			jwt.WithAudience(o.Audiences...),
 			jwt.WithLeeway(o.ClockSkew),
 			jwt.WithExpirationRequired(),
 			jwt.WithIssuedAt(),
 			jwt.WithTimeFunc(o.Now),
-			jwt.WithJSONNumber(),
 		),
 		algorithms:   slices.Clone(o.Algorithms),
 		maxBytes:     o.MaxTokenBytes,
@@ -143,10 +141,10 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 		switch {
 		case e.err != nil:
 			return nil, e.err
-		case v.keys.HasKid(e.kid):
+		case v.keys.Usable(e.kid):
 			return e.claims, nil
 		default:
-			v.cache.drop(key, e) // its key has left the set: verify again (and fail)
+			v.cache.drop(key, e) // its key has left the set, or the set is stale: verify again (and fail)
 		}
 	}
 	claims, kid, err := v.verify(ctx, token)
@@ -162,67 +160,66 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	return claims, err
 }
 
-// verify checks a token's signature and claims, and returns its kid.
+// verify checks a token's form, signature and claims, and returns its kid. The token is read
+// strictly (see compact) and the steps run cheapest first, so a forged token costs no more
+// than one signature check.
 func (v *Verifier) verify(ctx context.Context, token string) (Claims, string, error) {
-	claims := jwt.MapClaims{}
-	parsed, err := v.parser.ParseWithClaims(token, claims, v.keyFor(ctx))
+	t, err := parseCompact(token)
 	if err != nil {
-		return nil, "", v.classify(parsed, err)
+		return nil, "", invalid(err)
 	}
-	kid, _ := parsed.Header["kid"].(string)
-	return Claims(claims), kid, nil
-}
-
-// keyFor adds Better Auth's rules to keyfunc's lookup: a kid is required (Better Auth always
-// sends one; trying every key would multiply the cost of a forged token), and the session-cache
-// cookie JWT, signed with the same keys, is refused unless its audience is configured.
-func (v *Verifier) keyFor(ctx context.Context) jwt.Keyfunc {
-	inner := v.keyfunc.KeyfuncCtx(ctx)
-	return func(t *jwt.Token) (any, error) {
-		if kid, _ := t.Header["kid"].(string); kid == "" {
-			return nil, ErrNoKeyID
-		}
-		if typ, _ := t.Header["typ"].(string); strings.EqualFold(typ, SessionCacheType) && !v.sessionCache {
-			return nil, ErrSessionCacheType
-		}
-		return inner(t)
+	h := t.header
+	switch {
+	case h.crit:
+		return nil, "", invalid(ErrCritical)
+	case !slices.Contains(v.algorithms, h.alg):
+		return nil, "", invalid(ErrAlgorithm)
+	case h.kid == "":
+		// Better Auth always sends a kid; trying every key would multiply the cost of a forgery.
+		return nil, "", invalid(ErrNoKeyID)
+	case isSessionCacheType(h.typ) && !v.sessionCache:
+		// Signed with the same keys as access tokens, but a cookie, not a credential for APIs.
+		return nil, "", invalid(ErrSessionCacheType)
 	}
+	claims, err := parseClaims(t.payload)
+	if err != nil {
+		return nil, "", invalid(err)
+	}
+	method := jwt.GetSigningMethod(h.alg)
+	key, err := v.keyfunc.KeyfuncCtx(ctx)(&jwt.Token{Header: map[string]any{"alg": h.alg, "kid": h.kid}, Method: method})
+	if err != nil {
+		return nil, "", keyError(err)
+	}
+	if err := method.Verify(t.signingInput, t.signature, key); err != nil {
+		if errors.Is(err, jwt.ErrInvalidKeyType) {
+			return nil, "", invalid(ErrKeyMismatch)
+		}
+		return nil, "", invalid(ErrSignature)
+	}
+	if err := v.validator.Validate(jwt.MapClaims(claims)); err != nil {
+		return nil, "", claimsError(err)
+	}
+	return claims, h.kid, nil
 }
 
 func invalid(cause error) error {
 	return fmt.Errorf("%w: %w", ErrInvalidToken, cause)
 }
 
-// classify maps golang-jwt and keyfunc errors onto this package's sentinels.
-func (v *Verifier) classify(t *jwt.Token, err error) error {
-	switch {
-	case errors.Is(err, ErrNotReady):
-		return ErrNotReady
-	case errors.Is(err, ErrTimeout):
-		return ErrTimeout
-	case errors.Is(err, ErrKeysUnavailable):
-		return ErrKeysUnavailable
-	case errors.Is(err, ErrUnknownKey):
-		return ErrUnknownKey
-	case errors.Is(err, ErrNoKeyID):
-		return invalid(ErrNoKeyID)
-	case errors.Is(err, ErrSessionCacheType):
-		return invalid(ErrSessionCacheType)
-	case errors.Is(err, jwt.ErrTokenMalformed):
-		return invalid(ErrMalformed)
-	}
-	if t != nil {
-		alg, _ := t.Header["alg"].(string)
-		if !slices.Contains(v.algorithms, alg) {
-			return invalid(ErrAlgorithm)
+// keyError maps a failed key lookup onto this package's sentinels.
+func keyError(err error) error {
+	for _, s := range []error{ErrNotReady, ErrTimeout, ErrKeysUnavailable, ErrKeysStale, ErrUnknownKey} {
+		if errors.Is(err, s) {
+			return s
 		}
 	}
+	// keyfunc refuses a token whose alg differs from its key's alg.
+	return invalid(ErrKeyMismatch)
+}
+
+// claimsError maps golang-jwt's claim validation errors onto this package's sentinels.
+func claimsError(err error) error {
 	switch {
-	case errors.Is(err, keyfunc.ErrKeyfunc):
-		// keyfunc refuses a token whose alg differs from its key's alg.
-		return invalid(ErrKeyMismatch)
-	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
-		return invalid(ErrSignature)
 	case errors.Is(err, jwt.ErrTokenExpired):
 		return ErrExpired
 	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
@@ -234,8 +231,8 @@ func (v *Verifier) classify(t *jwt.Token, err error) error {
 	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
 		return invalid(ErrMissingClaim)
 	default:
-		// An unusable key type, a claim of the wrong type, ...: nothing a client can act on
-		// beyond "this token is not acceptable".
+		// A claim of the wrong type (exp as a string, ...): nothing a client can act on beyond
+		// "this token is not acceptable".
 		return invalid(ErrMalformed)
 	}
 }
