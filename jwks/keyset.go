@@ -127,7 +127,7 @@ type KeySet struct {
 	opts    KeySetOptions
 	fetcher *fetcher
 	ctx     context.Context // ends fetches when the KeySet stops
-	cancel context.CancelFunc
+	cancel  context.CancelFunc
 
 	loaded      atomic.Bool
 	keyCount    atomic.Int64

@@ -51,7 +51,7 @@ func TestParseSet(t *testing.T) {
 			doc:  `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","kid":"g"},{"kty":"OKP","crv":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"x2"}]}`,
 			keys: 1, problems: 1,
 		},
-		"keys twice": {doc: `{"keys":[],"keys":[]}`, err: "a member name appears twice"},
+		"keys twice":          {doc: `{"keys":[],"keys":[]}`, err: "a member name appears twice"},
 		"trailing data":       {doc: `{"keys":[]}{"keys":[]}`, err: "not a JSON Web Key Set"},
 		"RSA under 2048 bits": {doc: `{"keys":[` + rsaJWK(1024, "small") + `,` + rsaJWK(2048, "big") + `]}`, keys: 1, problems: 1},
 		"private parts are ignored": {

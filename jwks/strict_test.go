@@ -142,7 +142,9 @@ func TestVerifyIsStrictAboutJOSE(t *testing.T) {
 			cause: jwks.ErrMalformed,
 		},
 		"sub twice": {
-			token: func() string { return s.json(t, goodHeader, strings.Replace(payload, `"sub":"user-1"`, `"sub":"user-1","sub":"admin"`, 1)) },
+			token: func() string {
+				return s.json(t, goodHeader, strings.Replace(payload, `"sub":"user-1"`, `"sub":"user-1","sub":"admin"`, 1))
+			},
 			cause: jwks.ErrMalformed,
 		},
 		"sub twice, once escaped": {
