@@ -66,7 +66,8 @@ func BenchmarkRouteMatch1000(b *testing.B) {
 			var segs [16]string
 			for b.Loop() {
 				rd, _ := normalizePath(req[1])
-				rules := s.rulesFor(buf[:0], nil, normalizeHost(req[0]), splitPath(rd.asSent, segs[:]), req[2], "")
+				host, _ := normalizeHost(req[0])
+				rules := s.rulesFor(buf[:0], nil, host, splitPath(rd.asSent, segs[:]), req[2], "")
 				if len(rules) == 0 {
 					b.Fatal("no rule")
 				}

@@ -21,7 +21,15 @@ func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 	if ctx.Err() != nil {
 		return d.deny(ReasonTimeout, "deadline passed before the check ran")
 	}
-	rd, err := normalizePath(r.Path)
+	rawHost, target, err := requestTarget(r.Host, r.Path)
+	if err != nil {
+		return d.deny(ReasonBadRequest, err.Error())
+	}
+	host, err := normalizeHost(rawHost)
+	if err != nil {
+		return d.deny(ReasonBadRequest, err.Error())
+	}
+	rd, err := normalizePath(target)
 	if err != nil {
 		return d.deny(ReasonBadRequest, err.Error())
 	}
@@ -31,18 +39,17 @@ func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 		d.Detail = err.Error()
 		return d
 	}
-	host := normalizeHost(r.Host)
 	// The backend may read the path in more than one way — encoded separators decoded or not,
-	// upper and lower case told apart or not — and every reading's rules must allow it.
+	// a leading "//" as a host or not, upper and lower case told apart or not — and every
+	// reading's rules must allow it.
 	var buf [8]*Rule
 	var segBuf, foldBuf [16]string
-	p1 := splitPath(rd.asSent, segBuf[:])
-	rules := s.rulesFor(buf[:0], op, host, p1, r.Method, r.DestinationNamespace)
-	rules = s.rulesFor(rules, op, host, p1.folded(foldBuf[:]), r.Method, r.DestinationNamespace)
-	if rd.ambiguous() {
-		p2 := splitPath(rd.decoded, segBuf[:])
-		rules = s.rulesFor(rules, op, host, p2, r.Method, r.DestinationNamespace)
-		rules = s.rulesFor(rules, op, host, p2.folded(foldBuf[:]), r.Method, r.DestinationNamespace)
+	var pathBuf [4]string
+	rules := buf[:0]
+	for _, path := range rd.all(&pathBuf) {
+		sp := splitPath(path, segBuf[:])
+		rules = s.rulesFor(rules, op, host, sp, r.Method, r.DestinationNamespace)
+		rules = s.rulesFor(rules, op, host, sp.folded(foldBuf[:]), r.Method, r.DestinationNamespace)
 	}
 	d.Route = rules[0].Name
 	for _, rule := range rules[1:] {
@@ -115,6 +122,8 @@ func verifyReason(err error) Reason {
 		return ReasonTimeout
 	case errors.Is(err, jwks.ErrKeysUnavailable):
 		return ReasonKeysUnavailable
+	case errors.Is(err, jwks.ErrKeysStale):
+		return ReasonKeysStale
 	case errors.Is(err, jwks.ErrUnknownKey):
 		return ReasonUnknownKey
 	case errors.Is(err, jwks.ErrExpired):

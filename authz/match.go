@@ -157,21 +157,18 @@ func compileHost(h string) (hostPattern, error) {
 	case strings.Contains(h, ":") && !strings.HasPrefix(h, "["):
 		return "", fmt.Errorf("host pattern %q must not have a port: ports are ignored", h)
 	}
-	return hostPattern(strings.TrimSuffix(h, ".")), nil
+	h = strings.TrimSuffix(h, ".")
+	if strings.HasPrefix(h, "[") {
+		// An IPv6 literal matches in the canonical form requests are read in.
+		canon, err := normalizeHost(h)
+		if err != nil {
+			return "", fmt.Errorf("host pattern %q: %v", h, err)
+		}
+		h = canon
+	}
+	return hostPattern(h), nil
 }
 
 func (hp hostPattern) match(host string) bool {
 	return globMatch(string(hp), host)
-}
-
-// normalizeHost lower-cases a request host and drops its port and any trailing dot.
-func normalizeHost(h string) string {
-	if strings.HasPrefix(h, "[") { // [v6]:port
-		if i := strings.IndexByte(h, ']'); i >= 0 {
-			h = h[:i+1]
-		}
-	} else if i := strings.LastIndexByte(h, ':'); i >= 0 {
-		h = h[:i]
-	}
-	return strings.TrimSuffix(strings.ToLower(h), ".")
 }

@@ -85,7 +85,11 @@ func TestHostPatterns(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.pattern, err)
 		}
-		if got := hp.match(normalizeHost(tc.host)); got != tc.want {
+		host, err := normalizeHost(tc.host)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.host, err)
+		}
+		if got := hp.match(host); got != tc.want {
 			t.Errorf("%s matches %s = %v, want %v", tc.pattern, tc.host, got, tc.want)
 		}
 	}

@@ -19,12 +19,39 @@ var (
 // Tomcat and Spring). Such a request yields two readings — as sent, and with those decoded or
 // stripped — and must satisfy the rules of both, so that no spelling of a path makes it public
 // or slips past a deny rule.
+//
+// A path that starts with two slashes (or backslashes) is a network-path reference to a URL
+// parser: WHATWG URL, and so new URL(req.url, base) in a Node backend, reads "//evil/admin" as
+// host "evil" and path "/admin". Such a path has the readings of that path as well.
 type readings struct {
 	asSent  string
 	decoded string // == asSent when the path is unambiguous
+	// network and networkDecoded read the path after a leading "//authority"; "" when the
+	// path does not start that way.
+	network, networkDecoded string
 }
 
-func (r readings) ambiguous() bool { return r.asSent != r.decoded }
+func (r readings) ambiguous() bool { return r.asSent != r.decoded || r.network != "" }
+
+// all lists the distinct readings, the path as sent first, in buf.
+func (r readings) all(buf *[4]string) []string {
+	out := append(buf[:0], r.asSent)
+	for _, p := range [...]string{r.decoded, r.network, r.networkDecoded} {
+		if p != "" && !containsString(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func containsString(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
 
 // normalizePath computes a path's readings. It fails for malformed percent-encodings and for
 // NUL or control characters, which Envoy would refuse too and which no rule should reason about.
@@ -32,6 +59,37 @@ func normalizePath(raw string) (readings, error) {
 	if i := strings.IndexAny(raw, "?#"); i >= 0 {
 		raw = raw[:i]
 	}
+	r, err := readPath(raw)
+	if err != nil {
+		return readings{}, err
+	}
+	if rest, ok := networkPath(raw); ok {
+		nr, err := readPath(rest)
+		if err != nil {
+			return readings{}, err
+		}
+		r.network, r.networkDecoded = nr.asSent, nr.decoded
+	}
+	return r, nil
+}
+
+// networkPath returns the path after the authority of a network-path reference
+// ("//evil/admin" gives "/admin"); backslashes count as slashes, as WHATWG URL reads them.
+func networkPath(raw string) (string, bool) {
+	isSlash := func(c byte) bool { return c == '/' || c == '\\' }
+	if len(raw) < 2 || !isSlash(raw[0]) || !isSlash(raw[1]) {
+		return "", false
+	}
+	for i := 2; i < len(raw); i++ {
+		if isSlash(raw[i]) {
+			return raw[i:], true
+		}
+	}
+	return "/", true
+}
+
+// readPath computes the as-sent and decoded readings of a path without its query.
+func readPath(raw string) (readings, error) {
 	if isNormal(raw) {
 		return readings{asSent: raw, decoded: raw}, nil
 	}

@@ -61,17 +61,27 @@ func TestRoutePolicy(t *testing.T) {
 		"first match wins":             {req{"GET", "docs.example.com", "/internal/x", "", nil}, ReasonPublic, "docs"},
 
 		// Bypass attempts: no spelling of a private path may reach a public rule.
-		"dot dot out of public":           {req{"GET", "h", "/public/../admin/users", "user", nil}, ReasonInsufficientClaims, "admin"},
-		"encoded dots out of public":      {req{"GET", "h", "/public/%2e%2e/admin/users", "user", nil}, ReasonInsufficientClaims, "admin"},
-		"encoded slash out of public":     {req{"GET", "h", "/public%2F..%2Fadmin", "", nil}, ReasonMissingToken, "default+admin"},
-		"encoded slash into public":       {req{"GET", "h", "/public%2Fx", "", nil}, ReasonMissingToken, "default+public-api"},
-		"double slash":                    {req{"GET", "h", "//admin/users", "user", nil}, ReasonInsufficientClaims, "admin"},
-		"path parameter on deny":          {req{"GET", "h", "/internal;x/secrets", "admin", nil}, ReasonPolicyDenied, "default+internal"},
-		"path parameter on admin":         {req{"GET", "h", "/admin;x", "user", nil}, ReasonInsufficientClaims, "default+admin"},
-		"backslash out of public":         {req{"GET", "h", `/public\..\internal\x`, "", nil}, ReasonPolicyDenied, "default+internal"},
-		"encoded backslash out of public": {req{"GET", "h", "/public%5C..%5Cinternal", "", nil}, ReasonPolicyDenied, "default+internal"},
-		"malformed escape":                {req{"GET", "h", "/public/%zz", "", nil}, ReasonBadRequest, ""},
-		"encoded NUL":                     {req{"GET", "h", "/public/%00", "", nil}, ReasonBadRequest, ""},
+		"dot dot out of public":       {req{"GET", "h", "/public/../admin/users", "user", nil}, ReasonInsufficientClaims, "admin"},
+		"encoded dots out of public":  {req{"GET", "h", "/public/%2e%2e/admin/users", "user", nil}, ReasonInsufficientClaims, "admin"},
+		"encoded slash out of public": {req{"GET", "h", "/public%2F..%2Fadmin", "", nil}, ReasonMissingToken, "default+admin"},
+		"encoded slash into public":   {req{"GET", "h", "/public%2Fx", "", nil}, ReasonMissingToken, "default+public-api"},
+		// A leading "//" is also read as a host by URL parsers (new URL(req.url, base) in Node
+		// reads //admin/users as host admin, path /users), so /users's rules apply too.
+		"double slash":                      {req{"GET", "h", "//admin/users", "user", nil}, ReasonInsufficientClaims, "admin+default"},
+		"network-path reference":            {req{"GET", "h", "//evil/admin/users", "user", nil}, ReasonInsufficientClaims, "default+admin"},
+		"network-path with backslashes":     {req{"GET", "h", `/\evil\admin\users`, "user", nil}, ReasonInsufficientClaims, "default+admin"},
+		"absolute-form":                     {req{"GET", "h", "http://h/admin/users", "user", nil}, ReasonInsufficientClaims, "admin"},
+		"absolute-form, host and port":      {req{"GET", "h:8080", "HTTPS://H:443/admin/users?x", "user", nil}, ReasonInsufficientClaims, "admin"},
+		"absolute-form naming another host": {req{"GET", "h", "http://evil/admin/users", "user", nil}, ReasonBadRequest, ""},
+		"absolute-form with userinfo":       {req{"GET", "h", "http://evil@h/admin/users", "user", nil}, ReasonBadRequest, ""},
+		"other scheme":                      {req{"GET", "h", "file:///admin/users", "user", nil}, ReasonBadRequest, ""},
+		"host with userinfo":                {req{"GET", "evil@h", "/admin/users", "user", nil}, ReasonBadRequest, ""},
+		"path parameter on deny":            {req{"GET", "h", "/internal;x/secrets", "admin", nil}, ReasonPolicyDenied, "default+internal"},
+		"path parameter on admin":           {req{"GET", "h", "/admin;x", "user", nil}, ReasonInsufficientClaims, "default+admin"},
+		"backslash out of public":           {req{"GET", "h", `/public\..\internal\x`, "", nil}, ReasonPolicyDenied, "default+internal"},
+		"encoded backslash out of public":   {req{"GET", "h", "/public%5C..%5Cinternal", "", nil}, ReasonPolicyDenied, "default+internal"},
+		"malformed escape":                  {req{"GET", "h", "/public/%zz", "", nil}, ReasonBadRequest, ""},
+		"encoded NUL":                       {req{"GET", "h", "/public/%00", "", nil}, ReasonBadRequest, ""},
 
 		// A case-insensitive backend reads /ADMIN as /admin: its rules apply too.
 		"upper case on admin":           {req{"GET", "h", "/ADMIN/users", "user", nil}, ReasonInsufficientClaims, "default+admin"},

@@ -1,0 +1,123 @@
+package authz
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestNormalizeHost(t *testing.T) {
+	cases := map[string]struct {
+		in, want string
+		err      error
+	}{
+		"plain":                 {in: "api.example.com", want: "api.example.com"},
+		"upper case":            {in: "API.Example.COM", want: "api.example.com"},
+		"port":                  {in: "api.example.com:8443", want: "api.example.com"},
+		"empty port":            {in: "api.example.com:", want: "api.example.com"},
+		"trailing dot":          {in: "api.example.com.", want: "api.example.com"},
+		"trailing dot and port": {in: "api.example.com.:80", want: "api.example.com"},
+		"service name":          {in: "orders", want: "orders"},
+		"underscore":            {in: "_svc.example.com", want: "_svc.example.com"},
+		"empty":                 {in: "", want: ""},
+		"IPv4":                  {in: "10.0.0.5:80", want: "10.0.0.5"},
+		"IPv6":                  {in: "[::1]:9000", want: "[::1]"},
+		"IPv6 spelled long":     {in: "[0:0:0:0:0:0:0:1]", want: "[::1]"},
+		"IPv6 upper case":       {in: "[FE80::A]", want: "[fe80::a]"},
+
+		"userinfo":              {in: "evil@admin.example.com", err: errHostUserinfo},
+		"userinfo with port":    {in: "evil:pw@admin.example.com:443", err: errHostUserinfo},
+		"percent-encoded":       {in: "admin%2eexample.com", err: errHostChars},
+		"space":                 {in: "admin.example.com evil", err: errHostChars},
+		"comma (two hosts)":     {in: "a.example.com,admin.example.com", err: errHostChars},
+		"slash":                 {in: "admin.example.com/x", err: errHostChars},
+		"backslash":             {in: `admin.example.com\x`, err: errHostChars},
+		"non-ASCII":             {in: "ａdmin.example.com", err: errHostChars},
+		"wildcard":              {in: "*.example.com", err: errHostChars},
+		"empty label":           {in: "admin..example.com", err: errHostChars},
+		"leading dot":           {in: ".admin.example.com", err: errHostChars},
+		"only a dot":            {in: ".", err: errHostChars},
+		"two trailing dots":     {in: "0..", err: errHostChars},
+		"port not a number":     {in: "admin.example.com:https", err: errHostPort},
+		"two ports":             {in: "admin.example.com:80:81", err: errHostChars},
+		"unbracketed IPv6":      {in: "::1", err: errHostChars},
+		"IPv6 with a zone":      {in: "[fe80::1%25eth0]", err: errHostIP},
+		"unclosed bracket":      {in: "[::1", err: errHostChars},
+		"junk after bracket":    {in: "[::1]x", err: errHostChars},
+		"IPv4 in brackets":      {in: "[10.0.0.5]", err: errHostIP},
+		"IPv4 as one number":    {in: "167772165", err: errHostIP},
+		"IPv4 in hex":           {in: "0x0a.0.0.5", err: errHostIP},
+		"IPv4 in octal":         {in: "012.0.0.5", err: errHostIP},
+		"IPv4 short":            {in: "10.5", err: errHostIP},
+		"IPv4 out of range":     {in: "10.0.0.256", err: errHostIP},
+		"last label a number":   {in: "admin.example.123", err: errHostIP},
+		"last label hex number": {in: "admin.0x1f", err: errHostIP},
+		"too long":              {in: strings.Repeat("a.", 140) + "com", err: errHostLength},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, err := normalizeHost(tc.in)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("normalizeHost(%q) error %v, want %v", tc.in, err, tc.err)
+			}
+			if err == nil && got != tc.want {
+				t.Fatalf("normalizeHost(%q) = %q, want %q", tc.in, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestRequestTarget(t *testing.T) {
+	cases := map[string]struct {
+		host, target, wantHost, wantPath string
+		err                              error
+	}{
+		"origin-form":               {host: "h", target: "/a?b", wantHost: "h", wantPath: "/a?b"},
+		"relative":                  {host: "h", target: "a", wantHost: "h", wantPath: "a"},
+		"asterisk":                  {host: "h", target: "*", wantHost: "h", wantPath: "*"},
+		"absolute-form":             {host: "h", target: "http://h/admin/x", wantHost: "h", wantPath: "/admin/x"},
+		"absolute-form https ports": {host: "h:443", target: "HTTPS://H:8443/admin", wantHost: "H:8443", wantPath: "/admin"},
+		"absolute-form no path":     {host: "h", target: "http://h", wantHost: "h", wantPath: "/"},
+		"absolute-form query only":  {host: "h", target: "http://h?x=1", wantHost: "h", wantPath: "/?x=1"},
+		"absolute-form, no host":    {host: "", target: "http://h/x", wantHost: "h", wantPath: "/x"},
+		"another host":              {host: "admin.example.com", target: "http://evil/admin/x", err: errTargetHost},
+		"userinfo":                  {host: "h", target: "http://evil@h/admin", err: errTargetUserinfo},
+		"scheme without slashes":    {host: "h", target: "http:/evil/admin", err: errTargetScheme},
+		"another scheme":            {host: "h", target: "ftp://h/admin", err: errTargetScheme},
+		"authority-form":            {host: "h", target: "h:443", err: errTargetScheme},
+		"absolute-form bad host":    {host: "h", target: "http://h%2e/x", err: errTargetHost},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			host, path, err := requestTarget(tc.host, tc.target)
+			if !errors.Is(err, tc.err) {
+				t.Fatalf("error %v, want %v", err, tc.err)
+			}
+			if err == nil && (host != tc.wantHost || path != tc.wantPath) {
+				t.Fatalf("requestTarget(%q, %q) = %q, %q; want %q, %q", tc.host, tc.target, host, path, tc.wantHost, tc.wantPath)
+			}
+		})
+	}
+}
+
+func FuzzNormalizeHost(f *testing.F) {
+	for _, s := range []string{"api.example.com", "API.example.com:443", "evil@admin", "[::1]:80", "0x7f.1", "a..b", "xn--bcher-kva.example", "10.0.0.1", "h.", "[fe80::1%25x]"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got, err := normalizeHost(in)
+		if err != nil {
+			return
+		}
+		if strings.ContainsAny(got, "@/\\% ,") || got != strings.ToLower(got) {
+			t.Fatalf("normalizeHost(%q) = %q", in, got)
+		}
+		if !strings.HasPrefix(got, "[") && strings.Contains(got, ":") {
+			t.Fatalf("normalizeHost(%q) = %q keeps a port", in, got)
+		}
+		again, err := normalizeHost(got)
+		if err != nil || again != got {
+			t.Fatalf("not idempotent: %q -> %q -> %q (%v)", in, got, again, err)
+		}
+	})
+}
