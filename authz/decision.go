@@ -22,8 +22,9 @@ const (
 	ReasonPolicyDenied       Reason = "policy_denied"        // route policy is deny
 	ReasonNotReady           Reason = "not_ready"            // JWKS never loaded
 	ReasonKeysUnavailable    Reason = "keys_unavailable"     // unknown kid while Better Auth is unreachable
+	ReasonKeysStale          Reason = "keys_stale"           // no successful JWKS refresh within maxKeyAge
 	ReasonTimeout            Reason = "timeout"              // Envoy's deadline passed first
-	ReasonBadRequest         Reason = "bad_request"          // no HTTP attributes, or a malformed path
+	ReasonBadRequest         Reason = "bad_request"          // no HTTP attributes, a malformed path or host
 	ReasonInvalidRoutePolicy Reason = "invalid_route_policy" // the route's context_extensions are invalid
 	ReasonInternal           Reason = "internal_error"       // a bug; fails closed
 )
@@ -61,6 +62,7 @@ var outcomes = map[Reason]outcome{
 	ReasonPolicyDenied:       {codes.PermissionDenied, 403, "access_denied", noChallenge, 0},
 	ReasonNotReady:           {codes.Unavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
 	ReasonKeysUnavailable:    {codes.Unavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
+	ReasonKeysStale:          {codes.Unavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
 	ReasonTimeout:            {codes.Unavailable, 503, "temporarily_unavailable", noChallenge, time.Second},
 	ReasonBadRequest:         {codes.InvalidArgument, 400, "invalid_request", noChallenge, 0},
 	ReasonInvalidRoutePolicy: {codes.Internal, 500, "server_error", noChallenge, 0},

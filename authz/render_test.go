@@ -43,6 +43,9 @@ func sampleDecision(r Reason) Decision {
 		d.Description = "timed out waiting for signing keys"
 	case ReasonKeysUnavailable:
 		d.Description = "signing keys unavailable: the JWKS could not be refreshed"
+	case ReasonKeysStale:
+		d.Description = "signing keys stale: the JWKS has not been refreshed for too long"
+
 	case ReasonBadRequest:
 		d.Description = "CheckRequest has no HTTP request attributes"
 	case ReasonInternal:

@@ -1,6 +1,7 @@
 package authz
 
 import (
+	"bytes"
 	"context"
 	"net"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/betterauthz/betterauthz/jwks"
@@ -28,23 +30,112 @@ func (r *recorder) Decided(_ context.Context, _ *Request, d *Decision, _ time.Du
 	r.decisions = append(r.decisions, *d)
 }
 
-// serve runs svc on a loopback gRPC server and returns a client.
+// serve runs svc on a loopback gRPC server, registered as in production, and returns a client.
 func serve(t *testing.T, svc *Service) authv3.AuthorizationClient {
+	t.Helper()
+	return authv3.NewAuthorizationClient(serveConn(t, svc, DefaultMaxRequestBytes))
+}
+
+func serveConn(t *testing.T, svc *Service, maxRequestBytes int) *grpc.ClientConn {
 	t.Helper()
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := grpc.NewServer()
-	authv3.RegisterAuthorizationServer(s, svc)
+	s := grpc.NewServer(ServerOptions(maxRequestBytes)...)
+	svc.Register(s)
 	go func() { _ = s.Serve(lis) }()
 	t.Cleanup(s.Stop)
-	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()),
+		grpc.WithDefaultCallOptions(grpc.MaxCallSendMsgSize(64<<20)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { conn.Close() })
-	return authv3.NewAuthorizationClient(conn)
+	return conn
+}
+
+// rawCodec sends bytes as they are, so a test can send what no protobuf library would marshal.
+type rawCodec struct{}
+
+func (rawCodec) Marshal(v any) ([]byte, error)      { return v.([]byte), nil }
+func (rawCodec) Unmarshal(data []byte, v any) error { return proto.Unmarshal(data, v.(proto.Message)) }
+func (rawCodec) Name() string                       { return "proto" }
+
+// Requests gRPC cannot decode must still get a CheckResponse: a gRPC error is what Envoy's
+// failure_mode_allow lets through.
+func TestCheckAnswersWhatGRPCCannotDecode(t *testing.T) {
+	const limit = 1 << 20
+	rec := &recorder{}
+	svc := NewService(&Snapshot{Policy: testPolicy(), Verifier: fakeVerifier{}}, rec)
+	conn := serveConn(t, svc, limit)
+	client := authv3.NewAuthorizationClient(conn)
+	withHeader := func(size int) *authv3.CheckRequest {
+		return httpCheck("POST", "h", "/upload", map[string]string{"x-big": strings.Repeat("a", size)})
+	}
+	placeholder := httpCheck("GET", "h", "/PLACEHOLDER", nil)
+	wire, err := proto.Marshal(placeholder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	invalidUTF8 := bytes.Replace(wire, []byte("PLACEHOLDER"), bytes.Repeat([]byte{0xff}, len("PLACEHOLDER")), 1)
+
+	cases := map[string]struct {
+		send   func() (*authv3.CheckResponse, error)
+		status int
+		reason Reason
+	}{
+		"just under the limit": {
+			send: func() (*authv3.CheckResponse, error) {
+				return client.Check(context.Background(), withHeader(limit-1024))
+			},
+			status: 401, reason: ReasonMissingToken,
+		},
+		"invalid UTF-8 in a string field": {
+			send: func() (*authv3.CheckResponse, error) {
+				resp := &authv3.CheckResponse{}
+				err := conn.Invoke(context.Background(), authv3.Authorization_Check_FullMethodName, invalidUTF8, resp, grpc.ForceCodec(rawCodec{}))
+				return resp, err
+			},
+			status: 400, reason: ReasonBadRequest,
+		},
+		"not protobuf": {
+			send: func() (*authv3.CheckResponse, error) {
+				resp := &authv3.CheckResponse{}
+				err := conn.Invoke(context.Background(), authv3.Authorization_Check_FullMethodName, []byte{0xff, 0xff, 0xff}, resp, grpc.ForceCodec(rawCodec{}))
+				return resp, err
+			},
+			status: 400, reason: ReasonBadRequest,
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			resp, err := tc.send()
+			if err != nil {
+				t.Fatalf("gRPC error %v: every outcome must be a CheckResponse", err)
+			}
+			if got := int(resp.GetDeniedResponse().GetStatus().GetCode()); got != tc.status {
+				t.Fatalf("HTTP %d (%s), want %d", got, resp.GetStatus().GetMessage(), tc.status)
+			}
+			if !strings.HasPrefix(resp.GetStatus().GetMessage(), string(tc.reason)+":") {
+				t.Fatalf("status message %q, want reason %s", resp.GetStatus().GetMessage(), tc.reason)
+			}
+		})
+	}
+	rec.mu.Lock()
+	if len(rec.decisions) != len(cases) {
+		t.Errorf("observer saw %d decisions, want %d", len(rec.decisions), len(cases))
+	}
+	rec.mu.Unlock()
+
+	// Over the limit, gRPC refuses the request unread (ResourceExhausted): memory stays bounded,
+	// and the README tells Envoy users to keep max_request_bytes under it. The connection lives.
+	if _, err := client.Check(context.Background(), withHeader(limit+1)); status.Code(err) != codes.ResourceExhausted {
+		t.Fatalf("over the limit: %v, want ResourceExhausted", err)
+	}
+	if resp, err := client.Check(context.Background(), httpCheck("GET", "h", "/", nil)); err != nil || resp.GetDeniedResponse().GetStatus().GetCode() != 401 {
+		t.Fatalf("after an oversize request: %v, %v", resp, err)
+	}
 }
 
 func TestCheckAlwaysAnswersWithACheckResponse(t *testing.T) {

@@ -25,6 +25,8 @@ type File struct {
 	BasePath            string            `yaml:"basePath"`
 	JWKSURL             string            `yaml:"jwksURL"`
 	JWKSRefreshInterval *time.Duration    `yaml:"jwksRefreshInterval"`
+	JWKSCAFile          string            `yaml:"jwksCAFile"`
+	MaxKeyAge           *time.Duration    `yaml:"maxKeyAge"`
 	Issuer              string            `yaml:"issuer"`
 	Audiences           []string          `yaml:"audiences"`
 	Algorithms          []string          `yaml:"algorithms"`
@@ -73,6 +75,8 @@ const (
 	DefaultBetterAuthURL       = "http://localhost:3000"
 	DefaultBasePath            = "/api/auth"
 	DefaultJWKSRefreshInterval = 5 * time.Minute
+	DefaultMaxKeyAge           = 24 * time.Hour
+	maxMaxKeyAge               = 90 * 24 * time.Hour
 	DefaultClockSkew           = 30 * time.Second
 	DefaultCacheEntries        = 10000
 	DefaultCacheBytes          = 32 << 20
@@ -93,15 +97,19 @@ type Settings struct {
 	BasePath              string
 	JWKSURL               string
 	JWKSRefreshInterval   time.Duration
-	Issuer                string
-	Audiences             []string
-	Algorithms            []string
-	ClockSkew             time.Duration
-	IdentityHeaders       []authz.IdentityHeader // sorted by name
-	AllowCORSPreflight    bool
-	DefaultPolicy         authz.Action
-	Routes                []*authz.Rule
-	Annotations           Annotations
+	// JWKSCAFile, when set, holds the only CAs trusted for an https jwksURL.
+	JWKSCAFile string
+	// MaxKeyAge: keys not refreshed successfully for this long are no longer trusted (0: never).
+	MaxKeyAge          time.Duration
+	Issuer             string
+	Audiences          []string
+	Algorithms         []string
+	ClockSkew          time.Duration
+	IdentityHeaders    []authz.IdentityHeader // sorted by name
+	AllowCORSPreflight bool
+	DefaultPolicy      authz.Action
+	Routes             []*authz.Rule
+	Annotations        Annotations
 	// CacheEntries and CacheBytes bound the verified-token cache (0 entries: off).
 	CacheEntries, CacheBytes int
 }
@@ -161,6 +169,19 @@ func (f *File) settings(getenv func(string) string, d *strictyaml.Result) (*Sett
 	s.JWKSRefreshInterval = deref(f.JWKSRefreshInterval, DefaultJWKSRefreshInterval)
 	if s.JWKSRefreshInterval < 10*time.Second || s.JWKSRefreshInterval > 24*time.Hour {
 		bad("jwksRefreshInterval", "%s is outside 10s..24h", s.JWKSRefreshInterval)
+	}
+
+	s.MaxKeyAge = deref(f.MaxKeyAge, DefaultMaxKeyAge)
+	switch {
+	case s.MaxKeyAge < 0 || s.MaxKeyAge > maxMaxKeyAge:
+		bad("maxKeyAge", "%s is outside 0s..%s (0s: keys never go stale)", s.MaxKeyAge, maxMaxKeyAge)
+	case s.MaxKeyAge > 0 && s.MaxKeyAge <= s.JWKSRefreshInterval:
+		bad("maxKeyAge", "%s must be longer than jwksRefreshInterval (%s), or 0s for no limit", s.MaxKeyAge, s.JWKSRefreshInterval)
+	}
+
+	s.JWKSCAFile = f.JWKSCAFile
+	if s.JWKSCAFile != "" && !strings.HasPrefix(strings.ToLower(s.JWKSURL), "https://") {
+		bad("jwksCAFile", "applies to an https:// jwksURL only (the JWKS is at %s)", s.JWKSURL)
 	}
 
 	s.Issuer = cmp.Or(f.Issuer, s.Origin)

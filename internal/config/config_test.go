@@ -142,7 +142,15 @@ func TestValidConfigs(t *testing.T) {
 				t.Errorf("annotations %+v", s.Annotations)
 			}
 		}},
+		"jwks-tls.yaml": {check: func(t *testing.T, s *Settings) {
+			if s.JWKSCAFile != "/etc/betterauthz/jwks-ca/ca.crt" || s.MaxKeyAge != 72*time.Hour {
+				t.Errorf("CA file %q, max key age %s", s.JWKSCAFile, s.MaxKeyAge)
+			}
+		}},
 		"empty.yaml": {check: func(t *testing.T, s *Settings) {
+			if s.MaxKeyAge != 24*time.Hour || s.JWKSCAFile != "" {
+				t.Errorf("max key age %s, CA file %q", s.MaxKeyAge, s.JWKSCAFile)
+			}
 			if len(s.IdentityHeaders) != 3 || s.DefaultPolicy != authz.Authenticated ||
 				!s.Annotations.Equal(Annotations{Enabled: true, AllowPublic: true, ClusterDomain: "cluster.local"}) {
 				t.Errorf("%+v", s)

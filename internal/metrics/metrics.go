@@ -18,6 +18,8 @@ type Metrics struct {
 	jwksFetchDuration prometheus.Histogram
 	jwksKeys          prometheus.Gauge
 	jwksLastSuccess   prometheus.Gauge
+	jwksStale         prometheus.Gauge
+	jwksFailures      *prometheus.CounterVec
 	configReloads     *prometheus.CounterVec
 	configLastSuccess prometheus.Gauge
 	ready             prometheus.Gauge
@@ -55,6 +57,14 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "betterauthz_jwks_last_success_timestamp_seconds",
 			Help: "Unix time of the last successful JWKS fetch (0 if none yet).",
 		}),
+		jwksStale: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "betterauthz_jwks_stale",
+			Help: "1 while the signing keys are past maxKeyAge (no successful JWKS refresh for that long): every token is refused with 503 keys_stale.",
+		}),
+		jwksFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "betterauthz_jwks_refresh_failures_total",
+			Help: "Failed JWKS fetches, by kind: status (not 200), redirect (not followed), too_large, invalid (not a usable key set), unreachable (connection, DNS, TLS, timeout), ca_file.",
+		}, []string{"failure"}),
 		configReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "betterauthz_config_reloads_total",
 			Help: "Config loads, by source (file, configmap) and result (success, error). A failed load keeps the last good config.",
@@ -81,7 +91,7 @@ func New(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	reg.MustRegister(m.checks, m.checkDuration, m.jwksFetches, m.jwksFetchDuration, m.jwksKeys,
-		m.jwksLastSuccess, m.configReloads, m.configLastSuccess, m.ready,
+		m.jwksLastSuccess, m.jwksStale, m.jwksFailures, m.configReloads, m.configLastSuccess, m.ready,
 		m.annotationObjects, m.annotationErrors, m.annotationClashes)
 	return m
 }
@@ -101,12 +111,18 @@ func (m *Metrics) JWKSFetched(f jwks.Fetch) {
 	result := "success"
 	if f.Err != nil {
 		result = "error"
+		m.jwksFailures.WithLabelValues(jwks.FetchFailure(f.Err)).Inc()
 	} else {
 		m.jwksLastSuccess.Set(float64(f.At.UnixNano()) / 1e9)
 	}
 	m.jwksFetches.WithLabelValues(f.Trigger, result).Inc()
 	m.jwksFetchDuration.Observe(f.Duration.Seconds())
 	m.jwksKeys.Set(float64(f.Keys))
+	if f.Stale {
+		m.jwksStale.Set(1)
+	} else {
+		m.jwksStale.Set(0)
+	}
 }
 
 // ConfigLoaded counts one config load.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"log/slog"
 	"slices"
 	"sync"
@@ -12,6 +13,7 @@ import (
 	"github.com/betterauthz/betterauthz/authz"
 	"github.com/betterauthz/betterauthz/internal/config"
 	"github.com/betterauthz/betterauthz/internal/metrics"
+	"github.com/betterauthz/betterauthz/internal/strictyaml"
 	"github.com/betterauthz/betterauthz/jwks"
 )
 
@@ -97,7 +99,7 @@ func (e *engine) apply(source string, data []byte) error {
 	}
 
 	keys := e.keys.Load()
-	if keys == nil || keys.URL() != s.JWKSURL || e.settings.JWKSRefreshInterval != s.JWKSRefreshInterval {
+	if keys == nil || !sameKeySource(e.settings, s) {
 		newKeys, stopNew, err := e.startKeys(s)
 		if err != nil {
 			return err
@@ -245,9 +247,14 @@ func (e *engine) startKeys(s *config.Settings) (*jwks.KeySet, context.CancelFunc
 	ks, err := jwks.NewKeySet(jwks.KeySetOptions{
 		URL:             s.JWKSURL,
 		RefreshInterval: s.JWKSRefreshInterval,
+		MaxKeyAge:       s.MaxKeyAge,
+		CAFile:          s.JWKSCAFile,
 		Logger:          e.log,
 		Observer:        fetchObserver{e.metrics, func() { e.onKeys() }},
 	})
+	if errors.Is(err, jwks.ErrFetchCAFile) {
+		return nil, nil, strictyaml.Errorf("jwksCAFile", 0, "%v", err)
+	}
 	if err != nil {
 		return nil, nil, err
 	}
@@ -264,6 +271,20 @@ func (e *engine) startKeys(s *config.Settings) (*jwks.KeySet, context.CancelFunc
 func (e *engine) keysLoaded() bool {
 	ks := e.keys.Load()
 	return ks != nil && ks.Loaded()
+}
+
+// keysFresh reports whether the key set in force is within maxKeyAge (true before any load:
+// keysLoaded covers that).
+func (e *engine) keysFresh() bool {
+	ks := e.keys.Load()
+	return ks == nil || !ks.Stale()
+}
+
+// sameKeySource reports whether two configs fetch their keys alike, so that a reload keeps the
+// key set that is running.
+func sameKeySource(a, b *config.Settings) bool {
+	return a.JWKSURL == b.JWKSURL && a.JWKSRefreshInterval == b.JWKSRefreshInterval &&
+		a.MaxKeyAge == b.MaxKeyAge && a.JWKSCAFile == b.JWKSCAFile
 }
 
 // wait returns once every key set has stopped (after bg ends).

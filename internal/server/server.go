@@ -13,7 +13,6 @@ import (
 	"os"
 	"time"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -21,6 +20,7 @@ import (
 	"google.golang.org/grpc"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
 
+	"github.com/betterauthz/betterauthz/authz"
 	"github.com/betterauthz/betterauthz/internal/config"
 	"github.com/betterauthz/betterauthz/internal/kube"
 	"github.com/betterauthz/betterauthz/internal/metrics"
@@ -36,6 +36,9 @@ type Options struct {
 	GRPCAddr string
 	// HTTPAddr serves /healthz, /readyz and /metrics. Default ":8080".
 	HTTPAddr string
+	// GRPCMaxRequestBytes is the largest CheckRequest accepted. Default
+	// authz.DefaultMaxRequestBytes.
+	GRPCMaxRequestBytes int
 	// ShutdownDelay is how long the server keeps answering, not ready, after it is told to stop,
 	// so that Envoy and Kubernetes stop sending before connections close. Default 0.
 	ShutdownDelay time.Duration
@@ -67,6 +70,9 @@ func (o *Options) setDefaults() {
 	}
 	if o.HTTPAddr == "" {
 		o.HTTPAddr = ":8080"
+	}
+	if o.GRPCMaxRequestBytes <= 0 {
+		o.GRPCMaxRequestBytes = authz.DefaultMaxRequestBytes
 	}
 	if o.ShutdownTimeout == 0 {
 		o.ShutdownTimeout = DefaultShutdownTimeout
@@ -134,7 +140,8 @@ func Run(ctx context.Context, o Options) error {
 		cm = kube.NewConfigMap(clients, cmNamespace, cmName, log, &configMapHandler{eng: eng, m: m, log: log, ref: o.ConfigMap, fatal: fatal})
 		conditions = append(conditions, condition{cm.Synced, "ConfigMap " + o.ConfigMap + " not synced yet"})
 	}
-	conditions = append(conditions, condition{eng.keysLoaded, "signing keys not loaded yet (is Better Auth reachable?)"})
+	conditions = append(conditions, condition{eng.keysLoaded, "signing keys not loaded yet (is Better Auth reachable?)"},
+		condition{eng.keysFresh, "signing keys stale: no successful JWKS refresh within maxKeyAge (is Better Auth reachable?)"})
 	var ann *kube.Annotations
 	invalidObjects := func() []string { return nil }
 	if clients != nil {
@@ -165,8 +172,8 @@ func Run(ctx context.Context, o Options) error {
 		grpcLis.Close()
 		return fmt.Errorf("--http-addr: %w", err)
 	}
-	grpcServer := grpc.NewServer()
-	authv3.RegisterAuthorizationServer(grpcServer, eng.svc)
+	grpcServer := grpc.NewServer(authz.ServerOptions(o.GRPCMaxRequestBytes)...)
+	eng.svc.Register(grpcServer)
 	healthpb.RegisterHealthServer(grpcServer, ready.grpc)
 	ops := opsHandler(reg, ready)
 	ops.Handle("GET /debug/routes", routesHandler(eng, invalidObjects))

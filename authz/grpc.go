@@ -1,0 +1,92 @@
+package authz
+
+import (
+	"context"
+	"time"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+)
+
+// DefaultMaxRequestBytes is the largest CheckRequest accepted, gRPC's usual limit chosen on
+// purpose: Envoy sends the request headers (max_request_headers_kb, 60 KiB by default) and,
+// only with with_request_body, up to max_request_bytes of body, which betterauthz never reads.
+// Every CheckRequest under the limit gets a CheckResponse; one over it is refused by gRPC
+// before it is read (ResourceExhausted), which keeps memory per request bounded — so Envoy's
+// max_request_bytes must stay under it (see the README's limits).
+const DefaultMaxRequestBytes = 4 << 20
+
+// ServerOptions are the gRPC server options Register needs: the receive limit, and a codec
+// that hands CheckRequests over even when they cannot be decoded, so that they are answered
+// with a CheckResponse rather than a gRPC error.
+func ServerOptions(maxRequestBytes int) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxRequestBytes),
+		grpc.ForceServerCodecV2(checkCodec{encoding.GetCodecV2(proto.Name)}),
+	}
+}
+
+// Register serves s as envoy.service.auth.v3.Authorization on srv, which must have been built
+// with ServerOptions. A CheckRequest that is not valid protobuf, or holds invalid UTF-8 in a
+// string field, gets a 400 CheckResponse: the generated handler would answer a gRPC error, and
+// Envoy treats those as a failed check — with failure_mode_allow the request goes through
+// unauthenticated, with the client's own identity headers.
+func (s *Service) Register(srv *grpc.Server) {
+	srv.RegisterService(&serviceDesc, s)
+}
+
+var serviceDesc = grpc.ServiceDesc{
+	ServiceName: authv3.Authorization_ServiceDesc.ServiceName,
+	HandlerType: (*authv3.AuthorizationServer)(nil),
+	Methods:     []grpc.MethodDesc{{MethodName: "Check", Handler: checkHandler}},
+	Metadata:    authv3.Authorization_ServiceDesc.Metadata,
+}
+
+// checkEnvelope carries a CheckRequest through the codec together with its decoding error.
+type checkEnvelope struct {
+	req *authv3.CheckRequest
+	err error
+}
+
+// checkCodec is the proto codec, except that a CheckRequest that fails to decode is handed
+// over with its error instead of failing the call.
+type checkCodec struct{ encoding.CodecV2 }
+
+func (c checkCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if env, ok := v.(*checkEnvelope); ok {
+		env.err = c.CodecV2.Unmarshal(data, env.req)
+		return nil
+	}
+	return c.CodecV2.Unmarshal(data, v)
+}
+
+func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	s := srv.(*Service)
+	env := &checkEnvelope{req: new(authv3.CheckRequest)}
+	if err := dec(env); err != nil {
+		return nil, err // the stream failed: gRPC has already answered
+	}
+	if env.err != nil {
+		return s.undecodable(ctx, env.err), nil
+	}
+	if interceptor == nil {
+		return s.Check(ctx, env.req)
+	}
+	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: authv3.Authorization_Check_FullMethodName}
+	return interceptor(ctx, env.req, info, func(ctx context.Context, req any) (any, error) {
+		return s.Check(ctx, req.(*authv3.CheckRequest))
+	})
+}
+
+// undecodable answers a CheckRequest that could not be decoded.
+func (s *Service) undecodable(ctx context.Context, err error) *authv3.CheckResponse {
+	start := time.Now()
+	d := Decision{Reason: ReasonBadRequest, Description: "CheckRequest could not be decoded", Realm: s.snapshot.Load().realm(), Detail: err.Error()}
+	if s.observer != nil {
+		s.observer.Decided(ctx, nil, &d, time.Since(start))
+	}
+	return Render(&d)
+}
