@@ -100,26 +100,33 @@ func (pp pathPattern) match(p reqPath) bool {
 	}
 	return p.trailing == pp.trailing
 }
+// matchSegments matches request segments against pattern segments, where "**" stands for any
+// number of segments. It is the classic wildcard match with backtracking to the last "**" only,
+// so it takes at most len(pat)·len(segs) steps however many "**" a pattern has: a pattern like
+// /**/a/**/b/**/c cannot be made to backtrack exponentially by a long request path.
 func matchSegments(pat, segs []string) bool {
-	for len(pat) > 0 {
-		if pat[0] == "**" {
-			rest := pat[1:]
-			if len(rest) == 0 {
-				return true
-			}
-			for i := 0; i <= len(segs); i++ {
-				if matchSegments(rest, segs[i:]) {
-					return true
-				}
-			}
+	pi, si := 0, 0
+	star, mark := -1, 0 // the last "**" seen, and where its match currently ends
+	for si < len(segs) {
+		switch {
+		case pi < len(pat) && pat[pi] == "**":
+			star, mark = pi, si
+			pi++
+		case pi < len(pat) && globMatch(pat[pi], segs[si]):
+			pi++
+			si++
+		case star >= 0:
+			// Let the last "**" take one more segment and try again after it.
+			mark++
+			pi, si = star+1, mark
+		default:
 			return false
 		}
-		if len(segs) == 0 || !globMatch(pat[0], segs[0]) {
-			return false
-		}
-		pat, segs = pat[1:], segs[1:]
 	}
-	return len(segs) == 0
+	for pi < len(pat) && pat[pi] == "**" {
+		pi++
+	}
+	return pi == len(pat)
 }
 
 // globMatch matches s against a pattern whose only wildcard is "*" (any run of characters).

@@ -237,6 +237,58 @@ func name(r *Rule) string {
 	return r.Name
 }
 
+// matchSegmentsRecursive is the obvious matcher, exponential in the number of "**": the
+// reference the linear one must agree with.
+func matchSegmentsRecursive(pat, segs []string) bool {
+	for len(pat) > 0 {
+		if pat[0] == "**" {
+			for i := 0; i <= len(segs); i++ {
+				if matchSegmentsRecursive(pat[1:], segs[i:]) {
+					return true
+				}
+			}
+			return false
+		}
+		if len(segs) == 0 || !globMatch(pat[0], segs[0]) {
+			return false
+		}
+		pat, segs = pat[1:], segs[1:]
+	}
+	return len(segs) == 0
+}
+
+func TestSegmentMatchAgreesWithTheRecursiveOne(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	patSegs := []string{"a", "b", "*", "**", "a*", "*b"}
+	reqSegs := []string{"a", "b", "ab", "ba", "c"}
+	for range 20000 {
+		pat := make([]string, rng.IntN(6))
+		for i := range pat {
+			pat[i] = patSegs[rng.IntN(len(patSegs))]
+		}
+		segs := make([]string, rng.IntN(7))
+		for i := range segs {
+			segs[i] = reqSegs[rng.IntN(len(reqSegs))]
+		}
+		if got, want := matchSegments(pat, segs), matchSegmentsRecursive(pat, segs); got != want {
+			t.Fatalf("%v against %v: %v, want %v", pat, segs, got, want)
+		}
+	}
+}
+
+// A pattern with several "**" against a deep path that almost matches: exponential backtracking
+// would not finish (this test then times out); the linear matcher takes a few million steps.
+func TestManyDoubleStarsAgainstADeepPath(t *testing.T) {
+	pp, err := compilePath("/**/a/**/b/**/c/**/d/**/e")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := strings.Repeat("/a/b/c/d", MaxPathSegments/4-1) + "/x"
+	if pp.match(splitPath(path, nil)) {
+		t.Fatal("matched a path without e")
+	}
+}
+
 func TestDeepPathsDoNotOverflowTheIndex(t *testing.T) {
 	deep := "/" + strings.Repeat("a/", 30) + "b"
 	rules, errs := CompileRules([]RuleSpec{{Paths: []string{deep}, Policy: "public"}}, "routes", "config", true, nil)

@@ -2,12 +2,21 @@ package authz
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 )
 
 var (
-	errBadEscape = errors.New("path has an invalid percent-encoding")
-	errNULInPath = errors.New("path contains a NUL or control character")
+	errBadEscape   = errors.New("path has an invalid percent-encoding")
+	errNULInPath   = errors.New("path contains a NUL or control character")
+	errPathTooLong = fmt.Errorf("path longer than %d bytes or deeper than %d segments", MaxPathBytes, MaxPathSegments)
+)
+
+// Bounds on the path read (without its query): far beyond what applications route on, and
+// what keeps the work per request small whatever the rules.
+const (
+	MaxPathBytes    = 16 << 10
+	MaxPathSegments = 1024
 )
 
 // Readings of a path, as rules see it. Paths are matched after dropping the query and fragment,
@@ -58,6 +67,9 @@ func containsString(list []string, s string) bool {
 func normalizePath(raw string) (readings, error) {
 	if i := strings.IndexAny(raw, "?#"); i >= 0 {
 		raw = raw[:i]
+	}
+	if len(raw) > MaxPathBytes || strings.Count(raw, "/")+strings.Count(raw, "\\") > MaxPathSegments {
+		return readings{}, errPathTooLong
 	}
 	r, err := readPath(raw)
 	if err != nil {

@@ -54,6 +54,9 @@ func TestNormalizePath(t *testing.T) {
 		"raw control":        {in: "/a\x01b", err: errNULInPath},
 		"encoded newline":    {in: "/a%0Ab", err: errNULInPath},
 		"escape after query": {in: "/a?%zz", sent: "/a"},
+		"too long":           {in: "/" + strings.Repeat("a", MaxPathBytes), err: errPathTooLong},
+		"too deep":           {in: strings.Repeat("/a", MaxPathSegments+1), err: errPathTooLong},
+		"long query is fine": {in: "/a?" + strings.Repeat("q", 2*MaxPathBytes), sent: "/a"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
