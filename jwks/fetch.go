@@ -151,14 +151,16 @@ func (f *fetcher) download(ctx context.Context) ([]jwkset.JWK, []error, error) {
 }
 
 // ParseSet parses a JWKS document. A key that cannot be used (unsupported type, bad
-// parameters, no kid, use other than "sig", symmetric, RSA under MinRSABits, a member name
-// twice) is skipped and reported in problems, as is a key repeated identically. The set as a
-// whole fails when it is not a JWKS at all, when two different keys share a kid (which one a
-// token means is then a guess), or when it lists keys and none is usable. {"keys":[]} is a
-// valid, empty set.
+// parameters, no kid, use other than "sig", symmetric, RSA under MinRSABits) is skipped and
+// reported in problems, as is a key repeated identically. The set as a whole fails when it is
+// not one JSON object, when a member name appears twice anywhere in it or two different keys
+// share a kid (which key is meant would be a guess), or when it lists keys and none is usable.
+// {"keys":[]} is a valid, empty set.
 func ParseSet(data []byte) (keys []jwkset.JWK, problems []error, err error) {
+	// A name twice anywhere — "keys", or "x" inside a key — makes the document mean different
+	// keys to different parsers: refused whole, like two keys under one kid.
 	var rawKeys []byte
-	err = walkObject(data, false, func(name, value []byte) error {
+	err = walkObject(data, true, func(name, value []byte) error {
 		if string(name) == "keys" {
 			rawKeys = value
 		}
@@ -199,9 +201,6 @@ func ParseSet(data []byte) (keys []jwkset.JWK, problems []error, err error) {
 }
 
 func parseKey(raw json.RawMessage) (jwkset.JWK, error) {
-	if err := checkObject(raw, true); err != nil {
-		return jwkset.JWK{}, fmt.Errorf("not a JWK: %w", err)
-	}
 	var m jwkset.JWKMarshal
 	if err := json.Unmarshal(raw, &m); err != nil {
 		return jwkset.JWK{}, fmt.Errorf("not a JWK: %w", err)
