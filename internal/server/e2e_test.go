@@ -40,6 +40,7 @@ func TestMain(m *testing.M) {
 // running is a betterauthz started in-process by run.
 type running struct {
 	grpcAddr, httpAddr string
+	conn               *grpc.ClientConn
 	client             authv3.AuthorizationClient
 	health             healthpb.HealthClient
 	logs               *logbuf.Buffer
@@ -88,7 +89,7 @@ func run(t *testing.T, configYAML string, mod func(*server.Options)) *running {
 	var once sync.Once
 	var runErr error
 	r := &running{
-		grpcAddr: a[0], httpAddr: a[1], logs: logs,
+		grpcAddr: a[0], httpAddr: a[1], logs: logs, conn: conn,
 		client: authv3.NewAuthorizationClient(conn),
 		health: healthpb.NewHealthClient(conn),
 		stop: func() error {
