@@ -5,12 +5,16 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -s -w -X github.com/betterauthz/betterauthz/internal/cli.Version=$(VERSION) -X github.com/betterauthz/betterauthz/internal/cli.Commit=$(COMMIT)
 FUZZTIME ?= 5s
-# package:target pairs run by `make fuzz`
-FUZZ_TARGETS := ./jwks:FuzzParseSet ./jwks:FuzzVerify ./authz:FuzzParseBearer ./authz:FuzzCheck ./authz:FuzzNormalizePath ./internal/config:FuzzParse
+# package:target pairs run by `make fuzz`: every parser of outside input. Their corpora are
+# committed under <package>/testdata/fuzz/ (scripts/fuzz-corpus.sh grows them), so plain
+# `go test` replays them too.
+FUZZ_TARGETS := ./jwks:FuzzParseSet ./jwks:FuzzVerify ./jwks:FuzzParseHeader \
+	./authz:FuzzParseBearer ./authz:FuzzCheck ./authz:FuzzNormalizePath ./authz:FuzzNormalizeHost \
+	./authz:FuzzObjectPolicy ./internal/kube:FuzzAnnotations ./internal/config:FuzzParse
 
 STATIC_OUT ?= bin/betterauthz-static
 
-.PHONY: all build build-static test test-deps lint fuzz demo manifests bench clean
+.PHONY: all build build-static test test-deps lint fuzz fuzz-corpus print-fuzz-targets demo manifests bench clean
 
 all: build
 
@@ -44,6 +48,13 @@ fuzz:
 		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
 		$(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 	done
+
+# Longer fuzzing that also grows the committed corpora, e.g. `make fuzz-corpus FUZZTIME=10m`.
+fuzz-corpus:
+	FUZZTIME=$(if $(filter 5s,$(FUZZTIME)),1m,$(FUZZTIME)) ./scripts/fuzz-corpus.sh $(FUZZ_TARGETS)
+
+print-fuzz-targets:
+	@echo $(FUZZ_TARGETS)
 
 # manifests/install.yaml, rendered from the chart (a test fails when it is stale).
 manifests:

@@ -1,0 +1,35 @@
+package jwks
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// FuzzParseHeader reads arbitrary bytes as a protected header. Whatever it accepts,
+// encoding/json reads the same way: one object, and the same alg, kid and typ — so no header
+// means one thing here and another to a library that reads it with encoding/json.
+func FuzzParseHeader(f *testing.F) {
+	for _, s := range []string{`{"alg":"EdDSA","kid":"k1"}`, `{"alg":"EdDSA","kid":"k1","typ":"JWT"}`, `{"alg":"none"}{"alg":"EdDSA"}`,
+		`{"alg":"EdDSA","alg":"none"}`, `{"\u0061lg":"EdDSA","kid":1}`, `{"crit":["exp"]}`, `[]`, `{"alg":"ES256","kid":"\u006b1","x":{"y":[1,{"z":2}]}}`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		h, err := parseHeader(data)
+		if err != nil {
+			return
+		}
+		var m map[string]any
+		if err := json.Unmarshal(data, &m); err != nil {
+			t.Fatalf("accepted what encoding/json refuses: %v", err)
+		}
+		for name, got := range map[string]string{"alg": h.alg, "kid": h.kid, "typ": h.typ} {
+			want, _ := m[name].(string)
+			if got != want {
+				t.Fatalf("%s = %q, encoding/json reads %q", name, got, want)
+			}
+		}
+		if _, crit := m["crit"]; crit != h.crit {
+			t.Fatalf("crit %v, encoding/json sees %v", h.crit, crit)
+		}
+	})
+}
