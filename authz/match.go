@@ -100,6 +100,7 @@ func (pp pathPattern) match(p reqPath) bool {
 	}
 	return p.trailing == pp.trailing
 }
+
 // matchSegments matches request segments against pattern segments, where "**" stands for any
 // number of segments. It is the classic wildcard match with backtracking to the last "**" only,
 // so it takes at most len(pat)·len(segs) steps however many "**" a pattern has: a pattern like

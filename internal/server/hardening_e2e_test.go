@@ -162,9 +162,11 @@ func TestUndecodableAndOversizeCheckRequests(t *testing.T) {
 
 type rawBytesCodec struct{}
 
-func (rawBytesCodec) Marshal(v any) ([]byte, error)      { return v.([]byte), nil }
-func (rawBytesCodec) Unmarshal(data []byte, v any) error { return proto.Unmarshal(data, v.(proto.Message)) }
-func (rawBytesCodec) Name() string                       { return "proto" }
+func (rawBytesCodec) Marshal(v any) ([]byte, error) { return v.([]byte), nil }
+func (rawBytesCodec) Unmarshal(data []byte, v any) error {
+	return proto.Unmarshal(data, v.(proto.Message))
+}
+func (rawBytesCodec) Name() string { return "proto" }
 
 // Tokens are read strictly by the running server too. Better Auth never sets crit or sends
 // trailing data, so these tokens come from a key the test holds, served as the JWKS.
