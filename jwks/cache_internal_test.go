@@ -6,6 +6,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unsafe"
 )
 
 func key(i int) tokenKey { return keyOf(fmt.Sprintf("token-%d", i)) }
@@ -93,4 +94,33 @@ func TestCacheConcurrency(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// An entry larger than a shard's byte bound is not stored, and costs the shard nothing: it
+// used to empty the shard before finding it could not fit.
+func TestCacheOversizeEntryEvictsNothing(t *testing.T) {
+	c := newTokenCache(1000, 64*cacheShards*1024) // 64 KiB per shard
+	now := time.Now().UnixNano()
+	later := now + int64(time.Hour)
+	k := key(1)
+	c.put(k, &cacheEntry{claims: Claims{}, kid: "k", expires: later, size: 100}, now)
+	var sameShard tokenKey
+	for i := 2; ; i++ {
+		if sameShard = key(i); sameShard[0]%cacheShards == k[0]%cacheShards {
+			break
+		}
+	}
+	c.put(sameShard, &cacheEntry{claims: Claims{}, kid: "k", expires: later, size: 128 * 1024}, now)
+	if _, ok := c.get(k, now); !ok {
+		t.Fatal("an entry that could not fit evicted one that did")
+	}
+	if _, ok := c.get(sameShard, now); ok {
+		t.Fatal("an entry over the shard's bound was stored")
+	}
+}
+
+func TestCacheShardsFillWholeCacheLines(t *testing.T) {
+	if size := unsafe.Sizeof(cacheShard{}); size%cacheLine != 0 {
+		t.Fatalf("a shard is %d bytes: not a whole number of %d-byte cache lines", size, cacheLine)
+	}
 }
