@@ -7,9 +7,7 @@ import (
 	"testing"
 	"time"
 
-	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-
+	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/jwks"
 )
 
@@ -26,7 +24,7 @@ func TestDecide(t *testing.T) {
 	}
 	allIdentity := []string{"x-user-email", "x-user-id", "x-user-name", "x-user-org"}
 	cases := map[string]struct {
-		policy  func(*Policy)
+		config  func(*testConfig)
 		method  string
 		headers map[string]string
 		reason  Reason
@@ -65,28 +63,28 @@ func TestDecide(t *testing.T) {
 			remove:  []string{"x-user-name", "x-user-org"},
 		},
 		"public without token strips identity": {
-			policy: func(p *Policy) { p.Default = Public },
+			config: func(p *testConfig) { p.Default = policy.Public },
 			reason: ReasonPublic, remove: allIdentity,
 		},
 		"public with a valid token forwards identity": {
-			policy:  func(p *Policy) { p.Default = Public },
+			config:  func(p *testConfig) { p.Default = policy.Public },
 			headers: map[string]string{"authorization": "Bearer good"},
 			reason:  ReasonPublic,
 			set:     []Header{{"x-user-email", "a@example.com"}, {"x-user-id", "u1"}, {"x-user-name", "Alice"}},
 			remove:  []string{"x-user-org"},
 		},
 		"public with a bad token strips identity": {
-			policy:  func(p *Policy) { p.Default = Public },
+			config:  func(p *testConfig) { p.Default = policy.Public },
 			headers: map[string]string{"authorization": "Bearer forged"},
 			reason:  ReasonPublic, remove: allIdentity,
 		},
 		"public before keys load still passes": {
-			policy:  func(p *Policy) { p.Default = Public },
+			config:  func(p *testConfig) { p.Default = policy.Public },
 			headers: map[string]string{"authorization": "Bearer early"},
 			reason:  ReasonPublic, remove: allIdentity,
 		},
 		"deny even with a valid token": {
-			policy:  func(p *Policy) { p.Default = Deny },
+			config:  func(p *testConfig) { p.Default = policy.Deny },
 			headers: map[string]string{"authorization": "Bearer good"},
 			reason:  ReasonPolicyDenied, desc: "this route is closed",
 		},
@@ -99,7 +97,7 @@ func TestDecide(t *testing.T) {
 			method: "OPTIONS", reason: ReasonMissingToken, desc: "a bearer token is required",
 		},
 		"CORS preflight when turned off": {
-			policy:  func(p *Policy) { p.AllowCORSPreflight = false },
+			config:  func(p *testConfig) { p.AllowCORSPreflight = false },
 			method:  "OPTIONS",
 			headers: map[string]string{"origin": "https://app.example.com", "access-control-request-method": "POST"},
 			reason:  ReasonMissingToken, desc: "a bearer token is required",
@@ -108,18 +106,15 @@ func TestDecide(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			p := testPolicy()
-			if tc.policy != nil {
-				tc.policy(p)
+			if tc.config != nil {
+				tc.config(p)
 			}
 			method := tc.method
 			if method == "" {
 				method = "GET"
 			}
-			r, err := Extract(httpCheck(method, "api.example.com", "/things?x=1", tc.headers))
-			if err != nil {
-				t.Fatal(err)
-			}
-			d := Decide(context.Background(), &Snapshot{Policy: p, Verifier: v}, r)
+			r := httpCheck(method, "api.example.com", "/things?x=1", tc.headers)
+			d := Decide(context.Background(), p.live(v, nil), r)
 			if d.Reason != tc.reason || d.Description != tc.desc {
 				t.Fatalf("decision %s %q, want %s %q", d.Reason, d.Description, tc.reason, tc.desc)
 			}
@@ -134,48 +129,9 @@ func TestDecideWithAnExpiredContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Nanosecond)
 	defer cancel()
 	<-ctx.Done()
-	r, _ := Extract(httpCheck("GET", "h", "/", map[string]string{"authorization": "Bearer good"}))
-	d := Decide(ctx, &Snapshot{Policy: testPolicy(), Verifier: fakeVerifier{"good": claims(`{"sub":"u"}`)}}, r)
+	r := httpCheck("GET", "h", "/", map[string]string{"authorization": "Bearer good"})
+	d := Decide(ctx, testPolicy().live(fakeVerifier{"good": claims(`{"sub":"u"}`)}, nil), r)
 	if d.Allowed() || d.Reason != ReasonTimeout {
 		t.Fatalf("decision %s, want a timeout denial", d.Reason)
-	}
-}
-
-func TestRawHeaderMap(t *testing.T) {
-	// With encode_raw_headers Envoy sends header_map (values as bytes) instead of headers.
-	req := httpCheck("GET", "h", "/", nil)
-	req.Attributes.Request.Http.Headers = nil
-	req.Attributes.Request.Http.HeaderMap = &corev3.HeaderMap{Headers: []*corev3.HeaderValue{
-		{Key: "authorization", RawValue: []byte("Bearer good")},
-		{Key: "x-user-id", RawValue: []byte("spoofed")},
-	}}
-	r, err := Extract(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := Decide(context.Background(), &Snapshot{Policy: testPolicy(), Verifier: fakeVerifier{"good": claims(`{"sub":"u"}`)}}, r)
-	if d.Reason != ReasonAllowed || !slices.Contains(d.Set, Header{"x-user-id", "u"}) {
-		t.Fatalf("decision %+v", d)
-	}
-
-	// Two Authorization headers are refused, not guessed between.
-	req.Attributes.Request.Http.HeaderMap.Headers = append(req.Attributes.Request.Http.HeaderMap.Headers,
-		&corev3.HeaderValue{Key: "authorization", RawValue: []byte("Bearer good")})
-	r, _ = Extract(req)
-	if d := Decide(context.Background(), &Snapshot{Policy: testPolicy(), Verifier: fakeVerifier{}}, r); d.Reason != ReasonInvalidToken {
-		t.Fatalf("two Authorization headers: %s", d.Reason)
-	}
-}
-
-func TestExtractRefusesRequestsWithoutHTTP(t *testing.T) {
-	for name, req := range map[string]*authv3.CheckRequest{
-		"nil":        nil,
-		"empty":      {},
-		"no request": {Attributes: &authv3.AttributeContext{}},
-		"no http":    {Attributes: &authv3.AttributeContext{Request: &authv3.AttributeContext_Request{}}},
-	} {
-		if _, err := Extract(req); err == nil {
-			t.Errorf("%s: extracted", name)
-		}
 	}
 }

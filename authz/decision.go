@@ -1,9 +1,10 @@
 package authz
 
 import (
+	"encoding/json"
+	"strconv"
+	"strings"
 	"time"
-
-	"google.golang.org/grpc/codes"
 )
 
 // Reason is the stable code for why a decision came out as it did. The same strings appear in
@@ -29,10 +30,24 @@ const (
 	ReasonInternal           Reason = "internal_error"       // a bug; fails closed
 )
 
+// Code is a gRPC status code (google.rpc.Code), the numbers Envoy reads from a CheckResponse.
+// authz speaks no gRPC; the transports convert.
+type Code int32
+
+// The codes the outcome table uses.
+const (
+	CodeOK               Code = 0
+	CodeInvalidArgument  Code = 3
+	CodePermissionDenied Code = 7
+	CodeInternal         Code = 13
+	CodeUnavailable      Code = 14
+	CodeUnauthenticated  Code = 16
+)
+
 // outcome is how a reason is answered. This table is the one place that maps reasons to gRPC
 // codes, HTTP statuses and OAuth error codes (RFC 6750).
 type outcome struct {
-	code       codes.Code
+	code       Code
 	httpStatus int
 	// errorCode goes in the JSON body's "error" and, where RFC 6750 defines it, in
 	// WWW-Authenticate.
@@ -51,31 +66,43 @@ const (
 )
 
 var outcomes = map[Reason]outcome{
-	ReasonAllowed:            {code: codes.OK, httpStatus: 200},
-	ReasonPublic:             {code: codes.OK, httpStatus: 200},
-	ReasonCORSPreflight:      {code: codes.OK, httpStatus: 200},
-	ReasonMissingToken:       {codes.Unauthenticated, 401, "missing_token", bareChallenge, 0},
-	ReasonInvalidToken:       {codes.Unauthenticated, 401, "invalid_token", errorChallenge, 0},
-	ReasonExpired:            {codes.Unauthenticated, 401, "invalid_token", errorChallenge, 0},
-	ReasonUnknownKey:         {codes.Unauthenticated, 401, "invalid_token", errorChallenge, 0},
-	ReasonInsufficientClaims: {codes.PermissionDenied, 403, "insufficient_scope", errorChallenge, 0},
-	ReasonPolicyDenied:       {codes.PermissionDenied, 403, "access_denied", noChallenge, 0},
-	ReasonNotReady:           {codes.Unavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
-	ReasonKeysUnavailable:    {codes.Unavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
-	ReasonKeysStale:          {codes.Unavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
-	ReasonTimeout:            {codes.Unavailable, 503, "temporarily_unavailable", noChallenge, time.Second},
-	ReasonBadRequest:         {codes.InvalidArgument, 400, "invalid_request", noChallenge, 0},
-	ReasonInvalidRoutePolicy: {codes.Internal, 500, "server_error", noChallenge, 0},
-	ReasonInternal:           {codes.Internal, 500, "server_error", noChallenge, 0},
+	ReasonAllowed:            {code: CodeOK, httpStatus: 200},
+	ReasonPublic:             {code: CodeOK, httpStatus: 200},
+	ReasonCORSPreflight:      {code: CodeOK, httpStatus: 200},
+	ReasonMissingToken:       {CodeUnauthenticated, 401, "missing_token", bareChallenge, 0},
+	ReasonInvalidToken:       {CodeUnauthenticated, 401, "invalid_token", errorChallenge, 0},
+	ReasonExpired:            {CodeUnauthenticated, 401, "invalid_token", errorChallenge, 0},
+	ReasonUnknownKey:         {CodeUnauthenticated, 401, "invalid_token", errorChallenge, 0},
+	ReasonInsufficientClaims: {CodePermissionDenied, 403, "insufficient_scope", errorChallenge, 0},
+	ReasonPolicyDenied:       {CodePermissionDenied, 403, "access_denied", noChallenge, 0},
+	ReasonNotReady:           {CodeUnavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
+	ReasonKeysUnavailable:    {CodeUnavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
+	ReasonKeysStale:          {CodeUnavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
+	ReasonTimeout:            {CodeUnavailable, 503, "temporarily_unavailable", noChallenge, time.Second},
+	ReasonBadRequest:         {CodeInvalidArgument, 400, "invalid_request", noChallenge, 0},
+	ReasonInvalidRoutePolicy: {CodeInternal, 500, "server_error", noChallenge, 0},
+	ReasonInternal:           {CodeInternal, 500, "server_error", noChallenge, 0},
 }
 
-// Decision is the protocol-neutral answer to one request.
+// Reasons lists every reason, for tables and tests.
+func Reasons() []Reason {
+	out := make([]Reason, 0, len(outcomes))
+	for r := range outcomes {
+		out = append(out, r)
+	}
+	return out
+}
+
+// Decision is the protocol-neutral answer to one request. Transports render it: the outcome
+// methods below say everything a response carries.
 type Decision struct {
 	Reason Reason
 	// Description is a client-safe detail for denials ("token expired"); never token content.
 	Description string
-	// Route names the rule that decided (empty for the default policy).
+	// Route names the rules that decided, for logs ("a+b" when a path was read two ways).
 	Route string
+	// RouteLabel names the deciding rule in metrics, from a bounded set (see policy.Rule.Label).
+	RouteLabel string
 	// Subject is the verified token's sub, when there was one.
 	Subject string
 	// Set are identity headers to set on the upstream request (allow only).
@@ -95,7 +122,54 @@ type Header struct {
 }
 
 // Allowed reports whether the request goes upstream.
-func (d *Decision) Allowed() bool { return outcomes[d.Reason].code == codes.OK }
+func (d *Decision) Allowed() bool { return outcomes[d.Reason].code == CodeOK }
 
-// HTTPStatus is the status Envoy answers a denied request with (200 when allowed).
+// Code is the gRPC status code of the answer.
+func (d *Decision) Code() Code { return outcomes[d.Reason].code }
+
+// HTTPStatus is the status a denied request is answered with (200 when allowed).
 func (d *Decision) HTTPStatus() int { return outcomes[d.Reason].httpStatus }
+
+// StatusMessage is the gRPC status message: the reason and the description.
+func (d *Decision) StatusMessage() string {
+	if d.Allowed() {
+		return ""
+	}
+	return string(d.Reason) + ": " + d.Description
+}
+
+// Challenge is the WWW-Authenticate value of a denial ("" when it has none): RFC 6750's Bearer
+// challenge, with the error code and description only when a credential was sent.
+func (d *Decision) Challenge() string {
+	o := outcomes[d.Reason]
+	switch o.challenge {
+	case bareChallenge:
+		return "Bearer realm=" + quote(d.Realm)
+	case errorChallenge:
+		return "Bearer realm=" + quote(d.Realm) + ", error=" + quote(o.errorCode) + ", error_description=" + quote(d.Description)
+	}
+	return ""
+}
+
+// RetryAfter is the Retry-After value of a denial, in whole seconds ("" when it has none).
+func (d *Decision) RetryAfter() string {
+	if s := outcomes[d.Reason].retryAfter; s > 0 {
+		return strconv.Itoa(int(s.Seconds()))
+	}
+	return ""
+}
+
+// Body is a denial's JSON body: {"error": "...", "error_description": "..."}.
+func (d *Decision) Body() string {
+	body, _ := json.Marshal(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description,omitempty"`
+	}{outcomes[d.Reason].errorCode, d.Description})
+	return string(body)
+}
+
+// quote makes an RFC 7230 quoted-string.
+func quote(s string) string {
+	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
+	return `"` + r.Replace(s) + `"`
+}

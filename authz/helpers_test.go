@@ -5,8 +5,7 @@ import (
 	"encoding/json"
 	"strings"
 
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
-
+	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/jwks"
 )
 
@@ -37,9 +36,19 @@ func claims(js string) jwks.Claims {
 	return c
 }
 
-func testPolicy() *Policy {
-	return &Policy{
-		Default: Authenticated,
+// testConfig is a config as tests change it; live compiles it.
+type testConfig struct {
+	Routes                 []*policy.Rule
+	Default                policy.Action
+	IdentityHeaders        []IdentityHeader
+	AllowCORSPreflight     bool
+	Realm                  string
+	AnnotationsOnlyTighten bool
+}
+
+func testPolicy() *testConfig {
+	return &testConfig{
+		Default: policy.Authenticated,
 		IdentityHeaders: []IdentityHeader{
 			{Name: "x-user-email", Claim: "email"},
 			{Name: "x-user-id", Claim: "sub"},
@@ -48,18 +57,26 @@ func testPolicy() *Policy {
 		},
 		AllowCORSPreflight: true,
 		Realm:              "https://auth.example.com",
-		MaxTokenBytes:      jwks.DefaultMaxTokenBytes,
 	}
 }
 
-// httpCheck builds a CheckRequest as Envoy sends it.
-func httpCheck(method, host, path string, headers map[string]string) *authv3.CheckRequest {
-	if headers == nil {
-		headers = map[string]string{}
+// live is what a decision reads with this config, v verifying tokens and objects (may be
+// nil) serving requests.
+func (c *testConfig) live(v TokenVerifier, objects *policy.ObjectIndex) *Live {
+	return &Live{
+		Config: &Config{
+			Routes:                 policy.NewRoutes(c.Routes, c.Default),
+			IdentityHeaders:        c.IdentityHeaders,
+			AllowCORSPreflight:     c.AllowCORSPreflight,
+			Realm:                  c.Realm,
+			AnnotationsOnlyTighten: c.AnnotationsOnlyTighten,
+		},
+		Verifier: v,
+		Objects:  objects,
 	}
-	return &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
-		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
-			Id: "req-1", Method: method, Host: host, Path: path, Headers: headers,
-		}},
-	}}
+}
+
+// httpCheck builds a request as Envoy describes it.
+func httpCheck(method, host, path string, headers map[string]string) *Request {
+	return &Request{Transport: "test", ID: "req-1", Method: method, Host: host, Path: path, Headers: HeaderMap(headers)}
 }

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/betterauthz/betterauthz/authz/policy"
 )
 
 func TestNormalizeHost(t *testing.T) {
@@ -97,6 +99,46 @@ func TestRequestTarget(t *testing.T) {
 				t.Fatalf("requestTarget(%q, %q) = %q, %q; want %q, %q", tc.host, tc.target, host, path, tc.wantHost, tc.wantPath)
 			}
 		})
+	}
+}
+
+func TestHostPatterns(t *testing.T) {
+	cases := []struct {
+		pattern, host string
+		want          bool
+	}{
+		{"*", "anything.example.com:8443", true},
+		{"api.example.com", "api.example.com", true},
+		{"api.example.com", "API.Example.COM:443", true},
+		{"api.example.com", "api.example.com.", true},
+		{"api.example.com", "api.example.com.evil.com", false},
+		{"API.example.com", "api.example.com", true},
+		{"*.example.com", "a.example.com", true},
+		{"*.example.com", "a.b.example.com:80", true},
+		{"*.example.com", "example.com", false},
+		{"*.example.com", "evilexample.com", false},
+		{"orders", "orders:8080", true},
+		{"[::1]", "[::1]:9000", true},
+		{"localhost", "", false},
+	}
+	for _, tc := range cases {
+		rule, errs := policy.CompileRule(policy.RuleSpec{Hosts: []string{tc.pattern}}, "r", policy.SourceConfig, true, nil)
+		if len(errs) > 0 {
+			t.Fatalf("%s: %v", tc.pattern, errs)
+		}
+		host, err := normalizeHost(tc.host)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.host, err)
+		}
+		matched := policy.NewRoutes([]*policy.Rule{rule}, policy.Deny).Match(host, policy.SplitPath("/", nil), "GET") == rule
+		if got := matched; got != tc.want {
+			t.Errorf("%s matches %s = %v, want %v", tc.pattern, tc.host, got, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "https://a.com", "a.com/x", "a.com:443"} {
+		if _, errs := policy.CompileRule(policy.RuleSpec{Hosts: []string{bad}}, "r", policy.SourceConfig, true, nil); len(errs) == 0 {
+			t.Errorf("host pattern %q accepted", bad)
+		}
 	}
 }
 

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/betterauthz/betterauthz/internal/strictyaml"
+	"github.com/betterauthz/betterauthz/authz/policy"
 )
 
 // FuzzObjectPolicy parses arbitrary betterauthz.io/ annotation values (the same keys Envoy
@@ -19,18 +19,17 @@ func FuzzObjectPolicy(f *testing.F) {
 	f.Add("", "", "[1, 2")
 	f.Add("authenticated", "/**", "- {paths: ['/*.css'], policy: public}\n- {claims: {emailVerified: true}}")
 	v := fakeVerifier{"good": claims(`{"sub":"u1","role":"admin","emailVerified":true}`)}
-	p := testPolicy()
-	s := &Snapshot{Policy: p, Verifier: v}
-	f.Fuzz(func(t *testing.T, policy, publicPaths, rules string) {
+	live := testPolicy().live(v, nil)
+	f.Fuzz(func(t *testing.T, pol, publicPaths, rules string) {
 		kv := map[string]string{}
-		for k, val := range map[string]string{KeyPolicy: policy, KeyPublicPaths: publicPaths, KeyRules: rules} {
+		for k, val := range map[string]string{policy.KeyPolicy: pol, policy.KeyPublicPaths: publicPaths, policy.KeyRules: rules} {
 			if val != "" {
 				kv[k] = val
 			}
 		}
-		op, err := ParseObjectPolicy(kv, "fuzz")
+		op, err := policy.ParseObjectRules(kv, "fuzz")
 		if err != nil {
-			for _, prob := range strictyaml.Problems(err) {
+			for _, prob := range policy.Problems(err) {
 				if prob.Path == "" || prob.Msg == "" {
 					t.Fatalf("problem without a key or a message: %#v", prob)
 				}
@@ -45,10 +44,9 @@ func FuzzObjectPolicy(f *testing.F) {
 				if token != "" {
 					h["authorization"] = "Bearer " + token
 				}
-				cr := httpCheck("GET", "h", path, h)
-				cr.Attributes.ContextExtensions = kv
-				r, _ := Extract(cr)
-				d := Decide(context.Background(), s, r)
+				r := httpCheck("GET", "h", path, h)
+				r.ContextExtensions = kv
+				d := Decide(context.Background(), live, r)
 				if err != nil && len(kv) > 0 && d.Reason != ReasonInvalidRoutePolicy {
 					t.Fatalf("invalid settings (%v) decided %s", err, d.Reason)
 				}

@@ -4,22 +4,23 @@ import (
 	"context"
 	"testing"
 
+	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/jwks"
 )
 
 // routedPolicy is the README's example: public docs and health, an admin API that needs the
 // admin role, internal paths closed, everything else authenticated.
-func routedPolicy(t *testing.T) *Policy {
+func routedPolicy(t *testing.T) *testConfig {
 	t.Helper()
 	p := testPolicy()
-	rules, errs := CompileRules([]RuleSpec{
+	rules, errs := policy.CompileRules([]policy.RuleSpec{
 		{Name: "health", Paths: []string{"/healthz", "/readyz"}, Methods: []string{"GET"}, Policy: "public"},
 		{Name: "docs", Hosts: []string{"docs.example.com"}, Policy: "public"},
 		{Name: "public-api", Paths: []string{"/public/**", "/api/*/public"}, Policy: "public"},
 		{Name: "admin", Paths: []string{"/admin/**"}, Claims: map[string]any{"role": []any{"admin"}}},
 		{Name: "internal", Paths: []string{"/internal/**"}, Policy: "deny"},
 		{Name: "verified", Hosts: []string{"*.example.com"}, Paths: []string{"/billing/**"}, Claims: map[string]any{"emailVerified": true}},
-	}, "routes", "config", true, nil)
+	}, "routes", policy.SourceConfig, true, nil)
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
@@ -91,26 +92,26 @@ func TestRoutePolicy(t *testing.T) {
 
 		// Envoy's per-route context_extensions come first.
 		"context policy public": {
-			req{"GET", "h", "/admin/users", "", map[string]string{KeyPolicy: "public"}}, ReasonPublic, "context_extensions betterauthz.io/policy",
+			req{"GET", "h", "/admin/users", "", map[string]string{policy.KeyPolicy: "public"}}, ReasonPublic, "context_extensions betterauthz.io/policy",
 		},
 		"context policy deny": {
-			req{"GET", "h", "/healthz", "", map[string]string{KeyPolicy: "deny"}}, ReasonPolicyDenied, "context_extensions betterauthz.io/policy",
+			req{"GET", "h", "/healthz", "", map[string]string{policy.KeyPolicy: "deny"}}, ReasonPolicyDenied, "context_extensions betterauthz.io/policy",
 		},
 		"context public paths": {
-			req{"GET", "h", "/shop/items", "", map[string]string{KeyPublicPaths: "/shop/**, /cart"}}, ReasonPublic, "context_extensions betterauthz.io/public-paths",
+			req{"GET", "h", "/shop/items", "", map[string]string{policy.KeyPublicPaths: "/shop/**, /cart"}}, ReasonPublic, "context_extensions betterauthz.io/public-paths",
 		},
 		"context public paths miss falls through": {
-			req{"GET", "h", "/admin/x", "user", map[string]string{KeyPublicPaths: "/shop/**"}}, ReasonInsufficientClaims, "admin",
+			req{"GET", "h", "/admin/x", "user", map[string]string{policy.KeyPublicPaths: "/shop/**"}}, ReasonInsufficientClaims, "admin",
 		},
 		"context rules": {
-			req{"POST", "h", "/orders", "user", map[string]string{KeyRules: "- name: writers\n  methods: [POST]\n  claims: {role: [editor]}\n"}},
+			req{"POST", "h", "/orders", "user", map[string]string{policy.KeyRules: "- name: writers\n  methods: [POST]\n  claims: {role: [editor]}\n"}},
 			ReasonInsufficientClaims, "writers",
 		},
 		"context rules before public paths and policy": {
 			req{"GET", "h", "/shop/admin", "", map[string]string{
-				KeyRules:       "- {paths: [/shop/admin], policy: deny}",
-				KeyPublicPaths: "/shop/**",
-				KeyPolicy:      "public",
+				policy.KeyRules:       "- {paths: [/shop/admin], policy: deny}",
+				policy.KeyPublicPaths: "/shop/**",
+				policy.KeyPolicy:      "public",
 			}},
 			ReasonPolicyDenied, "context_extensions betterauthz.io/rules[0]",
 		},
@@ -118,13 +119,13 @@ func TestRoutePolicy(t *testing.T) {
 			req{"GET", "h", "/healthz", "", map[string]string{"virtual_host": "x"}}, ReasonPublic, "health",
 		},
 		"invalid context policy fails closed": {
-			req{"GET", "h", "/healthz", "", map[string]string{KeyPolicy: "allow"}}, ReasonInvalidRoutePolicy, "",
+			req{"GET", "h", "/healthz", "", map[string]string{policy.KeyPolicy: "allow"}}, ReasonInvalidRoutePolicy, "",
 		},
 		"unknown betterauthz key fails closed": {
 			req{"GET", "h", "/healthz", "", map[string]string{"betterauthz.io/polcy": "public"}}, ReasonInvalidRoutePolicy, "",
 		},
 		"context rules with hosts are invalid": {
-			req{"GET", "h", "/healthz", "", map[string]string{KeyRules: "- {hosts: [a], policy: public}"}}, ReasonInvalidRoutePolicy, "",
+			req{"GET", "h", "/healthz", "", map[string]string{policy.KeyRules: "- {hosts: [a], policy: public}"}}, ReasonInvalidRoutePolicy, "",
 		},
 
 		// CORS preflight: allowed without a token, except where the route is closed.
@@ -142,13 +143,9 @@ func TestRoutePolicy(t *testing.T) {
 				h["origin"] = "https://app.example.com"
 				h["access-control-request-method"] = "DELETE"
 			}
-			cr := httpCheck(tc.req.method, tc.req.host, tc.req.path, h)
-			cr.Attributes.ContextExtensions = tc.req.ext
-			r, err := Extract(cr)
-			if err != nil {
-				t.Fatal(err)
-			}
-			d := Decide(context.Background(), &Snapshot{Policy: p, Verifier: v}, r)
+			r := httpCheck(tc.req.method, tc.req.host, tc.req.path, h)
+			r.ContextExtensions = tc.req.ext
+			d := Decide(context.Background(), p.live(v, nil), r)
 			if d.Reason != tc.reason || d.Route != tc.route {
 				t.Fatalf("decision %s via %q (%s), want %s via %q", d.Reason, d.Route, d.Description+d.Detail, tc.reason, tc.route)
 			}
@@ -158,8 +155,8 @@ func TestRoutePolicy(t *testing.T) {
 
 func TestInsufficientClaimsSaysWhat(t *testing.T) {
 	p := routedPolicy(t)
-	r, _ := Extract(httpCheck("GET", "h", "/admin", map[string]string{"authorization": "Bearer user"}))
-	d := Decide(context.Background(), &Snapshot{Policy: p, Verifier: fakeVerifier{"user": claims(`{"sub":"u","role":"user"}`)}}, r)
+	r := httpCheck("GET", "h", "/admin", map[string]string{"authorization": "Bearer user"})
+	d := Decide(context.Background(), p.live(fakeVerifier{"user": claims(`{"sub":"u","role":"user"}`)}, nil), r)
 	if d.Description != `claim "role" must be admin` || d.Subject != "u" {
 		t.Fatalf("%+v", d)
 	}

@@ -91,7 +91,7 @@ func TestCacheOnAndOffAgreeUnderConcurrency(t *testing.T) {
 	on, ks1 := verifierFor(t, ba, func(o *jwks.VerifierOptions) { o.CacheEntries = 50 }, nil)
 	off, ks2 := verifierFor(t, ba, nil, nil)
 	var tokens []string
-	for _, alg := range jwks.Algorithms {
+	for _, alg := range jwks.Algorithms() {
 		m := mint(t, ba, betterauth.MintOptions{Alg: alg})
 		tokens = append(tokens, m.Token, m.Token+"x", m.SessionToken)
 	}

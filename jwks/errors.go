@@ -1,5 +1,3 @@
-// Package jwks verifies Better Auth JWTs against the issuer's JSON Web Key Set, which it keeps
-// fresh in the background. It knows nothing of Envoy or Kubernetes.
 package jwks
 
 import "errors"

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net/http"
-	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,7 +77,9 @@ type Fetch struct {
 }
 
 const (
-	defaultRefreshInterval    = 5 * time.Minute
+	// DefaultRefreshInterval is how often keys are refreshed once loaded (config:
+	// jwksRefreshInterval).
+	DefaultRefreshInterval    = 5 * time.Minute
 	defaultFetchTimeout       = 5 * time.Second
 	defaultMinFetchGap        = time.Second
 	defaultNegativeTTL        = 5 * time.Second
@@ -93,7 +93,7 @@ func (o *KeySetOptions) setDefaults() {
 	if o.Client == nil {
 		o.Client = &http.Client{Transport: http.DefaultTransport}
 	}
-	setDefault(&o.RefreshInterval, defaultRefreshInterval)
+	setDefault(&o.RefreshInterval, DefaultRefreshInterval)
 	setDefault(&o.FetchTimeout, defaultFetchTimeout)
 	setDefault(&o.MinFetchGap, defaultMinFetchGap)
 	setDefault(&o.NegativeTTL, defaultNegativeTTL)
@@ -113,16 +113,17 @@ func setDefault[T comparable](p *T, def T) {
 	}
 }
 
-// KeySet is Better Auth's key set, kept fresh in the background. It is a jwkset.Storage (so
-// keyfunc can use it) whose KeyRead, on an unknown kid, waits for one coalesced, rate-limited
-// refresh under the caller's context instead of failing or queueing a fetch per caller.
+// KeySet is Better Auth's key set, kept fresh in the background. Its KeyRead, on an unknown kid,
+// waits for one coalesced, rate-limited refresh under the caller's context instead of failing or
+// queueing a fetch per caller.
 //
 // jwkset's own HTTP storage is not used: its unknown-kid refresh runs one fetch per waiting
 // caller behind a token-bucket limiter, so a flood of bogus kids queues callers for minutes and
 // starves a genuinely new key; and before the first success it only retries at RefreshInterval.
 type KeySet struct {
-	// MemoryJWKSet holds the last good keys; it is replaced whole on each successful fetch.
-	*jwkset.MemoryJWKSet
+	// keys holds the last good keys; they are replaced whole on each successful fetch, by
+	// nothing else (see keyStore).
+	keys *jwkset.MemoryJWKSet
 
 	opts    KeySetOptions
 	fetcher *fetcher
@@ -143,15 +144,6 @@ type KeySet struct {
 	kids      []string             // sorted kids of the current set, to log changes
 }
 
-// fetchCall is one JWKS fetch that any number of callers may wait for. started and err are
-// written before done is closed and read only after.
-type fetchCall struct {
-	trigger string
-	done    chan struct{}
-	started time.Time
-	err     error
-}
-
 // NewKeySet returns a KeySet that has loaded nothing yet; Run loads and refreshes it.
 func NewKeySet(opts KeySetOptions) (*KeySet, error) {
 	if opts.URL == "" {
@@ -164,12 +156,12 @@ func NewKeySet(opts KeySetOptions) (*KeySet, error) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &KeySet{
-		MemoryJWKSet: jwkset.NewMemoryStorage(),
-		opts:         opts,
-		fetcher:      f,
-		ctx:          ctx,
-		cancel:       cancel,
-		negative:     make(map[string]time.Time),
+		keys:     jwkset.NewMemoryStorage(),
+		opts:     opts,
+		fetcher:  f,
+		ctx:      ctx,
+		cancel:   cancel,
+		negative: make(map[string]time.Time),
 	}, nil
 }
 
@@ -212,51 +204,6 @@ func (k *KeySet) LastSuccess() time.Time {
 	return time.Unix(0, n)
 }
 
-// Run loads the key set, retrying with backoff until it succeeds, then refreshes it every
-// RefreshInterval until ctx ends. A failed refresh keeps the last good keys and is retried with
-// backoff. Run returns nil when ctx ends; the KeySet must not be used after.
-func (k *KeySet) Run(ctx context.Context) error {
-	defer k.cancel()
-	stop := context.AfterFunc(ctx, k.cancel)
-	defer stop()
-
-	backoff := k.opts.InitialBackoff
-	trigger := "initial"
-	for {
-		c := k.schedule(trigger)
-		select {
-		case <-c.done:
-		case <-k.ctx.Done():
-			return nil
-		}
-		var next time.Duration
-		if c.err == nil {
-			backoff = k.opts.InitialBackoff
-			next, trigger = k.opts.RefreshInterval, "interval"
-		} else {
-			// Full jitter keeps replicas that failed together from retrying together.
-			next = backoff/2 + rand.N(backoff/2+1)
-			limit := k.opts.MaxBackoff
-			if k.Loaded() {
-				limit = min(limit, k.opts.RefreshInterval)
-			}
-			backoff = min(backoff*2, limit)
-			if !k.Loaded() {
-				trigger = "initial"
-			} else {
-				trigger = "retry"
-			}
-		}
-		t := time.NewTimer(next)
-		select {
-		case <-t.C:
-		case <-k.ctx.Done():
-			t.Stop()
-			return nil
-		}
-	}
-}
-
 // KeyRead returns the key with this kid. An unknown kid waits (under ctx, ending early enough
 // for the caller to answer before ctx's deadline: see WaitContext) for a fetch that starts after
 // the call, shared with every other caller waiting at the time; a kid still unknown after it
@@ -265,7 +212,7 @@ func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 	if k.Stale() {
 		return jwkset.JWK{}, ErrKeysStale
 	}
-	jwk, err := k.MemoryJWKSet.KeyRead(ctx, kid)
+	jwk, err := k.keys.KeyRead(ctx, kid)
 	if err == nil {
 		return jwk, nil
 	}
@@ -289,7 +236,7 @@ func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 		case <-ctx.Done():
 			return jwkset.JWK{}, fmt.Errorf("%w: %w", ErrTimeout, ctx.Err())
 		}
-		if jwk, err = k.MemoryJWKSet.KeyRead(ctx, kid); err == nil {
+		if jwk, err = k.keys.KeyRead(ctx, kid); err == nil {
 			return jwk, nil
 		}
 		if c.err != nil || !c.started.Before(arrived) {
@@ -328,158 +275,4 @@ func (k *KeySet) setNegative(kid string) {
 		clear(k.negative)
 	}
 	k.negative[kid] = time.Now().Add(k.opts.NegativeTTL)
-}
-
-// join returns the fetch running now, or else schedules one.
-func (k *KeySet) join(trigger string) *fetchCall {
-	k.mu.Lock()
-	c := k.inflight
-	k.mu.Unlock()
-	if c != nil {
-		return c
-	}
-	return k.schedule(trigger)
-}
-
-// schedule returns a fetch that has not started yet, creating one if none is pending. Callers
-// that arrive while a fetch runs share the next one, so any number of them cost one fetch.
-func (k *KeySet) schedule(trigger string) *fetchCall {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.pending != nil {
-		return k.pending
-	}
-	c := &fetchCall{trigger: trigger, done: make(chan struct{})}
-	k.pending = c
-	go k.launch(c)
-	return c
-}
-
-// launch waits until no fetch runs and MinFetchGap has passed since the last start, then runs c.
-func (k *KeySet) launch(c *fetchCall) {
-	for {
-		k.mu.Lock()
-		prev := k.inflight
-		wait := time.Until(k.lastStart.Add(k.opts.MinFetchGap))
-		if prev == nil && wait <= 0 {
-			c.started = time.Now()
-			k.pending, k.inflight, k.lastStart = nil, c, c.started
-			k.mu.Unlock()
-			break
-		}
-		k.mu.Unlock()
-		var ready <-chan struct{} // nil (never ready) when waiting on the timer
-		var timer *time.Timer
-		if prev != nil {
-			ready = prev.done
-		} else {
-			timer = time.NewTimer(wait)
-		}
-		select {
-		case <-ready:
-		case <-timerC(timer):
-		case <-k.ctx.Done():
-			if timer != nil {
-				timer.Stop()
-			}
-			k.mu.Lock()
-			if k.pending == c {
-				k.pending = nil
-			}
-			k.mu.Unlock()
-			c.err = k.ctx.Err()
-			close(c.done)
-			return
-		}
-	}
-
-	ctx, cancel := context.WithTimeout(k.ctx, k.opts.FetchTimeout)
-	c.err = k.fetch(ctx, c.trigger)
-	cancel()
-
-	k.mu.Lock()
-	k.inflight = nil
-	k.mu.Unlock()
-	close(c.done)
-}
-
-func timerC(t *time.Timer) <-chan time.Time {
-	if t == nil {
-		return nil
-	}
-	return t.C
-}
-
-// fetch downloads and installs the key set. On any failure the last good keys stay.
-func (k *KeySet) fetch(ctx context.Context, trigger string) error {
-	start := time.Now()
-	keys, problems, err := k.fetcher.download(ctx)
-	if err == nil {
-		err = k.MemoryJWKSet.KeyReplaceAll(ctx, keys)
-	}
-	end := time.Now()
-	log := k.opts.Logger.With("url", k.opts.URL, "trigger", trigger)
-	for _, p := range problems {
-		log.Warn("jwks key skipped", "error", p.Error())
-	}
-	if err != nil {
-		log.Warn("jwks refresh failed; keeping the last good keys", "error", err.Error(),
-			"failure", FetchFailure(err), "keys", k.Keys(), "loaded", k.Loaded())
-	} else {
-		set := make(map[string]struct{}, len(keys))
-		for _, j := range keys {
-			set[j.Marshal().KID] = struct{}{}
-		}
-		k.kidSet.Store(&set)
-		k.keyCount.Store(int64(len(keys)))
-		k.lastSuccess.Store(end.UnixNano())
-		first := !k.loaded.Swap(true)
-		k.noteKids(log, keys, first)
-	}
-	stale := k.noteStaleness(log)
-	if k.opts.Observer != nil {
-		k.opts.Observer.JWKSFetched(Fetch{
-			Trigger: trigger, Err: err, Stale: stale, Keys: k.Keys(), Skipped: len(problems),
-			Duration: end.Sub(start), At: end,
-		})
-	}
-	return err
-}
-
-// noteStaleness logs, once each way, when the keys pass MaxKeyAge and when they are fresh
-// again. Failed fetches are retried every few seconds, so staleness is noted within one retry.
-func (k *KeySet) noteStaleness(log *slog.Logger) bool {
-	stale := k.Stale()
-	if stale == k.staleNoted.Load() {
-		return stale
-	}
-	k.staleNoted.Store(stale)
-	if stale {
-		log.Error("signing keys are stale: no successful JWKS refresh within maxKeyAge; every token is refused (503 keys_stale) and the server is not ready until Better Auth answers",
-			"max_key_age", k.opts.MaxKeyAge.String(), "last_success", k.LastSuccess().UTC().Format(time.RFC3339))
-	} else {
-		log.Info("signing keys fresh again")
-	}
-	return stale
-}
-
-// noteKids logs when the set of kids changes: rotations are worth a line, steady refreshes not.
-func (k *KeySet) noteKids(log *slog.Logger, keys []jwkset.JWK, first bool) {
-	kids := make([]string, 0, len(keys))
-	for _, j := range keys {
-		kids = append(kids, j.Marshal().KID)
-	}
-	slices.Sort(kids)
-	k.mu.Lock()
-	changed := first || !slices.Equal(kids, k.kids)
-	k.kids = kids
-	k.mu.Unlock()
-	switch {
-	case first:
-		log.Info("jwks loaded", "kids", kids)
-	case changed:
-		log.Info("jwks changed", "kids", kids)
-	default:
-		log.Debug("jwks refreshed", "kids", kids)
-	}
 }

@@ -330,7 +330,7 @@ func TestWaitForKeysLeavesTheCallerTimeToAnswer(t *testing.T) {
 func TestConcurrentVerification(t *testing.T) {
 	v, ks := verifierFor(t, ba, nil, nil)
 	var tokens []string
-	for _, alg := range jwks.Algorithms {
+	for _, alg := range jwks.Algorithms() {
 		tokens = append(tokens, mint(t, ba, betterauth.MintOptions{Alg: alg}).Token)
 	}
 	waitLoaded(t, ks, 10*time.Second)

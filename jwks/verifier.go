@@ -12,8 +12,12 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 )
 
-// Algorithms Better Auth's JWT plugin can sign with. EdDSA (Ed25519) is its default.
-var Algorithms = []string{"EdDSA", "ES256", "ES512", "RS256", "PS256"}
+// algorithms are those Better Auth's JWT plugin can sign with. EdDSA (Ed25519) is its default.
+var algorithms = []string{"EdDSA", "ES256", "ES512", "RS256", "PS256"}
+
+// Algorithms lists the algorithms Better Auth's JWT plugin can sign with, its default (EdDSA)
+// first. The slice is the caller's.
+func Algorithms() []string { return slices.Clone(algorithms) }
 
 // Better Auth signs its session-cache cookie with the same keys as access tokens; these mark it.
 const (
@@ -32,7 +36,7 @@ type VerifierOptions struct {
 	Issuer string
 	// Audiences: the aud claim must contain at least one. Required (Better Auth always sets aud).
 	Audiences []string
-	// Algorithms allowed in the token header. Default: Algorithms. Never HS* or none.
+	// Algorithms allowed in the token header. Default: Algorithms(). Never HS* or none.
 	Algorithms []string
 	// ClockSkew tolerated on exp, nbf and iat. Default 0.
 	ClockSkew time.Duration
@@ -40,14 +44,18 @@ type VerifierOptions struct {
 	MaxTokenBytes int
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
-	// CacheEntries bounds the verified-token cache; 0 turns it off. CacheBytes bounds its
-	// estimated memory (default 32 MiB).
+	// CacheEntries bounds the verified-token cache; 0 turns it off (config: cache.maxEntries,
+	// default DefaultCacheEntries). CacheBytes bounds its estimated memory; default
+	// DefaultCacheBytes.
 	CacheEntries int
 	CacheBytes   int
 }
 
-// DefaultCacheBytes bounds the verified-token cache's memory when CacheBytes is unset.
-const DefaultCacheBytes = 32 << 20
+// Cache bounds the config applies when it does not set them.
+const (
+	DefaultCacheEntries = 10000
+	DefaultCacheBytes   = 32 << 20
+)
 
 // Verifier checks Better Auth JWTs. It is safe for concurrent use.
 type Verifier struct {
@@ -73,11 +81,11 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 		return nil, errors.New("jwks: verifier needs at least one audience")
 	}
 	if len(o.Algorithms) == 0 {
-		o.Algorithms = Algorithms
+		o.Algorithms = algorithms
 	}
 	for _, a := range o.Algorithms {
-		if !slices.Contains(Algorithms, a) {
-			return nil, fmt.Errorf("jwks: algorithm %q is not one Better Auth signs with (%s)", a, strings.Join(Algorithms, ", "))
+		if !slices.Contains(algorithms, a) {
+			return nil, fmt.Errorf("jwks: algorithm %q is not one Better Auth signs with (%s)", a, strings.Join(algorithms, ", "))
 		}
 	}
 	if o.MaxTokenBytes <= 0 {
@@ -89,7 +97,7 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 	if o.CacheBytes <= 0 {
 		o.CacheBytes = DefaultCacheBytes
 	}
-	kf, err := keyfunc.New(keyfunc.Options{Storage: o.Keys})
+	kf, err := keyfunc.New(keyfunc.Options{Storage: o.Keys.storage()})
 	if err != nil {
 		return nil, fmt.Errorf("jwks: %w", err)
 	}
@@ -111,9 +119,6 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 		now:          o.Now,
 	}, nil
 }
-
-// Keys is the key set the verifier reads.
-func (v *Verifier) Keys() *KeySet { return v.keys }
 
 // Verify checks a compact JWT and returns its claims, which the caller must not modify (they
 // may be shared with other calls through the cache). The error wraps exactly one of

@@ -27,7 +27,7 @@ import (
 func TestVerifyEveryAlgorithmBetterAuthSigns(t *testing.T) {
 	v, ks := verifierFor(t, ba, nil, nil)
 	waitLoaded(t, ks, 10*time.Second)
-	for _, alg := range jwks.Algorithms {
+	for _, alg := range jwks.Algorithms() {
 		t.Run(alg, func(t *testing.T) {
 			m := mint(t, ba, betterauth.MintOptions{Alg: alg})
 			if got := header(t, m.Token)["alg"]; got != alg {

@@ -23,7 +23,7 @@ import (
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	"google.golang.org/protobuf/types/known/anypb"
 
-	"github.com/betterauthz/betterauthz/authz"
+	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/internal/config"
 	"github.com/betterauthz/betterauthz/internal/testenv/envoyvalidate"
 	"github.com/betterauthz/betterauthz/internal/testenv/kubeapi"
@@ -161,7 +161,7 @@ func TestREADMESnippets(t *testing.T) {
 				}
 			case "kubernetes":
 				for _, o := range decodeObjects(t, b.text) {
-					if _, err := authz.ParseObjectPolicy(map[string]string(o.GetAnnotations()), "README"); err != nil {
+					if _, err := policy.ParseObjectRules(map[string]string(o.GetAnnotations()), "README"); err != nil {
 						t.Errorf("%s %s: annotations: %v", o.GetKind(), o.GetName(), err)
 					}
 				}

@@ -1,14 +1,15 @@
-package authz
+package extauthz
 
 import (
 	"context"
-	"time"
 
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+
+	"github.com/betterauthz/betterauthz/authz"
 )
 
 // DefaultMaxRequestBytes is the largest CheckRequest accepted, gRPC's usual limit chosen on
@@ -34,7 +35,7 @@ func ServerOptions(maxRequestBytes int) []grpc.ServerOption {
 // string field, gets a 400 CheckResponse: the generated handler would answer a gRPC error, and
 // Envoy treats those as a failed check — with failure_mode_allow the request goes through
 // unauthenticated, with the client's own identity headers.
-func (s *Service) Register(srv *grpc.Server) {
+func (s *Server) Register(srv *grpc.Server) {
 	srv.RegisterService(&serviceDesc, s)
 }
 
@@ -64,7 +65,7 @@ func (c checkCodec) Unmarshal(data mem.BufferSlice, v any) error {
 }
 
 func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
-	s := srv.(*Service)
+	s := srv.(*Server)
 	env := &checkEnvelope{req: new(authv3.CheckRequest)}
 	if err := dec(env); err != nil {
 		return nil, err // the stream failed: gRPC has already answered
@@ -82,11 +83,7 @@ func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor
 }
 
 // undecodable answers a CheckRequest that could not be decoded.
-func (s *Service) undecodable(ctx context.Context, err error) *authv3.CheckResponse {
-	start := time.Now()
-	d := Decision{Reason: ReasonBadRequest, Description: "CheckRequest could not be decoded", Realm: s.snapshot.Load().realm(), Detail: err.Error()}
-	if s.observer != nil {
-		s.observer.Decided(ctx, nil, &d, time.Since(start))
-	}
+func (s *Server) undecodable(ctx context.Context, err error) *authv3.CheckResponse {
+	d := s.authorizer.Refuse(ctx, Transport, authz.ReasonBadRequest, "CheckRequest could not be decoded", err.Error())
 	return Render(&d)
 }

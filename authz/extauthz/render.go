@@ -1,14 +1,12 @@
-package authz
+package extauthz
 
 import (
-	"encoding/json"
-	"strconv"
-	"strings"
-
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	typev3 "github.com/envoyproxy/go-control-plane/envoy/type/v3"
 	"google.golang.org/genproto/googleapis/rpc/status"
+
+	"github.com/betterauthz/betterauthz/authz"
 )
 
 // Render turns a decision into Envoy's answer.
@@ -19,8 +17,7 @@ import (
 //
 // Denied: the HTTP status from the outcome table, a JSON body, and WWW-Authenticate or
 // Retry-After where they apply.
-func Render(d *Decision) *authv3.CheckResponse {
-	o := outcomes[d.Reason]
+func Render(d *authz.Decision) *authv3.CheckResponse {
 	if d.Allowed() {
 		ok := &authv3.OkHttpResponse{HeadersToRemove: d.Remove}
 		if n := len(d.Set); n > 0 {
@@ -36,7 +33,7 @@ func Render(d *Decision) *authv3.CheckResponse {
 			}
 		}
 		return &authv3.CheckResponse{
-			Status:       &status.Status{Code: int32(o.code)},
+			Status:       &status.Status{Code: int32(d.Code())},
 			HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: ok},
 		}
 	}
@@ -45,26 +42,18 @@ func Render(d *Decision) *authv3.CheckResponse {
 		overwrite("content-type", "application/json"),
 		overwrite("cache-control", "no-store"),
 	}
-	switch o.challenge {
-	case bareChallenge:
-		headers = append(headers, overwrite("www-authenticate", "Bearer realm="+quote(d.Realm)))
-	case errorChallenge:
-		headers = append(headers, overwrite("www-authenticate", "Bearer realm="+quote(d.Realm)+
-			", error="+quote(o.errorCode)+", error_description="+quote(d.Description)))
+	if c := d.Challenge(); c != "" {
+		headers = append(headers, overwrite("www-authenticate", c))
 	}
-	if o.retryAfter > 0 {
-		headers = append(headers, overwrite("retry-after", strconv.Itoa(int(o.retryAfter.Seconds()))))
+	if ra := d.RetryAfter(); ra != "" {
+		headers = append(headers, overwrite("retry-after", ra))
 	}
-	body, _ := json.Marshal(struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description,omitempty"`
-	}{o.errorCode, d.Description})
 	return &authv3.CheckResponse{
-		Status: &status.Status{Code: int32(o.code), Message: string(d.Reason) + ": " + d.Description},
+		Status: &status.Status{Code: int32(d.Code()), Message: d.StatusMessage()},
 		HttpResponse: &authv3.CheckResponse_DeniedResponse{DeniedResponse: &authv3.DeniedHttpResponse{
-			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(o.httpStatus)},
+			Status:  &typev3.HttpStatus{Code: typev3.StatusCode(d.HTTPStatus())},
 			Headers: headers,
-			Body:    string(body),
+			Body:    d.Body(),
 		}},
 	}
 }
@@ -74,10 +63,4 @@ func overwrite(name, value string) *corev3.HeaderValueOption {
 		Header:       &corev3.HeaderValue{Key: name, Value: value},
 		AppendAction: corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD,
 	}
-}
-
-// quote makes an RFC 7230 quoted-string.
-func quote(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
-	return `"` + r.Replace(s) + `"`
 }

@@ -1,4 +1,4 @@
-package authz
+package policy
 
 import (
 	"encoding/json"
@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/betterauthz/betterauthz/internal/strictyaml"
 	"github.com/betterauthz/betterauthz/jwks"
 )
 
@@ -22,12 +21,12 @@ type claimRequirement struct {
 // compileClaims turns a rule's claims (claim path -> value or list of values) into
 // requirements, sorted by path so that descriptions are stable. base is the key path of the
 // claims mapping, for errors.
-func compileClaims(spec map[string]any, base string, lines lineFunc) ([]claimRequirement, []error) {
+func compileClaims(spec map[string]any, base string, lines LineFunc) ([]claimRequirement, []error) {
 	var reqs []claimRequirement
 	var errs []error
 	for _, path := range slices.Sorted(maps.Keys(spec)) {
-		key := strictyaml.Join(base, path)
-		fieldErr := func(msg string) error { return strictyaml.Errorf(key, lines(key), "%s", msg) }
+		key := JoinPath(base, path)
+		fieldErr := func(msg string) error { return Errorf(key, lines(key), "%s", msg) }
 		if path == "" || strings.HasPrefix(path, ".") || strings.HasSuffix(path, ".") || strings.Contains(path, "..") {
 			errs = append(errs, fieldErr("is not a claim name or dotted path"))
 			continue

@@ -1,10 +1,23 @@
-package authz
+package policy
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"strings"
 	"testing"
+
+	"github.com/betterauthz/betterauthz/jwks"
 )
+
+func claims(js string) jwks.Claims {
+	var c jwks.Claims
+	d := json.NewDecoder(strings.NewReader(js))
+	d.UseNumber()
+	if err := d.Decode(&c); err != nil {
+		panic(err)
+	}
+	return c
+}
 
 func TestPathPatterns(t *testing.T) {
 	cases := []struct {
@@ -47,7 +60,7 @@ func TestPathPatterns(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.pattern, err)
 		}
-		if got := pp.match(splitPath(tc.path, nil)); got != tc.want {
+		if got := pp.match(SplitPath(tc.path, nil)); got != tc.want {
 			t.Errorf("%s matches %s = %v, want %v", tc.pattern, tc.path, got, tc.want)
 		}
 	}
@@ -57,45 +70,6 @@ func TestBadPathPatterns(t *testing.T) {
 	for _, p := range []string{"", "docs", "/a//b", "/a/../b", "/a/./b", "/a**", "/**x/y", "/a?b", "/a%2Fb", "/a;b", `/a\b`} {
 		if _, err := compilePath(p); err == nil {
 			t.Errorf("%q accepted", p)
-		}
-	}
-}
-
-func TestHostPatterns(t *testing.T) {
-	cases := []struct {
-		pattern, host string
-		want          bool
-	}{
-		{"*", "anything.example.com:8443", true},
-		{"api.example.com", "api.example.com", true},
-		{"api.example.com", "API.Example.COM:443", true},
-		{"api.example.com", "api.example.com.", true},
-		{"api.example.com", "api.example.com.evil.com", false},
-		{"API.example.com", "api.example.com", true},
-		{"*.example.com", "a.example.com", true},
-		{"*.example.com", "a.b.example.com:80", true},
-		{"*.example.com", "example.com", false},
-		{"*.example.com", "evilexample.com", false},
-		{"orders", "orders:8080", true},
-		{"[::1]", "[::1]:9000", true},
-		{"localhost", "", false},
-	}
-	for _, tc := range cases {
-		hp, err := compileHost(tc.pattern)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.pattern, err)
-		}
-		host, err := normalizeHost(tc.host)
-		if err != nil {
-			t.Fatalf("%s: %v", tc.host, err)
-		}
-		if got := hp.match(host); got != tc.want {
-			t.Errorf("%s matches %s = %v, want %v", tc.pattern, tc.host, got, tc.want)
-		}
-	}
-	for _, bad := range []string{"", "https://a.com", "a.com/x", "a.com:443"} {
-		if _, err := compileHost(bad); err == nil {
-			t.Errorf("host pattern %q accepted", bad)
 		}
 	}
 }
@@ -141,7 +115,7 @@ func TestClaimRequirements(t *testing.T) {
 			if len(errs) > 0 {
 				t.Fatal(errs)
 			}
-			_, missing := r.missingClaim(c)
+			_, missing := r.MissingClaim(c)
 			if !missing != tc.want {
 				t.Fatalf("satisfied = %v, want %v", !missing, tc.want)
 			}
@@ -213,8 +187,8 @@ func TestRouteIndexAgreesWithALinearScan(t *testing.T) {
 				path += "/"
 			}
 			method := []string{"GET", "POST"}[rng.IntN(2)]
-			rp := splitPath(path, nil)
-			for _, reading := range []reqPath{rp, rp.folded(nil)} {
+			rp := SplitPath(path, nil)
+			for _, reading := range []Path{rp, rp.Folded(nil)} {
 				var want *Rule
 				for _, r := range rules {
 					if r.matches("h", reading, method) {
@@ -283,8 +257,8 @@ func TestManyDoubleStarsAgainstADeepPath(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	path := strings.Repeat("/a/b/c/d", MaxPathSegments/4-1) + "/x"
-	if pp.match(splitPath(path, nil)) {
+	path := strings.Repeat("/a/b/c/d", 1024/4-1) + "/x" // as deep as authz reads (MaxPathSegments)
+	if pp.match(SplitPath(path, nil)) {
 		t.Fatal("matched a path without e")
 	}
 }
@@ -295,7 +269,7 @@ func TestDeepPathsDoNotOverflowTheIndex(t *testing.T) {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	if got := buildRouteIndex(rules).first("h", splitPath(deep, nil), "GET"); got != rules[0] {
+	if got := buildRouteIndex(rules).first("h", SplitPath(deep, nil), "GET"); got != rules[0] {
 		t.Fatalf("a 31-segment path matched %v", name(got))
 	}
 }

@@ -1,4 +1,4 @@
-package authz
+package policy
 
 import (
 	"fmt"
@@ -7,20 +7,20 @@ import (
 	"strings"
 )
 
-// MeshObject is a Kubernetes object that serves requests, and its own policy (from its
-// betterauthz.io/ annotations). Objects without a policy are indexed too: when one of them
-// serves a request, the config decides, not some broader annotated object.
-type MeshObject struct {
+// Object is a Kubernetes object that serves requests (a Service, an Ingress, an HTTPRoute) and
+// the rules its betterauthz.io/ annotations set. Objects without rules are indexed too: when
+// one of them serves a request, the config decides, not some broader annotated object.
+type Object struct {
 	// Kind, Namespace, Name identify it: "Service", "Ingress" or "HTTPRoute".
 	Kind, Namespace, Name string
 	// Routes are the hosts and paths it serves.
-	Routes []MeshRoute
-	// Policy from its annotations; nil when it has none (or they are invalid).
-	Policy *ObjectPolicy
+	Routes []ServedRoute
+	// Rules from its annotations; nil when it has none (or they are invalid).
+	Rules *ObjectRules
 }
 
-// MeshRoute is a set of hosts and the paths the object routes on them.
-type MeshRoute struct {
+// ServedRoute is a set of hosts and the paths the object routes on them.
+type ServedRoute struct {
 	// Hosts: exact names or "*.example.com" wildcards. Objects that serve no explicit host
 	// (they take whatever their gateway gives them) are not indexed: they would claim every
 	// host in the mesh.
@@ -30,7 +30,7 @@ type MeshRoute struct {
 }
 
 // Ref names the object, e.g. "Service shop/orders".
-func (o *MeshObject) Ref() string { return o.Kind + " " + o.Namespace + "/" + o.Name }
+func (o *Object) Ref() string { return o.Kind + " " + o.Namespace + "/" + o.Name }
 
 // RoutedPath is a path an Ingress or HTTPRoute routes: exact, or an element-wise prefix
 // ("/api" covers /api and /api/x, not /apix).
@@ -67,11 +67,11 @@ func (rp RoutedPath) specificity() int {
 // kindRank breaks ties between objects: the more specific kind of route wins.
 var kindRank = map[string]int{"HTTPRoute": 0, "Ingress": 1, "Service": 2}
 
-// MeshRoutes finds the Kubernetes objects that serve a request and lets their policies decide.
-// Built whole from a snapshot of objects; immutable after.
-type MeshRoutes struct {
-	// Objects that carry a policy, sorted by Ref.
-	Objects []*MeshObject
+// ObjectIndex finds the Kubernetes objects that serve a request — by host and routed path —
+// and lets their rules decide. Built whole from a snapshot of objects; immutable after.
+type ObjectIndex struct {
+	// Objects that carry rules, sorted by Ref.
+	Objects []*Object
 	// Conflicts are hosts and paths that more than one object claims: all their policies apply.
 	Conflicts []Conflict
 
@@ -80,7 +80,7 @@ type MeshRoutes struct {
 }
 
 type candidate struct {
-	obj  *MeshObject
+	obj  *Object
 	path RoutedPath
 }
 
@@ -101,10 +101,10 @@ func (c Conflict) String() string {
 	return fmt.Sprintf("host %s path %s is claimed by %s; the policies of all of them apply", c.Host, c.Path, strings.Join(c.Objects, ", "))
 }
 
-// NewMeshRoutes indexes objects; ties (same host and routed path) are listed in Conflicts.
-func NewMeshRoutes(objects []*MeshObject) *MeshRoutes {
-	m := &MeshRoutes{exact: map[string][]candidate{}}
-	sorted := append([]*MeshObject(nil), objects...)
+// NewObjectIndex indexes objects; ties (same host and routed path) are listed in Conflicts.
+func NewObjectIndex(objects []*Object) *ObjectIndex {
+	m := &ObjectIndex{exact: map[string][]candidate{}}
+	sorted := append([]*Object(nil), objects...)
 	sort.Slice(sorted, func(i, j int) bool {
 		a, b := sorted[i], sorted[j]
 		if kindRank[a.Kind] != kindRank[b.Kind] {
@@ -126,7 +126,7 @@ func NewMeshRoutes(objects []*MeshObject) *MeshRoutes {
 				h = strings.ToLower(strings.TrimSuffix(h, "."))
 				switch {
 				case h == "*" || h == "":
-					// Never indexed: see MeshRoute.Hosts.
+					// Never indexed: see ServedRoute.Hosts.
 				case strings.HasPrefix(h, "*."):
 					wild[h[1:]] = append(wild[h[1:]], cands...)
 				default:
@@ -148,7 +148,7 @@ func NewMeshRoutes(objects []*MeshObject) *MeshRoutes {
 		return m.wildcard[i].suffix < m.wildcard[j].suffix
 	})
 	for _, o := range sorted {
-		if o.Policy != nil {
+		if o.Rules != nil {
 			m.Objects = append(m.Objects, o)
 		}
 	}
@@ -164,7 +164,7 @@ func NewMeshRoutes(objects []*MeshObject) *MeshRoutes {
 
 // order sorts one host's candidates, most specific path first (stable, so the object order
 // breaks ties), and records ties.
-func (m *MeshRoutes) order(host string, c []candidate) []candidate {
+func (m *ObjectIndex) order(host string, c []candidate) []candidate {
 	sort.SliceStable(c, func(i, j int) bool { return c[i].path.specificity() > c[j].path.specificity() })
 	for i := 0; i < len(c); {
 		j := i + 1
@@ -188,8 +188,8 @@ func (m *MeshRoutes) order(host string, c []candidate) []candidate {
 // host. Several come back only on a tie. Services from another namespace than the request's
 // destination (when Envoy names it) are left out: a client picks the Host header, not which
 // workload receives the request.
-func (m *MeshRoutes) serving(dst []*MeshObject, host, path, destNS string) []*MeshObject {
-	pick := func(cs []candidate) []*MeshObject {
+func (m *ObjectIndex) serving(dst []*Object, host, path, destNS string) []*Object {
+	pick := func(cs []candidate) []*Object {
 		best := -1
 		for _, c := range cs {
 			if best >= 0 && c.path.specificity() < best {
@@ -218,22 +218,22 @@ func (m *MeshRoutes) serving(dst []*MeshObject, host, path, destNS string) []*Me
 	return dst
 }
 
-// lookup appends the rules the serving objects give a request. configToo is true when the
-// config must decide as well: no object serves the request, or one of those that do has no
-// policy or no rule for it.
-func (m *MeshRoutes) lookup(dst []*Rule, host string, path reqPath, method, destNS string) (rules []*Rule, configToo bool) {
-	var buf [4]*MeshObject
+// Lookup appends the rules the serving objects give a request (host normalized, path one
+// reading). configToo is true when the config must decide as well: no object serves the
+// request, or one of those that do has no rules or none for it.
+func (m *ObjectIndex) Lookup(dst []*Rule, host string, path Path, method, destNS string) (rules []*Rule, configToo bool) {
+	var buf [4]*Object
 	objs := m.serving(buf[:0], host, path.path, destNS)
 	if len(objs) == 0 {
 		return dst, true
 	}
 	for _, o := range objs {
-		if o.Policy == nil {
+		if o.Rules == nil {
 			configToo = true
 			continue
 		}
-		if r, ok := o.Policy.match(host, path, method); ok {
-			dst = appendRule(dst, r)
+		if r, ok := o.Rules.Match(host, path, method); ok {
+			dst = AppendRule(dst, r)
 		} else {
 			configToo = true
 		}

@@ -1,28 +1,25 @@
-package authz
+package policy
 
 import (
-	"context"
 	"strings"
 	"testing"
-
-	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 )
 
-func meshObject(t *testing.T, kind, ns, name string, ann map[string]string, routes ...MeshRoute) *MeshObject {
+func object(t *testing.T, kind, ns, name string, ann map[string]string, routes ...ServedRoute) *Object {
 	t.Helper()
-	o := &MeshObject{Kind: kind, Namespace: ns, Name: name, Routes: routes}
+	o := &Object{Kind: kind, Namespace: ns, Name: name, Routes: routes}
 	if ann != nil {
-		op, err := ParseObjectPolicy(ann, kind+" "+ns+"/"+name)
+		op, err := ParseObjectRules(ann, kind+" "+ns+"/"+name)
 		if err != nil {
 			t.Fatal(err)
 		}
-		o.Policy = op
+		o.Rules = op
 	}
 	return o
 }
 
-func svcRoute(name, ns string) MeshRoute {
-	return MeshRoute{Hosts: []string{name, name + "." + ns, name + "." + ns + ".svc", name + "." + ns + ".svc.cluster.local"}, Paths: []RoutedPath{{Value: "/"}}}
+func svcRoute(name, ns string) ServedRoute {
+	return ServedRoute{Hosts: []string{name, name + "." + ns, name + "." + ns + ".svc", name + "." + ns + ".svc.cluster.local"}, Paths: []RoutedPath{{Value: "/"}}}
 }
 
 func names(rules []*Rule) string {
@@ -33,30 +30,30 @@ func names(rules []*Rule) string {
 	return strings.Join(out, "+")
 }
 
-func TestMeshRoutes(t *testing.T) {
-	objs := []*MeshObject{
-		meshObject(t, "Service", "shop", "orders", map[string]string{KeyPolicy: "authenticated", KeyPublicPaths: "/health"}, svcRoute("orders", "shop")),
-		meshObject(t, "Service", "blog", "orders", map[string]string{KeyPolicy: "public"}, svcRoute("orders", "blog")),
-		meshObject(t, "Service", "shop", "plain", nil, svcRoute("plain", "shop")),
-		meshObject(t, "Ingress", "shop", "web", map[string]string{KeyPolicy: "public"},
-			MeshRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/"}}}),
-		meshObject(t, "Ingress", "shop", "admin", map[string]string{KeyRules: "- {paths: [/admin/**], claims: {role: admin}}"},
-			MeshRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/admin"}}}),
+func TestServedRoutes(t *testing.T) {
+	objs := []*Object{
+		object(t, "Service", "shop", "orders", map[string]string{KeyPolicy: "authenticated", KeyPublicPaths: "/health"}, svcRoute("orders", "shop")),
+		object(t, "Service", "blog", "orders", map[string]string{KeyPolicy: "public"}, svcRoute("orders", "blog")),
+		object(t, "Service", "shop", "plain", nil, svcRoute("plain", "shop")),
+		object(t, "Ingress", "shop", "web", map[string]string{KeyPolicy: "public"},
+			ServedRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/"}}}),
+		object(t, "Ingress", "shop", "admin", map[string]string{KeyRules: "- {paths: [/admin/**], claims: {role: admin}}"},
+			ServedRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/admin"}}}),
 		// A more specific route with no policy: the config decides there, not the public Ingress.
-		meshObject(t, "HTTPRoute", "shop", "billing", nil,
-			MeshRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/billing"}}}),
-		meshObject(t, "HTTPRoute", "shop", "checkout", map[string]string{KeyPolicy: "deny"},
-			MeshRoute{Hosts: []string{"*.example.com"}, Paths: []RoutedPath{{Value: "/checkout", Exact: true}}}),
-		meshObject(t, "HTTPRoute", "shop", "partial", map[string]string{KeyPublicPaths: "/api/docs/**"},
-			MeshRoute{Hosts: []string{"api.example.com"}, Paths: []RoutedPath{{Value: "/api"}}}),
+		object(t, "HTTPRoute", "shop", "billing", nil,
+			ServedRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/billing"}}}),
+		object(t, "HTTPRoute", "shop", "checkout", map[string]string{KeyPolicy: "deny"},
+			ServedRoute{Hosts: []string{"*.example.com"}, Paths: []RoutedPath{{Value: "/checkout", Exact: true}}}),
+		object(t, "HTTPRoute", "shop", "partial", map[string]string{KeyPublicPaths: "/api/docs/**"},
+			ServedRoute{Hosts: []string{"api.example.com"}, Paths: []RoutedPath{{Value: "/api"}}}),
 		// Another namespace claims the same host and path: both policies apply.
-		meshObject(t, "Ingress", "other", "web", map[string]string{KeyPolicy: "deny"},
-			MeshRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/"}}}),
+		object(t, "Ingress", "other", "web", map[string]string{KeyPolicy: "deny"},
+			ServedRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/"}}}),
 		// Objects without an explicit host are never indexed: they would claim every host.
-		meshObject(t, "HTTPRoute", "dev", "everything", map[string]string{KeyPolicy: "public"},
-			MeshRoute{Hosts: []string{"*"}, Paths: []RoutedPath{{Value: "/"}}}),
+		object(t, "HTTPRoute", "dev", "everything", map[string]string{KeyPolicy: "public"},
+			ServedRoute{Hosts: []string{"*"}, Paths: []RoutedPath{{Value: "/"}}}),
 	}
-	m := NewMeshRoutes(objs)
+	m := NewObjectIndex(objs)
 	cases := []struct {
 		host, path, destNS string
 		want               string // rule names joined with +; "" for none
@@ -83,7 +80,7 @@ func TestMeshRoutes(t *testing.T) {
 		{"payments.prod.svc.cluster.local", "/admin", "", "", true}, // the host-less route claims nothing
 	}
 	for _, tc := range cases {
-		rules, configToo := m.lookup(nil, tc.host, splitPath(tc.path, nil), "GET", tc.destNS)
+		rules, configToo := m.Lookup(nil, tc.host, SplitPath(tc.path, nil), "GET", tc.destNS)
 		if got := names(rules); got != tc.want || configToo != tc.configToo {
 			t.Errorf("%s%s (dest %q): %q config %v, want %q config %v", tc.host, tc.path, tc.destNS, got, configToo, tc.want, tc.configToo)
 		}
@@ -102,51 +99,6 @@ func TestMeshRoutes(t *testing.T) {
 		}
 		if !found {
 			t.Errorf("conflicts lack %q:\n%s", w, strings.Join(conflicts, "\n"))
-		}
-	}
-}
-
-func TestMeshPrecedenceAndTighten(t *testing.T) {
-	// The config: /admin/** needs role admin, /internal/** deny, default authenticated.
-	public := meshObject(t, "Service", "shop", "api", map[string]string{KeyPolicy: "public"}, MeshRoute{Hosts: []string{"api"}, Paths: []RoutedPath{{Value: "/"}}})
-	v := fakeVerifier{"user": claims(`{"sub":"u","role":"user"}`)}
-	decide := func(mesh *MeshRoutes, tighten bool, path string, h map[string]string, ext map[string]string) Decision {
-		cr := httpCheck("GET", "api", path, h)
-		cr.Attributes.ContextExtensions = ext
-		r, _ := Extract(cr)
-		pol := routedPolicy(t)
-		pol.AnnotationsOnlyTighten = tighten
-		return Decide(context.Background(), &Snapshot{Policy: pol, Verifier: v, Mesh: mesh}, r)
-	}
-	mesh := NewMeshRoutes([]*MeshObject{public})
-	if d := decide(mesh, false, "/internal/x", nil, nil); d.Reason != ReasonPublic {
-		t.Errorf("annotation over config routes: %s", d.Reason)
-	}
-	if d := decide(mesh, false, "/x", nil, map[string]string{KeyPolicy: "deny"}); d.Reason != ReasonPolicyDenied {
-		t.Errorf("context_extensions over annotations: %s", d.Reason)
-	}
-	if d := decide(mesh, true, "/internal/x", nil, nil); d.Reason != ReasonPolicyDenied || d.Route != "Service shop/api betterauthz.io/policy+internal" {
-		t.Errorf("allowPublic false, public annotation on a denied path: %s via %s", d.Reason, d.Route)
-	}
-	if d := decide(mesh, true, "/x", nil, nil); d.Reason != ReasonMissingToken {
-		t.Errorf("allowPublic false, public annotation: %s", d.Reason)
-	}
-	strict := NewMeshRoutes([]*MeshObject{meshObject(t, "Service", "shop", "api", map[string]string{KeyRules: "- claims: {role: editor}"}, MeshRoute{Hosts: []string{"api"}, Paths: []RoutedPath{{Value: "/"}}})})
-	if d := decide(strict, true, "/x", map[string]string{"authorization": "Bearer user"}, nil); d.Reason != ReasonInsufficientClaims {
-		t.Errorf("allowPublic false still lets annotations tighten: %s", d.Reason)
-	}
-}
-
-func TestDestinationNamespace(t *testing.T) {
-	req := httpCheck("GET", "orders", "/", nil)
-	req.Attributes.Destination = &authv3.AttributeContext_Peer{Principal: "spiffe://cluster.local/ns/shop/sa/orders"}
-	r, err := Extract(req)
-	if err != nil || r.DestinationNamespace != "shop" {
-		t.Fatalf("%q %v", r.DestinationNamespace, err)
-	}
-	for _, p := range []string{"", "spiffe://cluster.local", "spiffe://td/ns", "https://x/ns/a"} {
-		if got := spiffeNamespace(p); got != "" {
-			t.Errorf("spiffeNamespace(%q) = %q", p, got)
 		}
 	}
 }

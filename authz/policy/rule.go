@@ -1,11 +1,10 @@
-package authz
+package policy
 
 import (
 	"fmt"
 	"slices"
 	"strings"
 
-	"github.com/betterauthz/betterauthz/internal/strictyaml"
 	"github.com/betterauthz/betterauthz/jwks"
 )
 
@@ -26,6 +25,14 @@ type RuleSpec struct {
 	Claims map[string]any `yaml:"claims"`
 }
 
+// Where rules come from (Rule.Source); a Kubernetes object's rules name the object instead,
+// e.g. "Service shop/orders".
+const (
+	SourceConfig            = "config"
+	SourceContextExtensions = "context_extensions"
+	SourceDefault           = "defaultPolicy"
+)
+
 // Rule is a compiled RuleSpec.
 type Rule struct {
 	Name string
@@ -41,21 +48,21 @@ type Rule struct {
 	claims  []claimRequirement
 }
 
-// lineFunc gives the line of a key path in the document a rule came from (0 when unknown).
-type lineFunc func(path string) int
+// LineFunc gives the line of a key path in the document a rule came from (0 when unknown).
+type LineFunc func(path string) int
 
 func noLines(string) int { return 0 }
 
 // CompileRule checks and compiles one rule written at key path path (for error messages).
 // Rules written on an object or an Envoy route apply to that object's hosts: allowHosts is false
 // for them, and a hosts key is an error.
-func CompileRule(spec RuleSpec, path, source string, allowHosts bool, lines lineFunc) (*Rule, []error) {
+func CompileRule(spec RuleSpec, path, source string, allowHosts bool, lines LineFunc) (*Rule, []error) {
 	if lines == nil {
 		lines = noLines
 	}
 	var errs []error
 	bad := func(key, format string, args ...any) {
-		errs = append(errs, strictyaml.Errorf(key, lines(key), format, args...))
+		errs = append(errs, Errorf(key, lines(key), format, args...))
 	}
 	r := &Rule{Name: spec.Name, Source: source, Spec: spec, Action: Authenticated}
 	if r.Name == "" {
@@ -64,12 +71,12 @@ func CompileRule(spec RuleSpec, path, source string, allowHosts bool, lines line
 	if spec.Policy != "" {
 		a, err := ParseAction(spec.Policy)
 		if err != nil {
-			bad(strictyaml.Join(path, "policy"), "%v", err)
+			bad(JoinPath(path, "policy"), "%v", err)
 		}
 		r.Action = a
 	}
 	if len(spec.Hosts) > 0 && !allowHosts {
-		bad(strictyaml.Join(path, "hosts"), "is not allowed here: these rules apply to the hosts of the route or object they are written on")
+		bad(JoinPath(path, "hosts"), "is not allowed here: these rules apply to the hosts of the route or object they are written on")
 	}
 	for i, h := range spec.Hosts {
 		hp, err := compileHost(h)
@@ -100,7 +107,7 @@ func CompileRule(spec RuleSpec, path, source string, allowHosts bool, lines line
 		r.methods = append(r.methods, "HEAD")
 	}
 	if len(spec.Claims) > 0 {
-		key := strictyaml.Join(path, "claims")
+		key := JoinPath(path, "claims")
 		if r.Action != Authenticated {
 			bad(key, "only apply to authenticated rules, not %s", r.Action)
 		} else {
@@ -114,7 +121,7 @@ func CompileRule(spec RuleSpec, path, source string, allowHosts bool, lines line
 
 // CompileRules compiles a list of rules written at key path path ("routes"). The error joins
 // one FieldError per problem.
-func CompileRules(specs []RuleSpec, path, source string, allowHosts bool, lines lineFunc) ([]*Rule, []error) {
+func CompileRules(specs []RuleSpec, path, source string, allowHosts bool, lines LineFunc) ([]*Rule, []error) {
 	var rules []*Rule
 	var errs []error
 	names := map[string]string{}
@@ -125,7 +132,7 @@ func CompileRules(specs []RuleSpec, path, source string, allowHosts bool, lines 
 		if spec.Name != "" {
 			if prev, ok := names[spec.Name]; ok {
 				key := at + ".name"
-				errs = append(errs, strictyaml.Errorf(key, lines(key), "%q is already the name of %s", spec.Name, prev))
+				errs = append(errs, Errorf(key, lines(key), "%q is already the name of %s", spec.Name, prev))
 			}
 			names[spec.Name] = at
 		}
@@ -134,8 +141,23 @@ func CompileRules(specs []RuleSpec, path, source string, allowHosts bool, lines 
 	return rules, errs
 }
 
+// Label names the rule in metrics, where the set of values must stay bounded: a rule from the
+// config or from an Envoy route by its name (the config and Envoy's route table bound those),
+// the default as "default", and every rule a Kubernetes object brings — as many as the cluster
+// has objects — as "annotation". Logs name every rule in full.
+func (r *Rule) Label() string {
+	switch r.Source {
+	case SourceConfig, SourceContextExtensions:
+		return r.Name
+	case SourceDefault:
+		return "default"
+	default:
+		return "annotation"
+	}
+}
+
 // matches reports whether the rule covers a request (host normalized, path one reading).
-func (r *Rule) matches(host string, path reqPath, method string) bool {
+func (r *Rule) matches(host string, path Path, method string) bool {
 	if len(r.methods) > 0 && !slices.Contains(r.methods, method) {
 		return false
 	}
@@ -148,12 +170,13 @@ func (r *Rule) matches(host string, path reqPath, method string) bool {
 	return true
 }
 
-// missingClaim returns the first claim requirement the claims do not meet.
-func (r *Rule) missingClaim(c jwks.Claims) (claimRequirement, bool) {
+// MissingClaim describes the first of the rule's claim requirements that c does not meet, for
+// a 403's error_description ("claim \"role\" must be admin").
+func (r *Rule) MissingClaim(c jwks.Claims) (description string, missing bool) {
 	for _, req := range r.claims {
 		if !req.satisfied(c) {
-			return req, true
+			return req.describe(), true
 		}
 	}
-	return claimRequirement{}, false
+	return "", false
 }

@@ -1,7 +1,9 @@
-// Package strictyaml decodes YAML into Go structs strictly: unknown and duplicate keys and
-// values of the wrong shape are errors, every error names its key path and line, and all of
-// them are reported, not just the first.
-package strictyaml
+package policy
+
+// Policies are written in YAML (the config file, betterauthz.io/rules annotations, Envoy
+// context_extensions) and decoded strictly: unknown and duplicate keys and values of the wrong
+// shape are errors, every error names its key path and line, and all of them are reported, not
+// just the first.
 
 import (
 	"fmt"
@@ -13,68 +15,18 @@ import (
 	"go.yaml.in/yaml/v3"
 )
 
-// FieldError is one problem in a config, located by its key path ("routes[2].policy").
-type FieldError struct {
-	Path string
-	Line int // 0 when unknown
-	Msg  string
-}
-
-func (e *FieldError) Error() string {
-	path := e.Path
-	if path == "" {
-		path = "(top level)"
-	}
-	if e.Line > 0 {
-		return fmt.Sprintf("%s: %s (line %d)", path, e.Msg, e.Line)
-	}
-	return fmt.Sprintf("%s: %s", path, e.Msg)
-}
-
-// Errorf makes a FieldError.
-func Errorf(path string, line int, format string, args ...any) *FieldError {
-	return &FieldError{Path: path, Line: line, Msg: fmt.Sprintf(format, args...)}
-}
-
-// Join prefixes each key path: Join("routes[2]", "claims.role") is "routes[2].claims.role".
-func Join(path, key string) string { return join(path, key) }
-
-// Problems lists every FieldError inside err (which may be a join of several).
-func Problems(err error) []*FieldError {
-	var out []*FieldError
-	var walk func(error)
-	walk = func(e error) {
-		if e == nil {
-			return
-		}
-		if fe, ok := e.(*FieldError); ok {
-			out = append(out, fe)
-			return
-		}
-		if j, ok := e.(interface{ Unwrap() []error }); ok {
-			for _, x := range j.Unwrap() {
-				walk(x)
-			}
-			return
-		}
-		out = append(out, &FieldError{Msg: e.Error()})
-	}
-	walk(err)
-	return out
-}
-
-// Result is the outcome of Decode: the problems found, and the line of every key path so that
+// DecodeResult is the outcome of Decode: the problems found, and the line of every key path so that
 // later checks can point at the line too.
-type Result struct {
+type DecodeResult struct {
 	Errs  []error
 	lines map[string]int
 }
 
 // Line is the line of the key at path (0 if unknown).
-func (d *Result) Line(path string) int { return d.lines[path] }
+func (d *DecodeResult) Line(path string) int { return d.lines[path] }
 
 // Failed reports whether decoding already found a problem at path or below it.
-func (d *Result) Failed(path string) bool {
+func (d *DecodeResult) Failed(path string) bool {
 	for _, e := range d.Errs {
 		if fe, ok := e.(*FieldError); ok && (fe.Path == path || strings.HasPrefix(fe.Path, path+".") || strings.HasPrefix(fe.Path, path+"[")) {
 			return true
@@ -85,8 +37,8 @@ func (d *Result) Failed(path string) bool {
 
 // Decode decodes YAML into out (a pointer). Unlike yaml.v3's KnownFields, every error names the
 // full key path (prefixed with base, which may be empty), and all errors are reported.
-func Decode(data []byte, out any, base string) *Result {
-	d := &Result{lines: map[string]int{}}
+func Decode(data []byte, out any, base string) *DecodeResult {
+	d := &DecodeResult{lines: map[string]int{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		d.Errs = append(d.Errs, &FieldError{Path: base, Msg: "not valid YAML: " + strings.TrimPrefix(err.Error(), "yaml: ")})
@@ -101,104 +53,135 @@ func Decode(data []byte, out any, base string) *Result {
 
 var durationType = reflect.TypeOf(time.Duration(0))
 
-func decodeNode(n *yaml.Node, v reflect.Value, path string, d *Result) {
-	errs := &d.Errs
+// decoder decodes one node at one key path.
+type decoder struct {
+	n    *yaml.Node
+	path string
+	d    *DecodeResult
+}
+
+func (dc decoder) fail(format string, args ...any) {
+	dc.d.Errs = append(dc.d.Errs, &FieldError{Path: dc.path, Line: dc.n.Line, Msg: fmt.Sprintf(format, args...)})
+}
+
+func decodeNode(n *yaml.Node, v reflect.Value, path string, d *DecodeResult) {
 	if _, ok := d.lines[path]; !ok {
 		d.lines[path] = n.Line
-	}
-	fail := func(format string, args ...any) {
-		*errs = append(*errs, &FieldError{Path: path, Line: n.Line, Msg: fmt.Sprintf(format, args...)})
 	}
 	if n.Kind == yaml.AliasNode {
 		n = n.Alias
 	}
-	if v.Kind() == reflect.Pointer {
+	dc := decoder{n: n, path: path, d: d}
+	switch {
+	case v.Kind() == reflect.Pointer:
 		if isNull(n) {
 			return
 		}
 		p := reflect.New(v.Type().Elem())
 		decodeNode(n, p.Elem(), path, d)
 		v.Set(p)
+	case v.Type() == durationType:
+		dc.duration(v)
+	case v.Kind() == reflect.Struct:
+		dc.structure(v)
+	case v.Kind() == reflect.Slice:
+		dc.list(v)
+	case v.Kind() == reflect.Map:
+		dc.mapping(v)
+	default:
+		dc.scalar(v)
+	}
+}
+
+func (dc decoder) duration(v reflect.Value) {
+	if dc.n.Kind != yaml.ScalarNode || isNull(dc.n) {
+		dc.fail("must be a duration such as 30s or 5m")
 		return
 	}
-	if v.Type() == durationType {
-		if n.Kind != yaml.ScalarNode || isNull(n) {
-			fail("must be a duration such as 30s or 5m")
-			return
-		}
-		d, err := time.ParseDuration(n.Value)
-		if err != nil {
-			fail("%q is not a duration (write it like 30s, 5m or 1h)", n.Value)
-			return
-		}
-		v.SetInt(int64(d))
+	d, err := time.ParseDuration(dc.n.Value)
+	if err != nil {
+		dc.fail("%q is not a duration (write it like 30s, 5m or 1h)", dc.n.Value)
 		return
 	}
+	v.SetInt(int64(d))
+}
+
+func (dc decoder) structure(v reflect.Value) {
+	n := dc.n
+	if n.Kind != yaml.MappingNode {
+		if !isNull(n) {
+			dc.fail("must be a mapping of keys to values")
+		}
+		return
+	}
+	fields := structFields(v.Type())
+	seen := map[string]bool{}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		kp := join(dc.path, k.Value)
+		idx, ok := fields[k.Value]
+		switch {
+		case !ok:
+			dc.d.Errs = append(dc.d.Errs, &FieldError{Path: kp, Line: k.Line, Msg: "unknown key" + suggest(k.Value, fields)})
+		case seen[k.Value]:
+			dc.d.Errs = append(dc.d.Errs, &FieldError{Path: kp, Line: k.Line, Msg: "duplicate key"})
+		default:
+			seen[k.Value] = true
+			dc.d.lines[kp] = k.Line
+			decodeNode(val, v.Field(idx), kp, dc.d)
+		}
+	}
+}
+
+func (dc decoder) list(v reflect.Value) {
+	n := dc.n
+	if isNull(n) {
+		return
+	}
+	if n.Kind != yaml.SequenceNode {
+		dc.fail("must be a list")
+		return
+	}
+	s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
+	for i, item := range n.Content {
+		decodeNode(item, s.Index(i), fmt.Sprintf("%s[%d]", dc.path, i), dc.d)
+	}
+	v.Set(s)
+}
+
+func (dc decoder) mapping(v reflect.Value) {
+	n := dc.n
+	if isNull(n) {
+		v.Set(reflect.MakeMap(v.Type()))
+		return
+	}
+	if n.Kind != yaml.MappingNode {
+		dc.fail("must be a mapping of keys to values")
+		return
+	}
+	m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, val := n.Content[i], n.Content[i+1]
+		kp := join(dc.path, k.Value)
+		if m.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
+			dc.d.Errs = append(dc.d.Errs, &FieldError{Path: kp, Line: k.Line, Msg: "duplicate key"})
+			continue
+		}
+		dc.d.lines[kp] = k.Line
+		elem := reflect.New(v.Type().Elem()).Elem()
+		decodeNode(val, elem, kp, dc.d)
+		m.SetMapIndex(reflect.ValueOf(k.Value), elem)
+	}
+	v.Set(m)
+}
+
+func (dc decoder) scalar(v reflect.Value) {
+	n := dc.n
 	switch v.Kind() {
-	case reflect.Struct:
-		if n.Kind != yaml.MappingNode {
-			if !isNull(n) {
-				fail("must be a mapping of keys to values")
-			}
-			return
-		}
-		fields := structFields(v.Type())
-		seen := map[string]bool{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			kp := join(path, k.Value)
-			idx, ok := fields[k.Value]
-			switch {
-			case !ok:
-				*errs = append(*errs, &FieldError{Path: kp, Line: k.Line, Msg: "unknown key" + suggest(k.Value, fields)})
-			case seen[k.Value]:
-				*errs = append(*errs, &FieldError{Path: kp, Line: k.Line, Msg: "duplicate key"})
-			default:
-				seen[k.Value] = true
-				d.lines[kp] = k.Line
-				decodeNode(val, v.Field(idx), kp, d)
-			}
-		}
-	case reflect.Slice:
-		if isNull(n) {
-			return
-		}
-		if n.Kind != yaml.SequenceNode {
-			fail("must be a list")
-			return
-		}
-		s := reflect.MakeSlice(v.Type(), len(n.Content), len(n.Content))
-		for i, item := range n.Content {
-			decodeNode(item, s.Index(i), fmt.Sprintf("%s[%d]", path, i), d)
-		}
-		v.Set(s)
-	case reflect.Map:
-		if isNull(n) {
-			v.Set(reflect.MakeMap(v.Type()))
-			return
-		}
-		if n.Kind != yaml.MappingNode {
-			fail("must be a mapping of keys to values")
-			return
-		}
-		m := reflect.MakeMapWithSize(v.Type(), len(n.Content)/2)
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k, val := n.Content[i], n.Content[i+1]
-			kp := join(path, k.Value)
-			if m.MapIndex(reflect.ValueOf(k.Value)).IsValid() {
-				*errs = append(*errs, &FieldError{Path: kp, Line: k.Line, Msg: "duplicate key"})
-				continue
-			}
-			d.lines[kp] = k.Line
-			elem := reflect.New(v.Type().Elem()).Elem()
-			decodeNode(val, elem, kp, d)
-			m.SetMapIndex(reflect.ValueOf(k.Value), elem)
-		}
-		v.Set(m)
 	case reflect.Interface:
 		var x any
 		if err := n.Decode(&x); err != nil {
-			fail("%s", strings.TrimPrefix(err.Error(), "yaml: "))
+			dc.fail("%s", strings.TrimPrefix(err.Error(), "yaml: "))
 			return
 		}
 		if x != nil {
@@ -206,7 +189,7 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string, d *Result) {
 		}
 	case reflect.String:
 		if n.Kind != yaml.ScalarNode {
-			fail("must be a string")
+			dc.fail("must be a string")
 			return
 		}
 		if !isNull(n) {
@@ -215,19 +198,19 @@ func decodeNode(n *yaml.Node, v reflect.Value, path string, d *Result) {
 	case reflect.Bool:
 		b, err := strconv.ParseBool(n.Value)
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || err != nil {
-			fail("must be true or false")
+			dc.fail("must be true or false")
 			return
 		}
 		v.SetBool(b)
 	case reflect.Int:
 		i, err := strconv.Atoi(n.Value)
 		if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || err != nil {
-			fail("must be a whole number")
+			dc.fail("must be a whole number")
 			return
 		}
 		v.SetInt(int64(i))
 	default:
-		fail("cannot hold a %s (a bug in betterauthz)", v.Kind())
+		dc.fail("cannot hold a %s (a bug in betterauthz)", v.Kind())
 	}
 }
 

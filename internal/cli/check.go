@@ -9,7 +9,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 	"strings"
 	"time"
@@ -38,7 +37,7 @@ func (f *kvFlag) Set(s string) error {
 
 // check sends one CheckRequest, as Envoy would, and prints the answer as Envoy would apply it.
 // Exit code: 0 allowed, 1 denied, 2 usage or connection problem.
-func check(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func check(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("betterauthz check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	addr := fs.String("addr", "localhost:9000", "betterauthz gRPC address")
@@ -59,7 +58,7 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdou
 	}
 	tok := *token
 	if tok == "-" {
-		line, err := bufio.NewReader(os.Stdin).ReadString('\n')
+		line, err := bufio.NewReader(stdin).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
 			return &ExitError{Code: 2, Err: fmt.Errorf("read token from stdin: %w", err)}
 		}

@@ -52,8 +52,8 @@ Run "betterauthz <command> -h" for a command's flags.
 `
 
 // Main runs the command line, reports an error on stderr, and returns the exit code.
-func Main(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
-	err := Run(ctx, args, getenv, stdout, stderr)
+func Main(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) int {
+	err := Run(ctx, args, getenv, stdin, stdout, stderr)
 	var e *ExitError
 	if err != nil && (!errors.As(err, &e) || e.Err != nil) {
 		fmt.Fprintln(stderr, "betterauthz:", err)
@@ -63,7 +63,7 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 
 // Run runs the command line. It returns nil on success; errors carry their exit code
 // (see ExitCode). Usage problems exit 2.
-func Run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func Run(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
@@ -72,7 +72,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	case "serve":
 		return serve(ctx, args, getenv, stderr)
 	case "check":
-		return check(ctx, args, getenv, stdout, stderr)
+		return check(ctx, args, getenv, stdin, stdout, stderr)
 	case "validate":
 		return validate(ctx, args, getenv, stdout, stderr)
 	case "routes":

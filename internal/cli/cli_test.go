@@ -40,7 +40,7 @@ func TestServeAndCheck(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	logs := &logbuf.Buffer{}
 	done := make(chan int, 1)
-	go func() { done <- Main(ctx, []string{"--grpc-addr", grpcAddr}, env, io.Discard, logs) }()
+	go func() { done <- Main(ctx, []string{"--grpc-addr", grpcAddr}, env, nil, io.Discard, logs) }()
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/readyz", httpPort))
@@ -61,10 +61,17 @@ func TestServeAndCheck(t *testing.T) {
 	}
 
 	cases := map[string]struct {
-		args []string
-		code int
-		out  []string
+		args  []string
+		stdin string
+		code  int
+		out   []string
 	}{
+		"token from stdin": {
+			args:  []string{"--addr", grpcAddr, "--token", "-", "--path", "/api/orders"},
+			stdin: m.Token + "\n",
+			code:  0,
+			out:   []string{"ALLOWED", "x-user-id: " + m.UserID},
+		},
 		"allowed": {
 			args: []string{"--addr", grpcAddr, "--token", m.Token, "--header", "X-User-Id=spoofed", "--path", "/api/orders"},
 			code: 0,
@@ -92,7 +99,7 @@ func TestServeAndCheck(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			code := Main(context.Background(), append([]string{"check"}, tc.args...), envOf(nil), &out, &errOut)
+			code := Main(context.Background(), append([]string{"check"}, tc.args...), envOf(nil), strings.NewReader(tc.stdin), &out, &errOut)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d\nstdout: %s\nstderr: %s", code, tc.code, out.String(), errOut.String())
 			}
@@ -106,14 +113,14 @@ func TestServeAndCheck(t *testing.T) {
 
 	t.Run("routes", func(t *testing.T) {
 		var out bytes.Buffer
-		if code := Main(context.Background(), []string{"routes", "--http-addr", fmt.Sprintf("127.0.0.1:%d", httpPort)}, envOf(nil), &out, io.Discard); code != 0 {
+		if code := Main(context.Background(), []string{"routes", "--http-addr", fmt.Sprintf("127.0.0.1:%d", httpPort)}, envOf(nil), nil, &out, io.Discard); code != 0 {
 			t.Fatalf("exit %d", code)
 		}
 		if !strings.Contains(out.String(), "PRECEDENCE") || !strings.Contains(out.String(), "default     defaultPolicy  default  *      *      *        authenticated") {
 			t.Errorf("routes output:\n%s", out.String())
 		}
 		out.Reset()
-		if code := Main(context.Background(), []string{"routes", "--json", "--http-addr", fmt.Sprintf("127.0.0.1:%d", httpPort)}, envOf(nil), &out, io.Discard); code != 0 || !strings.Contains(out.String(), `"precedence": "default"`) {
+		if code := Main(context.Background(), []string{"routes", "--json", "--http-addr", fmt.Sprintf("127.0.0.1:%d", httpPort)}, envOf(nil), nil, &out, io.Discard); code != 0 || !strings.Contains(out.String(), `"precedence": "default"`) {
 			t.Errorf("routes --json: %d %s", code, out.String())
 		}
 	})
@@ -136,7 +143,7 @@ func TestServeRefusesABadConfig(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "config.yaml")
 	os.WriteFile(path, []byte("defaultPolicy: allow\n"), 0o644)
 	var errOut bytes.Buffer
-	code := Main(context.Background(), []string{"serve", "--config", path, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, envOf(nil), io.Discard, &errOut)
+	code := Main(context.Background(), []string{"serve", "--config", path, "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, envOf(nil), nil, io.Discard, &errOut)
 	if code != 1 || !strings.Contains(errOut.String(), `defaultPolicy: "allow" is not a policy (public, authenticated, deny) (line 1)`) {
 		t.Fatalf("exit %d, stderr %s", code, errOut.String())
 	}
@@ -159,7 +166,7 @@ func TestUsageErrors(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			var out, errOut bytes.Buffer
-			code := Main(context.Background(), tc.args, envOf(tc.env), &out, &errOut)
+			code := Main(context.Background(), tc.args, envOf(tc.env), nil, &out, &errOut)
 			if code != tc.code || !strings.Contains(errOut.String(), tc.msg) {
 				t.Fatalf("exit %d (want %d), stderr %q (want %q)", code, tc.code, errOut.String(), tc.msg)
 			}
@@ -181,7 +188,7 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 
 func TestVersion(t *testing.T) {
 	var out bytes.Buffer
-	if code := Main(context.Background(), []string{"version"}, envOf(nil), &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "betterauthz ") {
+	if code := Main(context.Background(), []string{"version"}, envOf(nil), nil, &out, io.Discard); code != 0 || !strings.HasPrefix(out.String(), "betterauthz ") {
 		t.Fatalf("exit %d: %s", code, out.String())
 	}
 }
@@ -198,7 +205,7 @@ func TestValidate(t *testing.T) {
 	os.WriteFile(bad, []byte("betterAuthURL: https://auth.example.com\nroutes:\n  - paths: [healthz]\n    policy: open\nclockSkew: soon\n"), 0o644)
 
 	var out bytes.Buffer
-	if code := Main(context.Background(), []string{"validate", good}, envOf(nil), &out, io.Discard); code != 0 {
+	if code := Main(context.Background(), []string{"validate", good}, envOf(nil), nil, &out, io.Discard); code != 0 {
 		t.Fatalf("good config: exit %d\n%s", code, out.String())
 	}
 	if want := good + ": ok (issuer https://auth.example.com, jwks https://auth.example.com/api/auth/jwks, 1 routes, default authenticated)\n"; out.String() != want {
@@ -206,7 +213,7 @@ func TestValidate(t *testing.T) {
 	}
 
 	out.Reset()
-	code := Main(context.Background(), []string{"validate", good, bad, filepath.Join(dir, "missing.yaml")}, envOf(nil), &out, io.Discard)
+	code := Main(context.Background(), []string{"validate", good, bad, filepath.Join(dir, "missing.yaml")}, envOf(nil), nil, &out, io.Discard)
 	if code != 1 {
 		t.Fatalf("exit %d, want 1", code)
 	}
@@ -221,7 +228,7 @@ func TestValidate(t *testing.T) {
 			t.Errorf("output lacks %q:\n%s", want, out.String())
 		}
 	}
-	if code := Main(context.Background(), []string{"validate"}, envOf(nil), io.Discard, io.Discard); code != 2 {
+	if code := Main(context.Background(), []string{"validate"}, envOf(nil), nil, io.Discard, io.Discard); code != 2 {
 		t.Errorf("no files: exit %d, want 2", code)
 	}
 }

@@ -8,7 +8,7 @@ import (
 
 	"k8s.io/klog/v2"
 
-	"github.com/betterauthz/betterauthz/authz"
+	"github.com/betterauthz/betterauthz/authz/extauthz"
 	"github.com/betterauthz/betterauthz/internal/server"
 )
 
@@ -22,7 +22,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file for the Kubernetes API (default: the pod's service account)")
 	fs.StringVar(&o.GRPCAddr, "grpc-addr", ":9000", "address for ext_authz gRPC and grpc.health.v1")
 	fs.StringVar(&o.HTTPAddr, "http-addr", ":8080", "address for /healthz, /readyz and /metrics")
-	fs.IntVar(&o.GRPCMaxRequestBytes, "grpc-max-request-bytes", authz.DefaultMaxRequestBytes, "largest CheckRequest accepted; keep Envoy's with_request_body.max_request_bytes plus headers under it")
+	fs.IntVar(&o.GRPCMaxRequestBytes, "grpc-max-request-bytes", extauthz.DefaultMaxRequestBytes, "largest CheckRequest accepted; keep Envoy's with_request_body.max_request_bytes plus headers under it")
 	fs.StringVar(&o.LogDecisions, "log-decisions", server.LogDecisionsDeny, "one log line per decision: all, deny (the default: allows cost nothing) or none")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")
 	fs.BoolVar(&o.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the ops address (for performance investigations)")

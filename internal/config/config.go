@@ -4,18 +4,15 @@
 package config
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
-	"maps"
 	"net/url"
 	"slices"
-	"sort"
 	"strings"
 	"time"
 
 	"github.com/betterauthz/betterauthz/authz"
-	"github.com/betterauthz/betterauthz/internal/strictyaml"
+	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/jwks"
 )
 
@@ -34,7 +31,7 @@ type File struct {
 	IdentityHeaders     map[string]string `yaml:"identityHeaders"`
 	AllowCORSPreflight  *bool             `yaml:"allowCORSPreflight"`
 	DefaultPolicy       string            `yaml:"defaultPolicy"`
-	Routes              []authz.RuleSpec  `yaml:"routes"`
+	Routes              []policy.RuleSpec `yaml:"routes"`
 	Annotations         AnnotationsFile   `yaml:"annotations"`
 	Cache               CacheFile         `yaml:"cache"`
 }
@@ -70,25 +67,16 @@ func (a Annotations) Equal(b Annotations) bool {
 	return a.Enabled == b.Enabled && slices.Equal(a.Namespaces, b.Namespaces) && a.AllowPublic == b.AllowPublic && a.ClusterDomain == b.ClusterDomain
 }
 
-// Defaults, as documented in the README's config reference.
+// Defaults, as documented in the README's config reference. Those of the verifier and the key
+// set (refresh interval, cache bounds, algorithms) are package jwks's.
 const (
-	DefaultBetterAuthURL       = "http://localhost:3000"
-	DefaultBasePath            = "/api/auth"
-	DefaultJWKSRefreshInterval = 5 * time.Minute
-	DefaultMaxKeyAge           = 24 * time.Hour
-	maxMaxKeyAge               = 90 * 24 * time.Hour
-	DefaultClockSkew           = 30 * time.Second
-	DefaultCacheEntries        = 10000
-	DefaultCacheBytes          = 32 << 20
-	maxClockSkew               = 5 * time.Minute
+	DefaultBetterAuthURL = "http://localhost:3000"
+	DefaultBasePath      = "/api/auth"
+	DefaultMaxKeyAge     = 24 * time.Hour
+	maxMaxKeyAge         = 90 * 24 * time.Hour
+	DefaultClockSkew     = 30 * time.Second
+	maxClockSkew         = 5 * time.Minute
 )
-
-// DefaultIdentityHeaders is used when the config has no identityHeaders key.
-var DefaultIdentityHeaders = map[string]string{
-	"x-user-id":    "sub",
-	"x-user-email": "email",
-	"x-user-name":  "name",
-}
 
 // Settings is a validated config with every default applied.
 type Settings struct {
@@ -107,8 +95,8 @@ type Settings struct {
 	ClockSkew          time.Duration
 	IdentityHeaders    []authz.IdentityHeader // sorted by name
 	AllowCORSPreflight bool
-	DefaultPolicy      authz.Action
-	Routes             []*authz.Rule
+	DefaultPolicy      policy.Action
+	Routes             []*policy.Rule
 	Annotations        Annotations
 	// CacheEntries and CacheBytes bound the verified-token cache (0 entries: off).
 	CacheEntries, CacheBytes int
@@ -118,180 +106,61 @@ type Settings struct {
 // any, joins one *FieldError per problem.
 func Parse(data []byte, getenv func(string) string) (*Settings, error) {
 	var f File
-	d := strictyaml.Decode(data, &f, "")
-	return f.settings(getenv, d)
-}
-
-// settings applies defaults and checks values. Problems already found while decoding are
-// reported once, not again as bad values.
-func (f *File) settings(getenv func(string) string, d *strictyaml.Result) (*Settings, error) {
-	errs := d.Errs
-	bad := func(path, format string, args ...any) {
-		key, _, _ := strings.Cut(path, " (")
-		if d.Failed(key) {
-			return
-		}
-		errs = append(errs, strictyaml.Errorf(path, d.Line(key), format, args...))
-	}
+	d := policy.Decode(data, &f, "")
+	c := &checker{d: d, errs: d.Errs}
 	s := &Settings{}
-
-	urlKey := "betterAuthURL"
-	s.BetterAuthURL = f.BetterAuthURL
-	if s.BetterAuthURL == "" {
-		urlKey = "betterAuthURL (from $BETTER_AUTH_URL)"
-		s.BetterAuthURL = getenv("BETTER_AUTH_URL")
-	}
-	if s.BetterAuthURL == "" {
-		urlKey = "betterAuthURL (default)"
-		s.BetterAuthURL = DefaultBetterAuthURL
-	}
-	if origin, err := originOf(s.BetterAuthURL); err != nil {
-		bad(urlKey, "%v", err)
-	} else {
-		s.Origin = origin
-	}
-
-	s.BasePath = cmp.Or(f.BasePath, DefaultBasePath)
-	if !strings.HasPrefix(s.BasePath, "/") || strings.ContainsAny(s.BasePath, "?#") || slices.Contains(strings.Split(s.BasePath, "/"), "..") {
-		bad("basePath", "%q must be a path starting with / (Better Auth's default is /api/auth)", s.BasePath)
-	}
-	s.BasePath = strings.TrimRight(s.BasePath, "/")
-
-	s.JWKSURL = f.JWKSURL
-	if s.JWKSURL == "" && s.Origin != "" {
-		s.JWKSURL = s.Origin + s.BasePath + "/jwks"
-	} else if f.JWKSURL != "" {
-		if _, err := originOf(f.JWKSURL); err != nil {
-			bad("jwksURL", "%v", err)
-		}
-	}
-
-	s.JWKSRefreshInterval = deref(f.JWKSRefreshInterval, DefaultJWKSRefreshInterval)
-	if s.JWKSRefreshInterval < 10*time.Second || s.JWKSRefreshInterval > 24*time.Hour {
-		bad("jwksRefreshInterval", "%s is outside 10s..24h", s.JWKSRefreshInterval)
-	}
-
-	s.MaxKeyAge = deref(f.MaxKeyAge, DefaultMaxKeyAge)
-	switch {
-	case s.MaxKeyAge < 0 || s.MaxKeyAge > maxMaxKeyAge:
-		bad("maxKeyAge", "%s is outside 0s..%s (0s: keys never go stale)", s.MaxKeyAge, maxMaxKeyAge)
-	case s.MaxKeyAge > 0 && s.MaxKeyAge <= s.JWKSRefreshInterval:
-		bad("maxKeyAge", "%s must be longer than jwksRefreshInterval (%s), or 0s for no limit", s.MaxKeyAge, s.JWKSRefreshInterval)
-	}
-
-	s.JWKSCAFile = f.JWKSCAFile
-	if s.JWKSCAFile != "" && !strings.HasPrefix(strings.ToLower(s.JWKSURL), "https://") {
-		bad("jwksCAFile", "applies to an https:// jwksURL only (the JWKS is at %s)", s.JWKSURL)
-	}
-
-	s.Issuer = cmp.Or(f.Issuer, s.Origin)
-
-	s.Audiences = f.Audiences
-	if len(s.Audiences) == 0 && s.Origin != "" {
-		s.Audiences = []string{s.Origin}
-	}
-	for i, a := range f.Audiences {
-		if a == "" {
-			bad(fmt.Sprintf("audiences[%d]", i), "is empty")
-		}
-	}
-
-	s.Algorithms = f.Algorithms
-	if f.Algorithms == nil {
-		s.Algorithms = slices.Clone(jwks.Algorithms)
-	} else if len(f.Algorithms) == 0 {
-		bad("algorithms", "must list at least one of %s", strings.Join(jwks.Algorithms, ", "))
-	}
-	for i, a := range f.Algorithms {
-		if !slices.Contains(jwks.Algorithms, a) {
-			bad(fmt.Sprintf("algorithms[%d]", i), "%q is not supported; Better Auth signs with %s", a, strings.Join(jwks.Algorithms, ", "))
-		}
-	}
-
-	s.ClockSkew = deref(f.ClockSkew, DefaultClockSkew)
-	if s.ClockSkew < 0 || s.ClockSkew > maxClockSkew {
-		bad("clockSkew", "%s is outside 0s..%s", s.ClockSkew, maxClockSkew)
-	}
-
-	headers := f.IdentityHeaders
-	if headers == nil {
-		headers = DefaultIdentityHeaders
-	}
-	names := slices.Sorted(maps.Keys(headers))
-	seen := map[string]string{}
-	for _, name := range names {
-		path := "identityHeaders." + name
-		claim := headers[name]
-		if err := checkIdentityHeader(name); err != nil {
-			bad(path, "%v", err)
-			continue
-		}
-		if claim == "" {
-			bad(path, "names no claim")
-			continue
-		}
-		lower := strings.ToLower(name)
-		if prev, ok := seen[lower]; ok {
-			bad(path, "repeats %s (header names are case-insensitive)", prev)
-			continue
-		}
-		seen[lower] = name
-		s.IdentityHeaders = append(s.IdentityHeaders, authz.IdentityHeader{Name: lower, Claim: claim})
-	}
-	sort.Slice(s.IdentityHeaders, func(i, j int) bool { return s.IdentityHeaders[i].Name < s.IdentityHeaders[j].Name })
-
-	s.AllowCORSPreflight = deref(f.AllowCORSPreflight, true)
-
-	s.DefaultPolicy = authz.Authenticated
-	if f.DefaultPolicy != "" {
-		a, err := authz.ParseAction(f.DefaultPolicy)
-		if err != nil {
-			bad("defaultPolicy", "%v", err)
-		}
-		s.DefaultPolicy = a
-	}
-
-	s.Annotations = Annotations{
-		Enabled:       deref(f.Annotations.Enabled, true),
-		AllowPublic:   deref(f.Annotations.AllowPublic, true),
-		ClusterDomain: cmp.Or(strings.TrimSuffix(f.Annotations.ClusterDomain, "."), "cluster.local"),
-	}
-	for i, ns := range f.Annotations.Namespaces {
-		if !isDNSLabel(ns) {
-			bad(fmt.Sprintf("annotations.namespaces[%d]", i), "%q is not a namespace name", ns)
-			continue
-		}
-		if !slices.Contains(s.Annotations.Namespaces, ns) {
-			s.Annotations.Namespaces = append(s.Annotations.Namespaces, ns)
-		}
-	}
-	slices.Sort(s.Annotations.Namespaces)
-	for _, label := range strings.Split(s.Annotations.ClusterDomain, ".") {
-		if !isDNSLabel(label) {
-			bad("annotations.clusterDomain", "%q is not a DNS domain", f.Annotations.ClusterDomain)
-			break
-		}
-	}
-
-	s.CacheEntries = deref(f.Cache.MaxEntries, DefaultCacheEntries)
-	if s.CacheEntries < 0 || s.CacheEntries > 10_000_000 {
-		bad("cache.maxEntries", "%d is outside 0..10000000 (0 turns the cache off)", s.CacheEntries)
-	}
-	s.CacheBytes = deref(f.Cache.MaxBytes, DefaultCacheBytes)
-	if s.CacheBytes < 1<<20 || s.CacheBytes > 4<<30 {
-		bad("cache.maxBytes", "%d is outside 1 MiB..4 GiB", s.CacheBytes)
-	}
-
-	if !d.Failed("routes") {
-		rules, rerrs := authz.CompileRules(f.Routes, "routes", "config", true, d.Line)
-		errs = append(errs, rerrs...)
-		s.Routes = rules
-	}
-
-	if err := errors.Join(errs...); err != nil {
+	f.issuer(c, s, getenv)
+	f.identity(c, s)
+	f.annotations(c, s)
+	f.cache(c, s)
+	f.routes(c, s)
+	if err := errors.Join(c.errs...); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// checker collects a document's problems. Those already found while decoding are reported
+// once, not again as bad values.
+type checker struct {
+	d    *policy.DecodeResult
+	errs []error
+}
+
+func (c *checker) bad(path, format string, args ...any) {
+	key, _, _ := strings.Cut(path, " (")
+	if c.d.Failed(key) {
+		return
+	}
+	c.errs = append(c.errs, policy.Errorf(path, c.d.Line(key), format, args...))
+}
+
+func (f *File) routes(c *checker, s *Settings) {
+	s.AllowCORSPreflight = deref(f.AllowCORSPreflight, true)
+	s.DefaultPolicy = policy.Authenticated
+	if f.DefaultPolicy != "" {
+		a, err := policy.ParseAction(f.DefaultPolicy)
+		if err != nil {
+			c.bad("defaultPolicy", "%v", err)
+		}
+		s.DefaultPolicy = a
+	}
+	if !c.d.Failed("routes") {
+		rules, errs := policy.CompileRules(f.Routes, "routes", policy.SourceConfig, true, c.d.Line)
+		c.errs = append(c.errs, errs...)
+		s.Routes = rules
+	}
+}
+
+func (f *File) cache(c *checker, s *Settings) {
+	s.CacheEntries = deref(f.Cache.MaxEntries, jwks.DefaultCacheEntries)
+	if s.CacheEntries < 0 || s.CacheEntries > 10_000_000 {
+		c.bad("cache.maxEntries", "%d is outside 0..10000000 (0 turns the cache off)", s.CacheEntries)
+	}
+	s.CacheBytes = deref(f.Cache.MaxBytes, jwks.DefaultCacheBytes)
+	if s.CacheBytes < 1<<20 || s.CacheBytes > 4<<30 {
+		c.bad("cache.maxBytes", "%d is outside 1 MiB..4 GiB", s.CacheBytes)
+	}
 }
 
 // originOf returns scheme://host[:port] of an absolute http(s) URL.
@@ -315,30 +184,6 @@ func redact(u *url.URL) string {
 	return c.String()
 }
 
-// reservedHeaders cannot be identity headers: overwriting them would break or hijack the request.
-var reservedHeaders = []string{
-	"authorization", "cookie", "host", "content-length", "content-type", "transfer-encoding",
-	"connection", "te", "upgrade", "keep-alive", "proxy-authorization", "x-forwarded-for",
-	"x-forwarded-proto", "x-forwarded-host", "x-request-id", "x-envoy-original-path",
-}
-
-func checkIdentityHeader(name string) error {
-	if name == "" {
-		return errors.New("header name is empty")
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
-			return fmt.Errorf("%q is not a valid HTTP header name", name)
-		}
-	}
-	lower := strings.ToLower(name)
-	if slices.Contains(reservedHeaders, lower) || strings.HasPrefix(lower, "x-envoy-") {
-		return fmt.Errorf("%q is reserved and cannot carry identity", name)
-	}
-	return nil
-}
-
 func deref[T any](p *T, def T) T {
 	if p == nil {
 		return def
@@ -346,29 +191,13 @@ func deref[T any](p *T, def T) T {
 	return *p
 }
 
-// Policy builds the request policy these settings describe.
-func (s *Settings) Policy() *authz.Policy {
-	return &authz.Policy{
-		AnnotationsOnlyTighten: !s.Annotations.AllowPublic,
-		Routes:                 s.Routes,
-		Default:                s.DefaultPolicy,
+// Config compiles the settings into what decisions read.
+func (s *Settings) Config() *authz.Config {
+	return &authz.Config{
+		Routes:                 policy.NewRoutes(s.Routes, s.DefaultPolicy),
 		IdentityHeaders:        s.IdentityHeaders,
 		AllowCORSPreflight:     s.AllowCORSPreflight,
 		Realm:                  s.Issuer,
-		MaxTokenBytes:          jwks.DefaultMaxTokenBytes,
+		AnnotationsOnlyTighten: !s.Annotations.AllowPublic,
 	}
-}
-
-// isDNSLabel: lower-case letters, digits and '-', 1..63, not starting or ending with '-'.
-func isDNSLabel(s string) bool {
-	if s == "" || len(s) > 63 || s[0] == '-' || s[len(s)-1] == '-' {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return false
-		}
-	}
-	return true
 }

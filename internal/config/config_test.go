@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/betterauthz/betterauthz/authz"
+	"github.com/betterauthz/betterauthz/authz/policy"
 )
 
 func env(m map[string]string) func(string) string {
@@ -71,7 +72,7 @@ func TestDefaultsFollowBetterAuth(t *testing.T) {
 			{Name: "x-user-email", Claim: "email"}, {Name: "x-user-id", Claim: "sub"}, {Name: "x-user-name", Claim: "name"},
 		},
 		AllowCORSPreflight: true,
-		DefaultPolicy:      authz.Authenticated,
+		DefaultPolicy:      policy.Authenticated,
 	}
 	if !equalSettings(s, want) {
 		t.Fatalf("got  %+v\nwant %+v", s, want)
@@ -101,7 +102,7 @@ func TestValidConfigs(t *testing.T) {
 			if !slices.Equal(s.Algorithms, []string{"EdDSA", "ES256"}) || s.ClockSkew != 0 || s.AllowCORSPreflight {
 				t.Errorf("algorithms %v skew %s cors %v", s.Algorithms, s.ClockSkew, s.AllowCORSPreflight)
 			}
-			if s.DefaultPolicy != authz.Deny || s.JWKSRefreshInterval != time.Minute {
+			if s.DefaultPolicy != policy.Deny || s.JWKSRefreshInterval != time.Minute {
 				t.Errorf("policy %s refresh %s", s.DefaultPolicy, s.JWKSRefreshInterval)
 			}
 			want := []authz.IdentityHeader{{Name: "x-org", Claim: "activeOrganizationId"}, {Name: "x-user-id", Claim: "sub"}, {Name: "x-user-role", Claim: "role"}}
@@ -151,7 +152,7 @@ func TestValidConfigs(t *testing.T) {
 			if s.MaxKeyAge != 24*time.Hour || s.JWKSCAFile != "" {
 				t.Errorf("max key age %s, CA file %q", s.MaxKeyAge, s.JWKSCAFile)
 			}
-			if len(s.IdentityHeaders) != 3 || s.DefaultPolicy != authz.Authenticated ||
+			if len(s.IdentityHeaders) != 3 || s.DefaultPolicy != policy.Authenticated ||
 				!s.Annotations.Equal(Annotations{Enabled: true, AllowPublic: true, ClusterDomain: "cluster.local"}) {
 				t.Errorf("%+v", s)
 			}
@@ -198,7 +199,7 @@ func FuzzParse(f *testing.F) {
 		if s.Issuer == "" || len(s.Audiences) == 0 || len(s.Algorithms) == 0 || s.JWKSURL == "" {
 			t.Fatalf("accepted config lacks essentials: %+v", s)
 		}
-		s.Policy()
+		s.Config()
 	})
 }
 

@@ -35,6 +35,9 @@ type ConfigMapHandler interface {
 	ConfigMapInvalid(err error)
 	// ConfigMapDeleted is called when the ConfigMap is deleted.
 	ConfigMapDeleted()
+	// ConfigMapSynced is called once the first list has completed (after ConfigMapChanged for
+	// a ConfigMap that exists).
+	ConfigMapSynced()
 }
 
 // ConfigMap watches one ConfigMap by name (an informer restricted to it by a field selector, so
@@ -100,6 +103,7 @@ func (c *ConfigMap) Run(ctx context.Context) error {
 		c.log.Error("ConfigMap not found; waiting for it to be created", "namespace", c.namespace, "name", c.name)
 	}
 	c.synced.Store(true)
+	c.handler.ConfigMapSynced()
 	<-ctx.Done()
 	return nil
 }

@@ -6,7 +6,7 @@ package kube
 import (
 	"strings"
 
-	"github.com/betterauthz/betterauthz/authz"
+	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/internal/config"
 )
 
@@ -16,7 +16,7 @@ type Object struct {
 	Annotations                                             map[string]string
 	// Routes are the hosts and paths the object routes (Ingress, HTTPRoute). A Service's are
 	// derived from its name: every path of its cluster DNS names.
-	Routes []authz.MeshRoute
+	Routes []policy.ServedRoute
 	// UnknownPaths are hosts on which the object routes paths betterauthz cannot match (regular
 	// expressions): on them it stands for the config on every path.
 	UnknownPaths []string
@@ -49,31 +49,31 @@ type Invalid struct {
 // request the config decides, not some broader annotated object. An object with a malformed
 // annotation is indexed without a policy (its requests fall back to the config) and returned in
 // invalid; it never affects other objects.
-func BuildIndex(objects []*Object, a config.Annotations) (*authz.MeshRoutes, []Invalid) {
-	var mesh []*authz.MeshObject
+func BuildIndex(objects []*Object, a config.Annotations) (*policy.ObjectIndex, []Invalid) {
+	var mesh []*policy.Object
 	var invalid []Invalid
 	for _, o := range objects {
-		mo := &authz.MeshObject{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Routes: o.Routes}
+		mo := &policy.Object{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Routes: o.Routes}
 		if o.Kind == "Service" {
-			mo.Routes = []authz.MeshRoute{{Hosts: ServiceHosts(o.Name, o.Namespace, a.ClusterDomain), Paths: []authz.RoutedPath{{Value: "/"}}}}
+			mo.Routes = []policy.ServedRoute{{Hosts: ServiceHosts(o.Name, o.Namespace, a.ClusterDomain), Paths: []policy.RoutedPath{{Value: "/"}}}}
 		}
 		if o.hasPolicy() {
-			op, err := authz.ParseObjectPolicy(o.Annotations, o.Ref())
+			op, err := policy.ParseObjectRules(o.Annotations, o.Ref())
 			if err != nil {
 				invalid = append(invalid, Invalid{Object: o, Err: err})
 			} else {
-				mo.Policy = op
+				mo.Rules = op
 			}
 		}
 		if len(mo.Routes) > 0 {
 			mesh = append(mesh, mo)
 		}
 		if len(o.UnknownPaths) > 0 {
-			mesh = append(mesh, &authz.MeshObject{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name + " (paths betterauthz cannot match)",
-				Routes: []authz.MeshRoute{{Hosts: o.UnknownPaths, Paths: []authz.RoutedPath{{Value: "/"}}}}})
+			mesh = append(mesh, &policy.Object{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name + " (paths betterauthz cannot match)",
+				Routes: []policy.ServedRoute{{Hosts: o.UnknownPaths, Paths: []policy.RoutedPath{{Value: "/"}}}}})
 		}
 	}
-	return authz.NewMeshRoutes(mesh), invalid
+	return policy.NewObjectIndex(mesh), invalid
 }
 
 // ServiceHosts are the names a Service answers to inside the cluster.

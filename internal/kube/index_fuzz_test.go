@@ -32,7 +32,7 @@ func FuzzAnnotations(f *testing.F) {
 		}
 		found := false
 		for _, o := range mesh.Objects {
-			if o.Name == "catalog" && o.Policy != nil {
+			if o.Name == "catalog" && o.Rules != nil {
 				found = true
 			}
 		}

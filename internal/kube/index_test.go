@@ -9,7 +9,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
-	"github.com/betterauthz/betterauthz/authz"
+	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/internal/config"
 )
 
@@ -31,8 +31,8 @@ func TestFromIngress(t *testing.T) {
 	}
 	o := fromIngress(ing)
 	// The host-less rule and the default backend are left out, with a note.
-	want := []authz.MeshRoute{
-		{Hosts: []string{"a.example.com"}, Paths: []authz.RoutedPath{{Value: "/x", Exact: true}, {Value: "/y"}, {Value: "/z"}, {Value: "/"}}},
+	want := []policy.ServedRoute{
+		{Hosts: []string{"a.example.com"}, Paths: []policy.RoutedPath{{Value: "/x", Exact: true}, {Value: "/y"}, {Value: "/z"}, {Value: "/"}}},
 	}
 	if len(o.Notes) != 1 || !strings.Contains(o.Notes[0], "without a host") {
 		t.Errorf("notes %v", o.Notes)
@@ -78,7 +78,7 @@ func TestFromHTTPRoute(t *testing.T) {
 	if len(o.Routes) != 1 || !slices.Equal(o.Routes[0].Hosts, []string{"a.example.com"}) {
 		t.Fatalf("routes %+v", o.Routes)
 	}
-	want := []authz.RoutedPath{{Value: "/e", Exact: true}, {Value: "/p"}, {Value: "/"}, {Value: "/"}}
+	want := []policy.RoutedPath{{Value: "/e", Exact: true}, {Value: "/p"}, {Value: "/"}, {Value: "/"}}
 	if !slices.Equal(o.Routes[0].Paths, want) {
 		t.Errorf("paths %+v, want %+v", o.Routes[0].Paths, want)
 	}

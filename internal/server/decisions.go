@@ -27,7 +27,7 @@ type decisionObserver struct {
 
 func (o *decisionObserver) Decided(ctx context.Context, r *authz.Request, d *authz.Decision, elapsed time.Duration) {
 	allowed := d.Allowed()
-	o.metrics.Check(allowed, string(d.Reason), d.Route, elapsed)
+	o.metrics.Check(allowed, string(d.Reason), d.RouteLabel, elapsed)
 	if o.mode == LogDecisionsNone || (o.mode == LogDecisionsDeny && allowed) {
 		return
 	}

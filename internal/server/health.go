@@ -13,8 +13,10 @@ import (
 // authzServiceName is the ext_authz service as named in grpc.health.v1 requests.
 const authzServiceName = "envoy.service.auth.v3.Authorization"
 
-// readiness tracks whether checks can be answered: the config is valid, signing keys have been
-// loaded once, and the process is not draining. It feeds /readyz, grpc.health.v1 and a metric.
+// readiness tracks whether checks can be answered: a config is in force, its sources have
+// synced, signing keys are loaded and fresh, and the process is not draining. It feeds /readyz
+// (evaluated on each request), grpc.health.v1 and a metric (updated on each event that can
+// change it: the reloader's events and the drain).
 type readiness struct {
 	grpc       *health.Server
 	metrics    *metrics.Metrics

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/betterauthz/betterauthz/authz"
+	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/internal/config"
 )
 
@@ -36,9 +36,10 @@ type routeTable struct {
 
 // routesHandler serves the effective route table: the first thing to look at when a request
 // is unexpectedly denied. Text by default, JSON with ?format=json.
-func routesHandler(e *engine, invalid func() []string) http.HandlerFunc {
+func routesHandler(rl *reloader, invalid func() []string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		s, mesh := e.current()
+		cur := rl.current()
+		s, mesh := cur.settings, cur.objects
 		if s == nil {
 			http.Error(w, "no config loaded yet", http.StatusServiceUnavailable)
 			return
@@ -56,7 +57,7 @@ func routesHandler(e *engine, invalid func() []string) http.HandlerFunc {
 	}
 }
 
-func buildRouteTable(s *config.Settings, mesh *authz.MeshRoutes, invalid []string) routeTable {
+func buildRouteTable(s *config.Settings, mesh *policy.ObjectIndex, invalid []string) routeTable {
 	t := routeTable{
 		Note: "Precedence: an Envoy route's context_extensions (not shown: they travel with each request), " +
 			"then the annotations of the object serving the request, then config routes (first match), then the default.",
@@ -73,7 +74,7 @@ func buildRouteTable(s *config.Settings, mesh *authz.MeshRoutes, invalid []strin
 				}
 			}
 			hosts = dedupe(hosts)
-			add := func(r *authz.Rule, paths []string) {
+			add := func(r *policy.Rule, paths []string) {
 				row := ruleRow("annotation", o.Ref(), r)
 				row.Hosts = hosts
 				if len(row.Paths) == 0 || row.Paths[0] == "*" {
@@ -81,14 +82,14 @@ func buildRouteTable(s *config.Settings, mesh *authz.MeshRoutes, invalid []strin
 				}
 				t.Routes = append(t.Routes, row)
 			}
-			for _, r := range o.Policy.Rules {
+			for _, r := range o.Rules.Rules {
 				add(r, dedupe(served))
 			}
-			if o.Policy.Public != nil {
-				add(o.Policy.Public, nil)
+			if o.Rules.PublicPaths != nil {
+				add(o.Rules.PublicPaths, nil)
 			}
-			if o.Policy.Policy != nil {
-				add(o.Policy.Policy, dedupe(served))
+			if o.Rules.Default != nil {
+				add(o.Rules.Default, dedupe(served))
 			}
 		}
 		for _, c := range mesh.Conflicts {
@@ -103,7 +104,7 @@ func buildRouteTable(s *config.Settings, mesh *authz.MeshRoutes, invalid []strin
 	return t
 }
 
-func ruleRow(precedence, source string, r *authz.Rule) routeRow {
+func ruleRow(precedence, source string, r *policy.Rule) routeRow {
 	row := routeRow{Precedence: precedence, Source: source, Name: r.Name, Policy: r.Action.String(),
 		Hosts: r.Spec.Hosts, Paths: r.Spec.Paths, Methods: r.Spec.Methods}
 	if r.Source != "" && precedence == "annotation" {

@@ -1,0 +1,79 @@
+package authz
+
+import (
+	"context"
+	"runtime/debug"
+	"sync/atomic"
+	"time"
+)
+
+// Observer is told of every decision (logs, metrics). It must not block.
+type Observer interface {
+	Decided(ctx context.Context, r *Request, d *Decision, elapsed time.Duration)
+}
+
+// Authorizer decides requests with the Live state in force. Every transport holds the same
+// one, so that they share the config, the token cache and the reason codes.
+type Authorizer struct {
+	live     atomic.Pointer[Live]
+	observer Observer
+
+	// OnPanic, when set, receives the stack of a panic that a decision turned into a 500. The
+	// panic value itself is not passed on: it may hold request data.
+	OnPanic func(stack []byte)
+}
+
+// NewAuthorizer decides with live (nil: nothing loaded yet, every check answers 503) until
+// Publish replaces it. observer may be nil.
+func NewAuthorizer(live *Live, observer Observer) *Authorizer {
+	a := &Authorizer{observer: observer}
+	a.live.Store(live)
+	return a
+}
+
+// Publish puts a new Live in force; decisions already running finish on the old one.
+func (a *Authorizer) Publish(l *Live) { a.live.Store(l) }
+
+// Authorize decides r. It never fails: a bug is a 500 (internal_error), never an escape.
+func (a *Authorizer) Authorize(ctx context.Context, r *Request) (d Decision) {
+	start := time.Now()
+	live := a.live.Load()
+	defer func() {
+		if p := recover(); p != nil {
+			d = a.internalError(live)
+		}
+		a.observe(ctx, r, &d, start)
+	}()
+	return Decide(ctx, live, r)
+}
+
+// Panicked answers for a transport that recovered from a panic of its own (reading the
+// request or rendering the answer): a 500, observed like every decision. Call it from the
+// deferred recover.
+func (a *Authorizer) Panicked(ctx context.Context, transport string) Decision {
+	d := a.internalError(a.live.Load())
+	a.observe(ctx, &Request{Transport: transport}, &d, time.Now())
+	return d
+}
+
+func (a *Authorizer) internalError(live *Live) Decision {
+	if a.OnPanic != nil {
+		a.OnPanic(debug.Stack())
+	}
+	return Decision{Reason: ReasonInternal, Description: "internal error", Realm: live.realm()}
+}
+
+// Refuse answers a request its transport could not read into a Request (reason is normally
+// ReasonBadRequest), and tells the observer. detail is for the log only.
+func (a *Authorizer) Refuse(ctx context.Context, transport string, reason Reason, description, detail string) Decision {
+	start := time.Now()
+	d := Decision{Reason: reason, Description: description, Detail: detail, Realm: a.live.Load().realm()}
+	a.observe(ctx, &Request{Transport: transport}, &d, start)
+	return d
+}
+
+func (a *Authorizer) observe(ctx context.Context, r *Request, d *Decision, start time.Time) {
+	if a.observer != nil {
+		a.observer.Decided(ctx, r, d, time.Since(start))
+	}
+}

@@ -1,0 +1,39 @@
+// Package extauthz is betterauthz's Envoy ext_authz v3 gRPC transport: it reads a
+// CheckRequest into an authz.Request (Extract), has the authz.Authorizer decide, and renders the
+// Decision as a CheckResponse (Render). It decides nothing itself.
+package extauthz
+
+import (
+	"context"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+
+	"github.com/betterauthz/betterauthz/authz"
+)
+
+// Server is the ext_authz v3 Authorization service.
+type Server struct {
+	authv3.UnimplementedAuthorizationServer
+	authorizer *authz.Authorizer
+}
+
+// NewServer serves a's decisions.
+func NewServer(a *authz.Authorizer) *Server { return &Server{authorizer: a} }
+
+// Check answers Envoy: extract, decide, render. Every outcome, including a malformed request
+// and a bug, is a CheckResponse; the gRPC error is always nil.
+func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (resp *authv3.CheckResponse, _ error) {
+	defer func() {
+		if p := recover(); p != nil { // in Extract or Render: Authorize recovers its own
+			d := s.authorizer.Panicked(ctx, Transport)
+			resp = Render(&d)
+		}
+	}()
+	r, err := Extract(req)
+	if err != nil {
+		d := s.authorizer.Refuse(ctx, Transport, authz.ReasonBadRequest, err.Error(), "")
+		return Render(&d), nil
+	}
+	d := s.authorizer.Authorize(ctx, r)
+	return Render(&d), nil
+}

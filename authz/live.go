@@ -1,0 +1,51 @@
+package authz
+
+import (
+	"context"
+
+	"github.com/betterauthz/betterauthz/authz/policy"
+	"github.com/betterauthz/betterauthz/jwks"
+)
+
+// Live is everything one decision reads. It is published whole — a new config or a new index
+// of Kubernetes objects makes a new Live — so that a request never sees half of an old config
+// and half of a new one. A nil Live, or one without a Config, means no config has been loaded
+// yet: every check answers 503.
+type Live struct {
+	Config   *Config
+	Verifier TokenVerifier
+	// Objects are the rules of the Kubernetes objects that serve requests; nil when
+	// annotation policies are off.
+	Objects *policy.ObjectIndex
+}
+
+// Config is a compiled config: its rules and how to answer. Immutable.
+type Config struct {
+	// Routes are the config's rules and default policy.
+	Routes *policy.Routes
+	// IdentityHeaders, sorted by Name: set on allow when the claim is present, stripped
+	// otherwise.
+	IdentityHeaders []IdentityHeader
+	// AllowCORSPreflight lets browser preflights through without a token.
+	AllowCORSPreflight bool
+	// Realm for WWW-Authenticate.
+	Realm string
+	// AnnotationsOnlyTighten (config annotations.allowPublic: false) makes Kubernetes objects'
+	// rules add to the config's instead of replacing them: a request must satisfy both, so
+	// annotations can tighten a route but never open it.
+	AnnotationsOnlyTighten bool
+
+	extensions policy.Extensions // parsed context_extensions, per config
+}
+
+// TokenVerifier checks a token; errors follow package jwks's sentinels.
+type TokenVerifier interface {
+	Verify(ctx context.Context, token string) (jwks.Claims, error)
+}
+
+func (l *Live) realm() string {
+	if l == nil || l.Config == nil {
+		return ""
+	}
+	return l.Config.Realm
+}

@@ -1,0 +1,156 @@
+package policy
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Path is one reading of a request path — normalized (see authz), split once into segments
+// for matching against many patterns.
+type Path struct {
+	path     string
+	segs     []string
+	trailing bool
+	// fold: segs are in lower case and patterns are compared in lower case too — how a
+	// case-insensitive backend (Express, ASP.NET, ...) reads the path.
+	fold bool
+}
+
+// SplitPath splits a normalized path, using buf for the segments when it is long enough.
+func SplitPath(path string, buf []string) Path {
+	p := Path{path: path, segs: buf[:0]}
+	body := strings.TrimPrefix(path, "/")
+	if strings.HasSuffix(body, "/") {
+		p.trailing = true
+		body = body[:len(body)-1]
+	}
+	for body != "" {
+		seg, rest, found := strings.Cut(body, "/")
+		p.segs = append(p.segs, seg)
+		if !found {
+			break
+		}
+		body = rest
+	}
+	return p
+}
+
+// Folded is the case-insensitive reading of p; buf holds its segments when long enough.
+func (p Path) Folded(buf []string) Path {
+	f := Path{path: p.path, segs: buf[:0], trailing: p.trailing, fold: true}
+	for _, s := range p.segs {
+		f.segs = append(f.segs, strings.ToLower(s)) // allocates only for upper-case segments
+	}
+	return f
+}
+
+// String is the path as read.
+func (p Path) String() string { return p.path }
+
+// pathPattern matches normalized paths: segments are literal, "*" (one whole segment), a
+// segment glob such as "*.css" ("*" matches any run of characters within the segment), or "**"
+// (any number of segments, including none). A trailing slash in the path is ignored by "**" and
+// significant otherwise: "/healthz" does not match "/healthz/".
+type pathPattern struct {
+	raw      string
+	segments []string
+	lower    []string // segments in lower case, for case-insensitive readings
+	trailing bool     // pattern ends with "/"
+}
+
+func compilePath(p string) (pathPattern, error) {
+	switch {
+	case p == "":
+		return pathPattern{}, errors.New("path pattern is empty")
+	case !strings.HasPrefix(p, "/"):
+		return pathPattern{}, fmt.Errorf("path pattern %q must start with /", p)
+	case strings.ContainsAny(p, "?#\\%;"):
+		return pathPattern{}, fmt.Errorf("path pattern %q may not contain ?, #, \\, %% or ; (patterns match decoded, normalized paths)", p)
+	}
+	pp := pathPattern{raw: p}
+	body := strings.TrimPrefix(p, "/")
+	if body == "" {
+		return pp, nil // "/"
+	}
+	if strings.HasSuffix(body, "/") {
+		pp.trailing = true
+		body = strings.TrimSuffix(body, "/")
+	}
+	for _, s := range strings.Split(body, "/") {
+		switch {
+		case s == "" || s == "." || s == "..":
+			return pathPattern{}, fmt.Errorf("path pattern %q has an empty, . or .. segment", p)
+		case strings.Contains(s, "**") && s != "**":
+			return pathPattern{}, fmt.Errorf("path pattern %q: ** must be a whole segment", p)
+		}
+		pp.segments = append(pp.segments, s)
+		pp.lower = append(pp.lower, strings.ToLower(s))
+	}
+	return pp, nil
+}
+
+// match reports whether a request path matches.
+func (pp pathPattern) match(p Path) bool {
+	pat := pp.segments
+	if p.fold {
+		pat = pp.lower
+	}
+	if !matchSegments(pat, p.segs) {
+		return false
+	}
+	if n := len(pp.segments); n > 0 && pp.segments[n-1] == "**" {
+		return true
+	}
+	return p.trailing == pp.trailing
+}
+
+// matchSegments matches request segments against pattern segments, where "**" stands for any
+// number of segments. It is the classic wildcard match with backtracking to the last "**" only,
+// so it takes at most len(pat)·len(segs) steps however many "**" a pattern has: a pattern like
+// /**/a/**/b/**/c cannot be made to backtrack exponentially by a long request path.
+func matchSegments(pat, segs []string) bool {
+	pi, si := 0, 0
+	star, mark := -1, 0 // the last "**" seen, and where its match currently ends
+	for si < len(segs) {
+		switch {
+		case pi < len(pat) && pat[pi] == "**":
+			star, mark = pi, si
+			pi++
+		case pi < len(pat) && globMatch(pat[pi], segs[si]):
+			pi++
+			si++
+		case star >= 0:
+			// Let the last "**" take one more segment and try again after it.
+			mark++
+			pi, si = star+1, mark
+		default:
+			return false
+		}
+	}
+	for pi < len(pat) && pat[pi] == "**" {
+		pi++
+	}
+	return pi == len(pat)
+}
+
+// globMatch matches s against a pattern whose only wildcard is "*" (any run of characters).
+func globMatch(pattern, s string) bool {
+	if !strings.Contains(pattern, "*") {
+		return pattern == s
+	}
+	parts := strings.Split(pattern, "*")
+	if !strings.HasPrefix(s, parts[0]) {
+		return false
+	}
+	s = s[len(parts[0]):]
+	last := parts[len(parts)-1]
+	for _, mid := range parts[1 : len(parts)-1] {
+		i := strings.Index(s, mid)
+		if i < 0 {
+			return false
+		}
+		s = s[i+len(mid):]
+	}
+	return len(s) >= len(last) && strings.HasSuffix(s, last)
+}

@@ -1,0 +1,70 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/betterauthz/betterauthz/authz"
+)
+
+// DefaultIdentityHeaders is used when the config has no identityHeaders key; the map is the
+// caller's.
+func DefaultIdentityHeaders() map[string]string {
+	return map[string]string{"x-user-id": "sub", "x-user-email": "email", "x-user-name": "name"}
+}
+
+func (f *File) identity(c *checker, s *Settings) {
+	headers := f.IdentityHeaders
+	if headers == nil {
+		headers = DefaultIdentityHeaders()
+	}
+	seen := map[string]string{}
+	for _, name := range slices.Sorted(maps.Keys(headers)) {
+		path := "identityHeaders." + name
+		claim := headers[name]
+		if err := checkIdentityHeader(name); err != nil {
+			c.bad(path, "%v", err)
+			continue
+		}
+		if claim == "" {
+			c.bad(path, "names no claim")
+			continue
+		}
+		lower := strings.ToLower(name)
+		if prev, ok := seen[lower]; ok {
+			c.bad(path, "repeats %s (header names are case-insensitive)", prev)
+			continue
+		}
+		seen[lower] = name
+		s.IdentityHeaders = append(s.IdentityHeaders, authz.IdentityHeader{Name: lower, Claim: claim})
+	}
+	sort.Slice(s.IdentityHeaders, func(i, j int) bool { return s.IdentityHeaders[i].Name < s.IdentityHeaders[j].Name })
+}
+
+// reservedHeaders cannot be identity headers: overwriting them would break or hijack the
+// request. So can no x-forwarded-* or x-envoy-* header: proxies and backends trust those.
+var reservedHeaders = []string{
+	"authorization", "cookie", "host", "content-length", "content-type", "transfer-encoding",
+	"connection", "te", "upgrade", "keep-alive", "proxy-authorization", "x-request-id",
+}
+
+func checkIdentityHeader(name string) error {
+	if name == "" {
+		return errors.New("header name is empty")
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return fmt.Errorf("%q is not a valid HTTP header name", name)
+		}
+	}
+	lower := strings.ToLower(name)
+	if slices.Contains(reservedHeaders, lower) || strings.HasPrefix(lower, "x-envoy-") || strings.HasPrefix(lower, "x-forwarded-") {
+		return fmt.Errorf("%q is reserved and cannot carry identity", name)
+	}
+	return nil
+}

@@ -1,0 +1,286 @@
+package kube
+
+import (
+	"context"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	networkingv1 "k8s.io/api/networking/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/informers"
+	"k8s.io/client-go/metadata/metadatainformer"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/record"
+
+	"github.com/betterauthz/betterauthz/authz/policy"
+	"github.com/betterauthz/betterauthz/internal/config"
+)
+
+// HTTPRouteGVR is the Gateway API resource watched when its CRD is installed.
+var HTTPRouteGVR = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
+
+var serviceGVR = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+
+const (
+	// rebuildSettle batches bursts of object events into one index rebuild.
+	rebuildSettle = 100 * time.Millisecond
+	// DefaultCRDPoll is how often the Gateway API CRD is looked for while it is absent.
+	DefaultCRDPoll = 30 * time.Second
+)
+
+// AnnotationMetrics is told what the watcher finds.
+type AnnotationMetrics interface {
+	AnnotationIndex(objects, invalid, conflicts int)
+	AnnotationInvalid(kind string)
+}
+
+// Annotations watches Services, Ingresses and HTTPRoutes (all namespaces or the configured ones)
+// and publishes the per-object policies their betterauthz.io/ annotations set. A malformed
+// annotation leaves that one object out — its requests fall back to the config — and is logged
+// with the object and key, counted, and recorded as a Kubernetes Event on the object (where
+// RBAC allows).
+type Annotations struct {
+	clients  *Clients
+	log      *slog.Logger
+	metrics  AnnotationMetrics
+	recorder record.EventRecorder // nil: no events
+	publish  func(*policy.ObjectIndex)
+	crdPoll  time.Duration
+
+	configure chan config.Annotations
+	dirty     chan struct{}
+	synced    atomic.Pointer[func() bool]
+	invalid   atomic.Pointer[[]string]
+
+	// Owned by Run's goroutine.
+	sources  *sources          // nil when off
+	reported map[string]string // object UID -> the error last reported for it
+	noted    map[string]bool   // notes and conflicts of the last rebuild, logged once
+}
+
+// NewAnnotations makes a watcher; Run starts it. publish receives every new index (nil when
+// annotations are turned off). crdPoll is how often an absent Gateway API CRD is looked for
+// (0: DefaultCRDPoll).
+func NewAnnotations(c *Clients, log *slog.Logger, m AnnotationMetrics, recorder record.EventRecorder, publish func(*policy.ObjectIndex), crdPoll time.Duration) *Annotations {
+	if crdPoll <= 0 {
+		crdPoll = DefaultCRDPoll
+	}
+	a := &Annotations{
+		clients: c, log: log, metrics: m, recorder: recorder, publish: publish, crdPoll: crdPoll,
+		configure: make(chan config.Annotations, 1),
+		dirty:     make(chan struct{}, 1),
+		reported:  map[string]string{},
+		noted:     map[string]bool{},
+	}
+	never := func() bool { return false }
+	a.synced.Store(&never)
+	return a
+}
+
+// Configure hands the watcher the annotations settings in force; the latest wins.
+func (a *Annotations) Configure(s config.Annotations) {
+	select {
+	case <-a.configure:
+	default:
+	}
+	a.configure <- s
+}
+
+// Synced reports whether the watched objects have been listed once under the current settings
+// (true when annotations are off).
+func (a *Annotations) Synced() bool { return (*a.synced.Load())() }
+
+// Invalid lists the objects whose annotations are currently ignored, with the reason.
+func (a *Annotations) Invalid() []string {
+	if p := a.invalid.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Run watches until ctx ends.
+func (a *Annotations) Run(ctx context.Context) error {
+	var settings config.Annotations
+	configured := false
+	stop := func() {}
+	defer func() { stop() }()
+	settle := time.NewTimer(time.Hour)
+	settle.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case s := <-a.configure:
+			if configured && s.Equal(settings) {
+				continue
+			}
+			restart := !configured || s.Enabled != settings.Enabled || !slices.Equal(s.Namespaces, settings.Namespaces)
+			settings, configured = s, true
+			if restart {
+				stop()
+				a.sources = nil
+				if !s.Enabled {
+					always := func() bool { return true }
+					a.synced.Store(&always)
+					a.invalid.Store(nil)
+					a.publish(nil)
+					a.log.Info("annotation policies off (annotations.enabled: false)")
+					continue
+				}
+				sctx, cancel := context.WithCancel(ctx)
+				stop = cancel
+				a.sources = a.start(sctx, s.Namespaces)
+				synced := a.sources.synced
+				a.synced.Store(&synced)
+			}
+			a.markDirty()
+		case <-a.dirty:
+			settle.Reset(rebuildSettle)
+		case <-settle.C:
+			if a.sources == nil {
+				continue
+			}
+			if !a.sources.synced() {
+				settle.Reset(rebuildSettle) // try again once the caches have filled
+				continue
+			}
+			a.rebuild(settings)
+		}
+	}
+}
+
+func (a *Annotations) markDirty() {
+	select {
+	case a.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// sources are the informers for one set of namespaces.
+type sources struct {
+	services  []cache.SharedIndexInformer
+	ingresses []cache.SharedIndexInformer
+	mu        sync.Mutex
+	routes    []cache.SharedIndexInformer // empty until the HTTPRoute CRD is found
+}
+
+func (s *sources) synced() bool {
+	if s.services == nil && s.ingresses == nil {
+		return true
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, set := range [][]cache.SharedIndexInformer{s.services, s.ingresses, s.routes} {
+		for _, inf := range set {
+			if !inf.HasSynced() {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (a *Annotations) start(ctx context.Context, namespaces []string) *sources {
+	if len(namespaces) == 0 {
+		namespaces = []string{metav1.NamespaceAll}
+	}
+	a.log.Info("watching annotations", "namespaces", namespaceList(namespaces))
+	src := &sources{}
+	handler := cache.ResourceEventHandlerFuncs{
+		AddFunc:    func(any) { a.markDirty() },
+		UpdateFunc: func(any, any) { a.markDirty() },
+		DeleteFunc: func(any) { a.markDirty() },
+	}
+	var dynFactories []dynamicinformer.DynamicSharedInformerFactory
+	for _, ns := range namespaces {
+		meta := metadatainformer.NewFilteredSharedInformerFactory(a.clients.Metadata, 0, ns, nil)
+		svc := meta.ForResource(serviceGVR).Informer()
+		_, _ = svc.AddEventHandler(handler)
+		src.services = append(src.services, svc)
+		meta.Start(ctx.Done())
+
+		typed := informers.NewSharedInformerFactoryWithOptions(a.clients.Kube, 0, informers.WithNamespace(ns))
+		ing := typed.Networking().V1().Ingresses().Informer()
+		_, _ = ing.AddEventHandler(handler)
+		src.ingresses = append(src.ingresses, ing)
+		typed.Start(ctx.Done())
+
+		dynFactories = append(dynFactories, dynamicinformer.NewFilteredDynamicSharedInformerFactory(a.clients.Dynamic, 0, ns, nil))
+	}
+	go func() {
+		// The Gateway API is optional: without its CRD, HTTPRoutes are simply not watched, and
+		// they are picked up once the CRD appears (checked every crdPoll).
+		t := time.NewTicker(a.crdPoll)
+		defer t.Stop()
+		logged := false
+		for {
+			if a.clients.HasResource(HTTPRouteGVR) {
+				src.mu.Lock()
+				for _, f := range dynFactories {
+					inf := f.ForResource(HTTPRouteGVR).Informer()
+					_, _ = inf.AddEventHandler(handler)
+					src.routes = append(src.routes, inf)
+					f.Start(ctx.Done())
+				}
+				src.mu.Unlock()
+				a.log.Info("watching HTTPRoutes (gateway.networking.k8s.io/v1)")
+				a.markDirty()
+				return
+			}
+			if !logged {
+				a.log.Info("Gateway API HTTPRoute CRD not installed: HTTPRoute annotations off until it appears", "recheck", a.crdPoll.String())
+				logged = true
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	return src
+}
+
+// objects lists everything the informers hold, as index input.
+func (s *sources) objects() []*Object {
+	var out []*Object
+	for _, inf := range s.services {
+		for _, item := range inf.GetStore().List() {
+			if m, ok := item.(*metav1.PartialObjectMetadata); ok {
+				out = append(out, fromMeta("Service", "v1", &m.ObjectMeta))
+			}
+		}
+	}
+	for _, inf := range s.ingresses {
+		for _, item := range inf.GetStore().List() {
+			if ing, ok := item.(*networkingv1.Ingress); ok {
+				out = append(out, fromIngress(ing))
+			}
+		}
+	}
+	s.mu.Lock()
+	routes := slices.Clone(s.routes)
+	s.mu.Unlock()
+	for _, inf := range routes {
+		for _, item := range inf.GetStore().List() {
+			if u, ok := item.(*unstructured.Unstructured); ok {
+				out = append(out, fromHTTPRoute(u))
+			}
+		}
+	}
+	return out
+}
+
+func namespaceList(ns []string) string {
+	if len(ns) == 1 && ns[0] == metav1.NamespaceAll {
+		return "(all)"
+	}
+	return strings.Join(ns, ",")
+}

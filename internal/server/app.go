@@ -1,0 +1,254 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"golang.org/x/sync/errgroup"
+	"google.golang.org/grpc"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/betterauthz/betterauthz/authz"
+	"github.com/betterauthz/betterauthz/authz/extauthz"
+	"github.com/betterauthz/betterauthz/authz/policy"
+	"github.com/betterauthz/betterauthz/internal/kube"
+	"github.com/betterauthz/betterauthz/internal/metrics"
+)
+
+// app is one betterauthz process: built by newApp from small constructors, run by run.
+type app struct {
+	o   Options
+	log *slog.Logger
+
+	registry   *prometheus.Registry
+	metrics    *metrics.Metrics
+	authorizer *authz.Authorizer
+	reloader   *reloader
+	ready      *readiness
+
+	// Kubernetes sources; nil without the Kubernetes API.
+	configMap   *kube.ConfigMap
+	annotations *kube.Annotations
+	stopEvents  func()
+
+	// Key sets outlive the serving context until the drain ends: in-flight checks may still
+	// need keys.
+	background     context.Context
+	stopBackground context.CancelFunc
+
+	grpcListener, httpListener net.Listener
+	grpcServer                 *grpc.Server
+	httpServer                 *http.Server
+}
+
+func newApp(ctx context.Context, o Options) (*app, error) {
+	a := &app{o: o, log: o.Logger, stopEvents: func() {}}
+	a.background, a.stopBackground = context.WithCancel(context.WithoutCancel(ctx))
+	a.newMetrics()
+	a.authorizer = authz.NewAuthorizer(nil, &decisionObserver{log: a.log, mode: o.LogDecisions, metrics: a.metrics})
+	a.authorizer.OnPanic = func(stack []byte) { a.log.Error("check panicked; answered 500", "stack", string(stack)) }
+	a.reloader = newReloader(a.background, a.log, a.metrics, o.Getenv, a.authorizer)
+	steps := []func() error{a.newKubeSources, a.newReadiness, a.firstConfig, a.listen}
+	for _, step := range steps {
+		if err := step(); err != nil {
+			a.close()
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *app) newMetrics() {
+	a.registry = prometheus.NewRegistry()
+	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	a.metrics = metrics.New(a.registry)
+}
+
+// newKubeSources connects to the Kubernetes API when the process needs it — for a ConfigMap,
+// with an explicit kubeconfig, or (for annotation policies) when running in a pod — and sets
+// up the ConfigMap and annotation watchers.
+func (a *app) newKubeSources() error {
+	o := a.o
+	if o.ConfigMap == "" && o.Kubeconfig == "" && o.Getenv("KUBERNETES_SERVICE_HOST") == "" {
+		a.log.Info("no Kubernetes API (not in a pod, no --kubeconfig): annotation policies off")
+		return nil
+	}
+	var namespace, name string
+	if o.ConfigMap != "" {
+		var err error
+		if namespace, name, err = kube.ParseConfigMapRef(o.ConfigMap); err != nil {
+			return fmt.Errorf("--configmap: %w", err)
+		}
+	}
+	clients, err := kube.Connect(o.Kubeconfig)
+	if err != nil {
+		return fmt.Errorf("kubernetes: %w", err)
+	}
+	if o.ConfigMap != "" {
+		a.configMap = kube.NewConfigMap(clients, namespace, name, a.log, configMapSource{a.reloader})
+	}
+	recorder, stop := kube.NewEventRecorder(clients, a.log)
+	a.stopEvents = stop
+	a.annotations = kube.NewAnnotations(clients, a.log, a.metrics, recorder,
+		func(idx *policy.ObjectIndex) { a.reloader.send(objectsIndexed{idx}) }, o.CRDPoll)
+	a.reloader.onSettings = a.annotations.Configure
+	return nil
+}
+
+// newReadiness lists what the server waits for, in the order /readyz reports it.
+func (a *app) newReadiness() error {
+	conditions := []condition{{a.reloader.hasConfig, "no config yet (waiting for ConfigMap " + a.o.ConfigMap + ")"}}
+	if a.configMap != nil {
+		conditions = append(conditions, condition{a.configMap.Synced, "ConfigMap " + a.o.ConfigMap + " not synced yet"})
+	}
+	conditions = append(conditions,
+		condition{a.reloader.keysLoaded, "signing keys not loaded yet (is Better Auth reachable?)"},
+		condition{a.reloader.keysFresh, "signing keys stale: no successful JWKS refresh within maxKeyAge (is Better Auth reachable?)"})
+	if a.annotations != nil {
+		conditions = append(conditions, condition{a.annotations.Synced, "Kubernetes objects not listed yet (annotation policies)"})
+	}
+	a.ready = newReadiness(a.metrics, conditions...)
+	a.reloader.changed = a.ready.update
+	return nil
+}
+
+// firstConfig applies the file, else (without a ConfigMap) the defaults and $BETTER_AUTH_URL.
+// With only a ConfigMap, checks answer 503 until it arrives.
+func (a *app) firstConfig() error {
+	var doc document
+	switch {
+	case a.o.ConfigPath != "":
+		var err error
+		if doc, err = fileDocument(a.o.ConfigPath); err != nil {
+			return err
+		}
+	case a.o.ConfigMap == "":
+		doc = defaultsDocument()
+	default:
+		return nil
+	}
+	if err := a.reloader.apply(doc.source, doc.data); err != nil {
+		return &ConfigError{Path: a.o.ConfigPath, Err: err}
+	}
+	a.ready.update()
+	return nil
+}
+
+func (a *app) listen() error {
+	var err error
+	if a.grpcListener, err = net.Listen("tcp", a.o.GRPCAddr); err != nil {
+		return fmt.Errorf("--grpc-addr: %w", err)
+	}
+	if a.httpListener, err = net.Listen("tcp", a.o.HTTPAddr); err != nil {
+		return fmt.Errorf("--http-addr: %w", err)
+	}
+	a.grpcServer = grpc.NewServer(extauthz.ServerOptions(a.o.GRPCMaxRequestBytes)...)
+	extauthz.NewServer(a.authorizer).Register(a.grpcServer)
+	healthpb.RegisterHealthServer(a.grpcServer, a.ready.grpc)
+	invalid := func() []string { return nil }
+	if a.annotations != nil {
+		invalid = a.annotations.Invalid
+	}
+	ops := opsHandler(a.registry, a.ready, routesHandler(a.reloader, invalid), a.o.Pprof)
+	a.httpServer = &http.Server{Handler: ops, ReadHeaderTimeout: 5 * time.Second}
+	return nil
+}
+
+// run serves until ctx ends, then drains.
+func (a *app) run(ctx context.Context) error {
+	a.log.Info("serving", "grpc_addr", a.grpcListener.Addr().String(), "http_addr", a.httpListener.Addr().String())
+	if a.o.Listening != nil {
+		a.o.Listening(a.grpcListener.Addr(), a.httpListener.Addr())
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() error { return a.reloader.run(gctx) })
+	g.Go(func() error {
+		select {
+		case err := <-a.reloader.fatal:
+			return &ConfigError{Path: "ConfigMap " + a.o.ConfigMap, Err: err}
+		case <-gctx.Done():
+			return nil
+		}
+	})
+	if a.configMap != nil {
+		g.Go(func() error { return a.configMap.Run(a.background) })
+	}
+	if a.annotations != nil {
+		g.Go(func() error { return a.annotations.Run(a.background) })
+	}
+	if a.o.ConfigPath != "" {
+		g.Go(func() error { return a.watchConfigFile(gctx) })
+	}
+	g.Go(func() error { return a.grpcServer.Serve(a.grpcListener) })
+	g.Go(func() error {
+		if err := a.httpServer.Serve(a.httpListener); !errors.Is(err, http.ErrServerClosed) {
+			return err
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-gctx.Done()
+		a.shutdown()
+		return nil
+	})
+	return g.Wait()
+}
+
+func (a *app) watchConfigFile(ctx context.Context) error {
+	doc, err := fileDocument(a.o.ConfigPath)
+	if err != nil {
+		doc = document{} // the watcher reports it
+	}
+	return watchFile(ctx, a.o.ConfigPath, doc.data, a.log, func(b []byte) {
+		a.reloader.send(document{source: sourceFile, data: b})
+	})
+}
+
+// shutdown: not ready at once, still answering for --shutdown-delay, then in-flight checks
+// drain (up to --shutdown-timeout).
+func (a *app) shutdown() {
+	a.log.Info("shutting down: not ready, draining", "delay", a.o.ShutdownDelay.String())
+	a.ready.drain()
+	if a.o.ShutdownDelay > 0 {
+		time.Sleep(a.o.ShutdownDelay)
+	}
+	stopGRPC(a.grpcServer, a.o.ShutdownTimeout)
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = a.httpServer.Shutdown(sctx)
+	a.stopBackground()
+	a.log.Info("stopped")
+}
+
+// close releases what newApp acquired; key sets stop before it returns.
+func (a *app) close() {
+	a.stopBackground()
+	a.reloader.wait()
+	a.stopEvents()
+	for _, l := range []net.Listener{a.grpcListener, a.httpListener} {
+		if l != nil {
+			l.Close()
+		}
+	}
+}
+
+// stopGRPC lets in-flight checks finish, up to timeout.
+func stopGRPC(s *grpc.Server, timeout time.Duration) {
+	done := make(chan struct{})
+	go func() {
+		s.GracefulStop()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(timeout):
+		s.Stop()
+	}
+}
