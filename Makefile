@@ -9,7 +9,7 @@ FUZZTIME ?= 5s
 # committed under <package>/testdata/fuzz/ (scripts/fuzz-corpus.sh grows them), so plain
 # `go test` replays them too.
 FUZZ_TARGETS := ./jwks:FuzzParseSet ./jwks:FuzzVerify ./jwks:FuzzParseHeader \
-	./authz:FuzzParseBearer ./authz:FuzzCheck ./authz:FuzzNormalizePath ./authz:FuzzNormalizeHost \
+	./authz:FuzzParseBearer ./authz/extauthz:FuzzCheck ./authz:FuzzNormalizePath ./authz:FuzzNormalizeHost \
 	./authz:FuzzObjectPolicy ./internal/kube:FuzzAnnotations ./internal/config:FuzzParse
 
 STATIC_OUT ?= bin/betterauthz-static
@@ -34,9 +34,13 @@ test-deps: test/betterauth/node_modules/.package-lock.json
 test/betterauth/node_modules/.package-lock.json: test/betterauth/package-lock.json
 	cd test/betterauth && npm ci --no-audit --no-fund --loglevel=error
 
+# go vet, gofmt, and staticcheck with every check (staticcheck.conf; pinned and built into
+# .cache/bin by scripts/build-tools.sh).
 lint:
 	$(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	./scripts/build-tools.sh staticcheck
+	.cache/bin/staticcheck ./...
 
 test: test-deps lint
 	$(GO) test -race -count=1 ./...

@@ -40,8 +40,6 @@ type readings struct {
 	network, networkDecoded string
 }
 
-func (r readings) ambiguous() bool { return r.asSent != r.decoded || r.network != "" }
-
 // all lists the distinct readings, the path as sent first, in buf.
 func (r readings) all(buf *[4]string) []string {
 	out := append(buf[:0], r.asSent)

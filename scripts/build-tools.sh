@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the programs the tests run, from the Go module proxy, into .cache/bin (git-ignored):
 #   kube-apiserver, kube-controller-manager, kube-scheduler, etcd — pinned in tools/go.mod
-#   helm, kwok — pinned below, built with `go install module@version`
+#   helm, kwok, staticcheck — pinned below, built with `go install module@version`
 # A binary is rebuilt only when its pin changes. Usage: scripts/build-tools.sh [name...]
 # (default: all). The first build takes a few minutes on 2 cores; later runs are instant.
 set -euo pipefail
@@ -17,6 +17,7 @@ declare -A module_pkgs=(
 declare -A installs=(
 	[helm]=helm.sh/helm/v3/cmd/helm@v3.22.0
 	[kwok]=sigs.k8s.io/kwok/cmd/kwok@v0.8.0
+	[staticcheck]=honnef.co/go/tools/cmd/staticcheck@v0.8.2
 )
 # Version stamps that release builds set and `go build` alone does not: without them the
 # Kubernetes servers report v0.0.0 and Helm assumes Kubernetes 1.20, and charts with a

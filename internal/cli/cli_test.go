@@ -193,10 +193,6 @@ func TestVersion(t *testing.T) {
 	}
 }
 
-type io_discard struct{}
-
-func (io_discard) Write(p []byte) (int, error) { return len(p), nil }
-
 func TestValidate(t *testing.T) {
 	dir := t.TempDir()
 	good := filepath.Join(dir, "good.yaml")
