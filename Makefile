@@ -14,7 +14,7 @@ FUZZ_TARGETS := ./jwks:FuzzParseSet ./jwks:FuzzVerify ./jwks:FuzzParseHeader \
 
 STATIC_OUT ?= bin/betterauthz-static
 
-.PHONY: all build build-static test test-deps lint fuzz fuzz-corpus print-fuzz-targets demo manifests bench clean
+.PHONY: all build build-static test test-deps lint fuzz fuzz-corpus print-fuzz-targets demo manifests bench soak clean
 
 all: build
 
@@ -68,6 +68,17 @@ manifests:
 bench: build-static test/betterauth/node_modules/.package-lock.json
 	$(GO) build -o bin/bench ./bench
 	./bin/bench $(BENCH_FLAGS)
+
+# Soak test, not run in CI (see bench/soak/main.go): bin/betterauthz for $(SOAK) under a steady
+# token mix while its JWKS misbehaves (internal/testenv/faultjwks), its config is reloaded and
+# Better Auth rotates keys; it fails on any wrong decision and on goroutine or heap growth, and
+# prints a markdown summary. `make soak SOAK=1h` by hand for a long run; with SOAK_OUT set to
+# anything (`make soak SOAK_OUT=1`) the summary also replaces the soak section of
+# docs/benchmarks.md. SOAK_FLAGS passes more flags, e.g. SOAK_FLAGS=-strict-jwks.
+SOAK ?= 2m
+soak: build test/betterauth/node_modules/.package-lock.json
+	$(GO) build -o bin/soak ./bench/soak
+	./bin/soak -duration $(SOAK) $(if $(SOAK_OUT),-out docs/benchmarks.md) $(SOAK_FLAGS)
 
 demo: build test-deps
 	./scripts/demo.sh

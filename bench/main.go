@@ -103,9 +103,24 @@ func run(args []string) error {
 		if err := os.MkdirAll(filepath.Dir(o.out), 0o755); err != nil {
 			return err
 		}
-		return os.WriteFile(o.out, []byte(report), 0o644)
+		return os.WriteFile(o.out, []byte(withSoakSection(o.out, report)), 0o644)
 	}
 	return nil
+}
+
+// withSoakSection appends to report the soak section (`make soak SOAK_OUT=1`, between its
+// markers) that the file at path holds, so that rewriting the benchmarks keeps the soak's.
+func withSoakSection(path, report string) string {
+	const begin, end = "<!-- soak:begin -->", "<!-- soak:end -->"
+	old, err := os.ReadFile(path)
+	if err != nil {
+		return report
+	}
+	i, j := strings.Index(string(old), begin), strings.Index(string(old), end)
+	if i < 0 || j < i {
+		return report
+	}
+	return strings.TrimRight(report, "\n") + "\n\n" + string(old[i:j+len(end)]) + "\n"
 }
 
 func log(format string, args ...any) {
