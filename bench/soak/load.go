@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	mrand "math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -131,10 +132,10 @@ func (l *load) check(k kind, t token) {
 		after = start.Sub(atStart.lastEnd)
 	}
 	if v == wrong {
-		note += fmt.Sprintf(" (took %s, %d JWKS requests reached the fault server meanwhile, ended %s)",
-			end.Sub(start).Round(time.Millisecond), fetches, end.UTC().Format("15:04:05.000"))
+		note = strings.TrimPrefix(note+fmt.Sprintf("; took %s, %d JWKS requests reached the fault server meanwhile, ended %s UTC",
+			end.Sub(start).Round(time.Millisecond), fetches, end.UTC().Format("15:04:05.000")), "; ")
 	}
-	l.t.add(k, a, c, v, note, start, kid, after, end.Sub(start))
+	l.t.add(k, a, c, v, note, start, t.kid, after, end.Sub(start))
 }
 
 func checkRequest(tok string) *authv3.CheckRequest {
