@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	mrand "math/rand/v2"
 	"net/http"
@@ -139,7 +140,7 @@ func (p *pool) rotate() (newKid, retired string, err error) {
 	}
 	p.mu.Unlock()
 	if g.kid == prev {
-		return "", "", fmt.Errorf("Rotate did not change the signing key (still %s)", prev)
+		return "", "", fmt.Errorf("the rotation did not change the signing key (still %s)", prev)
 	}
 	if old == nil {
 		return g.kid, "", p.refreshForged()
@@ -227,21 +228,10 @@ func (p *pool) freshBogus(rng *mrand.Rand) (token, bool) {
 	return token{raw: withKid(t.raw, randomKid("fresh-bogus")), sub: t.sub}, ok
 }
 
-// kids are the kids of the generations in use, oldest first.
-func (p *pool) kids() []string {
-	p.mu.RLock()
-	defer p.mu.RUnlock()
-	var out []string
-	for _, g := range p.gens {
-		out = append(out, g.kid)
-	}
-	return out
-}
-
 func parseToken(raw string) (token, error) {
 	parts := strings.Split(raw, ".")
 	if len(parts) != 3 {
-		return token{}, fmt.Errorf("Better Auth returned a token that is not a JWT")
+		return token{}, errors.New("the token Better Auth returned is not a JWT")
 	}
 	var h struct {
 		Kid string `json:"kid"`
@@ -256,7 +246,7 @@ func parseToken(raw string) (token, error) {
 		return token{}, err
 	}
 	if h.Kid == "" || c.Sub == "" {
-		return token{}, fmt.Errorf("Better Auth token without kid or sub")
+		return token{}, errors.New("a token from Better Auth without kid or sub")
 	}
 	return token{raw: raw, kid: h.Kid, sub: c.Sub}, nil
 }
@@ -329,10 +319,10 @@ func firstKid(jwksURL string) (string, error) {
 		} `json:"keys"`
 	}
 	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
-		return "", fmt.Errorf("Better Auth JWKS: %w", err)
+		return "", fmt.Errorf("the Better Auth JWKS: %w", err)
 	}
 	if len(doc.Keys) == 0 {
-		return "", fmt.Errorf("Better Auth JWKS has no keys")
+		return "", errors.New("the Better Auth JWKS has no keys")
 	}
 	return doc.Keys[0].Kid, nil
 }
