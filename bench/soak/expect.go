@@ -108,8 +108,6 @@ type conditions struct {
 	// established: an earlier check of a token with this kid was allowed, after the last Empty
 	// window — betterauthz has shown it holds the key, and it keeps it through failed fetches.
 	established bool
-	// strict: the hardened JWKS behaviour is expected (-strict-jwks).
-	strict bool
 }
 
 // verdict is how an answer is judged.
@@ -121,9 +119,6 @@ const (
 	// down, a 401 unknown_key after an empty set).
 	relaxed
 	wrong
-	// tolerated: allowed by betterauthz's current JWKS behaviour, refused by the hardened
-	// one; counted and reported, not failed (unless -strict-jwks).
-	tolerated
 )
 
 // judge says whether a is a right answer for a token of kind k (with subject sub) under c.
@@ -169,18 +164,6 @@ func judge(k kind, sub string, a answer, c conditions) (verdict, string) {
 		}
 		if unreachable {
 			return relaxed, ""
-		}
-		if k == kindBogus {
-			break
-		}
-		// The current behaviour follows a JWKS redirect and accepts 1024-bit RSA keys, so such
-		// a token passes while that fault's keys are installed; the hardened one refuses both.
-		cause := faultjwks.Redirect
-		if k == kindWeakRSA {
-			cause = faultjwks.UnsupportedBeside
-		}
-		if a.allowed && !c.strict && !c.quiet && c.episode.has(cause) {
-			return tolerated, fmt.Sprintf("%s token allowed after the %s fault", k, cause)
 		}
 	}
 	return wrong, ""

@@ -36,11 +36,10 @@ var (
 // load sends checks over a few gRPC connections, as a few Envoys would, and judges each
 // answer.
 type load struct {
-	stubs  []authv3.AuthorizationClient
-	next   atomic.Uint64
-	pool   *pool
-	tl     *timeline
-	strict bool
+	stubs []authv3.AuthorizationClient
+	next  atomic.Uint64
+	pool  *pool
+	tl    *timeline
 	// gate lets the leak sampler pause the load: workers hold it shared for each check.
 	gate sync.RWMutex
 	t    *tally
@@ -120,7 +119,6 @@ func (l *load) check(k kind, t token) {
 		kid = "" // not a real key: nothing to establish
 	}
 	c := l.tl.conditions(kid, start, atStart, end, atEnd)
-	c.strict = l.strict
 	v, note := judge(k, t.sub, a, c)
 	if v == right && a.allowed && kid != "" {
 		l.tl.allowed(kid, start)
@@ -156,12 +154,11 @@ type tally struct {
 	start time.Time
 	log   func(format string, args ...any)
 
-	mu        sync.Mutex
-	total     int
-	byKind    [numKinds]map[string]int // outcome -> count
-	wrong     map[string]int           // category -> count
-	tolerated map[string]int
-	relaxed   [numKinds]int
+	mu      sync.Mutex
+	total   int
+	byKind  [numKinds]map[string]int // outcome -> count
+	wrong   map[string]int           // category -> count
+	relaxed [numKinds]int
 	// outlast is, per kind, the longest a fault's effect was seen after the fault ended: how
 	// long after its end the latest relaxed answer's check was sent.
 	outlast [numKinds]time.Duration
@@ -175,7 +172,7 @@ type tally struct {
 const maxExamples = 10
 
 func newTally(start time.Time, log func(string, ...any)) *tally {
-	t := &tally{start: start, log: log, wrong: map[string]int{}, tolerated: map[string]int{}, failures: map[string]int{}}
+	t := &tally{start: start, log: log, wrong: map[string]int{}, failures: map[string]int{}}
 	for k := range t.byKind {
 		t.byKind[k] = map[string]int{}
 	}
@@ -194,8 +191,6 @@ func (t *tally) add(k kind, a answer, c conditions, v verdict, note string, star
 	case relaxed:
 		t.relaxed[k]++
 		t.outlast[k] = max(t.outlast[k], afterFault)
-	case tolerated:
-		t.tolerated[note]++
 	case wrong:
 		when := "quiet"
 		if !c.quiet {

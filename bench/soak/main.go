@@ -44,7 +44,6 @@ type options struct {
 	rate         float64
 	probeRate    float64
 	tls          bool
-	strict       bool
 	keep         bool
 }
 
@@ -66,7 +65,6 @@ func run(args []string) error {
 	fs.Float64Var(&o.probeRate, "probe-rate", 100, "checks per second from those workers, in all")
 	fs.IntVar(&o.bogusWorkers, "bogus-workers", 2, "workers sending never-seen kids back to back")
 	fs.BoolVar(&o.tls, "tls", true, "serve the JWKS over HTTPS (betterauthz trusts the fault server's CA through SSL_CERT_FILE)")
-	fs.BoolVar(&o.strict, "strict-jwks", false, "expect the hardened JWKS behaviour: a token of the attacker's key after a redirect, or of a 1024-bit RSA key, allowed is a wrong decision")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (config, betterauthz log) even when the run passes")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -167,7 +165,7 @@ func soak(o options, dir string) (*result, error) {
 	start := time.Now()
 	t := newTally(start, logf)
 	tl := newTimeline(fj)
-	ld := &load{pool: pool, tl: tl, strict: o.strict, t: t}
+	ld := &load{pool: pool, tl: tl, t: t}
 	for _, c := range conns {
 		ld.stubs = append(ld.stubs, authv3.NewAuthorizationClient(c))
 	}

@@ -86,7 +86,6 @@ func (r *result) markdown() string {
 	w("| duration | %s |\n", r.elapsed.Round(time.Second))
 	w("| checks | %d (%.0f/s) |\n", t.total, float64(t.total)/r.elapsed.Seconds())
 	w("| wrong decisions | %d |\n", r.wrongTotal())
-	w("| tolerated (current JWKS behaviour, see below) | %d |\n", sum(t.tolerated))
 	var relaxed []string
 	var longest time.Duration
 	for k := range numKinds {
@@ -151,14 +150,6 @@ func (r *result) markdown() string {
 	}
 	for _, p := range append(slices.Clone(r.leaks.problems), r.problems...) {
 		w("\n**%s**\n", p)
-	}
-
-	w("\n### Tolerated\n\nAnswers the current JWKS behaviour gives and the hardened one (refusing JWKS redirects and RSA keys under 2048 bits) will not; `-strict-jwks` makes them wrong decisions.\n\n")
-	if len(t.tolerated) == 0 {
-		w("None.\n")
-	}
-	for _, n := range slices.Sorted(maps.Keys(t.tolerated)) {
-		w("- %s: %d\n", n, t.tolerated[n])
 	}
 
 	w("\n### From betterauthz's log\n\n")
