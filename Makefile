@@ -74,7 +74,7 @@ bench: build-static test/betterauth/node_modules/.package-lock.json
 # Better Auth rotates keys; it fails on any wrong decision and on goroutine or heap growth, and
 # prints a markdown summary. `make soak SOAK=1h` by hand for a long run; with SOAK_OUT set to
 # anything (`make soak SOAK_OUT=1`) the summary also replaces the soak section of
-# docs/benchmarks.md. SOAK_FLAGS passes more flags, e.g. SOAK_FLAGS=-connections=4.
+# docs/benchmarks.md. SOAK_FLAGS passes more flags, e.g. SOAK_FLAGS=-conns=4.
 SOAK ?= 2m
 soak: build test/betterauth/node_modules/.package-lock.json
 	$(GO) build -o bin/soak ./bench/soak
