@@ -10,7 +10,7 @@ FUZZTIME ?= 5s
 # `go test` replays them too.
 FUZZ_TARGETS := ./jwks:FuzzParseSet ./jwks:FuzzVerify ./jwks:FuzzParseHeader \
 	./authz:FuzzParseBearer ./authz/extauthz:FuzzCheck ./authz:FuzzNormalizePath ./authz:FuzzNormalizeHost \
-	./authz:FuzzObjectPolicy ./internal/kube:FuzzAnnotations ./internal/config:FuzzParse
+	./authz:FuzzObjectPolicy ./authz/httpcheck:FuzzForwardAuth ./internal/kube:FuzzAnnotations ./internal/config:FuzzParse
 
 STATIC_OUT ?= bin/betterauthz-static
 

@@ -22,6 +22,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file for the Kubernetes API (default: the pod's service account)")
 	fs.StringVar(&o.GRPCAddr, "grpc-addr", ":9000", "address for ext_authz gRPC and grpc.health.v1")
 	fs.StringVar(&o.HTTPAddr, "http-addr", ":8080", "address for /healthz, /readyz and /metrics")
+	fs.StringVar(&o.CheckHTTPAddr, "check-http-addr", "", "address for the HTTP check endpoint (/check for nginx, Traefik, Caddy; /envoy/ for Envoy's http_service); default off")
 	fs.IntVar(&o.GRPCMaxRequestBytes, "grpc-max-request-bytes", extauthz.DefaultMaxRequestBytes, "largest CheckRequest accepted; keep Envoy's with_request_body.max_request_bytes plus headers under it")
 	fs.StringVar(&o.LogDecisions, "log-decisions", server.LogDecisionsDeny, "one log line per decision: all, deny (the default: allows cost nothing) or none")
 	fs.TextVar(&level, "log-level", slog.LevelInfo, "log level: debug, info, warn or error")

@@ -33,13 +33,13 @@ func New(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "betterauthz_checks_total",
-			Help: "Authorization checks answered, by decision (allow, deny), reason code and matched route.",
-		}, []string{"decision", "reason", "route"}),
+			Help: "Authorization checks answered, by transport (grpc, http), decision (allow, deny), reason code and the route that decided.",
+		}, []string{"transport", "decision", "reason", "route"}),
 		checkDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "betterauthz_check_duration_seconds",
-			Help:    "Time to answer an authorization check, by decision.",
+			Help:    "Time to answer an authorization check, by transport and decision.",
 			Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
-		}, []string{"decision"}),
+		}, []string{"transport", "decision"}),
 		jwksFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "betterauthz_jwks_refreshes_total",
 			Help: "JWKS fetches, by trigger (initial, interval, retry, unknown_kid, not_ready) and result (success, error).",
@@ -97,13 +97,13 @@ func New(reg prometheus.Registerer) *Metrics {
 }
 
 // Check counts one answered check.
-func (m *Metrics) Check(allowed bool, reason, route string, elapsed time.Duration) {
+func (m *Metrics) Check(transport string, allowed bool, reason, route string, elapsed time.Duration) {
 	decision := "deny"
 	if allowed {
 		decision = "allow"
 	}
-	m.checks.WithLabelValues(decision, reason, route).Inc()
-	m.checkDuration.WithLabelValues(decision).Observe(elapsed.Seconds())
+	m.checks.WithLabelValues(transport, decision, reason, route).Inc()
+	m.checkDuration.WithLabelValues(transport, decision).Observe(elapsed.Seconds())
 }
 
 // JWKSFetched implements jwks.Observer.

@@ -43,9 +43,10 @@ type app struct {
 	background     context.Context
 	stopBackground context.CancelFunc
 
-	grpcListener, httpListener net.Listener
-	grpcServer                 *grpc.Server
-	httpServer                 *http.Server
+	grpcListener, httpListener, checkListener net.Listener
+	grpcServer                                *grpc.Server
+	httpServer                                *http.Server
+	checkServer                               *http.Server // nil when off
 }
 
 func newApp(ctx context.Context, o Options) (*app, error) {
@@ -158,14 +159,26 @@ func (a *app) listen() error {
 	}
 	ops := opsHandler(a.registry, a.ready, routesHandler(a.reloader, invalid), a.o.Pprof)
 	a.httpServer = &http.Server{Handler: ops, ReadHeaderTimeout: 5 * time.Second}
+	if a.o.CheckHTTPAddr != "" {
+		if a.checkListener, err = net.Listen("tcp", a.o.CheckHTTPAddr); err != nil {
+			return fmt.Errorf("--check-http-addr: %w", err)
+		}
+		a.checkServer = newCheckServer(a.authorizer)
+	}
 	return nil
 }
 
 // run serves until ctx ends, then drains.
 func (a *app) run(ctx context.Context) error {
-	a.log.Info("serving", "grpc_addr", a.grpcListener.Addr().String(), "http_addr", a.httpListener.Addr().String())
+	l := Listeners{GRPC: a.grpcListener.Addr(), HTTP: a.httpListener.Addr()}
+	attrs := []any{"grpc_addr", l.GRPC.String(), "http_addr", l.HTTP.String()}
+	if a.checkListener != nil {
+		l.CheckHTTP = a.checkListener.Addr()
+		attrs = append(attrs, "check_http_addr", l.CheckHTTP.String())
+	}
+	a.log.Info("serving", attrs...)
 	if a.o.Listening != nil {
-		a.o.Listening(a.grpcListener.Addr(), a.httpListener.Addr())
+		a.o.Listening(l)
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error { return a.reloader.run(gctx) })
@@ -187,12 +200,10 @@ func (a *app) run(ctx context.Context) error {
 		g.Go(func() error { return a.watchConfigFile(gctx) })
 	}
 	g.Go(func() error { return a.grpcServer.Serve(a.grpcListener) })
-	g.Go(func() error {
-		if err := a.httpServer.Serve(a.httpListener); !errors.Is(err, http.ErrServerClosed) {
-			return err
-		}
-		return nil
-	})
+	g.Go(func() error { return serveHTTP(a.httpServer, a.httpListener) })
+	if a.checkServer != nil {
+		g.Go(func() error { return serveHTTP(a.checkServer, a.checkListener) })
+	}
 	g.Go(func() error {
 		<-gctx.Done()
 		a.shutdown()
@@ -219,7 +230,17 @@ func (a *app) shutdown() {
 	if a.o.ShutdownDelay > 0 {
 		time.Sleep(a.o.ShutdownDelay)
 	}
+	drained := make(chan struct{})
+	go func() { // the HTTP check endpoint drains alongside gRPC
+		defer close(drained)
+		if a.checkServer != nil {
+			sctx, cancel := context.WithTimeout(context.Background(), a.o.ShutdownTimeout)
+			defer cancel()
+			_ = a.checkServer.Shutdown(sctx)
+		}
+	}()
 	stopGRPC(a.grpcServer, a.o.ShutdownTimeout)
+	<-drained
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = a.httpServer.Shutdown(sctx)
@@ -232,11 +253,18 @@ func (a *app) close() {
 	a.stopBackground()
 	a.reloader.wait()
 	a.stopEvents()
-	for _, l := range []net.Listener{a.grpcListener, a.httpListener} {
+	for _, l := range []net.Listener{a.grpcListener, a.httpListener, a.checkListener} {
 		if l != nil {
 			l.Close()
 		}
 	}
+}
+
+func serveHTTP(s *http.Server, l net.Listener) error {
+	if err := s.Serve(l); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
 }
 
 // stopGRPC lets in-flight checks finish, up to timeout.

@@ -27,7 +27,7 @@ type decisionObserver struct {
 
 func (o *decisionObserver) Decided(ctx context.Context, r *authz.Request, d *authz.Decision, elapsed time.Duration) {
 	allowed := d.Allowed()
-	o.metrics.Check(allowed, string(d.Reason), d.RouteLabel, elapsed)
+	o.metrics.Check(r.Transport, allowed, string(d.Reason), d.RouteLabel, elapsed)
 	if o.mode == LogDecisionsNone || (o.mode == LogDecisionsDeny && allowed) {
 		return
 	}
@@ -36,12 +36,13 @@ func (o *decisionObserver) Decided(ctx context.Context, r *authz.Request, d *aut
 		decision = "allow"
 	}
 	attrs := []slog.Attr{
+		slog.String("transport", r.Transport),
 		slog.String("decision", decision),
 		slog.String("reason", string(d.Reason)),
 		slog.Int("status", d.HTTPStatus()),
 		slog.String("route", d.Route),
 	}
-	if r != nil {
+	if r.ID != "" || r.Method != "" {
 		attrs = append(attrs,
 			slog.String("request_id", r.ID),
 			slog.String("method", r.Method),

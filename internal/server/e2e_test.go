@@ -40,6 +40,7 @@ func TestMain(m *testing.M) {
 // running is a betterauthz started in-process by run.
 type running struct {
 	grpcAddr, httpAddr string
+	checkHTTPAddr      string // "" when the HTTP check endpoint is off
 	conn               *grpc.ClientConn
 	client             authv3.AuthorizationClient
 	health             healthpb.HealthClient
@@ -55,14 +56,14 @@ func run(t *testing.T, configYAML string, mod func(*server.Options)) *running {
 		t.Fatal(err)
 	}
 	logs := &logbuf.Buffer{}
-	addrs := make(chan [2]string, 1)
+	addrs := make(chan server.Listeners, 1)
 	o := server.Options{
 		ConfigPath: path,
 		GRPCAddr:   "127.0.0.1:0",
 		HTTPAddr:   "127.0.0.1:0",
 		Logger:     slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 		Getenv:     func(string) string { return "" },
-		Listening:  func(g, h net.Addr) { addrs <- [2]string{g.String(), h.String()} },
+		Listening:  func(l server.Listeners) { addrs <- l },
 		// The tests read allowed decisions from the log too.
 		LogDecisions: server.LogDecisionsAll,
 	}
@@ -72,9 +73,9 @@ func run(t *testing.T, configYAML string, mod func(*server.Options)) *running {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- server.Run(ctx, o) }()
-	var a [2]string
+	var l server.Listeners
 	select {
-	case a = <-addrs:
+	case l = <-addrs:
 	case err := <-done:
 		cancel()
 		t.Fatalf("Run: %v", err)
@@ -82,14 +83,14 @@ func run(t *testing.T, configYAML string, mod func(*server.Options)) *running {
 		cancel()
 		t.Fatal("server did not start")
 	}
-	conn, err := grpc.NewClient(a[0], grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(l.GRPC.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var once sync.Once
 	var runErr error
 	r := &running{
-		grpcAddr: a[0], httpAddr: a[1], logs: logs, conn: conn,
+		grpcAddr: l.GRPC.String(), httpAddr: l.HTTP.String(), logs: logs, conn: conn,
 		client: authv3.NewAuthorizationClient(conn),
 		health: healthpb.NewHealthClient(conn),
 		stop: func() error {
@@ -104,6 +105,9 @@ func run(t *testing.T, configYAML string, mod func(*server.Options)) *running {
 			})
 			return runErr
 		},
+	}
+	if l.CheckHTTP != nil {
+		r.checkHTTPAddr = l.CheckHTTP.String()
 	}
 	t.Cleanup(func() {
 		if err := r.stop(); err != nil {
@@ -283,9 +287,9 @@ func TestEndToEndWithRealTokens(t *testing.T) {
 		}
 		_, metrics := r.get(t, "/metrics")
 		for _, want := range []string{
-			`betterauthz_checks_total{decision="allow",reason="allowed",route="default"}`,
-			`betterauthz_checks_total{decision="deny",reason="expired",route="default"} 1`,
-			`betterauthz_check_duration_seconds_bucket{decision="allow"`,
+			`betterauthz_checks_total{decision="allow",reason="allowed",route="default",transport="grpc"}`,
+			`betterauthz_checks_total{decision="deny",reason="expired",route="default",transport="grpc"} 1`,
+			`betterauthz_check_duration_seconds_bucket{decision="allow",transport="grpc"`,
 			`betterauthz_jwks_refreshes_total{result="success",trigger="initial"} 1`,
 			`betterauthz_jwks_keys `,
 			`betterauthz_jwks_last_success_timestamp_seconds `,

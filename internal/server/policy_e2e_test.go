@@ -127,9 +127,9 @@ func TestPolicyEndToEnd(t *testing.T) {
 	t.Run("route names in metrics and logs", func(t *testing.T) {
 		_, metrics := r.get(t, "/metrics")
 		for _, want := range []string{
-			`betterauthz_checks_total{decision="deny",reason="insufficient_claims",route="admin-api"}`,
-			`betterauthz_checks_total{decision="allow",reason="public",route="health-and-docs"}`,
-			`betterauthz_checks_total{decision="deny",reason="policy_denied",route="internal"}`,
+			`betterauthz_checks_total{decision="deny",reason="insufficient_claims",route="admin-api",transport="grpc"}`,
+			`betterauthz_checks_total{decision="allow",reason="public",route="health-and-docs",transport="grpc"}`,
+			`betterauthz_checks_total{decision="deny",reason="policy_denied",route="internal",transport="grpc"}`,
 			`route="order-admins"`,
 		} {
 			if !strings.Contains(metrics, want) {

@@ -29,6 +29,9 @@ type Options struct {
 	// GRPCMaxRequestBytes is the largest CheckRequest accepted. Default
 	// extauthz.DefaultMaxRequestBytes.
 	GRPCMaxRequestBytes int
+	// CheckHTTPAddr serves the HTTP check endpoint (/check, /envoy/...) for proxies that ask an
+	// HTTP auth service. Default "": off.
+	CheckHTTPAddr string
 	// ShutdownDelay is how long the server keeps answering, not ready, after it is told to stop,
 	// so that Envoy and Kubernetes stop sending before connections close. Default 0.
 	ShutdownDelay time.Duration
@@ -50,8 +53,15 @@ type Options struct {
 	Pprof bool
 	// CRDPoll is how often an absent Gateway API CRD is looked for. Default 30s.
 	CRDPoll time.Duration
-	// Listening, when set, is called with the bound addresses once both listeners are open.
-	Listening func(grpcAddr, httpAddr net.Addr)
+	// Listening, when set, is called with the bound addresses once every listener is open.
+	Listening func(Listeners)
+}
+
+// Listeners are the addresses the server listens on.
+type Listeners struct {
+	GRPC, HTTP net.Addr
+	// CheckHTTP is nil when the HTTP check endpoint is off.
+	CheckHTTP net.Addr
 }
 
 func (o *Options) setDefaults() {

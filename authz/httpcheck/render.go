@@ -1,0 +1,38 @@
+package httpcheck
+
+import (
+	"net/http"
+
+	"github.com/betterauthz/betterauthz/authz"
+)
+
+// render answers the proxy.
+//
+// Allowed: 200, every identity header as a response header — the ones the token has no claim
+// for sent with an empty value, so that a proxy copying the header replaces (or, for nginx,
+// drops) a client's own copy instead of leaving it.
+//
+// Denied: the status, body, WWW-Authenticate and Retry-After of the gRPC answer's HTTP side.
+func render(w http.ResponseWriter, d *authz.Decision) {
+	h := w.Header()
+	h.Set("Cache-Control", "no-store")
+	if d.Allowed() {
+		for _, s := range d.Set {
+			h[http.CanonicalHeaderKey(s.Name)] = []string{s.Value}
+		}
+		for _, name := range d.Remove {
+			h[http.CanonicalHeaderKey(name)] = []string{""}
+		}
+		w.WriteHeader(http.StatusOK)
+		return
+	}
+	h.Set("Content-Type", "application/json")
+	if c := d.Challenge(); c != "" {
+		h.Set("Www-Authenticate", c)
+	}
+	if ra := d.RetryAfter(); ra != "" {
+		h.Set("Retry-After", ra)
+	}
+	w.WriteHeader(d.HTTPStatus())
+	_, _ = w.Write([]byte(d.Body()))
+}
