@@ -233,6 +233,44 @@ func TestToggles(t *testing.T) {
 	}
 }
 
+// The HTTP check endpoint trusts the headers that describe the original request: the chart
+// lets only the listed proxies reach it, and refuses to render it unprotected by accident.
+func TestCheckHTTPOnlyForTheProxies(t *testing.T) {
+	objs := objects(t, "-f", filepath.Join(chart, "ci", "all-toggles-values.yaml"))
+	np := one(t, objs, "NetworkPolicy")
+	rules, _, _ := unstructured.NestedSlice(np.Object, "spec", "ingress")
+	found := false
+	for _, r := range rules {
+		rule := r.(map[string]any)
+		ports, _, _ := unstructured.NestedSlice(rule, "ports")
+		from, _, _ := unstructured.NestedSlice(rule, "from")
+		if len(ports) == 1 && ports[0].(map[string]any)["port"] == "check-http" {
+			found = true
+			if len(from) != 1 {
+				t.Errorf("check-http reachable from %v, want the one proxy peer", from)
+			}
+		}
+	}
+	if !found {
+		t.Error("no NetworkPolicy rule for the check-http port")
+	}
+	args := toStrings(nested(t, one(t, objs, "Deployment"), "spec", "template", "spec", "containers").([]any)[0].(map[string]any)["args"])
+	if !slices.Contains(args, "--check-http-addr=:8081") {
+		t.Errorf("args %v lack --check-http-addr", args)
+	}
+	for set, want := range map[string]string{
+		"checkHTTP.enabled=true":                            "checkHTTP.enabled needs networkPolicy.enabled",
+		"checkHTTP.enabled=true,networkPolicy.enabled=true": "checkHTTP.from must list the proxies",
+	} {
+		if _, err := helm(t, "template", "rel", chart, "--set", set); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("--set %s: %v, want an error saying %q", set, err, want)
+		}
+	}
+	if _, err := helm(t, "template", "rel", chart, "--set", "checkHTTP.enabled=true,checkHTTP.allowWithoutNetworkPolicy=true"); err != nil {
+		t.Errorf("allowWithoutNetworkPolicy: %v", err)
+	}
+}
+
 func TestSchemaRejectsTypos(t *testing.T) {
 	for _, set := range []string{"replicaCont=3", "istio.enabeld=true", "logLevel=loud", "service.grpcPort=x"} {
 		if _, err := helm(t, "template", "rel", chart, "--set", set); err == nil {
