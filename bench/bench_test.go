@@ -32,12 +32,13 @@ func TestBenchRuns(t *testing.T) {
 	}
 	for _, want := range []string{"| 1 floor (saturating) | floor |", "| 2 warm (one token, cache hits) | betterauthz |",
 		"| 3 cold ES512 | betterauthz (cache off) |", "| 3 cold EdDSA | golang-jwt + keyfunc only |", "4 mixed (20 users",
-		"memory after 100 distinct tokens", "warm ≥ 0.8 × floor throughput"} {
+		"memory after 100 distinct tokens", "warm ≥ 0.8 × floor throughput",
+		"| 6 HTTP floor (saturating) | HTTP floor |", "| 6 HTTP warm (cache hits, /check) | betterauthz |", "HTTP check mode: warm ≥ 0.8 × the HTTP floor"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q:\n%s", want, b)
 		}
 	}
-	if strings.Contains(string(b), "gRPC errors") {
-		t.Errorf("the benchmark saw gRPC errors:\n%s", b)
+	if strings.Contains(string(b), "errors |") { // a row's note: "N gRPC errors" or "N errors" (HTTP)
+		t.Errorf("the benchmark saw errors:\n%s", b)
 	}
 }

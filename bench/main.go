@@ -29,6 +29,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "httpfloor" {
+		if err := serveHTTPFloor(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "load" {
 		if err := loadOnly(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -171,9 +178,10 @@ func mintAll(ba *betterauth.Server, o options) (*tokens, error) {
 
 // process is a server under test.
 type process struct {
-	name string
-	cmd  *exec.Cmd
-	addr string // gRPC
+	name      string
+	cmd       *exec.Cmd
+	addr      string // gRPC
+	checkAddr string // the HTTP check endpoint, when on
 }
 
 func (p *process) stop() {
@@ -244,12 +252,13 @@ func (b *bench) startBetterauthz(name string, cacheEntries int) (*process, error
 	}
 	grpcAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
-	cmd := b.command(b.o.bin, "--config", cfg, "--grpc-addr", grpcAddr, "--http-addr", httpAddr, "--log-level", "warn")
+	checkAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
+	cmd := b.command(b.o.bin, "--config", cfg, "--grpc-addr", grpcAddr, "--http-addr", httpAddr, "--check-http-addr", checkAddr, "--log-level", "warn")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (run make build-static): %w", b.o.bin, err)
 	}
-	p := &process{name: name, cmd: cmd, addr: grpcAddr}
+	p := &process{name: name, cmd: cmd, addr: grpcAddr, checkAddr: checkAddr}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if ok := httpOK("http://" + httpAddr + "/readyz"); ok {

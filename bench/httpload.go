@@ -1,0 +1,166 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"slices"
+	"sync"
+	"syscall"
+	"time"
+)
+
+// The HTTP check mode is measured as the gRPC one is: closed loop, the same tokens, against a
+// no-op HTTP auth service (the HTTP floor) on the same net/http stack.
+
+// serveHTTPFloor ("bench httpfloor") answers every check 200 with identity headers, as a
+// forward-auth service that decides nothing would.
+func serveHTTPFloor(args []string) error {
+	addr := "127.0.0.1:0"
+	if len(args) == 2 && args[0] == "--addr" {
+		addr = args[1]
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	lis, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("X-User-Id", "u1")
+		w.Header().Set("X-User-Email", "a@example.com")
+		w.Header().Set("X-User-Name", "Bench User")
+		w.WriteHeader(http.StatusOK)
+	})}
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	fmt.Println(lis.Addr().String())
+	if err := srv.Serve(lis); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+// startHTTPFloor runs this binary as the HTTP floor.
+func (b *bench) startHTTPFloor() (*process, error) {
+	cmd := b.command(b.o.self, "httpfloor", "--addr", fmt.Sprintf("127.0.0.1:%d", freePort()))
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil {
+		_ = cmd.Process.Kill()
+		return nil, fmt.Errorf("httpfloor: %w", err)
+	}
+	addr := line[:len(line)-1]
+	return &process{name: "HTTP floor", cmd: cmd, checkAddr: addr}, nil
+}
+
+// closedLoopHTTP keeps `concurrency` forward-auth calls in flight for d, over keep-alive
+// connections, as a proxy's pool to its auth service would.
+func closedLoopHTTP(addr string, tokens []string, concurrency int, d time.Duration) loadResult {
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency, DisableCompression: true}}
+	defer client.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	defer cancel()
+	var mu sync.Mutex
+	res := loadResult{}
+	var wg sync.WaitGroup
+	start := time.Now()
+	for w := range concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 11))
+			var lat []time.Duration
+			var n, errs, denied int
+			for ctx.Err() == nil {
+				t0 := time.Now()
+				status, err := forwardAuthCall(client, addr, tokens[rng.IntN(len(tokens))])
+				lat = append(lat, time.Since(t0))
+				n++
+				switch {
+				case err != nil:
+					errs++
+				case status != http.StatusOK:
+					denied++
+				}
+			}
+			mu.Lock()
+			res.requests += n
+			res.errors += errs
+			res.denied += denied
+			res.latencies = append(res.latencies, lat...)
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	res.elapsed = time.Since(start)
+	slices.Sort(res.latencies)
+	return res
+}
+
+// forwardAuthCall asks as Traefik's forwardAuth does.
+func forwardAuthCall(client *http.Client, addr, token string) (int, error) {
+	req, err := http.NewRequest(http.MethodGet, "http://"+addr+"/check", nil)
+	if err != nil {
+		return 0, err
+	}
+	req.Header.Set("X-Forwarded-Method", "GET")
+	req.Header.Set("X-Forwarded-Proto", "https")
+	req.Header.Set("X-Forwarded-Host", "api.example.com")
+	req.Header.Set("X-Forwarded-Uri", "/api/orders?page=2")
+	req.Header.Set("X-Forwarded-For", "203.0.113.9")
+	req.Header.Set("Authorization", "Bearer "+token)
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
+}
+
+// measureHTTP runs HTTP load against p's check endpoint and records a row.
+func (b *bench) measureHTTP(scenario string, p *process, tokens []string) (row, error) {
+	closedLoopHTTP(p.checkAddr, tokens, 4, 300*time.Millisecond) // warm connections and cache
+	cpu0, t0 := p.cpuSeconds(), time.Now()
+	res := closedLoopHTTP(p.checkAddr, tokens, b.o.concurrency, b.o.duration)
+	cpu := (p.cpuSeconds() - cpu0) / time.Since(t0).Seconds()
+	r := row{scenario: scenario, server: p.name, res: res, cpu: cpu}
+	r.rss, r.anon = p.rss()
+	if res.errors > 0 {
+		r.note = fmt.Sprintf("%d errors", res.errors)
+	}
+	b.rows = append(b.rows, r)
+	log("%-34s %-26s %9.0f req/s  p50 %-9s p99 %-9s cpu %.2f", scenario, p.name, res.rate(),
+		res.percentile(50).Round(time.Microsecond), res.percentile(99).Round(time.Microsecond), cpu)
+	return r, nil
+}
+
+// pairHTTP is pair for the HTTP check endpoint.
+func (b *bench) pairHTTP(a, c *process, tokens []string) paired {
+	var p paired
+	for range pairRounds {
+		closedLoopHTTP(a.checkAddr, tokens, 4, 300*time.Millisecond)
+		ra := closedLoopHTTP(a.checkAddr, tokens, b.o.concurrency, b.o.duration).rate()
+		closedLoopHTTP(c.checkAddr, tokens, 4, 300*time.Millisecond)
+		rc := closedLoopHTTP(c.checkAddr, tokens, b.o.concurrency, b.o.duration).rate()
+		p.ratios = append(p.ratios, ra/rc)
+	}
+	return p
+}
