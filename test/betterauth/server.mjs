@@ -7,7 +7,9 @@
 // plugin: the control API only chooses the options a deployment could have chosen.
 //
 // Environment: PORT (default 3000), HOST (default 127.0.0.1), BETTER_AUTH_URL (default
-// http://HOST:PORT), BETTER_AUTH_SECRET.
+// http://HOST:PORT), BETTER_AUTH_SECRET, COOKIE_CACHE_MAX_AGE (seconds; when set, the HTTP API's
+// sessions use the JWT cookie cache — session.cookieCache strategy "jwt" with
+// jwt({ sessionCookieCache: true }) — for that long).
 import http from "node:http";
 import { randomUUID } from "node:crypto";
 import { betterAuth } from "better-auth";
@@ -61,7 +63,7 @@ function instanceFor(profile) {
     telemetry: { enabled: false },
   };
   if (profile.sessionCookieCache) {
-    options.session = { cookieCache: { enabled: true, strategy: "jwt", maxAge: 300 } };
+    options.session = { cookieCache: { enabled: true, strategy: "jwt", maxAge: cookieCacheMaxAge || 300 } };
     pluginOptions.sessionCookieCache = true;
   }
   inst = { auth: betterAuth(options), pluginOptions };
@@ -69,11 +71,14 @@ function instanceFor(profile) {
   return inst;
 }
 
-const primary = instanceFor({ alg: "EdDSA" });
+const cookieCacheMaxAge = Number(process.env.COOKIE_CACHE_MAX_AGE || 0);
+const primary = instanceFor(cookieCacheMaxAge ? { alg: "EdDSA", sessionCookieCache: true } : { alg: "EdDSA" });
 const primaryHandler = toNodeHandler(primary.auth);
 
 let jwksMode = "normal"; // normal | down | garbage | slow
 let jwksFetches = 0;
+let sessionMode = "normal"; // normal | down (get-session answers 503) | slow (after 5s)
+let getSessions = 0;
 
 function liveKeys(alg) {
   const now = Date.now();
@@ -184,13 +189,27 @@ async function control(req, res, path) {
       }
       return send(res, 200, { retired: n });
     }
+    case "/__test/ban": {
+      // What the admin plugin's banUser does: the user is marked banned and their sessions end.
+      const user = db.user.find((u) => u.email === (body.email || "").toLowerCase());
+      if (!user) return send(res, 404, { error: "no such user" });
+      user.banned = true;
+      user.banReason = body.reason || "test";
+      const before = db.session.length;
+      db.session = db.session.filter((s) => s.userId !== user.id);
+      return send(res, 200, { revoked: before - db.session.length });
+    }
+    case "/__test/session-mode":
+      sessionMode = body.mode || "normal";
+      return send(res, 200, { mode: sessionMode });
     case "/__test/jwks-mode":
       jwksMode = body.mode || "normal";
       return send(res, 200, { mode: jwksMode });
     case "/__test/stats":
-      return send(res, 200, { jwksFetches, keys: db.jwks.length });
+      return send(res, 200, { jwksFetches, getSessions, keys: db.jwks.length });
     case "/__test/reset-stats":
       jwksFetches = 0;
+      getSessions = 0;
       return send(res, 200, {});
     default:
       return send(res, 404, { error: "no such control endpoint" });
@@ -206,6 +225,11 @@ const server = http.createServer(async (req, res) => {
       if (jwksMode === "down") return send(res, 503, { error: "down for the test" });
       if (jwksMode === "garbage") { res.writeHead(200, { "content-type": "application/json" }); return res.end("<html>not a key set"); }
       if (jwksMode === "slow") await new Promise((r) => setTimeout(r, 5000));
+    }
+    if (path === "/api/auth/get-session") {
+      getSessions++;
+      if (sessionMode === "down") return send(res, 503, { error: "down for the test" });
+      if (sessionMode === "slow") await new Promise((r) => setTimeout(r, 5000));
     }
     return primaryHandler(req, res);
   } catch (err) {

@@ -114,8 +114,26 @@ func Start() (*Server, error) {
 	return StartOnPort(port)
 }
 
+// StartOptions choose how the server's own HTTP API (sign-in, get-session) is configured.
+type StartOptions struct {
+	// CookieCache turns on the JWT session cookie cache (session.cookieCache strategy "jwt",
+	// jwt({ sessionCookieCache: true })) for the HTTP API's sessions, with this maxAge.
+	CookieCache time.Duration
+}
+
+// StartWith runs a Better Auth server on a free loopback port, configured by o.
+func StartWith(o StartOptions) (*Server, error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, err
+	}
+	return startOnPort(port, o)
+}
+
 // StartOnPort runs a Better Auth server on the given loopback port and waits until it answers.
-func StartOnPort(port int) (*Server, error) {
+func StartOnPort(port int) (*Server, error) { return startOnPort(port, StartOptions{}) }
+
+func startOnPort(port int, o StartOptions) (*Server, error) {
 	if err := Install(); err != nil {
 		return nil, err
 	}
@@ -127,6 +145,9 @@ func StartOnPort(port int) (*Server, error) {
 	s.cmd = exec.Command("node", "server.mjs")
 	s.cmd.Dir = dir
 	s.cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1", "BETTER_AUTH_URL="+s.URL)
+	if o.CookieCache > 0 {
+		s.cmd.Env = append(s.cmd.Env, "COOKIE_CACHE_MAX_AGE="+strconv.Itoa(int(o.CookieCache.Seconds())))
+	}
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	pr, pw := io.Pipe()
 	s.cmd.Stdout, s.cmd.Stderr = pw, pw
@@ -254,6 +275,32 @@ const (
 // SetJWKSMode makes the JWKS endpoint misbehave (or behave again).
 func (s *Server) SetJWKSMode(mode string) error {
 	return s.control("/__test/jwks-mode", map[string]any{"mode": mode}, nil)
+}
+
+// Ban does what the admin plugin's banUser does: marks the user banned, ends their sessions.
+func (s *Server) Ban(email string) error {
+	return s.control("/__test/ban", map[string]any{"email": email}, nil)
+}
+
+// Session modes for SetSessionMode.
+const (
+	SessionNormal = "normal"
+	SessionDown   = "down" // get-session answers 503
+	SessionSlow   = "slow" // get-session answers after 5s
+)
+
+// SetSessionMode makes get-session misbehave (or behave again).
+func (s *Server) SetSessionMode(mode string) error {
+	return s.control("/__test/session-mode", map[string]any{"mode": mode}, nil)
+}
+
+// GetSessions is how many times get-session has been requested.
+func (s *Server) GetSessions() (int, error) {
+	var st struct {
+		GetSessions int `json:"getSessions"`
+	}
+	err := s.control("/__test/stats", nil, &st)
+	return st.GetSessions, err
 }
 
 // JWKSFetches is how many times the JWKS endpoint has been requested.
