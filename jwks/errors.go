@@ -38,6 +38,7 @@ var (
 	ErrMissingClaim     = errors.New("token lacks a required claim")
 	ErrSessionCacheType = errors.New("session-cache cookie JWT is not an access token")
 	ErrCritical         = errors.New("token header has crit: critical extensions are not supported")
+	ErrNotSessionCache  = errors.New("not a session-cache cookie JWT")
 )
 
 // Describe returns the client-safe description of an error from Verify: the precise cause for
@@ -46,7 +47,7 @@ func Describe(err error) string {
 	if errors.Is(err, ErrInvalidToken) {
 		for _, cause := range []error{ErrTooLarge, ErrMalformed, ErrOpaque, ErrAlgorithm, ErrNoKeyID,
 			ErrKeyMismatch, ErrSignature, ErrIssuer, ErrAudience, ErrNotYetValid, ErrMissingClaim,
-			ErrSessionCacheType, ErrCritical} {
+			ErrSessionCacheType, ErrCritical, ErrNotSessionCache} {
 			if errors.Is(err, cause) {
 				return cause.Error()
 			}

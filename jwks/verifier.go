@@ -34,6 +34,15 @@ type VerifierOptions struct {
 	Keys *KeySet
 	// Issuer the iss claim must equal. Required.
 	Issuer string
+	// IssuerAliases are other spellings of the issuer that iss may equal instead.
+	IssuerAliases []string
+	// SessionCookie makes this a verifier of Better Auth's session-cache cookie JWT: its typ
+	// must be SessionCacheType (an access token in the cookie is refused), and Audiences should
+	// be [SessionCacheAudience].
+	SessionCookie bool
+	// Transform, when set, turns verified claims into the view callers read (it runs once per
+	// token: the cache holds its result). An error refuses the token as malformed.
+	Transform func(Claims) (Claims, error)
 	// Audiences: the aud claim must contain at least one. Required (Better Auth always sets aud).
 	Audiences []string
 	// Algorithms allowed in the token header. Default: Algorithms(). Never HS* or none.
@@ -62,6 +71,9 @@ type Verifier struct {
 	keys         *KeySet
 	keyfunc      keyfunc.Keyfunc
 	validator    *jwt.Validator
+	issuers      []string // iss must be one of these
+	cookie       bool     // a session-cache cookie verifier
+	transform    func(Claims) (Claims, error)
 	algorithms   []string
 	maxBytes     int
 	sessionCache bool
@@ -104,8 +116,8 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 	return &Verifier{
 		keys:    o.Keys,
 		keyfunc: kf,
+		// iss is checked after the validator, against Issuer and its aliases.
 		validator: jwt.NewValidator(
-			jwt.WithIssuer(o.Issuer),
 			jwt.WithAudience(o.Audiences...),
 			jwt.WithLeeway(o.ClockSkew),
 			jwt.WithExpirationRequired(),
@@ -114,7 +126,10 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 		),
 		algorithms:   slices.Clone(o.Algorithms),
 		maxBytes:     o.MaxTokenBytes,
-		sessionCache: slices.Contains(o.Audiences, SessionCacheAudience),
+		sessionCache: o.SessionCookie || slices.Contains(o.Audiences, SessionCacheAudience),
+		issuers:      append([]string{o.Issuer}, o.IssuerAliases...),
+		cookie:       o.SessionCookie,
+		transform:    o.Transform,
 		cache:        newTokenCache(o.CacheEntries, o.CacheBytes),
 		now:          o.Now,
 	}, nil
@@ -137,7 +152,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 		return nil, invalid(ErrMalformed)
 	}
 	if v.cache == nil {
-		claims, _, err := v.verify(ctx, token)
+		claims, _, _, err := v.verify(ctx, token)
 		return claims, err
 	}
 	key := keyOf(token)
@@ -152,12 +167,10 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 			v.cache.drop(key, e) // its key has left the set, or the set is stale: verify again (and fail)
 		}
 	}
-	claims, kid, err := v.verify(ctx, token)
+	claims, kid, exp, err := v.verify(ctx, token)
 	switch {
 	case err == nil:
-		if exp, _ := jwt.MapClaims(claims).GetExpirationTime(); exp != nil {
-			v.cache.put(key, &cacheEntry{claims: claims, kid: kid, expires: exp.UnixNano(), size: 2 * len(token)}, now)
-		}
+		v.cache.put(key, &cacheEntry{claims: claims, kid: kid, expires: exp, size: 2 * len(token)}, now)
 	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrExpired):
 		// Refusals that a retry cannot change (unlike an unknown kid or keys not yet loaded).
 		v.cache.put(key, &cacheEntry{err: err, expires: now + int64(v.cache.negativeExpiry), size: 64}, now)
@@ -165,46 +178,62 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	return claims, err
 }
 
-// verify checks a token's form, signature and claims, and returns its kid. The token is read
-// strictly (see compact) and the steps run cheapest first, so a forged token costs no more
-// than one signature check.
-func (v *Verifier) verify(ctx context.Context, token string) (Claims, string, error) {
+// verify checks a token's form, signature and claims, and returns its claims view, its kid and
+// its exp (unix nanoseconds). The token is read strictly (see compact) and the steps run
+// cheapest first, so a forged token costs no more than one signature check.
+func (v *Verifier) verify(ctx context.Context, token string) (_ Claims, kid string, exp int64, _ error) {
 	t, err := parseCompact(token)
 	if err != nil {
-		return nil, "", invalid(err)
+		return nil, "", 0, invalid(err)
 	}
 	h := t.header
 	switch {
 	case h.crit:
-		return nil, "", invalid(ErrCritical)
+		return nil, "", 0, invalid(ErrCritical)
 	case !slices.Contains(v.algorithms, h.alg):
-		return nil, "", invalid(ErrAlgorithm)
+		return nil, "", 0, invalid(ErrAlgorithm)
 	case h.kid == "":
 		// Better Auth always sends a kid; trying every key would multiply the cost of a forgery.
-		return nil, "", invalid(ErrNoKeyID)
+		return nil, "", 0, invalid(ErrNoKeyID)
 	case isSessionCacheType(h.typ) && !v.sessionCache:
 		// Signed with the same keys as access tokens, but a cookie, not a credential for APIs.
-		return nil, "", invalid(ErrSessionCacheType)
+		return nil, "", 0, invalid(ErrSessionCacheType)
+	case v.cookie && !isSessionCacheType(h.typ):
+		// The session cookie carries only what Better Auth put there: an access token planted
+		// in it (by a script or a sibling subdomain) is refused.
+		return nil, "", 0, invalid(ErrNotSessionCache)
 	}
 	claims, err := parseClaims(t.payload)
 	if err != nil {
-		return nil, "", invalid(err)
+		return nil, "", 0, invalid(err)
 	}
 	method := jwt.GetSigningMethod(h.alg)
 	key, err := v.keyfunc.KeyfuncCtx(ctx)(&jwt.Token{Header: map[string]any{"alg": h.alg, "kid": h.kid}, Method: method})
 	if err != nil {
-		return nil, "", keyError(err)
+		return nil, "", 0, keyError(err)
 	}
 	if err := method.Verify(t.signingInput, t.signature, key); err != nil {
 		if errors.Is(err, jwt.ErrInvalidKeyType) {
-			return nil, "", invalid(ErrKeyMismatch)
+			return nil, "", 0, invalid(ErrKeyMismatch)
 		}
-		return nil, "", invalid(ErrSignature)
+		return nil, "", 0, invalid(ErrSignature)
 	}
 	if err := v.validator.Validate(jwt.MapClaims(claims)); err != nil {
-		return nil, "", claimsError(err)
+		return nil, "", 0, claimsError(err)
 	}
-	return claims, h.kid, nil
+	if iss, _ := claims["iss"].(string); !slices.Contains(v.issuers, iss) {
+		return nil, "", 0, invalid(ErrIssuer)
+	}
+	expires, _ := jwt.MapClaims(claims).GetExpirationTime()
+	if expires == nil { // the validator requires exp: never nil here, but never trusted either
+		return nil, "", 0, invalid(ErrMissingClaim)
+	}
+	if v.transform != nil {
+		if claims, err = v.transform(claims); err != nil {
+			return nil, "", 0, invalid(ErrMalformed)
+		}
+	}
+	return claims, h.kid, expires.UnixNano(), nil
 }
 
 func invalid(cause error) error {
