@@ -34,6 +34,7 @@ type File struct {
 	Routes              []policy.RuleSpec `yaml:"routes"`
 	Annotations         AnnotationsFile   `yaml:"annotations"`
 	Cache               CacheFile         `yaml:"cache"`
+	Sessions            SessionsFile      `yaml:"sessions"`
 }
 
 // CacheFile is the cache section: the verified-token cache.
@@ -100,6 +101,8 @@ type Settings struct {
 	Annotations        Annotations
 	// CacheEntries and CacheBytes bound the verified-token cache (0 entries: off).
 	CacheEntries, CacheBytes int
+	// Sessions: browser sessions by Better Auth's cookies.
+	Sessions Sessions
 }
 
 // Parse reads and validates a config document. getenv supplies BETTER_AUTH_URL. The error, if
@@ -113,6 +116,7 @@ func Parse(data []byte, getenv func(string) string) (*Settings, error) {
 	f.identity(c, s)
 	f.annotations(c, s)
 	f.cache(c, s)
+	f.sessions(c, s)
 	f.routes(c, s)
 	if err := errors.Join(c.errs...); err != nil {
 		return nil, err
@@ -199,5 +203,13 @@ func (s *Settings) Config() *authz.Config {
 		AllowCORSPreflight:     s.AllowCORSPreflight,
 		Realm:                  s.Issuer,
 		AnnotationsOnlyTighten: !s.Annotations.AllowPublic,
+		Sessions: authz.Sessions{
+			CookieCache:    s.Sessions.CookieCache,
+			Lookup:         s.Sessions.Lookup,
+			CookiePrefix:   s.Sessions.CookiePrefix,
+			SecureOnly:     strings.HasPrefix(s.Origin, "https://"),
+			SignInURL:      s.Sessions.SignInURL,
+			TrustedOrigins: append(slices.Clone(s.Sessions.TrustedOrigins), s.Origin),
+		},
 	}
 }

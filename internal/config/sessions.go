@@ -1,0 +1,89 @@
+package config
+
+import (
+	"cmp"
+	"fmt"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/betterauthz/betterauthz/session"
+)
+
+// SessionsFile is the sessions section: browser sessions by Better Auth's cookies.
+type SessionsFile struct {
+	CookieCache    *bool          `yaml:"cookieCache"`
+	CookiePrefix   string         `yaml:"cookiePrefix"`
+	Lookup         *bool          `yaml:"lookup"`
+	LookupTTL      *time.Duration `yaml:"lookupTTL"`
+	SignInURL      string         `yaml:"signInURL"`
+	TrustedOrigins []string       `yaml:"trustedOrigins"`
+}
+
+// Sessions are the validated sessions settings.
+type Sessions struct {
+	// CookieCache accepts the session-cache cookie JWT (from its cookie only).
+	CookieCache bool
+	// CookiePrefix is Better Auth's advanced.cookiePrefix.
+	CookiePrefix string
+	// Lookup resolves the session_token cookie through get-session, trusted for LookupTTL.
+	Lookup    bool
+	LookupTTL time.Duration
+	// SignInURL, when set, is where browsers without a session are redirected.
+	SignInURL string
+	// TrustedOrigins may send cookie-authenticated unsafe requests, besides the request's own
+	// origin and Better Auth's; each is scheme://host[:port].
+	TrustedOrigins []string
+}
+
+// DefaultCookiePrefix is Better Auth's default advanced.cookiePrefix.
+const DefaultCookiePrefix = "better-auth"
+
+const (
+	minLookupTTL = time.Second
+	maxLookupTTL = 10 * time.Minute
+)
+
+func (f *File) sessions(c *checker, s *Settings) {
+	sf := f.Sessions
+	s.Sessions = Sessions{
+		CookieCache:  deref(sf.CookieCache, false),
+		CookiePrefix: cmp.Or(sf.CookiePrefix, DefaultCookiePrefix),
+		Lookup:       deref(sf.Lookup, false),
+		LookupTTL:    deref(sf.LookupTTL, session.DefaultTTL),
+		SignInURL:    sf.SignInURL,
+	}
+	if !isCookieName(s.Sessions.CookiePrefix) {
+		c.bad("sessions.cookiePrefix", "%q is not a cookie name prefix (letters, digits, - _ .)", s.Sessions.CookiePrefix)
+	}
+	if s.Sessions.LookupTTL < minLookupTTL || s.Sessions.LookupTTL > maxLookupTTL {
+		c.bad("sessions.lookupTTL", "%s is outside %s..%s (a sign-out shows within it)", s.Sessions.LookupTTL, minLookupTTL, maxLookupTTL)
+	}
+	if sf.SignInURL != "" {
+		if u, err := url.Parse(sf.SignInURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
+			c.bad("sessions.signInURL", "%q must be an absolute http:// or https:// URL without credentials or fragment", sf.SignInURL)
+		}
+	}
+	for i, o := range sf.TrustedOrigins {
+		origin, err := originOf(o)
+		if err != nil || strings.TrimSuffix(strings.ToLower(o), "/") != origin {
+			c.bad(fmt.Sprintf("sessions.trustedOrigins[%d]", i), "%q is not an origin: write scheme://host[:port], no path", o)
+			continue
+		}
+		s.Sessions.TrustedOrigins = append(s.Sessions.TrustedOrigins, origin)
+	}
+}
+
+// isCookieName reports whether s may start a cookie name as Better Auth writes them.
+func isCookieName(s string) bool {
+	if s == "" || len(s) > 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
+}
