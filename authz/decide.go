@@ -19,7 +19,8 @@ func Decide(ctx context.Context, l *Live, r *Request) Decision {
 		return d.deny(ReasonTimeout, "deadline passed before the check ran")
 	}
 	var buf [8]*policy.Rule
-	rules, d, ok := l.rules(buf[:0], r, d)
+	var rq readRequest
+	rules, d, ok := l.rules(buf[:0], r, d, &rq)
 	if !ok {
 		return d
 	}
@@ -38,12 +39,18 @@ func Decide(ctx context.Context, l *Live, r *Request) Decision {
 		d.Remove = c.identityNames()
 		return d
 	}
-	return l.authenticate(ctx, r, d, rules, action)
+	return l.authenticate(ctx, r, d, rq, rules, action)
+}
+
+// readRequest is the request's host and target as rules read them.
+type readRequest struct {
+	host   string // normalized
+	target string // the path and query as sent (of an absolute-form target, its path part)
 }
 
 // rules reads the request's host and path and collects the rules every reading of it must
 // satisfy (see precedence.go). ok is false when the request is refused before any rule applies.
-func (l *Live) rules(dst []*policy.Rule, r *Request, d Decision) (_ []*policy.Rule, _ Decision, ok bool) {
+func (l *Live) rules(dst []*policy.Rule, r *Request, d Decision, rq *readRequest) (_ []*policy.Rule, _ Decision, ok bool) {
 	rawHost, target, err := requestTarget(r.Host, r.Path)
 	if err != nil {
 		return nil, d.deny(ReasonBadRequest, err.Error()), false
@@ -56,6 +63,7 @@ func (l *Live) rules(dst []*policy.Rule, r *Request, d Decision) (_ []*policy.Ru
 	if err != nil {
 		return nil, d.deny(ReasonBadRequest, err.Error()), false
 	}
+	rq.host, rq.target = host, target
 	route, err := l.Config.extensions.Rules(r.ContextExtensions)
 	if err != nil {
 		d = d.deny(ReasonInvalidRoutePolicy, "this route's betterauthz.io/ settings are invalid")
@@ -82,48 +90,82 @@ func (l *Live) rules(dst []*policy.Rule, r *Request, d Decision) (_ []*policy.Ru
 }
 
 // authenticate verifies the request's credential against what its rules ask.
-func (l *Live) authenticate(ctx context.Context, r *Request, d Decision, rules []*policy.Rule, action policy.Action) Decision {
+func (l *Live) authenticate(ctx context.Context, r *Request, d Decision, rq readRequest, rules []*policy.Rule, action policy.Action) Decision {
 	c := l.Config
-	token, err := bearerToken(r, jwks.DefaultMaxTokenBytes)
+	cred := l.credential(ctx, r)
+	// A cookie rides along with requests other sites' pages make: an unsafe request it
+	// authenticates must come from a trusted origin (CSRF). Bearer tokens are not sent by
+	// browsers on their own, and are exempt.
+	csrf := cred.valid() && !cred.bearer && !safeMethod(r.Method) && !c.Sessions.originTrusted(r, rq.host)
 	if action == policy.Public {
 		d.Reason = ReasonPublic
-		if err == nil {
-			if claims, verr := l.Verifier.Verify(ctx, token); verr == nil {
-				d.Subject = claims.Subject()
-				d.Set, d.Remove = c.identity(claims)
-				return d
-			}
+		if cred.valid() && !csrf {
+			d.Subject = cred.claims.Subject()
+			d.Set, d.Remove = c.identity(cred.claims)
+			d.ResponseHeaders = setCookies(cred.setCookie)
+			return d
 		}
 		// No valid identity: strip every identity header so a client cannot supply its own.
 		d.Remove = c.identityNames()
 		return d
 	}
 	switch {
-	case errors.Is(err, errNoToken):
-		return d.deny(ReasonMissingToken, "a bearer token is required")
-	case err != nil:
-		return d.deny(ReasonInvalidToken, err.Error())
+	case !cred.sent, !cred.valid() && !cred.bearer && signInReason(cred.reason):
+		if loc, ok := c.Sessions.signInRedirect(r, rq.host, rq.target); ok {
+			d = d.deny(ReasonSignIn, "sign in")
+			d.Location = loc
+			return d
+		}
+		if !cred.sent {
+			return d.deny(ReasonMissingToken, c.missingDescription())
+		}
+		return d.deny(cred.reason, cred.description)
+	case !cred.valid():
+		return d.deny(cred.reason, cred.description)
+	case csrf:
+		return d.deny(ReasonUntrustedOrigin, "a cookie-authenticated "+r.Method+" must come from a trusted origin (Origin or Referer)")
 	}
-	claims, err := l.Verifier.Verify(ctx, token)
-	if err != nil {
-		return d.deny(verifyReason(err), jwks.Describe(err))
-	}
-	d.Subject = claims.Subject()
+	d.Subject = cred.claims.Subject()
 	for _, rule := range rules {
-		if description, missing := rule.MissingClaim(claims); missing {
+		if description, missing := rule.MissingClaim(cred.claims); missing {
 			d.RouteLabel = rule.Label()
 			return d.deny(ReasonInsufficientClaims, description)
 		}
 	}
 	d.Reason = ReasonAllowed
-	d.Set, d.Remove = c.identity(claims)
+	d.Set, d.Remove = c.identity(cred.claims)
+	d.ResponseHeaders = setCookies(cred.setCookie)
 	return d
+}
+
+// signInReason: a cookie that failed for one of these reasons is no session at all, and a
+// browser is better sent to sign in; an outage (503) is not a reason to sign in again.
+func signInReason(r Reason) bool {
+	return r == ReasonInvalidToken || r == ReasonExpired || r == ReasonUnknownKey
+}
+
+func (c *Config) missingDescription() string {
+	if c.Sessions.enabled() {
+		return "a bearer token or a session cookie is required"
+	}
+	return "a bearer token is required"
+}
+
+func setCookies(cookies []string) []Header {
+	if len(cookies) == 0 {
+		return nil
+	}
+	out := make([]Header, len(cookies))
+	for i, v := range cookies {
+		out[i] = Header{Name: "set-cookie", Value: v}
+	}
+	return out
 }
 
 func (d Decision) deny(reason Reason, description string) Decision {
 	d.Reason = reason
 	d.Description = description
-	d.Set, d.Remove = nil, nil
+	d.Set, d.Remove, d.ResponseHeaders = nil, nil, nil
 	return d
 }
 

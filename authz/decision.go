@@ -28,6 +28,9 @@ const (
 	ReasonBadRequest         Reason = "bad_request"          // no HTTP attributes, a malformed path or host
 	ReasonInvalidRoutePolicy Reason = "invalid_route_policy" // the route's context_extensions are invalid
 	ReasonInternal           Reason = "internal_error"       // a bug; fails closed
+	ReasonSignIn             Reason = "sign_in_redirect"     // a browser without a session: to sessions.signInURL
+	ReasonUntrustedOrigin    Reason = "untrusted_origin"     // a cookie-authenticated unsafe request from an untrusted origin (CSRF)
+	ReasonSessionUnavailable Reason = "session_unavailable"  // Better Auth could not be asked about a session
 )
 
 // Code is a gRPC status code (google.rpc.Code), the numbers Envoy reads from a CheckResponse.
@@ -82,6 +85,9 @@ var outcomes = map[Reason]outcome{
 	ReasonBadRequest:         {CodeInvalidArgument, 400, "invalid_request", noChallenge, 0},
 	ReasonInvalidRoutePolicy: {CodeInternal, 500, "server_error", noChallenge, 0},
 	ReasonInternal:           {CodeInternal, 500, "server_error", noChallenge, 0},
+	ReasonSignIn:             {CodeUnauthenticated, 302, "login_required", noChallenge, 0},
+	ReasonUntrustedOrigin:    {CodePermissionDenied, 403, "access_denied", noChallenge, 0},
+	ReasonSessionUnavailable: {CodeUnavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
 }
 
 // Reasons lists every reason, for tables and tests.
@@ -109,6 +115,11 @@ type Decision struct {
 	Set []Header
 	// Remove are identity headers to strip from the upstream request (allow only).
 	Remove []string
+	// ResponseHeaders go to the client with the upstream's answer (allow only): session-cache
+	// cookies Better Auth refreshed.
+	ResponseHeaders []Header
+	// Location is where a sign-in redirect (302) sends the browser.
+	Location string
 	// Realm for WWW-Authenticate.
 	Realm string
 	// Detail is for the operator's log only, never sent to the client: e.g. why a route's

@@ -5,6 +5,7 @@ import (
 
 	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/jwks"
+	"github.com/betterauthz/betterauthz/session"
 )
 
 // Live is everything one decision reads. It is published whole — a new config or a new index
@@ -14,6 +15,11 @@ import (
 type Live struct {
 	Config   *Config
 	Verifier TokenVerifier
+	// SessionVerifier verifies the session-cache cookie JWT; nil when sessions.cookieCache is
+	// off.
+	SessionVerifier TokenVerifier
+	// Sessions resolves session token cookies; nil when sessions.lookup is off.
+	Sessions SessionLookup
 	// Objects are the rules of the Kubernetes objects that serve requests; nil when
 	// annotation policies are off.
 	Objects *policy.ObjectIndex
@@ -34,6 +40,8 @@ type Config struct {
 	// rules add to the config's instead of replacing them: a request must satisfy both, so
 	// annotations can tighten a route but never open it.
 	AnnotationsOnlyTighten bool
+	// Sessions says how browser sessions are read; the zero value reads none.
+	Sessions Sessions
 
 	extensions policy.Extensions // parsed context_extensions, per config
 }
@@ -41,6 +49,11 @@ type Config struct {
 // TokenVerifier checks a token; errors follow package jwks's sentinels.
 type TokenVerifier interface {
 	Verify(ctx context.Context, token string) (jwks.Claims, error)
+}
+
+// SessionLookup resolves a session token cookie; errors follow package session's sentinels.
+type SessionLookup interface {
+	Lookup(ctx context.Context, cookieName, token string) (*session.Session, error)
 }
 
 func (l *Live) realm() string {

@@ -7,6 +7,8 @@ type Request struct {
 	// ID is the request's id (Envoy's x-request-id), for logs.
 	ID     string
 	Method string
+	// Scheme is the request's scheme as the proxy saw it ("https", "http"), "" when unknown.
+	Scheme string
 	// Host is the request's host as the proxy saw it, possibly with a port.
 	Host string
 	// Path is the request target as the proxy saw it, query included.

@@ -26,6 +26,7 @@ func Extract(req *authv3.CheckRequest) (*authz.Request, error) {
 		Transport:            Transport,
 		ID:                   h.GetId(),
 		Method:               h.GetMethod(),
+		Scheme:               h.GetScheme(),
 		Host:                 h.GetHost(),
 		Path:                 h.GetPath(),
 		Headers:              headers{h},

@@ -15,8 +15,8 @@ import (
 // append_action set, Envoy appends, and a client's own x-user-id would reach the upstream next
 // to ours) and every identity header not set is in headers_to_remove.
 //
-// Denied: the HTTP status from the outcome table, a JSON body, and WWW-Authenticate or
-// Retry-After where they apply.
+// Denied: the HTTP status from the outcome table, a JSON body, and WWW-Authenticate,
+// Retry-After or (a sign-in redirect) Location where they apply.
 func Render(d *authz.Decision) *authv3.CheckResponse {
 	if d.Allowed() {
 		ok := &authv3.OkHttpResponse{HeadersToRemove: d.Remove}
@@ -31,6 +31,13 @@ func Render(d *authz.Decision) *authv3.CheckResponse {
 				opts[i].AppendAction = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
 				ok.Headers[i] = &opts[i]
 			}
+		}
+		for _, h := range d.ResponseHeaders {
+			// Set-Cookie headers are several: appended, never overwriting one another.
+			ok.ResponseHeadersToAdd = append(ok.ResponseHeadersToAdd, &corev3.HeaderValueOption{
+				Header:       &corev3.HeaderValue{Key: h.Name, Value: h.Value},
+				AppendAction: corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD,
+			})
 		}
 		return &authv3.CheckResponse{
 			Status:       &status.Status{Code: int32(d.Code())},
@@ -47,6 +54,9 @@ func Render(d *authz.Decision) *authv3.CheckResponse {
 	}
 	if ra := d.RetryAfter(); ra != "" {
 		headers = append(headers, overwrite("retry-after", ra))
+	}
+	if d.Location != "" {
+		headers = append(headers, overwrite("location", d.Location))
 	}
 	return &authv3.CheckResponse{
 		Status: &status.Status{Code: int32(d.Code()), Message: d.StatusMessage()},

@@ -52,6 +52,13 @@ func sampleDecision(r authz.Reason) authz.Decision {
 		d.Description = "CheckRequest has no HTTP request attributes"
 	case authz.ReasonInternal:
 		d.Description = "internal error"
+	case authz.ReasonSignIn:
+		d.Description = "sign in"
+		d.Location = "https://app.example.com/sign-in?callbackURL=https%3A%2F%2Fapp.example.com%2Forders"
+	case authz.ReasonUntrustedOrigin:
+		d.Description = "a cookie-authenticated POST must come from a trusted origin (Origin or Referer)"
+	case authz.ReasonSessionUnavailable:
+		d.Description = "session lookup unavailable: Better Auth did not answer"
 	case authz.ReasonInvalidRoutePolicy:
 		d.Description = "this route's betterauthz.io/ settings are invalid"
 		d.Detail = "betterauthz.io/policy: \"allow\" is not a policy"

@@ -66,6 +66,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Transport: Transport,
 		ID:        r.Header.Get("X-Request-Id"),
 		Method:    o.method,
+		Scheme:    o.scheme,
 		Host:      o.host,
 		Path:      o.target,
 		Headers:   headers(r.Header),

@@ -11,6 +11,7 @@ const (
 	hForwardedMethod = "X-Forwarded-Method" // Traefik forwardAuth, Caddy forward_auth
 	hForwardedHost   = "X-Forwarded-Host"
 	hForwardedURI    = "X-Forwarded-Uri"
+	hForwardedProto  = "X-Forwarded-Proto"
 	hOriginalMethod  = "X-Original-Method" // nginx auth_request (as configured), ingress-nginx
 	hOriginalURI     = "X-Original-Uri"
 	hOriginalURL     = "X-Original-Url" // ingress-nginx: scheme://host/path?query
@@ -24,14 +25,14 @@ var (
 	errURLAndURI   = errors.New("X-Original-URL and X-Original-URI name different targets")
 )
 
-// original is the request a proxy asks about.
+// original is the request a proxy asks about; scheme is "" when no header says.
 type original struct {
-	method, host, target string
+	method, host, target, scheme string
 }
 
 // family is what one family of headers says; "" where it says nothing.
 type family struct {
-	method, host, target string
+	method, host, target, scheme string
 }
 
 // forwardAuth reads the original request of a forward-auth call from its headers: the
@@ -40,23 +41,24 @@ type family struct {
 // family they do not set themselves, so when both families are present every field they both
 // give must agree: a disagreement is refused, never settled by picking one.
 func forwardAuth(h http.Header, method, host string) (original, error) {
-	for _, name := range []string{hForwardedMethod, hForwardedHost, hForwardedURI, hOriginalMethod, hOriginalURI, hOriginalURL} {
+	for _, name := range []string{hForwardedMethod, hForwardedHost, hForwardedURI, hForwardedProto, hOriginalMethod, hOriginalURI, hOriginalURL} {
 		if len(h.Values(name)) > 1 {
 			return original{}, errRepeated
 		}
 	}
-	fwd := family{method: h.Get(hForwardedMethod), host: h.Get(hForwardedHost), target: h.Get(hForwardedURI)}
+	fwd := family{method: h.Get(hForwardedMethod), host: h.Get(hForwardedHost), target: h.Get(hForwardedURI), scheme: h.Get(hForwardedProto)}
 	orig, err := originalFamily(h)
 	if err != nil {
 		return original{}, err
 	}
-	if !agree(fwd.method, orig.method, true) || !agree(fwd.host, orig.host, true) || !agree(fwd.target, orig.target, false) {
+	if !agree(fwd.method, orig.method, true) || !agree(fwd.host, orig.host, true) || !agree(fwd.target, orig.target, false) || !agree(fwd.scheme, orig.scheme, true) {
 		return original{}, errDisagree
 	}
 	o := original{
 		method: strings.ToUpper(first(fwd.method, orig.method, method)),
 		host:   first(fwd.host, orig.host, host),
 		target: first(fwd.target, orig.target),
+		scheme: strings.ToLower(first(fwd.scheme, orig.scheme)),
 	}
 	if o.target == "" {
 		return original{}, errNoPath
@@ -71,24 +73,24 @@ func originalFamily(h http.Header) (family, error) {
 	if raw == "" {
 		return f, nil
 	}
-	host, target, ok := splitAbsoluteURL(raw)
+	scheme, host, target, ok := splitAbsoluteURL(raw)
 	if !ok {
 		return family{}, errOriginalURL
 	}
 	if f.target != "" && f.target != target {
 		return family{}, errURLAndURI
 	}
-	f.host, f.target = host, target
+	f.scheme, f.host, f.target = scheme, host, target
 	return f, nil
 }
 
 // splitAbsoluteURL splits http(s)://authority/target, keeping the target exactly as sent (a
 // re-encoded path could read differently from what the backend gets). The authority is checked
 // later, as every host is.
-func splitAbsoluteURL(raw string) (host, target string, ok bool) {
+func splitAbsoluteURL(raw string) (scheme, host, target string, ok bool) {
 	scheme, rest, found := strings.Cut(raw, "://")
 	if !found || (!strings.EqualFold(scheme, "http") && !strings.EqualFold(scheme, "https")) {
-		return "", "", false
+		return "", "", "", false
 	}
 	end := strings.IndexAny(rest, "/?#")
 	if end < 0 {
@@ -101,7 +103,7 @@ func splitAbsoluteURL(raw string) (host, target string, ok bool) {
 	if !strings.HasPrefix(target, "/") {
 		target = "/" + target
 	}
-	return host, target, host != ""
+	return scheme, host, target, host != ""
 }
 
 // agree reports whether two families' values for one field are compatible: equal, or one of

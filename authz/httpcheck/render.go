@@ -23,6 +23,9 @@ func render(w http.ResponseWriter, d *authz.Decision) {
 		for _, name := range d.Remove {
 			h[http.CanonicalHeaderKey(name)] = []string{""}
 		}
+		for _, rh := range d.ResponseHeaders {
+			h.Add(rh.Name, rh.Value) // Set-Cookie, for the proxy to hand to the browser
+		}
 		w.WriteHeader(http.StatusOK)
 		return
 	}
@@ -32,6 +35,9 @@ func render(w http.ResponseWriter, d *authz.Decision) {
 	}
 	if ra := d.RetryAfter(); ra != "" {
 		h.Set("Retry-After", ra)
+	}
+	if d.Location != "" {
+		h.Set("Location", d.Location)
 	}
 	w.WriteHeader(d.HTTPStatus())
 	_, _ = w.Write([]byte(d.Body()))

@@ -13,6 +13,9 @@ import (
 	"github.com/betterauthz/betterauthz/internal/testenv/betterauth"
 )
 
+// noRedirects is a client that hands a redirect back, as a proxy asking an auth service does.
+var noRedirects = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // runHTTP starts betterauthz with its HTTP check endpoint on.
 func runHTTP(t *testing.T, configYAML string) *running {
 	t.Helper()
@@ -37,7 +40,7 @@ func (r *running) ask(t *testing.T, method, path string, headers map[string]stri
 		}
 		req.Header.Set(k, v)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := noRedirects.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -195,18 +195,18 @@ func (r *reloader) commit(s *config.Settings, digest [32]byte, source string, ne
 	if newKeys != nil {
 		keys = newKeys
 	}
-	verifier := r.live.Verifier
+	v := verifiers{r.live.Verifier, r.live.SessionVerifier, r.live.Sessions}
 	if newKeys != nil || !sameVerification(r.settings, s) {
-		v, err := newVerifier(s, keys)
-		if err != nil {
+		var err error
+		if v, err = newVerifiers(s, keys); err != nil {
 			if stopNew != nil {
 				stopNew()
 			}
 			return err
 		}
-		verifier = v
 	}
-	r.live.Config, r.live.Verifier = s.Config(), verifier
+	r.live.Config = s.Config()
+	r.live.Verifier, r.live.SessionVerifier, r.live.Sessions = v.tokens, v.cookies, v.sessions
 	if newKeys != nil {
 		r.keys = newKeys
 		if r.stopKeys != nil {

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"time"
 
+	"github.com/betterauthz/betterauthz/authz"
 	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/internal/config"
 	"github.com/betterauthz/betterauthz/jwks"
+	"github.com/betterauthz/betterauthz/session"
 )
 
 // keySwitchNote is how often a config waiting for the keys at a new JWKS address says so.
@@ -107,8 +110,17 @@ type fetchObserver func(jwks.Fetch)
 
 func (f fetchObserver) JWKSFetched(x jwks.Fetch) { f(x) }
 
-func newVerifier(s *config.Settings, keys *jwks.KeySet) (*jwks.Verifier, error) {
-	return jwks.NewVerifier(jwks.VerifierOptions{
+// verifiers are what a config verifies credentials with: access tokens, the session-cache
+// cookie (nil unless sessions.cookieCache), session tokens (nil unless sessions.lookup).
+type verifiers struct {
+	tokens   authz.TokenVerifier
+	cookies  authz.TokenVerifier
+	sessions authz.SessionLookup
+}
+
+func newVerifiers(s *config.Settings, keys *jwks.KeySet) (verifiers, error) {
+	var v verifiers
+	tokens, err := jwks.NewVerifier(jwks.VerifierOptions{
 		Keys:         keys,
 		Issuer:       s.Issuer,
 		Audiences:    s.Audiences,
@@ -117,6 +129,38 @@ func newVerifier(s *config.Settings, keys *jwks.KeySet) (*jwks.Verifier, error) 
 		CacheEntries: s.CacheEntries,
 		CacheBytes:   s.CacheBytes,
 	})
+	if err != nil {
+		return v, err
+	}
+	v.tokens = tokens
+	if s.Sessions.CookieCache {
+		// Better Auth signs the session-cache cookie with the same keys, with iss its base URL
+		// as it normalizes it (the origin, measured on 1.7.25) and a fixed audience.
+		cookies, err := jwks.NewVerifier(jwks.VerifierOptions{
+			Keys:          keys,
+			Issuer:        s.Origin,
+			IssuerAliases: []string{strings.TrimRight(s.BetterAuthURL, "/")},
+			Audiences:     []string{jwks.SessionCacheAudience},
+			Algorithms:    s.Algorithms,
+			ClockSkew:     s.ClockSkew,
+			SessionCookie: true,
+			Transform:     func(c jwks.Claims) (jwks.Claims, error) { return session.Claims(c) },
+			CacheEntries:  s.CacheEntries,
+			CacheBytes:    s.CacheBytes,
+		})
+		if err != nil {
+			return v, err
+		}
+		v.cookies = cookies
+	}
+	if s.Sessions.Lookup {
+		sessions, err := session.New(session.Options{URL: s.Origin + s.BasePath + "/get-session", TTL: s.Sessions.LookupTTL})
+		if err != nil {
+			return v, err
+		}
+		v.sessions = sessions
+	}
+	return v, nil
 }
 
 // sameKeySource reports whether two configs fetch their keys alike, so that a reload keeps the
@@ -131,5 +175,8 @@ func sameKeySource(a, b *config.Settings) bool {
 func sameVerification(a, b *config.Settings) bool {
 	return a != nil && a.Issuer == b.Issuer && slices.Equal(a.Audiences, b.Audiences) &&
 		slices.Equal(a.Algorithms, b.Algorithms) && a.ClockSkew == b.ClockSkew &&
-		a.CacheEntries == b.CacheEntries && a.CacheBytes == b.CacheBytes
+		a.CacheEntries == b.CacheEntries && a.CacheBytes == b.CacheBytes &&
+		a.Origin == b.Origin && a.BetterAuthURL == b.BetterAuthURL && a.BasePath == b.BasePath &&
+		a.Sessions.CookieCache == b.Sessions.CookieCache && a.Sessions.Lookup == b.Sessions.Lookup &&
+		a.Sessions.LookupTTL == b.Sessions.LookupTTL
 }

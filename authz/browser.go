@@ -1,0 +1,108 @@
+package authz
+
+import (
+	"net"
+	"net/url"
+	"strings"
+
+	"golang.org/x/net/publicsuffix"
+)
+
+// Browsers: cookies ride along with every request a page makes, including requests another
+// site's page makes (CSRF), and a browser without a session is better sent to sign in than
+// shown a 401.
+
+// safeMethod: the methods that must not change anything (RFC 9110 §9.2.1) — the ones a cookie
+// may authenticate from anywhere.
+func safeMethod(m string) bool { return m == "GET" || m == "HEAD" || m == "OPTIONS" }
+
+// originTrusted reports whether a cookie-authenticated unsafe request comes from a page it may
+// come from: its Origin (else its Referer's origin) is one of the trusted origins or the
+// request's own. A missing or "null" origin is not trusted.
+func (s *Sessions) originTrusted(r *Request, host string) bool {
+	origin, _ := r.Header("origin")
+	if origin == "" {
+		if ref, _ := r.Header("referer"); ref != "" {
+			if u, err := url.Parse(ref); err == nil && u.Scheme != "" && u.Host != "" {
+				origin = u.Scheme + "://" + u.Host
+			}
+		}
+	}
+	origin = strings.ToLower(strings.TrimSuffix(origin, "/"))
+	if origin == "" || origin == "null" {
+		return false
+	}
+	for _, o := range s.TrustedOrigins {
+		if origin == o {
+			return true
+		}
+	}
+	// The request's own origin. Without a known scheme, its host decides alone.
+	scheme, rest, ok := strings.Cut(origin, "://")
+	if !ok || (r.Scheme != "" && !strings.EqualFold(scheme, r.Scheme)) {
+		return false
+	}
+	own, err := normalizeHost(r.Host)
+	if err != nil {
+		return false
+	}
+	theirs, err := normalizeHost(rest)
+	return err == nil && theirs == own && samePort(rest, r.Host, scheme)
+}
+
+// samePort compares the ports of two authorities, the scheme's default standing for none.
+func samePort(a, b, scheme string) bool {
+	port := func(hostport string) string {
+		if _, p, err := net.SplitHostPort(hostport); err == nil && p != "" {
+			return p
+		}
+		if scheme == "https" {
+			return "443"
+		}
+		return "80"
+	}
+	return port(a) == port(b)
+}
+
+// signInRedirect says where a browser without a session goes: for GET and HEAD requests that
+// accept text/html (a page, not an API call: */* alone does not count), sessions.signInURL with
+// callbackURL set to the original URL — only when that URL is on signInURL's site (the same
+// registrable domain), so the sign-in page can never be made to send anyone elsewhere.
+func (s *Sessions) signInRedirect(r *Request, host, target string) (string, bool) {
+	if s.SignInURL == "" || (r.Method != "GET" && r.Method != "HEAD") {
+		return "", false
+	}
+	accept, _ := r.Header("accept")
+	if !strings.Contains(strings.ToLower(accept), "text/html") {
+		return "", false
+	}
+	signIn, err := url.Parse(s.SignInURL)
+	if err != nil {
+		return "", false
+	}
+	if !sameSite(host, strings.ToLower(signIn.Hostname())) {
+		return s.SignInURL, true
+	}
+	scheme := r.Scheme
+	if scheme == "" {
+		scheme = "https"
+	}
+	q := signIn.Query()
+	q.Set("callbackURL", scheme+"://"+r.Host+target)
+	signIn.RawQuery = q.Encode()
+	return signIn.String(), true
+}
+
+// sameSite reports whether two hosts share a registrable domain (eTLD+1); IP addresses and
+// single-label names only when equal.
+func sameSite(a, b string) bool {
+	if a == b {
+		return true
+	}
+	if net.ParseIP(strings.Trim(a, "[]")) != nil || net.ParseIP(strings.Trim(b, "[]")) != nil {
+		return false
+	}
+	ra, errA := publicsuffix.EffectiveTLDPlusOne(a)
+	rb, errB := publicsuffix.EffectiveTLDPlusOne(b)
+	return errA == nil && errB == nil && ra == rb
+}

@@ -1,0 +1,137 @@
+package authz
+
+import (
+	"errors"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// Sessions says how browser sessions are read: Better Auth's cookies, the sign-in redirect,
+// and the origins trusted to send cookie-authenticated unsafe requests.
+type Sessions struct {
+	// CookieCache reads the session-cache cookie JWT (<prefix>.session_data).
+	CookieCache bool
+	// Lookup resolves the session token cookie (<prefix>.session_token) through Better Auth.
+	Lookup bool
+	// CookiePrefix is Better Auth's advanced.cookiePrefix ("better-auth").
+	CookiePrefix string
+	// SecureOnly reads only the __Secure- cookie names: Better Auth sets only those over https,
+	// and reading plain names too would let whoever can set a cookie for the domain over http
+	// (a sibling subdomain) plant their own session.
+	SecureOnly bool
+	// SignInURL, when set, is where browsers without a session are sent (302).
+	SignInURL string
+	// TrustedOrigins may send cookie-authenticated unsafe requests, besides the request's own
+	// origin; scheme://host[:port], lower case. Better Auth's origin is among them.
+	TrustedOrigins []string
+}
+
+func (s *Sessions) enabled() bool { return s.CookieCache || s.Lookup }
+
+var errCookieTwice = errors.New("a session cookie was sent more than once")
+
+// sessionCookies are Better Auth's cookies found in a request.
+type sessionCookies struct {
+	data      string // the session-cache JWT, chunks joined; "" if absent
+	tokenName string // the session token cookie's name, as sent
+	token     string // its value, as sent; "" if absent
+}
+
+// readCookies finds the session cookies in the request's Cookie headers. The __Secure- name
+// wins over the plain one; a name sent twice makes the credential ambiguous, and is refused.
+func (s *Sessions) readCookies(r *Request) (sessionCookies, error) {
+	v, n := r.Header("cookie")
+	if n == 0 {
+		return sessionCookies{}, nil
+	}
+	jar := parseCookies(v, s.CookiePrefix)
+	var out sessionCookies
+	for _, prefix := range s.namePrefixes() {
+		if out.data == "" {
+			data, err := jar.joined(prefix + ".session_data")
+			if err != nil {
+				return sessionCookies{}, err
+			}
+			out.data = data
+		}
+		if out.token == "" {
+			tok, err := jar.one(prefix + ".session_token")
+			if err != nil {
+				return sessionCookies{}, err
+			}
+			if tok != "" {
+				out.tokenName, out.token = prefix+".session_token", tok
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *Sessions) namePrefixes() []string {
+	if s.SecureOnly {
+		return []string{"__Secure-" + s.CookiePrefix}
+	}
+	return []string{"__Secure-" + s.CookiePrefix, s.CookiePrefix}
+}
+
+// cookieJar is a request's cookies whose names start with Better Auth's prefix (the others are
+// none of betterauthz's business), each name with all the values it was sent with.
+type cookieJar map[string][]string
+
+// parseCookies reads "a=b; c=d" (several Cookie headers arrive joined with "; " or ","), keeping
+// only the cookies whose names contain prefix.
+func parseCookies(header, prefix string) cookieJar {
+	jar := cookieJar{}
+	for part := range strings.SplitSeq(header, ";") {
+		name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
+		if !ok || !strings.Contains(name, prefix) {
+			continue
+		}
+		jar[name] = append(jar[name], strings.Trim(value, `"`))
+	}
+	return jar
+}
+
+// one is a cookie's only value ("" if absent).
+func (j cookieJar) one(name string) (string, error) {
+	switch vs := j[name]; len(vs) {
+	case 0:
+		return "", nil
+	case 1:
+		return vs[0], nil
+	default:
+		return "", errCookieTwice
+	}
+}
+
+// joined is a cookie that Better Auth may split in chunks above 4 KB — name.0, name.1, … —
+// joined in index order; the unsplit name wins when it is present.
+func (j cookieJar) joined(name string) (string, error) {
+	if v, err := j.one(name); v != "" || err != nil {
+		return unescapeCookie(v), err
+	}
+	var b strings.Builder
+	for i := 0; ; i++ {
+		v, err := j.one(name + "." + strconv.Itoa(i))
+		if err != nil {
+			return "", err
+		}
+		if v == "" {
+			break
+		}
+		b.WriteString(v)
+	}
+	return unescapeCookie(b.String()), nil
+}
+
+// unescapeCookie undoes the percent-encoding Better Auth applies to cookie values.
+func unescapeCookie(v string) string {
+	if !strings.Contains(v, "%") {
+		return v
+	}
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
+}
