@@ -41,11 +41,14 @@ type sessionCookies struct {
 // readCookies finds the session cookies in the request's Cookie headers. The __Secure- name
 // wins over the plain one; a name sent twice makes the credential ambiguous, and is refused.
 func (s *Sessions) readCookies(r *Request) (sessionCookies, error) {
-	v, n := r.Header("cookie")
-	if n == 0 {
+	values := r.Values("cookie")
+	if len(values) == 0 {
 		return sessionCookies{}, nil
 	}
-	jar := parseCookies(v, s.CookiePrefix)
+	jar := cookieJar{}
+	for _, v := range values {
+		jar.parse(v, s.CookiePrefix)
+	}
 	var out sessionCookies
 	for _, prefix := range s.namePrefixes() {
 		if out.data == "" {
@@ -79,18 +82,17 @@ func (s *Sessions) namePrefixes() []string {
 // none of betterauthz's business), each name with all the values it was sent with.
 type cookieJar map[string][]string
 
-// parseCookies reads "a=b; c=d" (several Cookie headers arrive joined with "; " or ","), keeping
-// only the cookies whose names contain prefix.
-func parseCookies(header, prefix string) cookieJar {
-	jar := cookieJar{}
-	for part := range strings.SplitSeq(header, ";") {
+// parse adds the cookies of one Cookie header value, "a=b; c=d", whose names contain prefix.
+// Repeated Cookie headers may arrive joined with "," (Envoy's headers map): a cookie value
+// never holds a "," or a ";" (RFC 6265, cookie-octet), so both separate cookies.
+func (j cookieJar) parse(header, prefix string) {
+	for part := range strings.FieldsFuncSeq(header, func(r rune) bool { return r == ';' || r == ',' }) {
 		name, value, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok || !strings.Contains(name, prefix) {
 			continue
 		}
-		jar[name] = append(jar[name], strings.Trim(value, `"`))
+		j[name] = append(j[name], strings.Trim(value, `"`))
 	}
-	return jar
 }
 
 // one is a cookie's only value ("" if absent).

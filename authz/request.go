@@ -30,6 +30,25 @@ type Headers interface {
 	Header(name string) (value string, n int)
 }
 
+// ValuesHeaders is Headers that can also give every value of a repeated header, in order.
+// Cookies need them: a browser on HTTP/2 sends each cookie as a header of its own.
+type ValuesHeaders interface {
+	Headers
+	Values(name string) []string
+}
+
+// Values returns every value a header was sent with: all of them when the transport keeps
+// repeated headers apart (see ValuesHeaders), else the one Header gives.
+func (r *Request) Values(name string) []string {
+	if vh, ok := r.Headers.(ValuesHeaders); ok {
+		return vh.Values(name)
+	}
+	if v, n := r.Header(name); n > 0 {
+		return []string{v}
+	}
+	return nil
+}
+
 // HeaderMap is Headers held in a map with lower-case names.
 type HeaderMap map[string]string
 

@@ -165,6 +165,39 @@ func TestSessionCookieNames(t *testing.T) {
 	})
 }
 
+// multiHeaders keeps repeated headers apart, as HTTP/2 cookie crumbs and header_map arrive.
+type multiHeaders map[string][]string
+
+func (m multiHeaders) Header(name string) (string, int) {
+	if v := m[name]; len(v) > 0 {
+		return v[0], len(v)
+	}
+	return "", 0
+}
+func (m multiHeaders) Values(name string) []string { return m[name] }
+
+func TestSessionCookiesInRepeatedHeaders(t *testing.T) {
+	l := sessionsLive(t, nil)
+	for name, h := range map[string]Headers{
+		"separate Cookie headers": multiHeaders{"cookie": {"theme=dark", "better-auth.session_data=cookie-alice"}},
+		"joined with a comma":     HeaderMap{"cookie": "theme=dark,better-auth.session_data=cookie-alice"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			r := &Request{Method: "GET", Scheme: "http", Host: "api.example.com", Path: "/orders", Headers: h}
+			if d := Decide(context.Background(), l, r); d.Reason != ReasonAllowed || d.Subject != "alice" {
+				t.Fatalf("%s %q", d.Reason, d.Subject)
+			}
+		})
+	}
+	t.Run("one cookie twice across headers is ambiguous", func(t *testing.T) {
+		r := &Request{Method: "GET", Scheme: "http", Host: "api.example.com", Path: "/orders",
+			Headers: multiHeaders{"cookie": {"better-auth.session_data=cookie-alice", "better-auth.session_data=cookie-bob"}}}
+		if d := Decide(context.Background(), l, r); d.Reason == ReasonAllowed {
+			t.Fatalf("allowed %q with two session cookies", d.Subject)
+		}
+	})
+}
+
 func TestSignInCallbackStaysOnSite(t *testing.T) {
 	s := Sessions{SignInURL: "https://app.example.com/sign-in?from=mesh"}
 	for host, wantCallback := range map[string]bool{

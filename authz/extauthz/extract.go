@@ -55,6 +55,28 @@ func (hs headers) Header(name string) (value string, n int) {
 	return "", 0
 }
 
+// Values implements authz.ValuesHeaders.
+func (hs headers) Values(name string) []string {
+	list := hs.h.GetHeaderMap().GetHeaders()
+	if len(list) == 0 {
+		if v, ok := hs.h.GetHeaders()[name]; ok {
+			return []string{v}
+		}
+		return nil
+	}
+	var out []string
+	for _, hv := range list {
+		if strings.EqualFold(hv.GetKey(), name) {
+			v := hv.GetValue()
+			if raw := hv.GetRawValue(); len(raw) > 0 {
+				v = string(raw)
+			}
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
 func fromHeaderMap(list []*corev3.HeaderValue, name string) (value string, n int) {
 	for _, hv := range list {
 		if !strings.EqualFold(hv.GetKey(), name) {

@@ -103,3 +103,6 @@ func (hs headers) Header(name string) (value string, n int) {
 	}
 	return v[0], len(v)
 }
+
+// Values implements authz.ValuesHeaders.
+func (hs headers) Values(name string) []string { return http.Header(hs).Values(name) }
