@@ -3,6 +3,7 @@ package config
 import (
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -148,7 +149,21 @@ func TestValidConfigs(t *testing.T) {
 				t.Errorf("CA file %q, max key age %s", s.JWKSCAFile, s.MaxKeyAge)
 			}
 		}},
+		"sessions.yaml": {check: func(t *testing.T, s *Settings) {
+			want := Sessions{CookieCache: true, Lookup: true, LookupTTL: 10 * time.Second, CookiePrefix: "myapp",
+				SignInURL: "https://app.example.com/sign-in?from=mesh", TrustedOrigins: []string{"https://app.example.com", "http://localhost:3000"}}
+			if !reflect.DeepEqual(s.Sessions, want) {
+				t.Errorf("sessions %+v", s.Sessions)
+			}
+			got := s.Config().Sessions
+			if !got.SecureOnly || !slices.Equal(got.TrustedOrigins, []string{"https://app.example.com", "http://localhost:3000", "https://auth.example.com"}) {
+				t.Errorf("authz sessions %+v: want __Secure- names only (https) and Better Auth's origin trusted", got)
+			}
+		}},
 		"empty.yaml": {check: func(t *testing.T, s *Settings) {
+			if !reflect.DeepEqual(s.Sessions, Sessions{CookiePrefix: "better-auth", LookupTTL: 30 * time.Second}) {
+				t.Errorf("sessions %+v: want off", s.Sessions)
+			}
 			if s.MaxKeyAge != 24*time.Hour || s.JWKSCAFile != "" {
 				t.Errorf("max key age %s, CA file %q", s.MaxKeyAge, s.JWKSCAFile)
 			}

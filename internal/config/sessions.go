@@ -62,6 +62,9 @@ func (f *File) sessions(c *checker, s *Settings) {
 	if sf.SignInURL != "" {
 		if u, err := url.Parse(sf.SignInURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {
 			c.bad("sessions.signInURL", "%q must be an absolute http:// or https:// URL without credentials or fragment", sf.SignInURL)
+		} else if !s.Sessions.CookieCache && !s.Sessions.Lookup {
+			// With no cookie read, a signed-in browser would be sent back to sign in, forever.
+			c.bad("sessions.signInURL", "needs sessions.cookieCache or sessions.lookup: without either no browser ever has a session")
 		}
 	}
 	for i, o := range sf.TrustedOrigins {
