@@ -68,17 +68,16 @@ const (
 
 // Verifier checks Better Auth JWTs. It is safe for concurrent use.
 type Verifier struct {
-	keys         *KeySet
-	keyfunc      keyfunc.Keyfunc
-	validator    *jwt.Validator
-	issuers      []string // iss must be one of these
-	cookie       bool     // a session-cache cookie verifier
-	transform    func(Claims) (Claims, error)
-	algorithms   []string
-	maxBytes     int
-	sessionCache bool
-	cache        *tokenCache // nil: off
-	now          func() time.Time
+	keys       *KeySet
+	keyfunc    keyfunc.Keyfunc
+	validator  *jwt.Validator
+	issuers    []string // iss must be one of these
+	cookie     bool     // a session-cache cookie verifier
+	transform  func(Claims) (Claims, error)
+	algorithms []string
+	maxBytes   int
+	cache      *tokenCache // nil: off
+	now        func() time.Time
 }
 
 // NewVerifier builds a Verifier.
@@ -124,14 +123,13 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 			jwt.WithIssuedAt(),
 			jwt.WithTimeFunc(o.Now),
 		),
-		algorithms:   slices.Clone(o.Algorithms),
-		maxBytes:     o.MaxTokenBytes,
-		sessionCache: o.SessionCookie || slices.Contains(o.Audiences, SessionCacheAudience),
-		issuers:      append([]string{o.Issuer}, o.IssuerAliases...),
-		cookie:       o.SessionCookie,
-		transform:    o.Transform,
-		cache:        newTokenCache(o.CacheEntries, o.CacheBytes),
-		now:          o.Now,
+		algorithms: slices.Clone(o.Algorithms),
+		maxBytes:   o.MaxTokenBytes,
+		issuers:    append([]string{o.Issuer}, o.IssuerAliases...),
+		cookie:     o.SessionCookie,
+		transform:  o.Transform,
+		cache:      newTokenCache(o.CacheEntries, o.CacheBytes),
+		now:        o.Now,
 	}, nil
 }
 
@@ -195,7 +193,7 @@ func (v *Verifier) verify(ctx context.Context, token string) (_ Claims, kid stri
 	case h.kid == "":
 		// Better Auth always sends a kid; trying every key would multiply the cost of a forgery.
 		return nil, "", 0, invalid(ErrNoKeyID)
-	case isSessionCacheType(h.typ) && !v.sessionCache:
+	case isSessionCacheType(h.typ) && !v.cookie:
 		// Signed with the same keys as access tokens, but a cookie, not a credential for APIs.
 		return nil, "", 0, invalid(ErrSessionCacheType)
 	case v.cookie && !isSessionCacheType(h.typ):

@@ -241,20 +241,29 @@ func TestVerifyAllowlistAndAudiences(t *testing.T) {
 			t.Fatal(err)
 		}
 	})
-	t.Run("session-cache JWT when its audience is configured", func(t *testing.T) {
-		v, ks := verifierFor(t, ba, func(o *jwks.VerifierOptions) { o.Audiences = []string{jwks.SessionCacheAudience} }, nil)
-		waitLoaded(t, ks, 10*time.Second)
+	t.Run("session-cache JWT: from a session-cookie verifier only", func(t *testing.T) {
 		m := mint(t, ba, betterauth.MintOptions{SessionCookieCache: true})
-		claims, err := v.Verify(context.Background(), m.SessionCacheToken)
+		// An access-token verifier refuses it, even one whose audiences name the cookie's.
+		bearer, ks := verifierFor(t, ba, func(o *jwks.VerifierOptions) { o.Audiences = []string{jwks.SessionCacheAudience} }, nil)
+		waitLoaded(t, ks, 10*time.Second)
+		if _, err := bearer.Verify(context.Background(), m.SessionCacheToken); !errors.Is(err, jwks.ErrSessionCacheType) {
+			t.Errorf("as an access token: %v, want ErrSessionCacheType", err)
+		}
+		cookie, ks2 := verifierFor(t, ba, func(o *jwks.VerifierOptions) {
+			o.Audiences = []string{jwks.SessionCacheAudience}
+			o.SessionCookie = true
+		}, nil)
+		waitLoaded(t, ks2, 10*time.Second)
+		claims, err := cookie.Verify(context.Background(), m.SessionCacheToken)
 		if err != nil {
 			t.Fatal(err)
 		}
 		if claims.Subject() != m.UserID {
 			t.Errorf("sub %q, want %q", claims.Subject(), m.UserID)
 		}
-		// ...and an ordinary access token is then refused: its aud is the app's origin.
-		if _, err := v.Verify(context.Background(), m.Token); !errors.Is(err, jwks.ErrAudience) {
-			t.Errorf("access token: %v, want ErrAudience", err)
+		// ...and an ordinary access token in the cookie is refused.
+		if _, err := cookie.Verify(context.Background(), m.Token); !errors.Is(err, jwks.ErrNotSessionCache) {
+			t.Errorf("access token as the cookie: %v, want ErrNotSessionCache", err)
 		}
 	})
 	t.Run("clock skew tolerates a just-expired token", func(t *testing.T) {

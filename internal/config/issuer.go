@@ -43,8 +43,11 @@ func (f *File) issuer(c *checker, s *Settings, getenv func(string) string) {
 		s.Audiences = []string{s.Origin}
 	}
 	for i, a := range f.Audiences {
-		if a == "" {
+		switch a {
+		case "":
 			c.bad(fmt.Sprintf("audiences[%d]", i), "is empty")
+		case jwks.SessionCacheAudience:
+			c.bad(fmt.Sprintf("audiences[%d]", i), "%s is the session-cache cookie's audience: that JWT is accepted from its cookie only, with sessions.cookieCache: true", a)
 		}
 	}
 
