@@ -16,6 +16,7 @@ type SessionsFile struct {
 	CookiePrefix   string         `yaml:"cookiePrefix"`
 	Lookup         *bool          `yaml:"lookup"`
 	LookupTTL      *time.Duration `yaml:"lookupTTL"`
+	LookupURL      string         `yaml:"lookupURL"`
 	SignInURL      string         `yaml:"signInURL"`
 	TrustedOrigins []string       `yaml:"trustedOrigins"`
 }
@@ -29,6 +30,9 @@ type Sessions struct {
 	// Lookup resolves the session_token cookie through get-session, trusted for LookupTTL.
 	Lookup    bool
 	LookupTTL time.Duration
+	// LookupURL is Better Auth's get-session endpoint (default origin(betterAuthURL) + basePath
+	// + /get-session; set it to reach Better Auth inside the cluster, as jwksURL may).
+	LookupURL string
 	// SignInURL, when set, is where browsers without a session are redirected.
 	SignInURL string
 	// TrustedOrigins may send cookie-authenticated unsafe requests, besides the request's own
@@ -52,12 +56,18 @@ func (f *File) sessions(c *checker, s *Settings) {
 		Lookup:       deref(sf.Lookup, false),
 		LookupTTL:    deref(sf.LookupTTL, session.DefaultTTL),
 		SignInURL:    sf.SignInURL,
+		LookupURL:    cmp.Or(sf.LookupURL, s.Origin+s.BasePath+"/get-session"),
 	}
 	if !isCookieName(s.Sessions.CookiePrefix) {
 		c.bad("sessions.cookiePrefix", "%q is not a cookie name prefix (letters, digits, - _ .)", s.Sessions.CookiePrefix)
 	}
 	if s.Sessions.LookupTTL < minLookupTTL || s.Sessions.LookupTTL > maxLookupTTL {
 		c.bad("sessions.lookupTTL", "%s is outside %s..%s (a sign-out shows within it)", s.Sessions.LookupTTL, minLookupTTL, maxLookupTTL)
+	}
+	if sf.LookupURL != "" {
+		if u, err := url.Parse(sf.LookupURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+			c.bad("sessions.lookupURL", "%q must be an absolute http:// or https:// URL without credentials, query or fragment", sf.LookupURL)
+		}
 	}
 	if sf.SignInURL != "" {
 		if u, err := url.Parse(sf.SignInURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.User != nil || u.Fragment != "" {

@@ -154,7 +154,7 @@ func newVerifiers(s *config.Settings, keys *jwks.KeySet) (verifiers, error) {
 		v.cookies = cookies
 	}
 	if s.Sessions.Lookup {
-		sessions, err := session.New(session.Options{URL: s.Origin + s.BasePath + "/get-session", TTL: s.Sessions.LookupTTL})
+		sessions, err := session.New(session.Options{URL: s.Sessions.LookupURL, TTL: s.Sessions.LookupTTL})
 		if err != nil {
 			return v, err
 		}
@@ -178,5 +178,5 @@ func sameVerification(a, b *config.Settings) bool {
 		a.CacheEntries == b.CacheEntries && a.CacheBytes == b.CacheBytes &&
 		a.Origin == b.Origin && a.BetterAuthURL == b.BetterAuthURL && a.BasePath == b.BasePath &&
 		a.Sessions.CookieCache == b.Sessions.CookieCache && a.Sessions.Lookup == b.Sessions.Lookup &&
-		a.Sessions.LookupTTL == b.Sessions.LookupTTL
+		a.Sessions.LookupTTL == b.Sessions.LookupTTL && a.Sessions.LookupURL == b.Sessions.LookupURL
 }
