@@ -21,7 +21,7 @@ func TestBenchRuns(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	report := filepath.Join(dir, "benchmarks.md")
-	cmd := exec.Command(self, "-duration", "300ms", "-users", "20", "-cached", "100", "-out", report, "-betterauthz", bin)
+	cmd := exec.Command(self, "-duration", "300ms", "-users", "20", "-cached", "100", "-sessions", "3", "-out", report, "-betterauthz", bin)
 	cmd.Dir = ".."
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)
@@ -33,7 +33,9 @@ func TestBenchRuns(t *testing.T) {
 	for _, want := range []string{"| 1 floor (saturating) | floor |", "| 2 warm (one token, cache hits) | betterauthz |",
 		"| 3 cold ES512 | betterauthz (cache off) |", "| 3 cold EdDSA | golang-jwt + keyfunc only |", "4 mixed (20 users",
 		"memory after 100 distinct tokens", "warm ≥ 0.8 × floor throughput",
-		"| 6 HTTP floor (saturating) | HTTP floor |", "| 6 HTTP warm (cache hits, /check) | betterauthz |", "HTTP check mode: warm ≥ 0.8 × the HTTP floor"} {
+		"| 6 HTTP floor (saturating) | HTTP floor |", "| 6 HTTP warm (cache hits, /check) | betterauthz |", "HTTP check mode: warm ≥ 0.8 × the HTTP floor",
+		"| 7 session cookie (cache hits) | betterauthz |", "| 7 session tokens (3 sessions, lookups cached) | betterauthz |",
+		"| 7 session cookie (cache off: each verified) | betterauthz (cache off) |"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q:\n%s", want, b)
 		}

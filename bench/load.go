@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,18 +64,25 @@ func (c *client) stub() authv3.AuthorizationClient {
 	return c.stubs[c.next.Add(1)%uint64(len(c.stubs))]
 }
 
-// requests builds CheckRequests as Envoy sends them, one per token.
+// requests builds CheckRequests as Envoy sends them, one per token (a Bearer header, or the
+// Cookie header of a credential made by cookie).
 func requests(tokens []string) []*authv3.CheckRequest {
 	out := make([]*authv3.CheckRequest, len(tokens))
 	for i, tok := range tokens {
+		headers := map[string]string{
+			"user-agent": "bench", "accept": "application/json",
+			"x-request-id": fmt.Sprintf("bench-%d", i), "x-forwarded-for": "203.0.113.9",
+		}
+		if c, ok := strings.CutPrefix(tok, cookiePrefix); ok {
+			headers["cookie"] = c
+		} else {
+			headers["authorization"] = "Bearer " + tok
+		}
 		out[i] = &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
 			Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
 				Id: fmt.Sprintf("bench-%d", i), Method: "GET", Host: "api.example.com", Path: "/api/orders?page=2",
 				Scheme: "https", Protocol: "HTTP/2",
-				Headers: map[string]string{
-					"authorization": "Bearer " + tok, "user-agent": "bench", "accept": "application/json",
-					"x-request-id": fmt.Sprintf("bench-%d", i), "x-forwarded-for": "203.0.113.9",
-				},
+				Headers: headers,
 			}},
 		}}
 	}

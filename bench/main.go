@@ -55,6 +55,7 @@ type options struct {
 	conns       int
 	users       int
 	cached      int
+	sessions    int
 	out         string
 	bin         string
 	self        string
@@ -69,6 +70,7 @@ func run(args []string) error {
 	fs.IntVar(&o.conns, "conns", 4, "gRPC connections (as from this many Envoys)")
 	fs.IntVar(&o.users, "users", 1000, "distinct users in the mixed run")
 	fs.IntVar(&o.cached, "cached", 10000, "distinct tokens cached before measuring memory")
+	fs.IntVar(&o.sessions, "sessions", 50, "browser sessions (signed in over Better Auth's HTTP API) in the session runs")
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "report file (empty: stdout only)")
 	fs.StringVar(&o.bin, "betterauthz", "bin/betterauthz-static", "betterauthz binary (make build-static)")
 	fs.BoolVar(&o.pin, "pin", runtime.NumCPU() >= 2, "run the servers on the last CPU and the load generator on the others (taskset), so they do not preempt each other")
@@ -90,7 +92,8 @@ func run(args []string) error {
 	}
 
 	log("starting the Better Auth server and minting tokens")
-	ba, err := betterauth.Start()
+	// The cookie cache outlives every run: its cookies stay valid throughout.
+	ba, err := betterauth.StartWith(betterauth.StartOptions{CookieCache: time.Hour})
 	if err != nil {
 		return err
 	}
@@ -141,7 +144,15 @@ type tokens struct {
 	users   []string          // distinct users' valid tokens (mixed)
 	invalid []string          // tampered tokens (mixed)
 	many    []string          // distinct valid tokens (memory)
+	// Browser sessions (cookie credentials, see cookie): each session's session-cache cookie,
+	// and its session token cookie alone.
+	sessionData, sessionTokens []string
 }
+
+// cookiePrefix marks a credential that requests sends as a Cookie header rather than a Bearer.
+const cookiePrefix = "cookie:"
+
+func cookie(header string) string { return cookiePrefix + header }
 
 var algorithms = []string{"EdDSA", "ES256", "ES512", "RS256", "PS256"}
 
@@ -172,6 +183,18 @@ func mintAll(ba *betterauth.Server, o options) (*tokens, error) {
 		if tk.many, err = ba.Tokens("EdDSA", o.cached); err != nil {
 			return nil, err
 		}
+	}
+	for i := range o.sessions {
+		b := ba.NewBrowser()
+		if err := b.SignUp(fmt.Sprintf("bench-%d-%d@example.com", time.Now().UnixNano(), i), "Bench User"); err != nil {
+			return nil, err
+		}
+		data, token := b.Cookie("better-auth.session_data"), b.Cookie("better-auth.session_token")
+		if data == "" || token == "" {
+			return nil, fmt.Errorf("Better Auth set no session cookies: %q", b.CookieHeader())
+		}
+		tk.sessionData = append(tk.sessionData, cookie("theme=dark; better-auth.session_data="+data))
+		tk.sessionTokens = append(tk.sessionTokens, cookie("theme=dark; better-auth.session_token="+token))
 	}
 	return tk, nil
 }
@@ -240,6 +263,10 @@ func freePort() int {
 	return p
 }
 
+// sessionsConfig turns browser sessions on: a Bearer request is decided before any cookie is
+// looked at, so the token rows are unaffected.
+const sessionsConfig = "sessions:\n  cookieCache: true\n  lookup: true\n  lookupTTL: 10m\n"
+
 // startBetterauthz runs the betterauthz binary with a config; cacheEntries 0 turns the cache off.
 func (b *bench) startBetterauthz(name string, cacheEntries int) (*process, error) {
 	dir, err := os.MkdirTemp("", "bench-")
@@ -247,7 +274,7 @@ func (b *bench) startBetterauthz(name string, cacheEntries int) (*process, error
 		return nil, err
 	}
 	cfg := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfg, fmt.Appendf(nil, "betterAuthURL: %s\ncache:\n  maxEntries: %d\n", b.ba.URL, cacheEntries), 0o644); err != nil {
+	if err := os.WriteFile(cfg, fmt.Appendf(nil, "betterAuthURL: %s\ncache:\n  maxEntries: %d\n%s", b.ba.URL, cacheEntries, sessionsConfig), 0o644); err != nil {
 		return nil, err
 	}
 	grpcAddr := fmt.Sprintf("127.0.0.1:%d", freePort())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"strings"
@@ -65,6 +66,28 @@ func (b *bench) measure(scenario string, p *process, tokens []string, load func(
 	return r, nil
 }
 
+// expectAllowed checks that p allows each credential, so that a row measures allowed checks,
+// not refusals.
+func expectAllowed(p *process, tokens []string) error {
+	c, err := dial(p.addr, 1)
+	if err != nil {
+		return err
+	}
+	defer c.close()
+	for i, req := range requests(tokens) {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		resp, err := c.stub().Check(ctx, req)
+		cancel()
+		if err != nil {
+			return err
+		}
+		if code := resp.GetStatus().GetCode(); code != 0 {
+			return fmt.Errorf("%s refused credential %d of %d: %s", p.name, i+1, len(tokens), resp.GetStatus().GetMessage())
+		}
+	}
+	return nil
+}
+
 func (b *bench) closed(tokens []string) func(*client, []string) loadResult {
 	return func(c *client, _ []string) loadResult {
 		return closedLoop(c, requests(tokens), b.o.concurrency, b.o.duration)
@@ -126,6 +149,21 @@ func (b *bench) runAll() error {
 	}
 	b.httpPair = b.pairHTTP(warm, httpFloor, []string{b.tk.one})
 
+	// 7. Browser sessions: one session-cache cookie (verified once, then cache hits); many
+	// sessions' tokens resolved through get-session once each, then from the lookup cache.
+	if len(b.tk.sessionData) > 0 {
+		if err := expectAllowed(warm, append(b.tk.sessionData[:1:1], b.tk.sessionTokens...)); err != nil {
+			return err
+		}
+		if _, err := b.measure("7 session cookie (cache hits)", warm, b.tk.sessionData[:1], b.closed(b.tk.sessionData[:1])); err != nil {
+			return err
+		}
+		scenario := fmt.Sprintf("7 session tokens (%d sessions, lookups cached)", len(b.tk.sessionTokens))
+		if _, err := b.measure(scenario, warm, b.tk.sessionTokens, b.closed(b.tk.sessionTokens)); err != nil {
+			return err
+		}
+	}
+
 	// 4. Mixed: 90% valid tokens of many users, 10% invalid.
 	mixed := append(append([]string(nil), b.tk.users...), b.tk.invalid...)
 	if _, err := b.measure(fmt.Sprintf("4 mixed (%d users, %d%% invalid)", len(b.tk.users), 100*len(b.tk.invalid)/len(mixed)), warm, mixed, b.closed(mixed)); err != nil {
@@ -166,6 +204,14 @@ func (b *bench) runAll() error {
 		return err
 	}
 	b.rows[len(b.rows)-1].server = "golang-jwt + keyfunc only"
+	if len(b.tk.sessionData) > 0 {
+		if err := expectAllowed(cold, b.tk.sessionData[:1]); err != nil {
+			return err
+		}
+		if _, err := b.measure("7 session cookie (cache off: each verified)", cold, b.tk.sessionData[:1], b.closed(b.tk.sessionData[:1])); err != nil {
+			return err
+		}
+	}
 	b.coldPair, err = b.pair(cold, jwtOnly, []string{b.tk.perAlg["EdDSA"]}, []string{b.tk.one})
 	return err
 }
@@ -174,7 +220,7 @@ func (b *bench) report() string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "# Benchmarks\n\n")
 	fmt.Fprintf(&s, "Measured by `make bench` on %s, %s.\n\n", time.Now().UTC().Format("2006-01-02"), machine())
-	fmt.Fprintf(&s, "Real gRPC CheckRequests over loopback from %d connections, tokens minted by the repository's Better Auth server; betterauthz is the `make build-static` binary with its defaults. Closed-loop runs keep %d checks in flight for %s; open-loop runs send at a fixed rate and measure latency from when each check was due. The load generator shares the machine's CPUs with the server, so absolute numbers are low on small machines: compare ratios within one run. The ratios against the targets come from interleaved runs (betterauthz, yardstick, betterauthz, …; the median of %d pairs), so that the machine's speed drifting between runs cancels out.\n\n",
+	fmt.Fprintf(&s, "Real gRPC CheckRequests over loopback from %d connections, tokens minted by the repository's Better Auth server; betterauthz is the `make build-static` binary with its defaults, plus `sessions` (cookie cache and lookups, `lookupTTL: 10m`) for the session rows — a Bearer request is decided before any cookie is read. Closed-loop runs keep %d checks in flight for %s; open-loop runs send at a fixed rate and measure latency from when each check was due. The load generator shares the machine's CPUs with the server, so absolute numbers are low on small machines: compare ratios within one run. The ratios against the targets come from interleaved runs (betterauthz, yardstick, betterauthz, …; the median of %d pairs), so that the machine's speed drifting between runs cancels out.\n\n",
 		b.o.conns, b.o.concurrency, b.o.duration, pairRounds)
 	fmt.Fprintf(&s, "| scenario | server | req/s | p50 | p99 | p99.9 | server CPU (cores) | server CPU per check | server RSS (of which anonymous) | note |\n|---|---|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	for _, r := range b.rows {
@@ -205,6 +251,7 @@ func (b *bench) report() string {
 		cpuPerCheck(b.rows, "2 warm"), cpuPerCheck(b.rows, "1 floor"))
 	fmt.Fprintf(&s, "- **Latency at a fixed rate.** Open-loop latency is measured from when each check was due. On a machine this small the load generator and the server each get one CPU (`-pin`), and the floor's own p99 at the same rate shows how much of the tail is the machine and the generator rather than betterauthz. The quarter-rate row shows the curve below saturation.\n")
 	fmt.Fprintf(&s, "- **Memory.** RSS counts the pages of the executable that have been touched (the Kubernetes client and API types, the Envoy protos) — clean, file-backed pages the kernel can drop — as well as the heap; the anonymous part is the memory betterauthz actually allocated. Each cached token keeps its verified claims (about 1.3–1.7 KiB of heap for Better Auth's default payload), and the Go heap keeps room for garbage on top (GOGC=100).\n")
+	fmt.Fprintf(&s, "- **Browser sessions.** A session-cache cookie is a JWT verified with the same keys and cached like a token, so its rows match the token rows: a cache hit (7 cookie, cache hits) costs what a Bearer hit costs, and with the cache off each cookie costs one EdDSA verification (compare 3 cold EdDSA). A session token resolved through get-session costs one call to Better Auth per session and `lookupTTL`; the lookups-cached row shows the price of a session afterwards, which is a SHA-256 and a map lookup.\n")
 	fmt.Fprintf(&s, "\nMicro-benchmarks (`go test -run ^$ -bench . -benchmem ./jwks ./authz`) cover the cache hit, the cache miss per algorithm, a golang-jwt + keyfunc baseline, the Check path and matching against 1,000 rules.\n\n")
 	fmt.Fprintf(&s, "## Rerun\n\n```sh\nmake bench                      # writes this file\ngo run ./bench -duration 10s    # longer runs (after make build-static)\n```\n")
 	log("ratios: warm/floor %.2f, cold(EdDSA)/golang-jwt+keyfunc %.2f", warm, cold)
