@@ -110,8 +110,8 @@ func TestEachProxyRunsAForwardAuthConfig(t *testing.T) {
 
 func TestStartReportsABrokenConfigWithTheProxysOwnWords(t *testing.T) {
 	broken := map[Kind]Config{
-		Nginx:   {Main: "server { listen LISTEN_ADDR; no_such_directive on; }"},
-		Caddy:   {Main: "http://LISTEN_ADDR {\n\tno_such_directive\n}\n"},
+		Nginx: {Main: "server { listen LISTEN_ADDR; no_such_directive on; }"},
+		Caddy: {Main: "http://LISTEN_ADDR {\n\tno_such_directive\n}\n"},
 		// Traefik ignores unknown keys of its static config; it refuses bad values.
 		Traefik: {Main: "entryPoints:\n  web:\n    address: LISTEN_ADDR\n    http:\n      aliasHeadersStrategy: bogus\n"},
 	}
