@@ -161,7 +161,7 @@ func start(dir string, kind Kind, cfg Config, a Addrs) (*Proxy, error) {
 // prepare writes the harness's own files around main and returns the command line.
 func prepare(kind Kind, dir, main string) ([]string, error) {
 	switch kind {
-	case Nginx:
+	case Nginx, IngressNginx:
 		return prepareNginx(dir, main)
 	case Caddy:
 		return prepareCaddy(dir, main)
@@ -180,7 +180,7 @@ func (p *Proxy) waitReady(path string, within time.Duration) error {
 			return fmt.Errorf("exited: %v", p.err)
 		default:
 		}
-		resp, err := send(p.Addr, "GET", path, nil)
+		resp, err := send(p.Addr, "GET", path, nil, "")
 		if err == nil && resp.Status != 404 {
 			return nil
 		}

@@ -101,7 +101,7 @@ func TestEachProxyRunsAForwardAuthConfig(t *testing.T) {
 			if err := p.Stop(); err != nil {
 				t.Errorf("Stop: %v", err)
 			}
-			if _, err := send(p.Addr, "GET", "/", nil); err == nil {
+			if _, err := send(p.Addr, "GET", "/", nil, ""); err == nil {
 				t.Error("still answering after Stop")
 			}
 		})

@@ -85,14 +85,20 @@ type Response struct {
 // Without a Host in h, Host is app.example.com.
 func Send(t testing.TB, addr, method, target string, h http.Header) Response {
 	t.Helper()
-	resp, err := send(addr, method, target, h)
+	return SendBody(t, addr, method, target, h, "")
+}
+
+// SendBody is Send with a request body (and its Content-Length).
+func SendBody(t testing.TB, addr, method, target string, h http.Header, body string) Response {
+	t.Helper()
+	resp, err := send(addr, method, target, h, body)
 	if err != nil {
 		t.Fatalf("%s %s via %s: %v", method, target, addr, err)
 	}
 	return resp
 }
 
-func send(addr, method, target string, h http.Header) (Response, error) {
+func send(addr, method, target string, h http.Header, body string) (Response, error) {
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
 		return Response{}, err
@@ -114,7 +120,11 @@ func send(addr, method, target string, h http.Header) (Response, error) {
 			fmt.Fprintf(&b, "%s: %s\r\n", k, v)
 		}
 	}
+	if body != "" {
+		fmt.Fprintf(&b, "Content-Length: %d\r\n", len(body))
+	}
 	b.WriteString("Connection: close\r\n\r\n")
+	b.WriteString(body)
 	if _, err := io.WriteString(c, b.String()); err != nil {
 		return Response{}, err
 	}
@@ -123,6 +133,6 @@ func send(addr, method, target string, h http.Header) (Response, error) {
 		return Response{}, err
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	return Response{Status: resp.StatusCode, Header: resp.Header, Body: string(body)}, err
+	got, err := io.ReadAll(resp.Body)
+	return Response{Status: resp.StatusCode, Header: resp.Header, Body: string(got)}, err
 }
