@@ -14,6 +14,8 @@ type credential struct {
 	sent bool
 	// bearer: it came in the Authorization header (else from a cookie).
 	bearer bool
+	// source names where the credential decided came from (Credential* constants).
+	source string
 	// claims, when the credential is valid.
 	claims jwks.Claims
 	// setCookie: session-cache cookies Better Auth refreshed during a lookup, for the browser.
@@ -22,6 +24,13 @@ type credential struct {
 	reason      Reason
 	description string
 }
+
+// Where a decision's credential came from, as Decision.Credential names it.
+const (
+	CredentialBearer        = "bearer"         // the Authorization header
+	CredentialSessionCookie = "session_cookie" // the session-cache cookie JWT
+	CredentialSessionToken  = "session_token"  // the session token cookie, through get-session
+)
 
 func (c *credential) valid() bool { return c.claims != nil }
 
@@ -37,7 +46,7 @@ func (c *credential) fail(reason Reason, description string) credential {
 func (l *Live) credential(ctx context.Context, r *Request) credential {
 	token, err := bearerToken(r, jwks.DefaultMaxTokenBytes)
 	if !errors.Is(err, errNoToken) {
-		c := credential{sent: true, bearer: true}
+		c := credential{sent: true, bearer: true, source: CredentialBearer}
 		if err != nil {
 			return c.fail(ReasonInvalidToken, err.Error())
 		}
@@ -61,6 +70,7 @@ func (l *Live) credential(ctx context.Context, r *Request) credential {
 	useToken := s.Lookup && l.Sessions != nil && cookies.token != ""
 	c := credential{sent: useData || useToken}
 	if useData {
+		c.source = CredentialSessionCookie
 		claims, err := l.SessionVerifier.Verify(ctx, cookies.data)
 		if err == nil {
 			c.claims = claims
@@ -78,6 +88,7 @@ func (l *Live) credential(ctx context.Context, r *Request) credential {
 
 // lookup resolves the session token cookie.
 func (l *Live) lookup(ctx context.Context, c credential, cookies sessionCookies) credential {
+	c.source = CredentialSessionToken
 	sess, err := l.Sessions.Lookup(ctx, cookies.tokenName, cookies.token)
 	switch {
 	case err == nil:

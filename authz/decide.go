@@ -93,6 +93,7 @@ func (l *Live) rules(dst []*policy.Rule, r *Request, d Decision, rq *readRequest
 func (l *Live) authenticate(ctx context.Context, r *Request, d Decision, rq readRequest, rules []*policy.Rule, action policy.Action) Decision {
 	c := l.Config
 	cred := l.credential(ctx, r)
+	d.Credential = cred.source
 	// A cookie rides along with requests other sites' pages make: an unsafe request it
 	// authenticates must come from a trusted origin (CSRF). Bearer tokens are not sent by
 	// browsers on their own, and are exempt.

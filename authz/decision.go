@@ -118,6 +118,9 @@ type Decision struct {
 	// ResponseHeaders go to the client with the upstream's answer (allow only): session-cache
 	// cookies Better Auth refreshed.
 	ResponseHeaders []Header
+	// Credential names where the credential that decided came from (CredentialBearer, …; ""
+	// for none). For the operator's log.
+	Credential string
 	// Location is where a sign-in redirect (302) sends the browser.
 	Location string
 	// Realm for WWW-Authenticate.

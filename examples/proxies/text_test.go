@@ -47,9 +47,17 @@ func TestNginxSetsOneFamilyAndClearsTheOther(t *testing.T) {
 	c := read(t, "nginx.conf")
 	ordered(t, "nginx.conf", c, "location = /_betterauthz {", "internal;", "proxy_pass http://BETTERAUTHZ_CHECK_ADDR/check;",
 		"proxy_pass_request_body off;", `proxy_set_header Content-Length "";`,
+		"proxy_set_header Host              $http_host;",
 		"proxy_set_header X-Original-Method $request_method;", "proxy_set_header X-Original-URI    $request_uri;",
-		"proxy_set_header X-Original-URL    $scheme://$host$request_uri;",
-		`proxy_set_header X-Forwarded-Method "";`, `proxy_set_header X-Forwarded-Host   "";`, `proxy_set_header X-Forwarded-Uri    "";`)
+		"proxy_set_header X-Original-URL    $scheme://$http_host$request_uri;",
+		`proxy_set_header X-Forwarded-Method "";`, `proxy_set_header X-Forwarded-Host   "";`, `proxy_set_header X-Forwarded-Uri    "";`,
+		`proxy_set_header X-Forwarded-Proto  "";`)
+	// Browser sessions: the refreshed session-cache cookie to the browser, the sign-in redirect
+	// back from the 500 auth_request makes of it.
+	ordered(t, "nginx.conf", c, "location / {", "auth_request_set $betterauthz_set_cookie $upstream_http_set_cookie;",
+		"add_header Set-Cookie $betterauthz_set_cookie;", "auth_request_set $betterauthz_location    $upstream_http_location;",
+		"error_page 500 = @betterauthz_error;", "location @betterauthz_error {", "if ($betterauthz_status = 302) {",
+		"return 302 $betterauthz_location;")
 	for _, h := range []string{"id", "email", "name"} {
 		v := "$betterauthz_user_" + h
 		if !regexp.MustCompile(`auth_request_set \`+v+` +\$upstream_http_x_user_`+h+`;`).MatchString(c) ||

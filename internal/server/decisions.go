@@ -49,6 +49,9 @@ func (o *decisionObserver) Decided(ctx context.Context, r *authz.Request, d *aut
 			slog.String("host", r.Host),
 			slog.String("path", logPath(r.Path)))
 	}
+	if d.Credential != "" {
+		attrs = append(attrs, slog.String("credential", d.Credential))
+	}
 	if d.Subject != "" {
 		attrs = append(attrs, slog.String("subject", d.Subject))
 	}

@@ -142,6 +142,12 @@ func TestBrowserSessionsOverGRPC(t *testing.T) {
 				t.Errorf("logs contain a session credential %.12q…", secret)
 			}
 		}
+		// ...but they say which credential decided.
+		for _, want := range []string{`"credential":"session_cookie"`, `"credential":"session_token"`, `"credential":"bearer"`} {
+			if !strings.Contains(logs, want) {
+				t.Errorf("logs lack %s", want)
+			}
+		}
 	})
 }
 

@@ -8,6 +8,7 @@ package betterauth
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -30,6 +31,8 @@ type Server struct {
 	URL string
 	// Port it listens on.
 	Port int
+	// BaseURL is Better Auth's baseURL: URL unless StartOptions.BaseURL put it behind a proxy.
+	BaseURL string
 
 	cmd    *exec.Cmd
 	done   chan struct{}
@@ -119,13 +122,22 @@ type StartOptions struct {
 	// CookieCache turns on the JWT session cookie cache (session.cookieCache strategy "jwt",
 	// jwt({ sessionCookieCache: true })) for the HTTP API's sessions, with this maxAge.
 	CookieCache time.Duration
+	// BaseURL is Better Auth's baseURL, when browsers reach it through a proxy at another
+	// address (default: its own URL). Its origin is the one Better Auth trusts and sets
+	// cookies for, and the iss of what it signs.
+	BaseURL string
+	// Port to listen on (default: a free one).
+	Port int
 }
 
 // StartWith runs a Better Auth server on a free loopback port, configured by o.
 func StartWith(o StartOptions) (*Server, error) {
-	port, err := FreePort()
-	if err != nil {
-		return nil, err
+	port := o.Port
+	if port == 0 {
+		var err error
+		if port, err = FreePort(); err != nil {
+			return nil, err
+		}
 	}
 	return startOnPort(port, o)
 }
@@ -142,9 +154,10 @@ func startOnPort(port int, o StartOptions) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, done: make(chan struct{})}
+	s.BaseURL = cmp.Or(o.BaseURL, s.URL)
 	s.cmd = exec.Command("node", "server.mjs")
 	s.cmd.Dir = dir
-	s.cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1", "BETTER_AUTH_URL="+s.URL)
+	s.cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1", "BETTER_AUTH_URL="+s.BaseURL)
 	if o.CookieCache > 0 {
 		s.cmd.Env = append(s.cmd.Env, "COOKIE_CACHE_MAX_AGE="+strconv.Itoa(int(o.CookieCache.Seconds())))
 	}

@@ -88,7 +88,7 @@ func (b *Browser) post(path string, body any) error {
 		return err
 	}
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Origin", b.s.URL)
+	req.Header.Set("Origin", b.s.BaseURL)
 	resp, err := b.client.Do(req)
 	if err != nil {
 		return err
