@@ -22,16 +22,17 @@ type expect struct {
 	www403          bool   // a 403 keeps its WWW-Authenticate
 	status503       int    // what the client gets for the auth service's 503
 	retryAfter      bool   // ... with its Retry-After
+	status400       int    // what the client gets for the auth service's 400
 	authDownStatus  int    // what the client gets when the auth service does not answer
 	underscoreAlias bool   // a client's X_User_Id reaches the app
 	dotAlias        bool   // a client's X.User.Id reaches the app
 }
 
 var expects = map[proxies.Kind]expect{
-	proxies.Nginx:        {family: "X-Original", status503: 503, retryAfter: true, authDownStatus: 500},
-	proxies.IngressNginx: {family: "X-Original", status503: 500, authDownStatus: 500},
-	proxies.Caddy:        {family: "X-Forwarded", jsonBody: true, www403: true, status503: 503, retryAfter: true, authDownStatus: 502, dotAlias: true},
-	proxies.Traefik:      {family: "X-Forwarded", emptyIdentity: true, jsonBody: true, www403: true, status503: 503, retryAfter: true, authDownStatus: 500},
+	proxies.Nginx:        {family: "X-Original", status503: 503, retryAfter: true, status400: 400, authDownStatus: 500},
+	proxies.IngressNginx: {family: "X-Original", status503: 500, status400: 500, authDownStatus: 500},
+	proxies.Caddy:        {family: "X-Forwarded", jsonBody: true, www403: true, status503: 503, retryAfter: true, status400: 400, authDownStatus: 502, dotAlias: true},
+	proxies.Traefik:      {family: "X-Forwarded", emptyIdentity: true, jsonBody: true, www403: true, status503: 503, retryAfter: true, status400: 400, authDownStatus: 500},
 }
 
 var spoofed = http.Header{
@@ -154,6 +155,10 @@ func denials(t *testing.T, p *proxies.Proxy, up *proxies.Upstream, want expect) 
 	resp = proxies.Send(t, p.Addr, "GET", "/things", http.Header{"Authorization": {"Bearer down"}})
 	if resp.Status != want.status503 || (resp.Header.Get("Retry-After") == "5") != want.retryAfter {
 		t.Errorf("auth 503: client got %d, Retry-After %q", resp.Status, resp.Header.Values("Retry-After"))
+	}
+	resp = proxies.Send(t, p.Addr, "GET", "/things", http.Header{"Authorization": {"Bearer bad"}})
+	if resp.Status != want.status400 {
+		t.Errorf("auth 400: client got %d", resp.Status)
 	}
 	if n := len(up.Requests()); n != 0 {
 		t.Errorf("%d denied requests reached the app", n)
