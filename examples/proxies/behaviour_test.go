@@ -186,3 +186,20 @@ func TestEachProxyFailsClosedWhenTheAuthServiceIsDown(t *testing.T) {
 		})
 	}
 }
+
+// TestPinnedCaddyKeepsAClientsHeaderWithCopyHeadersAlone: the Caddy the tests run is inside the
+// range of GHSA-7r4p-vjf4-gxv4, so the tests of the Caddyfile prove it safe where copy_headers
+// alone is not. If this fails, the pin has left that range: pin a vulnerable version again.
+func TestPinnedCaddyKeepsAClientsHeaderWithCopyHeadersAlone(t *testing.T) {
+	auth := proxies.NewStubAuth(t)
+	up := proxies.NewUpstream(t)
+	bare := "LISTEN_ADDR {\n\tforward_auth BETTERAUTHZ_CHECK_ADDR {\n\t\turi /check?\n\t\tcopy_headers X-User-Id X-User-Email X-Missing\n\t}\n\treverse_proxy UPSTREAM_ADDR\n}\n"
+	p := proxies.Start(t, proxies.Caddy, proxies.Config{Main: bare}, proxies.Addrs{Check: auth.Addr, Upstream: up.Addr})
+	up.Reset()
+	proxies.Send(t, p.Addr, "GET", "/x", http.Header{"Authorization": {"Bearer good"}, "X-User-Email": {"mallory"}, "X-Missing": {"mallory"}})
+	got := up.Requests()[0].Header
+	// The stub answers x-user-email empty and no x-missing at all.
+	if got.Get("X-User-Id") != "alice" || got.Get("X-User-Email") != "mallory" || got.Get("X-Missing") != "mallory" {
+		t.Errorf("copy_headers alone: x-user-id %q, x-user-email %q, x-missing %q; a vulnerable Caddy keeps the client's two", got["X-User-Id"], got["X-User-Email"], got["X-Missing"])
+	}
+}
