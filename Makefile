@@ -26,8 +26,9 @@ build-static:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(STATIC_OUT) ./cmd/betterauthz
 
 # The Better Auth server the tests and the demo run (pinned in test/betterauth/package-lock.json),
-# and the Kubernetes API server and etcd the Kubernetes tests run (pinned in tools/go.mod, built
-# into .cache/bin: a few minutes the first time, cached after).
+# the Kubernetes API server and etcd the Kubernetes tests run (pinned in tools/go.mod), and the
+# Caddy and Traefik the proxy tests run (pinned in scripts/build-tools.sh), built into
+# .cache/bin: a few minutes the first time, cached after. nginx comes from the system (.ci/run).
 test-deps: test/betterauth/node_modules/.package-lock.json
 	./scripts/build-tools.sh
 

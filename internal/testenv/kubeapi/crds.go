@@ -35,6 +35,8 @@ const (
 	GatewayAPIModule         = "sigs.k8s.io/gateway-api@v1.6.3"
 	IstioAPIModule           = "istio.io/api@v1.32.0"
 	PrometheusOperatorModule = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
+	// The Traefik the proxy tests run (scripts/build-tools.sh pins the same version).
+	TraefikModule = "github.com/traefik/traefik/v3@v3.7.13"
 )
 
 // GatewayAPICRDs returns the standard-channel Gateway API CRDs (HTTPRoute among them).
@@ -50,6 +52,11 @@ func IstioCRDs() ([]byte, error) {
 // PrometheusOperatorCRDs returns the ServiceMonitor CRD.
 func PrometheusOperatorCRDs() ([]byte, error) {
 	return moduleFiles(PrometheusOperatorModule, "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml")
+}
+
+// TraefikMiddlewareCRD returns Traefik's Middleware CRD (traefik.io/v1alpha1).
+func TraefikMiddlewareCRD() ([]byte, error) {
+	return moduleFiles(TraefikModule, "docs/content/reference/dynamic-configuration/traefik.io_middlewares.yaml")
 }
 
 // moduleFiles concatenates the files of a module matching a glob into one YAML stream.
