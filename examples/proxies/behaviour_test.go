@@ -22,16 +22,17 @@ type expect struct {
 	www403          bool   // a 403 keeps its WWW-Authenticate
 	status503       int    // what the client gets for the auth service's 503
 	retryAfter      bool   // ... with its Retry-After
+	status400       int    // what the client gets for the auth service's 400
 	authDownStatus  int    // what the client gets when the auth service does not answer
 	underscoreAlias bool   // a client's X_User_Id reaches the app
 	dotAlias        bool   // a client's X.User.Id reaches the app
 }
 
 var expects = map[proxies.Kind]expect{
-	proxies.Nginx:        {family: "X-Original", status503: 503, retryAfter: true, authDownStatus: 500},
-	proxies.IngressNginx: {family: "X-Original", status503: 500, authDownStatus: 500},
-	proxies.Caddy:        {family: "X-Forwarded", jsonBody: true, www403: true, status503: 503, retryAfter: true, authDownStatus: 502, dotAlias: true},
-	proxies.Traefik:      {family: "X-Forwarded", emptyIdentity: true, jsonBody: true, www403: true, status503: 503, retryAfter: true, authDownStatus: 500},
+	proxies.Nginx:        {family: "X-Original", status503: 503, retryAfter: true, status400: 400, authDownStatus: 500},
+	proxies.IngressNginx: {family: "X-Original", status503: 500, status400: 500, authDownStatus: 500},
+	proxies.Caddy:        {family: "X-Forwarded", jsonBody: true, www403: true, status503: 503, retryAfter: true, status400: 400, authDownStatus: 502, dotAlias: true},
+	proxies.Traefik:      {family: "X-Forwarded", emptyIdentity: true, jsonBody: true, www403: true, status503: 503, retryAfter: true, status400: 400, authDownStatus: 500},
 }
 
 var spoofed = http.Header{
@@ -155,6 +156,10 @@ func denials(t *testing.T, p *proxies.Proxy, up *proxies.Upstream, want expect) 
 	if resp.Status != want.status503 || (resp.Header.Get("Retry-After") == "5") != want.retryAfter {
 		t.Errorf("auth 503: client got %d, Retry-After %q", resp.Status, resp.Header.Values("Retry-After"))
 	}
+	resp = proxies.Send(t, p.Addr, "GET", "/things", http.Header{"Authorization": {"Bearer bad"}})
+	if resp.Status != want.status400 {
+		t.Errorf("auth 400: client got %d", resp.Status)
+	}
 	if n := len(up.Requests()); n != 0 {
 		t.Errorf("%d denied requests reached the app", n)
 	}
@@ -179,5 +184,22 @@ func TestEachProxyFailsClosedWhenTheAuthServiceIsDown(t *testing.T) {
 				t.Errorf("auth service down: %d, %d requests reached the app", resp.Status, len(up.Requests()))
 			}
 		})
+	}
+}
+
+// TestPinnedCaddyKeepsAClientsHeaderWithCopyHeadersAlone: the Caddy the tests run is inside the
+// range of GHSA-7r4p-vjf4-gxv4, so the tests of the Caddyfile prove it safe where copy_headers
+// alone is not. If this fails, the pin has left that range: pin a vulnerable version again.
+func TestPinnedCaddyKeepsAClientsHeaderWithCopyHeadersAlone(t *testing.T) {
+	auth := proxies.NewStubAuth(t)
+	up := proxies.NewUpstream(t)
+	bare := "LISTEN_ADDR {\n\tforward_auth BETTERAUTHZ_CHECK_ADDR {\n\t\turi /check?\n\t\tcopy_headers X-User-Id X-User-Email X-Missing\n\t}\n\treverse_proxy UPSTREAM_ADDR\n}\n"
+	p := proxies.Start(t, proxies.Caddy, proxies.Config{Main: bare}, proxies.Addrs{Check: auth.Addr, Upstream: up.Addr})
+	up.Reset()
+	proxies.Send(t, p.Addr, "GET", "/x", http.Header{"Authorization": {"Bearer good"}, "X-User-Email": {"mallory"}, "X-Missing": {"mallory"}})
+	got := up.Requests()[0].Header
+	// The stub answers x-user-email empty and no x-missing at all.
+	if got.Get("X-User-Id") != "alice" || got.Get("X-User-Email") != "mallory" || got.Get("X-Missing") != "mallory" {
+		t.Errorf("copy_headers alone: x-user-id %q, x-user-email %q, x-missing %q; a vulnerable Caddy keeps the client's two", got["X-User-Id"], got["X-User-Email"], got["X-Missing"])
 	}
 }

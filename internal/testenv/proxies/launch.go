@@ -54,7 +54,6 @@ func prepareNginx(dir, site string) ([]string, error) {
 // localhost:2019), no automatic HTTPS, storage in the test's directory, loopback only.
 const caddyGlobal = `{
 	admin off
-	persist_config off
 	auto_https off
 	default_bind 127.0.0.1
 	storage file_system DIR/data

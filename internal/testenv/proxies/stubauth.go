@@ -15,6 +15,7 @@ import (
 //	Bearer good    200, x-user-id: alice, x-user-name: Alice, x-user-email sent empty
 //	Bearer forbid  403, WWW-Authenticate with error="insufficient_scope", JSON body
 //	Bearer down    503, Retry-After: 5, JSON body
+//	Bearer bad     400, JSON body
 //	anything else  401, WWW-Authenticate: Bearer realm="stub", JSON body
 type StubAuth struct {
 	Addr string // 127.0.0.1:PORT
@@ -60,6 +61,8 @@ func (s *StubAuth) serve(w http.ResponseWriter, r *http.Request) {
 	case "Bearer down":
 		w.Header().Set("Retry-After", "5")
 		deny(503, "not_ready")
+	case "Bearer bad":
+		deny(400, "bad_request")
 	default:
 		w.Header().Set("WWW-Authenticate", `Bearer realm="stub"`)
 		deny(401, "missing_token")
