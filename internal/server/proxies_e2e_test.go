@@ -390,3 +390,110 @@ func TestProxiesBeforeTheKeysLoad(t *testing.T) {
 		})
 	}
 }
+
+// sessionTraits is what a proxy's shipped config does with the answers of browser sessions.
+type sessionTraits struct {
+	redirect  bool // betterauthz's 302 reaches the browser (ingress-nginx makes it a 500)
+	setCookie bool // the refreshed session-cache cookie reaches the browser (not through Caddy)
+}
+
+var sessionTraitsOf = map[proxies.Kind]sessionTraits{
+	proxies.Nginx:        {redirect: true, setCookie: true},
+	proxies.IngressNginx: {setCookie: true},
+	proxies.Caddy:        {redirect: true},
+	proxies.Traefik:      {redirect: true, setCookie: true},
+}
+
+// TestProxiesCarryBrowserSessions: Better Auth's cookies through every shipped proxy config —
+// the session-cache cookie, the session token (looked up, its refreshed cookie handed on), the
+// sign-in redirect, and the CSRF refusal.
+func TestProxiesCarryBrowserSessions(t *testing.T) {
+	s, err := betterauth.StartWith(betterauth.StartOptions{CookieCache: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	r, checkAddr := runCheckHTTP(t, fmt.Sprintf(`betterAuthURL: %s
+sessions:
+  cookieCache: true
+  lookup: true
+  signInURL: https://app.example.com/sign-in
+routes:
+  - name: public
+    paths: ["/public/**"]
+    policy: public
+`, s.URL))
+	r.waitReady(t, 10*time.Second)
+	b := s.NewBrowser()
+	email := fmt.Sprintf("proxies-%d@example.com", time.Now().UnixNano())
+	if err := b.SignUp(email, "Proxy User"); err != nil {
+		t.Fatal(err)
+	}
+	data, token := "better-auth.session_data="+b.Cookie("better-auth.session_data"), "better-auth.session_token="+b.Cookie("better-auth.session_token")
+
+	for _, kind := range proxies.ExampleKinds {
+		t.Run(string(kind), func(t *testing.T) {
+			want := sessionTraitsOf[kind]
+			p, up := startProxy(t, kind, checkAddr)
+			send := func(t *testing.T, method string, h http.Header) proxies.Response {
+				t.Helper()
+				up.Reset()
+				return proxies.Send(t, p.Addr, method, "/orders?page=2", h)
+			}
+			t.Run("the session-cache cookie", func(t *testing.T) {
+				resp := send(t, "GET", headers("Cookie", "theme=dark; "+data))
+				if resp.Status != 200 {
+					t.Fatalf("%d %q", resp.Status, resp.Body)
+				}
+				got := only(t, up)
+				identity(t, kind, got, map[string]string{"X-User-Email": email})
+				if c := got.Header.Get("Cookie"); c != "theme=dark; "+data {
+					t.Errorf("the app got Cookie %.60q…, want the browser's unchanged", c)
+				}
+			})
+			t.Run("the session token, looked up, its refreshed cookie to the browser", func(t *testing.T) {
+				resp := send(t, "GET", headers("Cookie", token))
+				if resp.Status != 200 {
+					t.Fatalf("%d %q", resp.Status, resp.Body)
+				}
+				identity(t, kind, only(t, up), map[string]string{"X-User-Email": email})
+				refreshed := strings.HasPrefix(resp.Header.Get("Set-Cookie"), "better-auth.session_data=")
+				if refreshed != want.setCookie {
+					t.Errorf("Set-Cookie %q: the refreshed cookie handed on = %v, want %v", resp.Header.Values("Set-Cookie"), refreshed, want.setCookie)
+				}
+			})
+			t.Run("a browser without a session: to sign in", func(t *testing.T) {
+				resp := send(t, "GET", headers("Accept", "text/html,application/xhtml+xml,*/*;q=0.8"))
+				if len(up.Requests()) != 0 {
+					t.Fatal("the app was reached without a session")
+				}
+				if !want.redirect {
+					if resp.Status != 500 {
+						t.Errorf("%d, want the 500 this proxy makes of a redirect", resp.Status)
+					}
+					return
+				}
+				loc, err := url.Parse(resp.Header.Get("Location"))
+				if resp.Status != 302 || err != nil || loc.Host != "app.example.com" || loc.Path != "/sign-in" ||
+					loc.Query().Get("callbackURL") != "http://app.example.com/orders?page=2" {
+					t.Errorf("%d Location %q, want 302 to the sign-in page with callbackURL", resp.Status, resp.Header.Get("Location"))
+				}
+			})
+			t.Run("an API call without a session: 401", func(t *testing.T) {
+				if resp := send(t, "GET", headers("Accept", "application/json")); resp.Status != 401 {
+					t.Errorf("%d, want 401", resp.Status)
+				}
+			})
+			t.Run("CSRF: a cookie-authenticated POST from another origin", func(t *testing.T) {
+				resp := send(t, "POST", headers("Cookie", data, "Origin", "https://evil.example"))
+				if resp.Status != 403 || len(up.Requests()) != 0 {
+					t.Errorf("%d (app reached %d times), want 403", resp.Status, len(up.Requests()))
+				}
+				resp = send(t, "POST", headers("Cookie", data, "Origin", "http://app.example.com"))
+				if resp.Status != 200 {
+					t.Errorf("a POST from the app's own origin: %d %q", resp.Status, resp.Body)
+				}
+			})
+		})
+	}
+}
