@@ -30,6 +30,7 @@ build-static:
 # Caddy and Traefik the proxy tests run (pinned in scripts/build-tools.sh), built into
 # .cache/bin: a few minutes the first time, cached after. nginx comes from the system (.ci/run).
 test-deps: test/betterauth/node_modules/.package-lock.json
+	./scripts/system-deps.sh
 	./scripts/build-tools.sh
 
 test/betterauth/node_modules/.package-lock.json: test/betterauth/package-lock.json
