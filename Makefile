@@ -10,7 +10,8 @@ FUZZTIME ?= 5s
 # `go test` replays them too.
 FUZZ_TARGETS := ./jwks:FuzzParseSet ./jwks:FuzzVerify ./jwks:FuzzParseHeader \
 	./authz:FuzzParseBearer ./authz/extauthz:FuzzCheck ./authz:FuzzNormalizePath ./authz:FuzzNormalizeHost \
-	./authz:FuzzObjectPolicy ./authz/httpcheck:FuzzForwardAuth ./internal/kube:FuzzAnnotations ./internal/config:FuzzParse
+	./authz:FuzzObjectPolicy ./authz/httpcheck:FuzzForwardAuth ./internal/kube:FuzzAnnotations ./internal/config:FuzzParse \
+	./authz:FuzzReadCookies ./session:FuzzParseAnswer
 
 STATIC_OUT ?= bin/betterauthz-static
 

@@ -191,7 +191,7 @@ func mintAll(ba *betterauth.Server, o options) (*tokens, error) {
 		}
 		data, token := b.Cookie("better-auth.session_data"), b.Cookie("better-auth.session_token")
 		if data == "" || token == "" {
-			return nil, fmt.Errorf("Better Auth set no session cookies: %q", b.CookieHeader())
+			return nil, fmt.Errorf("no session cookies from Better Auth: %q", b.CookieHeader())
 		}
 		tk.sessionData = append(tk.sessionData, cookie("theme=dark; better-auth.session_data="+data))
 		tk.sessionTokens = append(tk.sessionTokens, cookie("theme=dark; better-auth.session_token="+token))
