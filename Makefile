@@ -80,7 +80,7 @@ soak: build test/betterauth/node_modules/.package-lock.json
 	$(GO) build -o bin/soak ./bench/soak
 	./bin/soak -duration $(SOAK) $(if $(SOAK_OUT),-out docs/benchmarks.md) $(SOAK_FLAGS)
 
-demo: build test-deps
+demo: build test/betterauth/node_modules/.package-lock.json
 	./scripts/demo.sh
 
 clean:
