@@ -33,7 +33,8 @@ func TestBenchRuns(t *testing.T) {
 	for _, want := range []string{"| 1 floor (saturating) | floor |", "| 2 warm (one token, cache hits) | betterauthz |",
 		"| 3 cold ES512 | betterauthz (cache off) |", "| 3 cold EdDSA | golang-jwt + keyfunc only |", "4 mixed (20 users",
 		"memory after 100 distinct tokens", "warm ≥ 0.8 × floor throughput",
-		"| 6 HTTP floor (saturating) | HTTP floor |", "| 6 HTTP warm (cache hits, /check) | betterauthz |", "HTTP check mode: warm ≥ 0.8 × the HTTP floor"} {
+		"| 6 HTTP floor (saturating) | HTTP floor |", "| 6 HTTP warm (cache hits, /check) | betterauthz |", "HTTP check mode: warm ≥ 0.8 × the HTTP floor",
+		"| 7 warm over a Unix socket | betterauthz (Unix socket) |", "warm over a Unix socket against TCP loopback"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q:\n%s", want, b)
 		}

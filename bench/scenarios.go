@@ -27,6 +27,7 @@ type bench struct {
 	warmPair     paired // warm betterauthz / the floor
 	httpPair     paired // warm betterauthz over HTTP / the HTTP floor
 	coldPair     paired // cold betterauthz (EdDSA) / golang-jwt + keyfunc
+	unixPair     paired // warm betterauthz over a Unix socket / over TCP loopback
 	halfP99      time.Duration
 	floorHalfP99 time.Duration
 	rss10k       int64
@@ -112,6 +113,12 @@ func (b *bench) runAll() error {
 		return err
 	}
 
+	// 7. The same warm checks over a Unix socket (a sidecar's --grpc-addr unix:///...), against
+	// TCP loopback.
+	if err := b.unixSocket(warm); err != nil {
+		return err
+	}
+
 	// 6. The HTTP check endpoint, cache hits, against a no-op HTTP auth service.
 	httpFloor, err := b.startHTTPFloor()
 	if err != nil {
@@ -170,6 +177,22 @@ func (b *bench) runAll() error {
 	return err
 }
 
+// unixSocket measures warm checks over a Unix socket, and their rate against tcp's (warm
+// betterauthz on TCP loopback) in interleaved pairs.
+func (b *bench) unixSocket(tcp *process) error {
+	unix, err := b.startBetterauthzOn("betterauthz (Unix socket)", 10000, true)
+	if err != nil {
+		return err
+	}
+	defer unix.stop()
+	one := []string{b.tk.one}
+	if _, err := b.measure("7 warm over a Unix socket", unix, one, b.closed(one)); err != nil {
+		return err
+	}
+	b.unixPair, err = b.pair(unix, tcp, one, one)
+	return err
+}
+
 func (b *bench) report() string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "# Benchmarks\n\n")
@@ -200,6 +223,7 @@ func (b *bench) report() string {
 	if b.rss10k > 0 {
 		fmt.Fprintf(&s, "| RSS ≤ 64 MiB with %d cached tokens | %d MiB, of which %d MiB anonymous | %s |\n", len(b.tk.many), b.rss10k>>20, b.anon10k>>20, check(b.rss10k <= 64<<20))
 	}
+	fmt.Fprintf(&s, "| (no target) warm over a Unix socket against TCP loopback | %s | — |\n", b.unixPair)
 	fmt.Fprintf(&s, "\n## Reading these numbers\n\n")
 	fmt.Fprintf(&s, "- **Throughput.** On a cache hit betterauthz spends %.1f µs of CPU per check against the floor's %.1f µs: the difference is its own work (token extraction, path normalisation, route lookup, the cache lookup — a SHA-256 of the token — identity headers) and a larger response. A CPU profile (`--pprof`, then `go tool pprof http://HOST:8080/debug/pprof/profile`) of the warm run puts betterauthz's `Check` at about an eighth of the server's CPU; the rest is gRPC, protobuf and the garbage collector, as for the floor.\n",
 		cpuPerCheck(b.rows, "2 warm"), cpuPerCheck(b.rows, "1 floor"))
