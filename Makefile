@@ -15,7 +15,7 @@ FUZZ_TARGETS := ./jwks:FuzzParseSet ./jwks:FuzzVerify ./jwks:FuzzParseHeader \
 
 STATIC_OUT ?= bin/betterauthz-static
 
-.PHONY: all build build-static test test-deps lint fuzz fuzz-corpus print-fuzz-targets demo manifests bench soak clean
+.PHONY: all build build-static test test-deps lint fuzz fuzz-corpus print-fuzz-targets demo manifests schema bench soak clean
 
 all: build
 
@@ -67,6 +67,12 @@ print-fuzz-targets:
 manifests:
 	./scripts/render-manifests.sh
 
+# The config's JSON Schema, generated from the Go config types: docs/config.schema.json (for
+# editors) and the `config` value of charts/betterauthz/values.schema.json (a test fails when
+# either is stale).
+schema:
+	$(GO) run ./internal/config/schema/gen
+
 # End-to-end benchmark: writes docs/benchmarks.md (see bench/main.go).
 bench: build-static test/betterauth/node_modules/.package-lock.json
 	$(GO) build -o bin/bench ./bench
@@ -83,7 +89,7 @@ soak: build test/betterauth/node_modules/.package-lock.json
 	$(GO) build -o bin/soak ./bench/soak
 	./bin/soak -duration $(SOAK) $(if $(SOAK_OUT),-out docs/benchmarks.md) $(SOAK_FLAGS)
 
-demo: build test-deps
+demo: build test/betterauth/node_modules/.package-lock.json
 	./scripts/demo.sh
 
 clean:

@@ -34,8 +34,9 @@ func TestBenchRuns(t *testing.T) {
 		"| 3 cold ES512 | betterauthz (cache off) |", "| 3 cold EdDSA | golang-jwt + keyfunc only |", "4 mixed (20 users",
 		"memory after 100 distinct tokens", "warm ≥ 0.8 × floor throughput",
 		"| 6 HTTP floor (saturating) | HTTP floor |", "| 6 HTTP warm (cache hits, /check) | betterauthz |", "HTTP check mode: warm ≥ 0.8 × the HTTP floor",
-		"| 7 session cookie (cache hits) | betterauthz |", "| 7 session tokens (3 sessions, lookups cached) | betterauthz |",
-		"| 7 session cookie (cache off: each verified) | betterauthz (cache off) |"} {
+		"| 7 warm over a Unix socket | betterauthz (Unix socket) |", "warm over a Unix socket against TCP loopback",
+		"| 8 session cookie (cache hits) | betterauthz |", "| 8 session tokens (3 sessions, lookups cached) | betterauthz |",
+		"| 8 session cookie (cache off: each verified) | betterauthz (cache off) |"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q:\n%s", want, b)
 		}

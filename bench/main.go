@@ -269,6 +269,11 @@ const sessionsConfig = "sessions:\n  cookieCache: true\n  lookup: true\n  lookup
 
 // startBetterauthz runs the betterauthz binary with a config; cacheEntries 0 turns the cache off.
 func (b *bench) startBetterauthz(name string, cacheEntries int) (*process, error) {
+	return b.startBetterauthzOn(name, cacheEntries, false)
+}
+
+// startBetterauthzOn is startBetterauthz with its gRPC port on a Unix socket when unix is set.
+func (b *bench) startBetterauthzOn(name string, cacheEntries int, unix bool) (*process, error) {
 	dir, err := os.MkdirTemp("", "bench-")
 	if err != nil {
 		return nil, err
@@ -278,6 +283,9 @@ func (b *bench) startBetterauthz(name string, cacheEntries int) (*process, error
 		return nil, err
 	}
 	grpcAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
+	if unix {
+		grpcAddr = "unix://" + filepath.Join(dir, "grpc.sock")
+	}
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
 	checkAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
 	cmd := b.command(b.o.bin, "--config", cfg, "--grpc-addr", grpcAddr, "--http-addr", httpAddr, "--check-http-addr", checkAddr, "--log-level", "warn")

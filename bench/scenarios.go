@@ -28,6 +28,7 @@ type bench struct {
 	warmPair     paired // warm betterauthz / the floor
 	httpPair     paired // warm betterauthz over HTTP / the HTTP floor
 	coldPair     paired // cold betterauthz (EdDSA) / golang-jwt + keyfunc
+	unixPair     paired // warm betterauthz over a Unix socket / over TCP loopback
 	halfP99      time.Duration
 	floorHalfP99 time.Duration
 	rss10k       int64
@@ -135,6 +136,12 @@ func (b *bench) runAll() error {
 		return err
 	}
 
+	// 7. The same warm checks over a Unix socket (a sidecar's --grpc-addr unix:///...), against
+	// TCP loopback.
+	if err := b.unixSocket(warm); err != nil {
+		return err
+	}
+
 	// 6. The HTTP check endpoint, cache hits, against a no-op HTTP auth service.
 	httpFloor, err := b.startHTTPFloor()
 	if err != nil {
@@ -149,16 +156,16 @@ func (b *bench) runAll() error {
 	}
 	b.httpPair = b.pairHTTP(warm, httpFloor, []string{b.tk.one})
 
-	// 7. Browser sessions: one session-cache cookie (verified once, then cache hits); many
+	// 8. Browser sessions: one session-cache cookie (verified once, then cache hits); many
 	// sessions' tokens resolved through get-session once each, then from the lookup cache.
 	if len(b.tk.sessionData) > 0 {
 		if err := expectAllowed(warm, append(b.tk.sessionData[:1:1], b.tk.sessionTokens...)); err != nil {
 			return err
 		}
-		if _, err := b.measure("7 session cookie (cache hits)", warm, b.tk.sessionData[:1], b.closed(b.tk.sessionData[:1])); err != nil {
+		if _, err := b.measure("8 session cookie (cache hits)", warm, b.tk.sessionData[:1], b.closed(b.tk.sessionData[:1])); err != nil {
 			return err
 		}
-		scenario := fmt.Sprintf("7 session tokens (%d sessions, lookups cached)", len(b.tk.sessionTokens))
+		scenario := fmt.Sprintf("8 session tokens (%d sessions, lookups cached)", len(b.tk.sessionTokens))
 		if _, err := b.measure(scenario, warm, b.tk.sessionTokens, b.closed(b.tk.sessionTokens)); err != nil {
 			return err
 		}
@@ -208,11 +215,27 @@ func (b *bench) runAll() error {
 		if err := expectAllowed(cold, b.tk.sessionData[:1]); err != nil {
 			return err
 		}
-		if _, err := b.measure("7 session cookie (cache off: each verified)", cold, b.tk.sessionData[:1], b.closed(b.tk.sessionData[:1])); err != nil {
+		if _, err := b.measure("8 session cookie (cache off: each verified)", cold, b.tk.sessionData[:1], b.closed(b.tk.sessionData[:1])); err != nil {
 			return err
 		}
 	}
 	b.coldPair, err = b.pair(cold, jwtOnly, []string{b.tk.perAlg["EdDSA"]}, []string{b.tk.one})
+	return err
+}
+
+// unixSocket measures warm checks over a Unix socket, and their rate against tcp's (warm
+// betterauthz on TCP loopback) in interleaved pairs.
+func (b *bench) unixSocket(tcp *process) error {
+	unix, err := b.startBetterauthzOn("betterauthz (Unix socket)", 10000, true)
+	if err != nil {
+		return err
+	}
+	defer unix.stop()
+	one := []string{b.tk.one}
+	if _, err := b.measure("7 warm over a Unix socket", unix, one, b.closed(one)); err != nil {
+		return err
+	}
+	b.unixPair, err = b.pair(unix, tcp, one, one)
 	return err
 }
 
@@ -246,12 +269,13 @@ func (b *bench) report() string {
 	if b.rss10k > 0 {
 		fmt.Fprintf(&s, "| RSS ≤ 64 MiB with %d cached tokens | %d MiB, of which %d MiB anonymous | %s |\n", len(b.tk.many), b.rss10k>>20, b.anon10k>>20, check(b.rss10k <= 64<<20))
 	}
+	fmt.Fprintf(&s, "| (no target) warm over a Unix socket against TCP loopback | %s | — |\n", b.unixPair)
 	fmt.Fprintf(&s, "\n## Reading these numbers\n\n")
 	fmt.Fprintf(&s, "- **Throughput.** On a cache hit betterauthz spends %.1f µs of CPU per check against the floor's %.1f µs: the difference is its own work (token extraction, path normalisation, route lookup, the cache lookup — a SHA-256 of the token — identity headers) and a larger response. A CPU profile (`--pprof`, then `go tool pprof http://HOST:8080/debug/pprof/profile`) of the warm run puts betterauthz's `Check` at about an eighth of the server's CPU; the rest is gRPC, protobuf and the garbage collector, as for the floor.\n",
 		cpuPerCheck(b.rows, "2 warm"), cpuPerCheck(b.rows, "1 floor"))
 	fmt.Fprintf(&s, "- **Latency at a fixed rate.** Open-loop latency is measured from when each check was due. On a machine this small the load generator and the server each get one CPU (`-pin`), and the floor's own p99 at the same rate shows how much of the tail is the machine and the generator rather than betterauthz. The quarter-rate row shows the curve below saturation.\n")
 	fmt.Fprintf(&s, "- **Memory.** RSS counts the pages of the executable that have been touched (the Kubernetes client and API types, the Envoy protos) — clean, file-backed pages the kernel can drop — as well as the heap; the anonymous part is the memory betterauthz actually allocated. Each cached token keeps its verified claims (about 1.3–1.7 KiB of heap for Better Auth's default payload), and the Go heap keeps room for garbage on top (GOGC=100).\n")
-	fmt.Fprintf(&s, "- **Browser sessions.** A session-cache cookie is a JWT verified with the same keys and cached like a token, so its rows match the token rows: a cache hit (7 cookie, cache hits) costs what a Bearer hit costs, and with the cache off each cookie costs one EdDSA verification (compare 3 cold EdDSA). A session token resolved through get-session costs one call to Better Auth per session and `lookupTTL`; the lookups-cached row shows the price of a session afterwards, which is a SHA-256 and a map lookup.\n")
+	fmt.Fprintf(&s, "- **Browser sessions.** A session-cache cookie is a JWT verified with the same keys and cached like a token, so its rows match the token rows: a cache hit (8 cookie, cache hits) costs what a Bearer hit costs, and with the cache off each cookie costs one EdDSA verification (compare 3 cold EdDSA). A session token resolved through get-session costs one call to Better Auth per session and `lookupTTL`; the lookups-cached row shows the price of a session afterwards, which is a SHA-256 and a map lookup.\n")
 	fmt.Fprintf(&s, "\nMicro-benchmarks (`go test -run ^$ -bench . -benchmem ./jwks ./authz`) cover the cache hit, the cache miss per algorithm, a golang-jwt + keyfunc baseline, the Check path and matching against 1,000 rules.\n\n")
 	fmt.Fprintf(&s, "## Rerun\n\n```sh\nmake bench                      # writes this file\ngo run ./bench -duration 10s    # longer runs (after make build-static)\n```\n")
 	log("ratios: warm/floor %.2f, cold(EdDSA)/golang-jwt+keyfunc %.2f", warm, cold)

@@ -329,6 +329,12 @@ func namespace(t *testing.T, api *kubeapi.Server, names ...string) {
 		if err != nil && !apierrors.IsAlreadyExists(err) {
 			t.Fatal(err)
 		}
+		// What the controller manager (not running here) gives every namespace; the helm test
+		// Pod runs as it.
+		_, err = cs.CoreV1().ServiceAccounts(ns).Create(context.Background(), &corev1.ServiceAccount{ObjectMeta: metav1.ObjectMeta{Name: "default"}}, metav1.CreateOptions{})
+		if err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatal(err)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package jwks
 import (
 	"crypto/sha256"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unsafe"
 )
@@ -53,6 +54,9 @@ type shardState struct {
 	m     map[tokenKey]*cacheEntry
 	bytes int
 	negs  int
+	// Counted per shard, on the cache line the shard's lock already writes, so that counting
+	// adds no contention between shards.
+	hits, misses, evictions atomic.Uint64
 }
 
 type cacheEntry struct {
@@ -90,12 +94,15 @@ func (c *tokenCache) get(k tokenKey, now int64) (*cacheEntry, bool) {
 	e, ok := s.m[k]
 	s.mu.RUnlock()
 	if !ok {
+		s.misses.Add(1)
 		return nil, false
 	}
 	if now >= e.expires {
+		s.misses.Add(1)
 		c.drop(k, e)
 		return nil, false
 	}
+	s.hits.Add(1)
 	return e, true
 }
 
@@ -137,6 +144,7 @@ func (c *tokenCache) put(k tokenKey, e *cacheEntry, now int64) {
 		for k2, e2 := range s.m { // make room among the refused tokens only
 			if e2.err != nil {
 				s.remove(k2, e2)
+				s.evictions.Add(1)
 				break
 			}
 		}
@@ -156,6 +164,7 @@ func (c *tokenCache) put(k tokenKey, e *cacheEntry, now int64) {
 		if !evicted {
 			for k2, e2 := range s.m { // Go's map order is random: a random victim
 				s.remove(k2, e2)
+				s.evictions.Add(1)
 				break
 			}
 		}
@@ -167,7 +176,34 @@ func (c *tokenCache) put(k tokenKey, e *cacheEntry, now int64) {
 	}
 }
 
-// len counts entries (tests).
+// CacheStats describe a Verifier's token cache since it was built.
+type CacheStats struct {
+	// Hits are tokens answered from the cache (verified or refused); Misses had to be verified.
+	Hits, Misses uint64
+	// Evictions are live entries dropped to make room: many mean the cache is too small.
+	Evictions uint64
+	// Entries and Bytes are its size now.
+	Entries, Bytes int
+}
+
+// CacheStats reads the token cache's counters and size; all zero when the cache is off.
+func (v *Verifier) CacheStats() CacheStats {
+	c := v.cache
+	if c == nil {
+		return CacheStats{}
+	}
+	var st CacheStats
+	for i := range c.shards {
+		s := &c.shards[i]
+		st.Hits += s.hits.Load()
+		st.Misses += s.misses.Load()
+		st.Evictions += s.evictions.Load()
+	}
+	st.Entries, st.Bytes = c.len()
+	return st
+}
+
+// len counts entries (tests, CacheStats).
 func (c *tokenCache) len() (entries, bytes int) {
 	for i := range c.shards {
 		s := &c.shards[i]

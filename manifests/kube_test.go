@@ -38,12 +38,12 @@ func TestKubernetesManifestsDryRun(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs, _ := kubernetes.NewForConfig(api.Admin)
-	for _, ns := range []string{"betterauthz", "shop", "app"} {
+	for _, ns := range []string{"betterauthz", "shop", "app", "istio-system"} {
 		if _, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	for _, file := range []string{"rbac.yaml", "install.yaml", "istio/envoyfilter.yaml", "sidecar/configmap.yaml", "sidecar/app.yaml", "sidecar/istio.yaml"} {
+	for _, file := range []string{"rbac.yaml", "install.yaml", "istio/envoyfilter.yaml", "sidecar/configmap.yaml", "sidecar/app.yaml", "sidecar/istio.yaml", "sidecar/istio-unix.yaml", "istio/destinationrule-tls.yaml", "istio/destinationrule-mtls.yaml"} {
 		t.Run(file, func(t *testing.T) {
 			data, err := os.ReadFile(file)
 			if err != nil {
@@ -56,6 +56,14 @@ func TestKubernetesManifestsDryRun(t *testing.T) {
 	}
 	t.Run("sidecar/deployment-patch.yaml merged into app.yaml", func(t *testing.T) {
 		if err := kubeapi.ApplyDryRun(context.Background(), api.Admin, sidecarDeployment(t), "app"); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("sidecar/unix-socket-patch.yaml on top", func(t *testing.T) {
+		d := unixSidecarDeployment(t)
+		d.APIVersion, d.Kind = "apps/v1", "Deployment"
+		js, _ := json.Marshal(d)
+		if err := kubeapi.ApplyDryRun(context.Background(), api.Admin, js, "app"); err != nil {
 			t.Fatal(err)
 		}
 	})

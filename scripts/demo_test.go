@@ -45,3 +45,20 @@ func TestDemo(t *testing.T) {
 		t.Error("the spoofed x-user-id survived")
 	}
 }
+
+// TestDemoBuildsOnlyWhatItNeeds: `make demo` needs the binary and Better Auth's node packages,
+// not the Kubernetes tools the tests build (minutes on a fresh machine).
+func TestDemoBuildsOnlyWhatItNeeds(t *testing.T) {
+	out, err := exec.Command("make", "-C", "..", "-n", "-B", "demo").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n demo: %v\n%s", err, out)
+	}
+	for _, want := range []string{"go build", "npm ci", "./scripts/demo.sh"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("make demo would not run %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "build-tools.sh") {
+		t.Errorf("make demo builds the Kubernetes tools:\n%s", out)
+	}
+}

@@ -12,5 +12,6 @@ out=${1:-manifests/install.yaml}
 	echo "kind: Namespace"
 	echo "metadata:"
 	echo "  name: betterauthz"
-	.cache/bin/helm template betterauthz charts/betterauthz --namespace betterauthz -f manifests/install-values.yaml
+	# --skip-tests: the helm test Pod is for `helm test`, not for every kubectl apply.
+	.cache/bin/helm template betterauthz charts/betterauthz --namespace betterauthz --skip-tests -f manifests/install-values.yaml
 } >"$out"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the system packages the tests run for real, when missing: nginx (the proxy tests,
-# internal/testenv/proxies) and Chromium (the browser test, internal/testenv/chromium). Debian
+# internal/testenv/proxies), Chromium (the browser test, internal/testenv/chromium) and promtool
+# (Debian's prometheus package: the chart's alerting rules, charts/monitoring_test.go). Debian
 # or Ubuntu (apt-get); as root, or through sudo. `make test-deps` calls it; the demo needs none
 # of them.
 set -euo pipefail
@@ -8,6 +9,7 @@ set -euo pipefail
 need=()
 command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
+command -v promtool >/dev/null || need+=(prometheus)
 [ ${#need[@]} -eq 0 ] && exit 0
 
 if ! command -v apt-get >/dev/null; then

@@ -16,7 +16,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
-	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/encoding/protojson"
 )
 
 // kvFlag collects repeated key=value flags.
@@ -35,20 +35,30 @@ func (f *kvFlag) Set(s string) error {
 	return nil
 }
 
+// checkFlags are check's flags.
+type checkFlags struct {
+	addr, method, host, path, token, output string
+	timeout                                 time.Duration
+	headers, contexts                       kvFlag
+	tls                                     clientTLS
+}
+
 // check sends one CheckRequest, as Envoy would, and prints the answer as Envoy would apply it.
 // Exit code: 0 allowed, 1 denied, 2 usage or connection problem.
 func check(ctx context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("betterauthz check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	addr := fs.String("addr", "localhost:9000", "betterauthz gRPC address")
-	method := fs.String("method", "GET", "request method")
-	host := fs.String("host", "localhost", "request host (:authority)")
-	path := fs.String("path", "/", "request path, query included")
-	token := fs.String("token", "", `bearer token to send as "Authorization: Bearer <token>"; "-" reads it from stdin`)
-	timeout := fs.Duration("timeout", 5*time.Second, "how long to wait for the answer")
-	var headers, contexts kvFlag
-	fs.Var(&headers, "header", "request header name=value (repeatable)")
-	fs.Var(&contexts, "context", "route context_extensions key=value, as Envoy's per-route check_settings sends (repeatable)")
+	var f checkFlags
+	fs.StringVar(&f.addr, "addr", "localhost:9000", "betterauthz gRPC address: host:port, or unix:///path for a Unix socket")
+	fs.StringVar(&f.method, "method", "GET", "request method")
+	fs.StringVar(&f.host, "host", "localhost", "request host (:authority)")
+	fs.StringVar(&f.path, "path", "/", "request path, query included")
+	fs.StringVar(&f.token, "token", "", `bearer token to send as "Authorization: Bearer <token>"; "-" reads it from stdin`)
+	fs.DurationVar(&f.timeout, "timeout", 5*time.Second, "how long to wait for the answer")
+	fs.StringVar(&f.output, "o", "text", "output: text (what Envoy would do) or json (the CheckResponse as protobuf JSON)")
+	fs.Var(&f.headers, "header", "request header name=value (repeatable)")
+	fs.Var(&f.contexts, "context", "route context_extensions key=value, as Envoy's per-route check_settings sends (repeatable)")
+	f.tls.flags(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: betterauthz check [flags]\n\nAsks a running betterauthz whether a request would pass. Exit code 0: allowed, 1: denied, 2: error.")
 		fs.PrintDefaults()
@@ -56,7 +66,10 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdin
 	if err := parseFlags(fs, args, getenv); err != nil {
 		return err
 	}
-	tok := *token
+	if f.output != "text" && f.output != "json" {
+		return &ExitError{Code: 2, Err: fmt.Errorf("-o %q: want text or json", f.output)}
+	}
+	tok := f.token
 	if tok == "-" {
 		line, err := bufio.NewReader(stdin).ReadString('\n')
 		if err != nil && !errors.Is(err, io.EOF) {
@@ -64,14 +77,43 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdin
 		}
 		tok = strings.TrimSpace(line)
 	}
+	creds, err := f.tls.credentials()
+	if err != nil {
+		return &ExitError{Code: 2, Err: err}
+	}
+	conn, err := grpc.NewClient(f.addr, grpc.WithTransportCredentials(creds))
+	if err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("--addr %s: %w", f.addr, err)}
+	}
+	defer conn.Close()
+	cctx, cancel := context.WithTimeout(ctx, f.timeout)
+	defer cancel()
+	resp, err := authv3.NewAuthorizationClient(conn).Check(cctx, f.request(tok))
+	if err != nil {
+		return &ExitError{Code: 2, Err: fmt.Errorf("check %s: %w", f.addr, err)}
+	}
+	allowed := codes.Code(resp.GetStatus().GetCode()) == codes.OK
+	if f.output == "json" {
+		b, _ := protojson.MarshalOptions{Multiline: true}.Marshal(resp)
+		fmt.Fprintln(stdout, string(b))
+	} else {
+		printResponse(stdout, resp)
+	}
+	if allowed {
+		return nil
+	}
+	return &ExitError{Code: 1}
+}
 
+// request is the CheckRequest Envoy would send for the flags' request.
+func (f *checkFlags) request(tok string) *authv3.CheckRequest {
 	hdrs := map[string]string{}
-	for i, k := range headers.keys {
+	for i, k := range f.headers.keys {
 		k = strings.ToLower(k)
 		if prev, ok := hdrs[k]; ok {
-			hdrs[k] = prev + "," + headers.values[i] // as Envoy joins repeated headers
+			hdrs[k] = prev + "," + f.headers.values[i] // as Envoy joins repeated headers
 		} else {
-			hdrs[k] = headers.values[i]
+			hdrs[k] = f.headers.values[i]
 		}
 	}
 	if tok != "" {
@@ -81,32 +123,17 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdin
 	_, _ = rand.Read(id)
 	req := &authv3.CheckRequest{Attributes: &authv3.AttributeContext{
 		Request: &authv3.AttributeContext_Request{Http: &authv3.AttributeContext_HttpRequest{
-			Id: "betterauthz-check-" + hex.EncodeToString(id), Method: strings.ToUpper(*method),
-			Host: *host, Path: *path, Headers: hdrs, Scheme: "http", Protocol: "HTTP/1.1",
+			Id: "betterauthz-check-" + hex.EncodeToString(id), Method: strings.ToUpper(f.method),
+			Host: f.host, Path: f.path, Headers: hdrs, Scheme: "http", Protocol: "HTTP/1.1",
 		}},
 	}}
-	if len(contexts.keys) > 0 {
+	if len(f.contexts.keys) > 0 {
 		req.Attributes.ContextExtensions = map[string]string{}
-		for i, k := range contexts.keys {
-			req.Attributes.ContextExtensions[k] = contexts.values[i]
+		for i, k := range f.contexts.keys {
+			req.Attributes.ContextExtensions[k] = f.contexts.values[i]
 		}
 	}
-
-	conn, err := grpc.NewClient(*addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
-	if err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("--addr %s: %w", *addr, err)}
-	}
-	defer conn.Close()
-	cctx, cancel := context.WithTimeout(ctx, *timeout)
-	defer cancel()
-	resp, err := authv3.NewAuthorizationClient(conn).Check(cctx, req)
-	if err != nil {
-		return &ExitError{Code: 2, Err: fmt.Errorf("check %s: %w", *addr, err)}
-	}
-	if printResponse(stdout, resp) {
-		return nil
-	}
-	return &ExitError{Code: 1}
+	return req
 }
 
 // printResponse prints what Envoy would do with resp and reports whether it allows.

@@ -43,12 +43,13 @@ const usage = `betterauthz verifies Better Auth JWTs for Envoy (ext_authz v3, gR
 Usage:
   betterauthz [serve] [flags]   run the server (the default)
   betterauthz check [flags]     send one CheckRequest to a running server and print the answer
-  betterauthz validate FILE...  check config files offline; exit 1 on any problem
+  betterauthz validate FILE...  check config files offline ("-" reads stdin); exit 1 on any problem
   betterauthz routes [flags]    print a running server's effective route table
   betterauthz version           print version information
+  betterauthz help              print this help
 
 Every flag can also be set as BETTERAUTHZ_<FLAG> (e.g. BETTERAUTHZ_GRPC_ADDR); flags win.
-Run "betterauthz <command> -h" for a command's flags.
+Run "betterauthz <command> -h" for a command's flags (the server's: "betterauthz serve -h").
 `
 
 // Main runs the command line, reports an error on stderr, and returns the exit code.
@@ -67,6 +68,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	cmd := "serve"
 	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
 		cmd, args = args[0], args[1:]
+	} else if len(args) > 0 && isHelp(args[0]) {
+		cmd = "help"
 	}
 	switch cmd {
 	case "serve":
@@ -74,10 +77,13 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	case "check":
 		return check(ctx, args, getenv, stdin, stdout, stderr)
 	case "validate":
-		return validate(ctx, args, getenv, stdout, stderr)
+		return validate(ctx, args, getenv, stdin, stdout, stderr)
 	case "routes":
 		return routes(ctx, args, getenv, stdout, stderr)
 	case "version":
+		if len(args) > 0 {
+			return &ExitError{Code: 2, Err: fmt.Errorf("version takes no arguments (got %q)", args[0])}
+		}
 		fmt.Fprintln(stdout, VersionString())
 		return nil
 	case "help":
@@ -88,6 +94,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return &ExitError{Code: 2, Err: fmt.Errorf("unknown command %q", cmd)}
 	}
 }
+
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
 // parseFlags applies BETTERAUTHZ_<NAME> environment variables, then the arguments, so that
 // flags win over the environment.

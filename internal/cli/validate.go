@@ -13,11 +13,11 @@ import (
 
 // validate checks config files offline, as users' CI would: every problem is printed with its
 // file, key and line. Exit code 1 if any file has a problem.
-func validate(_ context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+func validate(_ context.Context, args []string, getenv func(string) string, stdin io.Reader, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("betterauthz validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: betterauthz validate FILE...\n\nChecks betterauthz config files without running anything. Exit code 0: all valid, 1: problems (each printed with its key), 2: usage.")
+		fmt.Fprintln(stderr, "Usage: betterauthz validate FILE...\n\nChecks betterauthz config files without running anything; \"-\" reads one from stdin. Exit code 0: all valid, 1: problems (each printed with its key), 2: usage.")
 	}
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -30,8 +30,12 @@ func validate(_ context.Context, args []string, getenv func(string) string, stdo
 		return &ExitError{Code: 2, Err: errors.New("validate: name at least one config file")}
 	}
 	bad := 0
-	for _, file := range fs.Args() {
-		data, err := os.ReadFile(file)
+	for _, arg := range fs.Args() {
+		data, err := readConfig(arg, stdin)
+		file := arg
+		if arg == "-" {
+			file = "stdin"
+		}
 		if err != nil {
 			fmt.Fprintf(stdout, "%s: %v\n", file, err)
 			bad++
@@ -51,4 +55,15 @@ func validate(_ context.Context, args []string, getenv func(string) string, stdo
 		return &ExitError{Code: 1}
 	}
 	return nil
+}
+
+// readConfig reads a file, or stdin for "-" (a config piped in, e.g. from helm template).
+func readConfig(file string, stdin io.Reader) ([]byte, error) {
+	if file != "-" {
+		return os.ReadFile(file)
+	}
+	if stdin == nil {
+		return nil, errors.New("no standard input")
+	}
+	return io.ReadAll(io.LimitReader(stdin, 16<<20))
 }

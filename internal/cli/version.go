@@ -14,6 +14,11 @@ var (
 
 // VersionString describes this build.
 func VersionString() string {
+	return fmt.Sprintf("betterauthz %s (commit %s, %s %s/%s)", Version, commit(), runtime.Version(), runtime.GOOS, runtime.GOARCH)
+}
+
+// commit is the stamped commit, else the one Go recorded, else "unknown".
+func commit() string {
 	commit := Commit
 	if commit == "" {
 		if info, ok := debug.ReadBuildInfo(); ok {
@@ -27,5 +32,5 @@ func VersionString() string {
 	if commit == "" {
 		commit = "unknown"
 	}
-	return fmt.Sprintf("betterauthz %s (commit %s, %s %s/%s)", Version, commit, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+	return commit
 }

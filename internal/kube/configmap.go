@@ -48,6 +48,7 @@ type ConfigMap struct {
 	log             *slog.Logger
 	handler         ConfigMapHandler
 	synced          atomic.Bool
+	seen            atomic.Pointer[corev1.ObjectReference] // the version last handed over
 }
 
 // NewConfigMap watches namespace/name.
@@ -70,6 +71,7 @@ func (c *ConfigMap) Run(ctx context.Context) error {
 		if !ok {
 			return
 		}
+		c.seen.Store(&corev1.ObjectReference{Kind: "ConfigMap", APIVersion: "v1", Namespace: cm.Namespace, Name: cm.Name, UID: cm.UID, ResourceVersion: cm.ResourceVersion})
 		data, ok := cm.Data[ConfigKey]
 		if !ok {
 			if b, isBinary := cm.BinaryData[ConfigKey]; isBinary {

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -56,6 +57,7 @@ func newApp(ctx context.Context, o Options) (*app, error) {
 	a.authorizer = authz.NewAuthorizer(nil, &decisionObserver{log: a.log, mode: o.LogDecisions, metrics: a.metrics})
 	a.authorizer.OnPanic = func(stack []byte) { a.log.Error("check panicked; answered 500", "stack", string(stack)) }
 	a.reloader = newReloader(a.background, a.log, a.metrics, o.Getenv, a.authorizer)
+	a.newOpsMetrics()
 	steps := []func() error{a.newKubeSources, a.newReadiness, a.firstConfig, a.listen}
 	for _, step := range steps {
 		if err := step(); err != nil {
@@ -97,6 +99,9 @@ func (a *app) newKubeSources() error {
 	}
 	recorder, stop := kube.NewEventRecorder(clients, a.log)
 	a.stopEvents = stop
+	if a.configMap != nil {
+		a.reloader.onRefused = func(err error) { a.configMap.RecordRefused(recorder, strings.Join(problemList(err), "; ")) }
+	}
 	a.annotations = kube.NewAnnotations(clients, a.log, a.metrics, recorder,
 		func(idx *policy.ObjectIndex) { a.reloader.send(objectsIndexed{idx}) }, o.CRDPoll)
 	a.reloader.onSettings = a.annotations.Configure
@@ -144,13 +149,15 @@ func (a *app) firstConfig() error {
 
 func (a *app) listen() error {
 	var err error
-	if a.grpcListener, err = net.Listen("tcp", a.o.GRPCAddr); err != nil {
+	if a.grpcServer, err = a.newGRPCServer(); err != nil {
+		return err
+	}
+	if a.grpcListener, err = listenGRPC(a.o.GRPCAddr); err != nil {
 		return fmt.Errorf("--grpc-addr: %w", err)
 	}
 	if a.httpListener, err = net.Listen("tcp", a.o.HTTPAddr); err != nil {
 		return fmt.Errorf("--http-addr: %w", err)
 	}
-	a.grpcServer = grpc.NewServer(extauthz.ServerOptions(a.o.GRPCMaxRequestBytes)...)
 	extauthz.NewServer(a.authorizer).Register(a.grpcServer)
 	healthpb.RegisterHealthServer(a.grpcServer, a.ready.grpc)
 	invalid := func() []string { return nil }

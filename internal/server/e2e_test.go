@@ -83,14 +83,14 @@ func run(t *testing.T, configYAML string, mod func(*server.Options)) *running {
 		cancel()
 		t.Fatal("server did not start")
 	}
-	conn, err := grpc.NewClient(l.GRPC.String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+	conn, err := grpc.NewClient(grpcTarget(l.GRPC), grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var once sync.Once
 	var runErr error
 	r := &running{
-		grpcAddr: l.GRPC.String(), httpAddr: l.HTTP.String(), logs: logs, conn: conn,
+		grpcAddr: grpcTarget(l.GRPC), httpAddr: l.HTTP.String(), logs: logs, conn: conn,
 		client: authv3.NewAuthorizationClient(conn),
 		health: healthpb.NewHealthClient(conn),
 		stop: func() error {
@@ -115,6 +115,14 @@ func run(t *testing.T, configYAML string, mod func(*server.Options)) *running {
 		}
 	})
 	return r
+}
+
+// grpcTarget is the gRPC client target of a listener's address (unix:///path for a socket).
+func grpcTarget(a net.Addr) string {
+	if a.Network() == "unix" {
+		return "unix://" + a.String()
+	}
+	return a.String()
 }
 
 func (r *running) get(t *testing.T, path string) (int, string) {

@@ -61,6 +61,8 @@ type reloader struct {
 	// Told after each event: readiness re-evaluates, the annotation watcher gets its settings.
 	changed    func()
 	onSettings func(config.Annotations)
+	// onRefused is told when the ConfigMap's config is refused (a Kubernetes Event on it).
+	onRefused func(err error)
 	// fatal receives a refused config when there is no good one to keep (a bad ConfigMap at
 	// start-up stops the process, as a bad --config file does).
 	fatal chan error
@@ -87,6 +89,7 @@ type state struct {
 	settings *config.Settings // nil before the first config
 	objects  *policy.ObjectIndex
 	keys     *jwks.KeySet // the key set in force
+	verifier authz.TokenVerifier
 }
 
 func newReloader(bg context.Context, log *slog.Logger, m *metrics.Metrics, getenv func(string) string, a *authz.Authorizer) *reloader {
@@ -95,6 +98,7 @@ func newReloader(bg context.Context, log *slog.Logger, m *metrics.Metrics, geten
 		events:     make(chan any, 16),
 		changed:    func() {},
 		onSettings: func(config.Annotations) {},
+		onRefused:  func(error) {},
 		fatal:      make(chan error, 1),
 		done:       make(chan struct{}),
 	}
@@ -129,11 +133,13 @@ func (r *reloader) handle(e any) {
 	switch e := e.(type) {
 	case document:
 		if err := r.apply(e.source, e.data); err != nil && e.source == sourceConfigMap {
+			r.onRefused(err)
 			r.refusedConfigMap(err)
 		}
 	case sourceInvalid:
 		r.metrics.ConfigLoaded(e.source, e.err, time.Now())
 		r.log.Error("config refused; the last good config stays in force", "source", e.source, "problems", []string{e.err.Error()})
+		r.onRefused(e.err)
 		r.refusedConfigMap(e.err)
 	case sourceDeleted:
 		r.metrics.ConfigDeleted(e.source)
@@ -230,7 +236,7 @@ func (r *reloader) commit(s *config.Settings, digest [32]byte, source string, ne
 // publish hands the authorizer a new Live and other goroutines the new state. Before the
 // first config there is nothing to decide with: checks keep answering 503.
 func (r *reloader) publish() {
-	r.state.Store(&state{settings: r.settings, objects: r.live.Objects, keys: r.keys})
+	r.state.Store(&state{settings: r.settings, objects: r.live.Objects, keys: r.keys, verifier: r.live.Verifier})
 	if r.live.Config == nil {
 		return
 	}

@@ -22,8 +22,24 @@ type Options struct {
 	// ConfigPath is a YAML config file, watched and hot-reloaded; empty means defaults plus
 	// $BETTER_AUTH_URL.
 	ConfigPath string
-	// GRPCAddr serves ext_authz and grpc.health.v1. Default ":9000".
+	// GRPCAddr serves ext_authz and grpc.health.v1: host:port, or unix:///path for a Unix
+	// socket (a stale socket file from a killed process is replaced; the socket is removed on a
+	// clean stop). Default ":9000".
 	GRPCAddr string
+	// GRPCMaxConnectionAge ends each gRPC connection with a GOAWAY after about this long (±10 %
+	// jitter), so that long-lived Envoy connections spread over new replicas. Default 5m;
+	// negative: never.
+	GRPCMaxConnectionAge time.Duration
+	// GRPCMaxConnectionAgeGrace is how long the checks in flight on an aged connection may take
+	// to finish before it is closed. Default 30s.
+	GRPCMaxConnectionAgeGrace time.Duration
+	// GRPCTLSCert and GRPCTLSKey are PEM files of the gRPC port's certificate and key; set, the
+	// port speaks TLS only. Re-read when they change, for new connections. Default "": plaintext.
+	GRPCTLSCert, GRPCTLSKey string
+	// GRPCClientCA is a PEM file of the CAs whose client certificates are accepted (mTLS: a
+	// client without one is refused). Re-read when it changes. Default "": no client
+	// certificate asked for.
+	GRPCClientCA string
 	// HTTPAddr serves /healthz, /readyz and /metrics. Default ":8080".
 	HTTPAddr string
 	// GRPCMaxRequestBytes is the largest CheckRequest accepted. Default
@@ -55,6 +71,8 @@ type Options struct {
 	CRDPoll time.Duration
 	// Listening, when set, is called with the bound addresses once every listener is open.
 	Listening func(Listeners)
+	// Version and Commit describe the build (betterauthz_build_info). Default "".
+	Version, Commit string
 }
 
 // Listeners are the addresses the server listens on.
@@ -70,6 +88,12 @@ func (o *Options) setDefaults() {
 	}
 	if o.HTTPAddr == "" {
 		o.HTTPAddr = ":8080"
+	}
+	if o.GRPCMaxConnectionAge == 0 {
+		o.GRPCMaxConnectionAge = DefaultMaxConnectionAge
+	}
+	if o.GRPCMaxConnectionAgeGrace == 0 {
+		o.GRPCMaxConnectionAgeGrace = DefaultMaxConnectionAgeGrace
 	}
 	if o.GRPCMaxRequestBytes <= 0 {
 		o.GRPCMaxRequestBytes = extauthz.DefaultMaxRequestBytes
@@ -96,6 +120,9 @@ func Run(ctx context.Context, o Options) error {
 	case LogDecisionsAll, LogDecisionsDeny, LogDecisionsNone:
 	default:
 		return fmt.Errorf("--log-decisions %q: want all, deny or none", o.LogDecisions)
+	}
+	if err := checkConnectionAge(&o); err != nil {
+		return err
 	}
 	a, err := newApp(ctx, o)
 	if err != nil {

@@ -49,9 +49,17 @@ func IstioCRDs() ([]byte, error) {
 	return moduleFiles(IstioAPIModule, "kubernetes/customresourcedefinitions.gen.yaml")
 }
 
-// PrometheusOperatorCRDs returns the ServiceMonitor CRD.
+// PrometheusOperatorCRDs returns the ServiceMonitor and PrometheusRule CRDs.
 func PrometheusOperatorCRDs() ([]byte, error) {
-	return moduleFiles(PrometheusOperatorModule, "example/prometheus-operator-crd/monitoring.coreos.com_servicemonitors.yaml")
+	var all []byte
+	for _, crd := range []string{"servicemonitors", "prometheusrules"} {
+		b, err := moduleFiles(PrometheusOperatorModule, "example/prometheus-operator-crd/monitoring.coreos.com_"+crd+".yaml")
+		if err != nil {
+			return nil, err
+		}
+		all = append(append(all, b...), "\n---\n"...)
+	}
+	return all, nil
 }
 
 // TraefikMiddlewareCRD returns Traefik's Middleware CRD (traefik.io/v1alpha1).
