@@ -24,6 +24,16 @@ func Decide(ctx context.Context, l *Live, r *Request) Decision {
 	if !ok {
 		return d
 	}
+	d = l.decideRules(ctx, r, d, rq, rules)
+	if !d.Allowed() && dryRunnable(d.Reason) && (c.DryRun || allDryRun(rules)) {
+		return l.dryRun(ctx, r, d, rq)
+	}
+	return d
+}
+
+// decideRules answers a request the rules apply to.
+func (l *Live) decideRules(ctx context.Context, r *Request, d Decision, rq readRequest, rules []*policy.Rule) Decision {
+	c := l.Config
 	action := policy.Public
 	for _, rule := range rules {
 		switch rule.Action {
@@ -40,6 +50,47 @@ func Decide(ctx context.Context, l *Live, r *Request) Decision {
 		return d
 	}
 	return l.authenticate(ctx, r, d, rq, rules, action)
+}
+
+// allDryRun reports whether every rule that decided is a dry run.
+func allDryRun(rules []*policy.Rule) bool {
+	for _, r := range rules {
+		if !r.DryRun() {
+			return false
+		}
+	}
+	return len(rules) > 0
+}
+
+// dryRunnable: the denials a dry run lets through — every one a rule or a credential causes.
+// A request betterauthz cannot read (400) or a bug (500) stays refused.
+func dryRunnable(r Reason) bool {
+	return r != ReasonBadRequest && r != ReasonInvalidRoutePolicy && r != ReasonInternal
+}
+
+// dryRun lets a denied request through, keeping the reason it was denied for (the log and the
+// metrics report it). Identity headers follow the credential alone: a valid one sets them (as
+// on a public route), anything else strips them, so that a dry run never lets a client's own
+// x-user-id through.
+func (l *Live) dryRun(ctx context.Context, r *Request, d Decision, rq readRequest) Decision {
+	c := l.Config
+	d.DryRun = true
+	d.Location = ""
+	// The credential again (a deny rule decides before reading it): a verified token or a
+	// session comes from the caches.
+	cred := l.credential(ctx, r)
+	d.Credential = cred.source
+	csrf := !cred.bearer && !safeMethod(r.Method) && !c.Sessions.originTrusted(r, rq.host)
+	if cred.valid() && !csrf {
+		d.Subject = cred.claims.Subject()
+		d.Set, d.Remove = c.identity(cred.claims)
+		d.ResponseHeaders = setCookies(cred.setCookie)
+		return d
+	}
+	d.Subject = ""
+	d.Set, d.ResponseHeaders = nil, nil
+	d.Remove = c.identityNames()
+	return d
 }
 
 // readRequest is the request's host and target as rules read them.
@@ -64,7 +115,7 @@ func (l *Live) rules(dst []*policy.Rule, r *Request, d Decision, rq *readRequest
 		return nil, d.deny(ReasonBadRequest, err.Error()), false
 	}
 	rq.host, rq.target = host, target
-	route, err := l.Config.extensions.Rules(r.ContextExtensions)
+	route, err := l.Config.extensions.Rules(r.ContextExtensions, l.Config.AnnotationsOnlyTighten)
 	if err != nil {
 		d = d.deny(ReasonInvalidRoutePolicy, "this route's betterauthz.io/ settings are invalid")
 		d.Detail = err.Error()

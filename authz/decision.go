@@ -121,6 +121,10 @@ type Decision struct {
 	// Credential names where the credential that decided came from (CredentialBearer, …; ""
 	// for none). For the operator's log.
 	Credential string
+	// DryRun: the request is allowed although Reason denies it, because the rules that decided
+	// (or the config) are a dry run. Reason, Description and HTTPStatus say what it would have
+	// had.
+	DryRun bool
 	// Location is where a sign-in redirect (302) sends the browser.
 	Location string
 	// Realm for WWW-Authenticate.
@@ -136,12 +140,18 @@ type Header struct {
 }
 
 // Allowed reports whether the request goes upstream.
-func (d *Decision) Allowed() bool { return outcomes[d.Reason].code == CodeOK }
+func (d *Decision) Allowed() bool { return d.DryRun || outcomes[d.Reason].code == CodeOK }
 
 // Code is the gRPC status code of the answer.
-func (d *Decision) Code() Code { return outcomes[d.Reason].code }
+func (d *Decision) Code() Code {
+	if d.DryRun {
+		return CodeOK
+	}
+	return outcomes[d.Reason].code
+}
 
-// HTTPStatus is the status a denied request is answered with (200 when allowed).
+// HTTPStatus is the status a denied request is answered with (200 when allowed; for a dry run,
+// the status it would have had).
 func (d *Decision) HTTPStatus() int { return outcomes[d.Reason].httpStatus }
 
 // StatusMessage is the gRPC status message: the reason and the description.

@@ -40,6 +40,9 @@ type Config struct {
 	// rules add to the config's instead of replacing them: a request must satisfy both, so
 	// annotations can tighten a route but never open it.
 	AnnotationsOnlyTighten bool
+	// DryRun allows every request a rule would deny, reporting the denial instead (config
+	// dryRun); rules can be dry runs one by one too (policy.RuleSpec.DryRun).
+	DryRun bool
 	// Sessions says how browser sessions are read; the zero value reads none.
 	Sessions Sessions
 

@@ -24,8 +24,9 @@ type parsedExtensions struct {
 }
 
 // Rules returns the rules a set of context_extensions sets (nil when it has no betterauthz.io/
-// key), or why they are invalid.
-func (e *Extensions) Rules(ext map[string]string) (*ObjectRules, error) {
+// key), or why they are invalid. With refuseDryRun (annotations.allowPublic: false), rules with
+// a dry run are invalid; one Extensions must always be asked with the same refuseDryRun.
+func (e *Extensions) Rules(ext map[string]string, refuseDryRun bool) (*ObjectRules, error) {
 	key := canonicalExtensionKey(ext)
 	if key == "" {
 		return nil, nil
@@ -35,6 +36,9 @@ func (e *Extensions) Rules(ext map[string]string) (*ObjectRules, error) {
 		return c.rules, c.err
 	}
 	rules, err := ParseObjectRules(ext, SourceContextExtensions)
+	if err == nil && rules != nil && refuseDryRun && rules.HasDryRun() {
+		rules, err = nil, ErrDryRunTightenOnly
+	}
 	if e.count.Load() < maxCachedExtensions {
 		if _, loaded := e.cache.LoadOrStore(key, &parsedExtensions{rules, err}); !loaded {
 			e.count.Add(1)

@@ -14,6 +14,7 @@ const (
 	KeyPolicy      = "betterauthz.io/policy"
 	KeyPublicPaths = "betterauthz.io/public-paths"
 	KeyRules       = "betterauthz.io/rules"
+	KeyDryRun      = "betterauthz.io/dry-run"
 	KeyPrefix      = "betterauthz.io/"
 )
 
@@ -34,7 +35,7 @@ type ObjectRules struct {
 func ParseObjectRules(kv map[string]string, source string) (*ObjectRules, error) {
 	var op ObjectRules
 	var errs []error
-	seen := false
+	seen, dryRun := false, false
 	for _, k := range slices.Sorted(maps.Keys(kv)) {
 		if !strings.HasPrefix(k, KeyPrefix) {
 			continue
@@ -68,6 +69,14 @@ func ParseObjectRules(kv map[string]string, source string) (*ObjectRules, error)
 				errs = append(errs, Errorf(k, 0, "lists no paths"))
 			}
 			op.PublicPaths = r
+		case KeyDryRun:
+			switch strings.TrimSpace(v) {
+			case "true":
+				dryRun = true
+			case "false":
+			default:
+				errs = append(errs, Errorf(k, 0, "%q is not true or false", v))
+			}
 		case KeyRules:
 			var specs []RuleSpec
 			res := Decode([]byte(v), &specs, k)
@@ -84,7 +93,7 @@ func ParseObjectRules(kv map[string]string, source string) (*ObjectRules, error)
 			}
 			op.Rules = rules
 		default:
-			errs = append(errs, Errorf(k, 0, "unknown key (want %s, %s or %s)", KeyPolicy, KeyPublicPaths, KeyRules))
+			errs = append(errs, Errorf(k, 0, "unknown key (want %s, %s, %s or %s)", KeyPolicy, KeyPublicPaths, KeyRules, KeyDryRun))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -93,8 +102,34 @@ func ParseObjectRules(kv map[string]string, source string) (*ObjectRules, error)
 	if !seen {
 		return nil, nil
 	}
+	if dryRun {
+		for _, r := range op.all() {
+			r.Spec.DryRun = true
+		}
+	}
 	return &op, nil
 }
+
+// all lists the object's rules.
+func (op *ObjectRules) all() []*Rule {
+	out := slices.Clone(op.Rules)
+	if op.PublicPaths != nil {
+		out = append(out, op.PublicPaths)
+	}
+	if op.Default != nil {
+		out = append(out, op.Default)
+	}
+	return out
+}
+
+// HasDryRun reports whether any of the object's rules is a dry run.
+func (op *ObjectRules) HasDryRun() bool {
+	return slices.ContainsFunc(op.all(), (*Rule).DryRun)
+}
+
+// ErrDryRunTightenOnly refuses a dry run on an object or Envoy route while annotations may only
+// tighten (annotations.allowPublic: false): a dry run lets through what the config would deny.
+var ErrDryRunTightenOnly = errors.New("dry runs are refused here while annotations.allowPublic is false: a dry run would open what the config denies")
 
 // Match returns the object's rule for a request (host normalized, path one reading), if the
 // object decides it.

@@ -23,6 +23,9 @@ type RuleSpec struct {
 	Policy string `yaml:"policy"`
 	// Claims the token must carry (authenticated only): all keys must match; a list means any of.
 	Claims map[string]any `yaml:"claims"`
+	// DryRun: a request this rule would deny is allowed, and the denial it would have had is
+	// logged and counted. Identity headers still follow the credential alone.
+	DryRun bool `yaml:"dryRun"`
 }
 
 // Where rules come from (Rule.Source); a Kubernetes object's rules name the object instead,
@@ -145,6 +148,9 @@ func CompileRules(specs []RuleSpec, path, source string, allowHosts bool, lines 
 // config or from an Envoy route by its name (the config and Envoy's route table bound those),
 // the default as "default", and every rule a Kubernetes object brings — as many as the cluster
 // has objects — as "annotation". Logs name every rule in full.
+// DryRun reports whether the rule only reports its denials (RuleSpec.DryRun).
+func (r *Rule) DryRun() bool { return r.Spec.DryRun }
+
 func (r *Rule) Label() string {
 	switch r.Source {
 	case SourceConfig, SourceContextExtensions:

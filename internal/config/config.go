@@ -31,6 +31,7 @@ type File struct {
 	IdentityHeaders     map[string]string `yaml:"identityHeaders"`
 	AllowCORSPreflight  *bool             `yaml:"allowCORSPreflight"`
 	DefaultPolicy       string            `yaml:"defaultPolicy"`
+	DryRun              *bool             `yaml:"dryRun"`
 	Routes              []policy.RuleSpec `yaml:"routes"`
 	Annotations         AnnotationsFile   `yaml:"annotations"`
 	Cache               CacheFile         `yaml:"cache"`
@@ -97,8 +98,10 @@ type Settings struct {
 	IdentityHeaders    []authz.IdentityHeader // sorted by name
 	AllowCORSPreflight bool
 	DefaultPolicy      policy.Action
-	Routes             []*policy.Rule
-	Annotations        Annotations
+	// DryRun: every denial is only reported (logged and counted); the request is allowed.
+	DryRun      bool
+	Routes      []*policy.Rule
+	Annotations Annotations
 	// CacheEntries and CacheBytes bound the verified-token cache (0 entries: off).
 	CacheEntries, CacheBytes int
 	// Sessions: browser sessions by Better Auth's cookies.
@@ -149,6 +152,7 @@ func (f *File) routes(c *checker, s *Settings) {
 		}
 		s.DefaultPolicy = a
 	}
+	s.DryRun = deref(f.DryRun, false)
 	if !c.d.Failed("routes") {
 		rules, errs := policy.CompileRules(f.Routes, "routes", policy.SourceConfig, true, c.d.Line)
 		c.errs = append(c.errs, errs...)
@@ -203,6 +207,7 @@ func (s *Settings) Config() *authz.Config {
 		AllowCORSPreflight:     s.AllowCORSPreflight,
 		Realm:                  s.Issuer,
 		AnnotationsOnlyTighten: !s.Annotations.AllowPublic,
+		DryRun:                 s.DryRun,
 		Sessions: authz.Sessions{
 			CookieCache:    s.Sessions.CookieCache,
 			Lookup:         s.Sessions.Lookup,

@@ -149,6 +149,11 @@ func TestValidConfigs(t *testing.T) {
 				t.Errorf("CA file %q, max key age %s", s.JWKSCAFile, s.MaxKeyAge)
 			}
 		}},
+		"dry-run.yaml": {check: func(t *testing.T, s *Settings) {
+			if !s.DryRun || !s.Config().DryRun || len(s.Routes) != 1 || !s.Routes[0].DryRun() {
+				t.Errorf("dry run %v, rules %+v", s.DryRun, s.Routes)
+			}
+		}},
 		"sessions.yaml": {check: func(t *testing.T, s *Settings) {
 			want := Sessions{CookieCache: true, Lookup: true, LookupTTL: 10 * time.Second, CookiePrefix: "myapp",
 				LookupURL: "http://better-auth.auth.svc.cluster.local:3000/api/get-session",

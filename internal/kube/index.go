@@ -59,6 +59,9 @@ func BuildIndex(objects []*Object, a config.Annotations) (*policy.ObjectIndex, [
 		}
 		if o.hasPolicy() {
 			op, err := policy.ParseObjectRules(o.Annotations, o.Ref())
+			if err == nil && op != nil && !a.AllowPublic && op.HasDryRun() {
+				err = policy.ErrDryRunTightenOnly
+			}
 			if err != nil {
 				invalid = append(invalid, Invalid{Object: o, Err: err})
 			} else {

@@ -13,6 +13,7 @@ import (
 // Metrics are the process's collectors.
 type Metrics struct {
 	checks            *prometheus.CounterVec
+	dryRunDenials     *prometheus.CounterVec
 	checkDuration     *prometheus.HistogramVec
 	jwksFetches       *prometheus.CounterVec
 	jwksFetchDuration prometheus.Histogram
@@ -35,6 +36,10 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "betterauthz_checks_total",
 			Help: "Authorization checks answered, by transport (grpc, http), decision (allow, deny), reason code and the route that decided.",
 		}, []string{"transport", "decision", "reason", "route"}),
+		dryRunDenials: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "betterauthz_dry_run_denials_total",
+			Help: "Requests allowed only because the rule that decided (or the config) is a dry run, by the reason code they would have been denied for and that rule.",
+		}, []string{"reason", "route"}),
 		checkDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "betterauthz_check_duration_seconds",
 			Help:    "Time to answer an authorization check, by transport and decision.",
@@ -90,7 +95,7 @@ func New(reg prometheus.Registerer) *Metrics {
 			Help: "Host and path pairs claimed by more than one annotated object (resolved deterministically, see /debug/routes).",
 		}),
 	}
-	reg.MustRegister(m.checks, m.checkDuration, m.jwksFetches, m.jwksFetchDuration, m.jwksKeys,
+	reg.MustRegister(m.checks, m.dryRunDenials, m.checkDuration, m.jwksFetches, m.jwksFetchDuration, m.jwksKeys,
 		m.jwksLastSuccess, m.jwksStale, m.jwksFailures, m.configReloads, m.configLastSuccess, m.ready,
 		m.annotationObjects, m.annotationErrors, m.annotationClashes)
 	return m
@@ -104,6 +109,12 @@ func (m *Metrics) Check(transport string, allowed bool, reason, route string, el
 	}
 	m.checks.WithLabelValues(transport, decision, reason, route).Inc()
 	m.checkDuration.WithLabelValues(transport, decision).Observe(elapsed.Seconds())
+}
+
+// DryRunDenial counts a request a dry run let through, by the reason it would have been denied
+// for and the rule that decided.
+func (m *Metrics) DryRunDenial(reason, route string) {
+	m.dryRunDenials.WithLabelValues(reason, route).Inc()
 }
 
 // JWKSFetched implements jwks.Observer.

@@ -28,7 +28,11 @@ type decisionObserver struct {
 func (o *decisionObserver) Decided(ctx context.Context, r *authz.Request, d *authz.Decision, elapsed time.Duration) {
 	allowed := d.Allowed()
 	o.metrics.Check(r.Transport, allowed, string(d.Reason), d.RouteLabel, elapsed)
-	if o.mode == LogDecisionsNone || (o.mode == LogDecisionsDeny && allowed) {
+	if d.DryRun {
+		o.metrics.DryRunDenial(string(d.Reason), d.RouteLabel)
+	}
+	// A dry run's would-be denial is logged as a denial would be.
+	if o.mode == LogDecisionsNone || (o.mode == LogDecisionsDeny && allowed && !d.DryRun) {
 		return
 	}
 	decision := "deny"
@@ -41,6 +45,9 @@ func (o *decisionObserver) Decided(ctx context.Context, r *authz.Request, d *aut
 		slog.String("reason", string(d.Reason)),
 		slog.Int("status", d.HTTPStatus()),
 		slog.String("route", d.Route),
+	}
+	if d.DryRun {
+		attrs = append(attrs, slog.Bool("dry_run", true))
 	}
 	if r.ID != "" || r.Method != "" {
 		attrs = append(attrs,
@@ -55,7 +62,7 @@ func (o *decisionObserver) Decided(ctx context.Context, r *authz.Request, d *aut
 	if d.Subject != "" {
 		attrs = append(attrs, slog.String("subject", d.Subject))
 	}
-	if !allowed {
+	if !allowed || d.DryRun {
 		attrs = append(attrs, slog.String("description", d.Description))
 	}
 	if d.Detail != "" {

@@ -24,11 +24,13 @@ type routeRow struct {
 	Methods    []string `json:"methods"`
 	Policy     string   `json:"policy"`
 	Claims     []string `json:"claims,omitempty"`
+	DryRun     bool     `json:"dryRun,omitempty"`
 }
 
 type routeTable struct {
 	Note      string     `json:"note"`
 	Tighten   bool       `json:"annotationsTightenOnly"`
+	DryRun    bool       `json:"dryRun,omitempty"` // the config's dryRun: every denial only reported
 	Routes    []routeRow `json:"routes"`
 	Invalid   []string   `json:"invalidObjects,omitempty"`
 	Conflicts []string   `json:"conflicts,omitempty"`
@@ -64,6 +66,7 @@ func buildRouteTable(s *config.Settings, mesh *policy.ObjectIndex, invalid []str
 		Invalid: invalid,
 	}
 	t.Tighten = !s.Annotations.AllowPublic
+	t.DryRun = s.DryRun
 	if mesh != nil {
 		for _, o := range mesh.Objects {
 			var hosts, served []string
@@ -106,7 +109,7 @@ func buildRouteTable(s *config.Settings, mesh *policy.ObjectIndex, invalid []str
 
 func ruleRow(precedence, source string, r *policy.Rule) routeRow {
 	row := routeRow{Precedence: precedence, Source: source, Name: r.Name, Policy: r.Action.String(),
-		Hosts: r.Spec.Hosts, Paths: r.Spec.Paths, Methods: r.Spec.Methods}
+		Hosts: r.Spec.Hosts, Paths: r.Spec.Paths, Methods: r.Spec.Methods, DryRun: r.DryRun()}
 	if r.Source != "" && precedence == "annotation" {
 		row.Source = r.Source
 	}
@@ -130,12 +133,19 @@ func writeRouteTable(w io.Writer, t routeTable) {
 	if t.Tighten {
 		fmt.Fprintln(w, "annotations.allowPublic is false: annotation rules add to the config's (tighten only).")
 	}
+	if t.DryRun {
+		fmt.Fprintln(w, "dryRun is true: every denial is only logged and counted, the request allowed.")
+	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "PRECEDENCE\tSOURCE\tNAME\tHOSTS\tPATHS\tMETHODS\tPOLICY\tCLAIMS")
 	for _, r := range t.Routes {
+		policy := r.Policy
+		if r.DryRun {
+			policy += " (dry run)"
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Precedence, r.Source, r.Name,
-			strings.Join(r.Hosts, ","), strings.Join(r.Paths, ","), strings.Join(r.Methods, ","), r.Policy, strings.Join(r.Claims, " "))
+			strings.Join(r.Hosts, ","), strings.Join(r.Paths, ","), strings.Join(r.Methods, ","), policy, strings.Join(r.Claims, " "))
 	}
 	tw.Flush()
 	if len(t.Invalid) > 0 {
