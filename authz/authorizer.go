@@ -21,6 +21,14 @@ type Authorizer struct {
 	// OnPanic, when set, receives the stack of a panic that a decision turned into a 500. The
 	// panic value itself is not passed on: it may hold request data.
 	OnPanic func(stack []byte)
+	// Tracer, when set, wraps each decision in a span (nil: no tracing, no cost).
+	Tracer Tracer
+}
+
+// Tracer starts a span for a check; the returned func ends it with the decision. The context
+// it returns carries the span to the observer (the decision log names its trace).
+type Tracer interface {
+	Start(ctx context.Context, r *Request) (context.Context, func(*Decision))
 }
 
 // NewAuthorizer decides with live (nil: nothing loaded yet, every check answers 503) until
@@ -38,11 +46,18 @@ func (a *Authorizer) Publish(l *Live) { a.live.Store(l) }
 func (a *Authorizer) Authorize(ctx context.Context, r *Request) (d Decision) {
 	start := time.Now()
 	live := a.live.Load()
+	var end func(*Decision)
+	if a.Tracer != nil {
+		ctx, end = a.Tracer.Start(ctx, r)
+	}
 	defer func() {
 		if p := recover(); p != nil {
 			d = a.internalError(live)
 		}
 		a.observe(ctx, r, &d, start)
+		if end != nil {
+			end(&d)
+		}
 	}()
 	return Decide(ctx, live, r)
 }
@@ -52,7 +67,7 @@ func (a *Authorizer) Authorize(ctx context.Context, r *Request) (d Decision) {
 // deferred recover.
 func (a *Authorizer) Panicked(ctx context.Context, transport string) Decision {
 	d := a.internalError(a.live.Load())
-	a.observe(ctx, &Request{Transport: transport}, &d, time.Now())
+	a.traced(ctx, &Request{Transport: transport}, &d, time.Now())
 	return d
 }
 
@@ -68,8 +83,18 @@ func (a *Authorizer) internalError(live *Live) Decision {
 func (a *Authorizer) Refuse(ctx context.Context, transport string, reason Reason, description, detail string) Decision {
 	start := time.Now()
 	d := Decision{Reason: reason, Description: description, Detail: detail, Realm: a.live.Load().realm()}
-	a.observe(ctx, &Request{Transport: transport}, &d, start)
+	a.traced(ctx, &Request{Transport: transport}, &d, start)
 	return d
+}
+
+// traced observes a decision made outside Authorize, in a span of its own.
+func (a *Authorizer) traced(ctx context.Context, r *Request, d *Decision, start time.Time) {
+	if a.Tracer != nil {
+		var end func(*Decision)
+		ctx, end = a.Tracer.Start(ctx, r)
+		defer end(d)
+	}
+	a.observe(ctx, r, d, start)
 }
 
 func (a *Authorizer) observe(ctx context.Context, r *Request, d *Decision, start time.Time) {

@@ -36,7 +36,8 @@ func TestBenchRuns(t *testing.T) {
 		"| 6 HTTP floor (saturating) | HTTP floor |", "| 6 HTTP warm (cache hits, /check) | betterauthz |", "HTTP check mode: warm ≥ 0.8 × the HTTP floor",
 		"| 7 warm over a Unix socket | betterauthz (Unix socket) |", "warm over a Unix socket against TCP loopback",
 		"| 8 session cookie (cache hits) | betterauthz |", "| 8 session tokens (3 sessions, lookups cached) | betterauthz |",
-		"| 8 session cookie (cache off: each verified) | betterauthz (cache off) |"} {
+		"| 8 session cookie (cache off: each verified) | betterauthz (cache off) |",
+		"| 9 warm, tracing on (every check a span, OTLP/gRPC) | betterauthz (tracing on) |", "warm with every check traced against tracing off"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q:\n%s", want, b)
 		}

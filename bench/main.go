@@ -272,8 +272,9 @@ func (b *bench) startBetterauthz(name string, cacheEntries int) (*process, error
 	return b.startBetterauthzOn(name, cacheEntries, false)
 }
 
-// startBetterauthzOn is startBetterauthz with its gRPC port on a Unix socket when unix is set.
-func (b *bench) startBetterauthzOn(name string, cacheEntries int, unix bool) (*process, error) {
+// startBetterauthzOn is startBetterauthz with its gRPC port on a Unix socket when unix is set,
+// and env (NAME=value) added to its environment.
+func (b *bench) startBetterauthzOn(name string, cacheEntries int, unix bool, env ...string) (*process, error) {
 	dir, err := os.MkdirTemp("", "bench-")
 	if err != nil {
 		return nil, err
@@ -290,6 +291,9 @@ func (b *bench) startBetterauthzOn(name string, cacheEntries int, unix bool) (*p
 	checkAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
 	cmd := b.command(b.o.bin, "--config", cfg, "--grpc-addr", grpcAddr, "--http-addr", httpAddr, "--check-http-addr", checkAddr, "--log-level", "warn")
 	cmd.Stderr = os.Stderr
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (run make build-static): %w", b.o.bin, err)
 	}

@@ -2,12 +2,14 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/betterauthz/betterauthz/internal/testenv/betterauth"
+	"github.com/betterauthz/betterauthz/internal/testenv/otlp"
 )
 
 // row is one scenario's measurements.
@@ -29,6 +31,7 @@ type bench struct {
 	httpPair     paired // warm betterauthz over HTTP / the HTTP floor
 	coldPair     paired // cold betterauthz (EdDSA) / golang-jwt + keyfunc
 	unixPair     paired // warm betterauthz over a Unix socket / over TCP loopback
+	tracedPair   paired // warm betterauthz with every check traced / without tracing
 	halfP99      time.Duration
 	floorHalfP99 time.Duration
 	rss10k       int64
@@ -141,6 +144,10 @@ func (b *bench) runAll() error {
 	if err := b.unixSocket(warm); err != nil {
 		return err
 	}
+	// 9. Tracing on, every check sampled and exported (off is row 2: no tracer, no cost).
+	if err := b.traced(warm); err != nil {
+		return err
+	}
 
 	// 6. The HTTP check endpoint, cache hits, against a no-op HTTP auth service.
 	httpFloor, err := b.startHTTPFloor()
@@ -239,6 +246,34 @@ func (b *bench) unixSocket(tcp *process) error {
 	return err
 }
 
+// traced measures warm checks with tracing on, every check sampled and exported over OTLP/gRPC
+// to the OpenTelemetry Collector's receiver, and their rate against warm checks without.
+func (b *bench) traced(plain *process) error {
+	rcv, stop, err := otlp.Listen()
+	if err != nil {
+		return err
+	}
+	defer stop() //nolint:errcheck
+	p, err := b.startBetterauthzOn("betterauthz (tracing on)", 10000, false,
+		"OTEL_EXPORTER_OTLP_ENDPOINT=http://"+rcv.GRPC, "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "OTEL_TRACES_SAMPLER=always_on", "OTEL_BSP_SCHEDULE_DELAY=100")
+	if err != nil {
+		return err
+	}
+	defer p.stop()
+	one := []string{b.tk.one}
+	r, err := b.measure("9 warm, tracing on (every check a span, OTLP/gRPC)", p, one, b.closed(one))
+	if err != nil {
+		return err
+	}
+	if rcv.Count() == 0 {
+		return errors.New("tracing on, yet the OTLP receiver got no span")
+	}
+	r.note = strings.TrimPrefix(r.note+"; ", "; ") + fmt.Sprintf("%d spans received", rcv.Count())
+	b.rows[len(b.rows)-1] = r
+	b.tracedPair, err = b.pair(p, plain, one, one)
+	return err
+}
+
 func (b *bench) report() string {
 	var s strings.Builder
 	fmt.Fprintf(&s, "# Benchmarks\n\n")
@@ -270,6 +305,7 @@ func (b *bench) report() string {
 		fmt.Fprintf(&s, "| RSS ≤ 64 MiB with %d cached tokens | %d MiB, of which %d MiB anonymous | %s |\n", len(b.tk.many), b.rss10k>>20, b.anon10k>>20, check(b.rss10k <= 64<<20))
 	}
 	fmt.Fprintf(&s, "| (no target) warm over a Unix socket against TCP loopback | %s | — |\n", b.unixPair)
+	fmt.Fprintf(&s, "| (no target) warm with every check traced against tracing off | %s | — |\n", b.tracedPair)
 	fmt.Fprintf(&s, "\n## Reading these numbers\n\n")
 	fmt.Fprintf(&s, "- **Throughput.** On a cache hit betterauthz spends %.1f µs of CPU per check against the floor's %.1f µs: the difference is its own work (token extraction, path normalisation, route lookup, the cache lookup — a SHA-256 of the token — identity headers) and a larger response. A CPU profile (`--pprof`, then `go tool pprof http://HOST:8080/debug/pprof/profile`) of the warm run puts betterauthz's `Check` at about an eighth of the server's CPU; the rest is gRPC, protobuf and the garbage collector, as for the floor.\n",
 		cpuPerCheck(b.rows, "2 warm"), cpuPerCheck(b.rows, "1 floor"))

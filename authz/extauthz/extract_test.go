@@ -10,6 +10,9 @@ import (
 	"google.golang.org/grpc/codes"
 
 	"github.com/betterauthz/betterauthz/authz"
+
+	"github.com/betterauthz/betterauthz/internal/tracing"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 )
 
 func TestRawHeaderMap(t *testing.T) {
@@ -105,3 +108,45 @@ func BenchmarkCheck(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCheckTracing: BenchmarkCheck with tracing off (no tracer: what every check pays
+// when no OTLP endpoint is set), and on, sampled and exported (to a discarding exporter) or
+// not sampled (the parent said so).
+func BenchmarkCheckTracing(b *testing.B) {
+	v := fakeVerifier{"good": claims(`{"sub":"u1","email":"a@example.com","name":"Alice","role":"admin,user","emailVerified":true}`)}
+	for _, tc := range []struct {
+		name        string
+		tracer      authz.Tracer
+		traceparent string
+	}{
+		{"off", nil, ""},
+		{"on sampled", tracing.NewWithProvider(sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}))), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"},
+		{"on not sampled", tracing.NewWithProvider(sdktrace.NewTracerProvider(sdktrace.WithBatcher(discard{}))), "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			a := authz.NewAuthorizer(testLive(v), nil)
+			if tc.tracer != nil {
+				a.Tracer = tc.tracer
+			}
+			svc := NewServer(a)
+			req := benchRequest("/api/orders?page=2")
+			if tc.traceparent != "" {
+				req.Attributes.Request.Http.Headers["traceparent"] = tc.traceparent
+			}
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				resp, _ := svc.Check(ctx, req)
+				if resp.GetOkResponse() == nil {
+					b.Fatal("denied")
+				}
+			}
+		})
+	}
+}
+
+// discard is a span exporter that drops every span.
+type discard struct{}
+
+func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
+func (discard) Shutdown(context.Context) error                             { return nil }

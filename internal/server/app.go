@@ -21,6 +21,7 @@ import (
 	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/internal/kube"
 	"github.com/betterauthz/betterauthz/internal/metrics"
+	"github.com/betterauthz/betterauthz/internal/tracing"
 )
 
 // app is one betterauthz process: built by newApp from small constructors, run by run.
@@ -38,6 +39,8 @@ type app struct {
 	configMap   *kube.ConfigMap
 	annotations *kube.Annotations
 	stopEvents  func()
+	// stopTracing flushes the spans still buffered (a no-op when tracing is off).
+	stopTracing func(context.Context) error
 
 	// Key sets outlive the serving context until the drain ends: in-flight checks may still
 	// need keys.
@@ -51,14 +54,14 @@ type app struct {
 }
 
 func newApp(ctx context.Context, o Options) (*app, error) {
-	a := &app{o: o, log: o.Logger, stopEvents: func() {}}
+	a := &app{o: o, log: o.Logger, stopEvents: func() {}, stopTracing: func(context.Context) error { return nil }}
 	a.background, a.stopBackground = context.WithCancel(context.WithoutCancel(ctx))
 	a.newMetrics()
 	a.authorizer = authz.NewAuthorizer(nil, &decisionObserver{log: a.log, mode: o.LogDecisions, metrics: a.metrics})
 	a.authorizer.OnPanic = func(stack []byte) { a.log.Error("check panicked; answered 500", "stack", string(stack)) }
 	a.reloader = newReloader(a.background, a.log, a.metrics, o.Getenv, a.authorizer)
 	a.newOpsMetrics()
-	steps := []func() error{a.newKubeSources, a.newReadiness, a.firstConfig, a.listen}
+	steps := []func() error{a.newTracing, a.newKubeSources, a.newReadiness, a.firstConfig, a.listen}
 	for _, step := range steps {
 		if err := step(); err != nil {
 			a.close()
@@ -66,6 +69,24 @@ func newApp(ctx context.Context, o Options) (*app, error) {
 		}
 	}
 	return a, nil
+}
+
+// newTracing turns tracing on when the OTEL_* variables name an OTLP endpoint.
+func (a *app) newTracing() error {
+	s, err := tracing.Read(a.o.Getenv)
+	if err != nil {
+		return fmt.Errorf("tracing: %w", err)
+	}
+	if s.Endpoint == "" {
+		return nil
+	}
+	tracer, stop, err := tracing.New(a.background, s, a.o.Version)
+	if err != nil {
+		return err
+	}
+	a.authorizer.Tracer, a.stopTracing = tracer, stop
+	a.log.Info("tracing on: a span per check", "endpoint", s.Endpoint, "protocol", s.Protocol)
+	return nil
 }
 
 func (a *app) newMetrics() {
@@ -251,12 +272,24 @@ func (a *app) shutdown() {
 	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	_ = a.httpServer.Shutdown(sctx)
+	a.flushTraces()
 	a.stopBackground()
 	a.log.Info("stopped")
 }
 
+// flushTraces sends the spans still buffered, within tracing.ShutdownTimeout.
+func (a *app) flushTraces() {
+	ctx, cancel := context.WithTimeout(context.Background(), tracing.ShutdownTimeout)
+	defer cancel()
+	if err := a.stopTracing(ctx); err != nil {
+		a.log.Warn("tracing: spans not flushed at exit", "error", err.Error())
+	}
+	a.stopTracing = func(context.Context) error { return nil }
+}
+
 // close releases what newApp acquired; key sets stop before it returns.
 func (a *app) close() {
+	a.flushTraces()
 	a.stopBackground()
 	a.reloader.wait()
 	a.stopEvents()

@@ -8,6 +8,7 @@ import (
 
 	"github.com/betterauthz/betterauthz/authz"
 	"github.com/betterauthz/betterauthz/internal/metrics"
+	"github.com/betterauthz/betterauthz/internal/tracing"
 )
 
 // Decision log modes (--log-decisions).
@@ -67,6 +68,9 @@ func (o *decisionObserver) Decided(ctx context.Context, r *authz.Request, d *aut
 	}
 	if d.Detail != "" {
 		attrs = append(attrs, slog.String("detail", d.Detail))
+	}
+	if id := tracing.TraceID(ctx); id != "" {
+		attrs = append(attrs, slog.String("trace_id", id))
 	}
 	attrs = append(attrs, slog.Float64("elapsed_ms", float64(elapsed.Microseconds())/1000))
 	o.log.LogAttrs(ctx, slog.LevelInfo, "decision", attrs...)
