@@ -3,6 +3,7 @@ package scripts_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -160,9 +161,24 @@ func TestREADMESnippets(t *testing.T) {
 			case "values":
 				f := filepath.Join(t.TempDir(), "values.yaml")
 				os.WriteFile(f, []byte(b.text), 0o644)
-				s := renderedConfig(t, runHelm(t, "template", "betterauthz", "charts/betterauthz", "-n", "betterauthz", "-f", f))
-				if len(s.Routes) == 0 {
+				out := runHelm(t, "template", "betterauthz", "charts/betterauthz", "-n", "betterauthz", "-f", f)
+				var values struct {
+					Config   map[string]any   `json:"config"`
+					ExtraEnv []map[string]any `json:"extraEnv"`
+				}
+				if err := yaml.Unmarshal([]byte(b.text), &values); err != nil {
+					t.Fatal(err)
+				}
+				if values.Config["routes"] != nil && len(renderedConfig(t, out).Routes) == 0 {
 					t.Error("the values' routes did not reach the config")
+				}
+				for _, e := range values.ExtraEnv {
+					if !strings.Contains(out, fmt.Sprintf("name: %v\n", e["name"])) {
+						t.Errorf("extraEnv %v did not reach the Deployment", e["name"])
+					}
+				}
+				if values.Config == nil && values.ExtraEnv == nil {
+					t.Error("a values snippet that sets neither config nor extraEnv: nothing is checked")
 				}
 			case "kubernetes":
 				for _, o := range decodeObjects(t, b.text) {
