@@ -25,6 +25,8 @@ type Sessions struct {
 	// TrustedOrigins may send cookie-authenticated unsafe requests, besides the request's own
 	// origin; scheme://host[:port], lower case. Better Auth's origin is among them.
 	TrustedOrigins []string
+	// Issuer names the issuer the sessions belong to (for rules that require one).
+	Issuer string
 }
 
 func (s *Sessions) enabled() bool { return s.CookieCache || s.Lookup }

@@ -16,6 +16,8 @@ type credential struct {
 	bearer bool
 	// source names where the credential decided came from (Credential* constants).
 	source string
+	// issuer names the issuer the credential is of (config issuers[].name), when valid.
+	issuer string
 	// claims, when the credential is valid.
 	claims jwks.Claims
 	// setCookie: session-cache cookies Better Auth refreshed during a lookup, for the browser.
@@ -55,6 +57,8 @@ func (l *Live) credential(ctx context.Context, r *Request) credential {
 			return c.fail(verifyReason(err), jwks.Describe(err))
 		}
 		c.claims = claims
+		iss, _ := claims["iss"].(string)
+		c.issuer = l.Config.Issuers[iss]
 		return c
 	}
 	s := &l.Config.Sessions
@@ -68,7 +72,7 @@ func (l *Live) credential(ctx context.Context, r *Request) credential {
 	}
 	useData := s.CookieCache && l.SessionVerifier != nil && cookies.data != ""
 	useToken := s.Lookup && l.Sessions != nil && cookies.token != ""
-	c := credential{sent: useData || useToken}
+	c := credential{sent: useData || useToken, issuer: s.Issuer}
 	if useData {
 		c.source = CredentialSessionCookie
 		claims, err := l.SessionVerifier.Verify(ctx, cookies.data)

@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"errors"
+	"strconv"
 
 	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/jwks"
@@ -179,6 +180,10 @@ func (l *Live) authenticate(ctx context.Context, r *Request, d Decision, rq read
 	}
 	d.Subject = cred.claims.Subject()
 	for _, rule := range rules {
+		if want := rule.Spec.Issuer; want != "" && want != cred.issuer {
+			d.RouteLabel = rule.Label()
+			return d.deny(ReasonInsufficientClaims, "this route takes tokens of issuer "+strconv.Quote(want)+" only")
+		}
 		if description, missing := rule.MissingClaim(cred.claims); missing {
 			d.RouteLabel = rule.Label()
 			return d.deny(ReasonInsufficientClaims, description)

@@ -40,6 +40,9 @@ type Config struct {
 	// rules add to the config's instead of replacing them: a request must satisfy both, so
 	// annotations can tighten a route but never open it.
 	AnnotationsOnlyTighten bool
+	// Issuers names the trusted issuers by the iss their tokens carry (rules may require one:
+	// policy.RuleSpec.Issuer).
+	Issuers map[string]string
 	// DryRun allows every request a rule would deny, reporting the denial instead (config
 	// dryRun); rules can be dry runs one by one too (policy.RuleSpec.DryRun).
 	DryRun bool

@@ -181,8 +181,8 @@ func TestDefaultsAreSecureAndHotReloadable(t *testing.T) {
 	if err != nil {
 		t.Fatalf("rendered config.yaml is invalid:\n%s\n%v", data, err)
 	}
-	if s.Issuer != "https://auth.example.com" {
-		t.Errorf("issuer %s", s.Issuer)
+	if s.Issuers[0].Issuer != "https://auth.example.com" {
+		t.Errorf("issuer %s", s.Issuers[0].Issuer)
 	}
 
 	if len(find(objs, "PodDisruptionBudget")) != 1 {

@@ -61,7 +61,8 @@ type shardState struct {
 
 type cacheEntry struct {
 	claims  Claims
-	err     error // non-nil: a refused token
+	err     error   // non-nil: a refused token
+	keys    *KeySet // of the issuer the token was verified for
 	kid     string
 	expires int64 // unix nanoseconds
 	size    int

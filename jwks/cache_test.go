@@ -95,7 +95,7 @@ func TestCacheOnAndOffAgreeUnderConcurrency(t *testing.T) {
 		m := mint(t, ba, betterauth.MintOptions{Alg: alg})
 		tokens = append(tokens, m.Token, m.Token+"x", m.SessionToken)
 	}
-	tokens = append(tokens, mint(t, ba, betterauth.MintOptions{ExpirationTime: "-1h"}).Token, forgedUnknownKid(t))
+	tokens = append(tokens, mint(t, ba, betterauth.MintOptions{ExpirationTime: "-1h"}).Token, forgedUnknownKid(t, ba.URL))
 	waitLoaded(t, ks1, 10*time.Second)
 	waitLoaded(t, ks2, 10*time.Second)
 	want := map[string]string{}

@@ -213,6 +213,10 @@ func parseKey(raw json.RawMessage) (jwkset.JWK, error) {
 	case m.KTY == jwkset.KtyOct:
 		return jwkset.JWK{}, fmt.Errorf("kid %q: symmetric keys are never trusted", m.KID)
 	}
+	// RFC 9864 names EdDSA over Ed25519 "Ed25519": one algorithm under two names.
+	if m.ALG == jwkset.ALG(AlgEd25519) {
+		m.ALG = jwkset.AlgEdDSA
+	}
 	// Only public parameters are read: a JWKS that leaks private ones still yields a public key.
 	m.D, m.P, m.Q, m.DP, m.DQ, m.QI, m.OTH = "", "", "", "", "", "", nil
 	jwk, err := jwkset.NewJWKFromMarshal(m, jwkset.JWKMarshalOptions{}, jwkset.JWKValidateOptions{})

@@ -19,6 +19,8 @@ import (
 type KeySetOptions struct {
 	// URL of the JWKS, e.g. https://auth.example.com/api/auth/jwks. Required.
 	URL string
+	// Name labels the set in logs and in what the Observer is told (the issuer's name).
+	Name string
 	// Client fetches the JWKS. Default: a client on http.DefaultTransport (so HTTPS_PROXY and the
 	// system CA bundle apply); each fetch is bounded by FetchTimeout, not by the client.
 	Client *http.Client
@@ -61,6 +63,8 @@ type Observer interface {
 
 // Fetch describes one JWKS fetch.
 type Fetch struct {
+	// Name is the key set's KeySetOptions.Name.
+	Name string
 	// Trigger says why it ran: "initial", "interval", "retry" or "unknown_kid".
 	Trigger string
 	// Err is nil on success; FetchFailure(Err) names its kind.
@@ -131,6 +135,7 @@ type KeySet struct {
 	cancel  context.CancelFunc
 
 	loaded      atomic.Bool
+	attempted   atomic.Bool // a first fetch has ended, well or not
 	keyCount    atomic.Int64
 	kidSet      atomic.Pointer[map[string]struct{}] // kids of the current set
 	lastSuccess atomic.Int64                        // unix nanoseconds
@@ -164,6 +169,12 @@ func NewKeySet(opts KeySetOptions) (*KeySet, error) {
 		negative: make(map[string]time.Time),
 	}, nil
 }
+
+// Attempted reports whether a first fetch has ended, whatever its outcome.
+func (k *KeySet) Attempted() bool { return k.attempted.Load() }
+
+// Name is the set's KeySetOptions.Name.
+func (k *KeySet) Name() string { return k.opts.Name }
 
 // URL is the JWKS address this set fetches.
 func (k *KeySet) URL() string { return k.opts.URL }

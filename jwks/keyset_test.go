@@ -59,7 +59,7 @@ func TestRotationVerifiesTheNewKeyAndKeepsTheOld(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(1100 * time.Millisecond) // past MinFetchGap, so the unknown-kid path may fetch
-	_, _ = v.Verify(context.Background(), forgedUnknownKid(t))
+	_, _ = v.Verify(context.Background(), forgedUnknownKid(t, s.URL))
 	if _, err := v.Verify(context.Background(), old.Token); !errors.Is(err, jwks.ErrUnknownKey) {
 		t.Errorf("token from a retired key: %v, want ErrUnknownKey", err)
 	}
@@ -85,7 +85,7 @@ func TestRotationDuringABogusKidFlood(t *testing.T) {
 			defer wg.Done()
 			for ctx.Err() == nil {
 				rctx, cancel := context.WithTimeout(ctx, time.Second)
-				_, err := v.Verify(rctx, forgedUnknownKid(t))
+				_, err := v.Verify(rctx, forgedUnknownKid(t, s.URL))
 				cancel()
 				if err == nil {
 					t.Error("a forged token verified")
@@ -169,7 +169,7 @@ func TestNegativeCacheAnswersRepeatsAtOnce(t *testing.T) {
 	v, ks := verifierFor(t, s, nil, nil)
 	mint(t, s, betterauth.MintOptions{})
 	waitLoaded(t, ks, 10*time.Second)
-	tok := forgedUnknownKid(t)
+	tok := forgedUnknownKid(t, s.URL)
 	if _, err := v.Verify(context.Background(), tok); !errors.Is(err, jwks.ErrUnknownKey) {
 		t.Fatal(err)
 	}
@@ -205,7 +205,7 @@ func TestIssuerOutageKeepsCachedKeys(t *testing.T) {
 		}
 		time.Sleep(600 * time.Millisecond) // several failed background refreshes
 		// An unknown kid forces another fetch, which fails too: "try again", not "bad token".
-		if _, err := v.Verify(context.Background(), forgedUnknownKid(t)); !errors.Is(err, jwks.ErrKeysUnavailable) {
+		if _, err := v.Verify(context.Background(), forgedUnknownKid(t, s.URL)); !errors.Is(err, jwks.ErrKeysUnavailable) {
 			t.Errorf("%s: unknown kid while the JWKS cannot be fetched: %v, want ErrKeysUnavailable", mode, err)
 		}
 		if _, err := v.Verify(context.Background(), m.Token); err != nil {
@@ -238,7 +238,7 @@ func TestStartBeforeTheIssuerThenRecover(t *testing.T) {
 	if ks.Loaded() {
 		t.Fatal("loaded with no issuer")
 	}
-	if _, err := v.Verify(context.Background(), forgedUnknownKid(t)); !errors.Is(err, jwks.ErrNotReady) {
+	if _, err := v.Verify(context.Background(), forgedUnknownKid(t, url)); !errors.Is(err, jwks.ErrNotReady) {
 		t.Fatalf("before the first load: %v, want ErrNotReady", err)
 	}
 
@@ -289,7 +289,7 @@ func TestWaitForKeysEndsWithTheCallersContext(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
 	start := time.Now()
-	_, err := v.Verify(ctx, forgedUnknownKid(t))
+	_, err := v.Verify(ctx, forgedUnknownKid(t, s.URL))
 	if !errors.Is(err, jwks.ErrTimeout) {
 		t.Fatalf("%v, want ErrTimeout", err)
 	}
@@ -310,7 +310,7 @@ func TestWaitForKeysLeavesTheCallerTimeToAnswer(t *testing.T) {
 	}
 	for _, timeout := range []time.Duration{200 * time.Millisecond, 50 * time.Millisecond, 10 * time.Millisecond} {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		_, err := v.Verify(ctx, forgedUnknownKid(t))
+		_, err := v.Verify(ctx, forgedUnknownKid(t, s.URL))
 		callerErr := ctx.Err()
 		deadline, _ := ctx.Deadline()
 		left := time.Until(deadline)
@@ -362,11 +362,12 @@ func TestConcurrentVerification(t *testing.T) {
 	wg.Wait()
 }
 
-// forgedUnknownKid is a well-formed EdDSA token under a random kid that no JWKS holds.
-func forgedUnknownKid(t testing.TB) string {
+// forgedUnknownKid is a well-formed EdDSA token of issuer iss (a verifier picks keys by iss)
+// under a random kid that no JWKS holds.
+func forgedUnknownKid(t testing.TB, iss string) string {
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	kid := make([]byte, 12)
 	_, _ = rand.Read(kid)
 	return sign(t, jwt.SigningMethodEdDSA, key, map[string]any{"alg": "EdDSA", "kid": fmt.Sprintf("%x", kid)},
-		map[string]any{"sub": "x", "exp": time.Now().Add(time.Hour).Unix()})
+		map[string]any{"sub": "x", "iss": iss, "exp": time.Now().Add(time.Hour).Unix()})
 }

@@ -158,6 +158,9 @@ func (k *KeySet) fetch(ctx context.Context, trigger string) error {
 	}
 	end := time.Now()
 	log := k.opts.Logger.With("url", k.opts.URL, "trigger", trigger)
+	if k.opts.Name != "" {
+		log = log.With("issuer", k.opts.Name)
+	}
 	for _, p := range problems {
 		log.Warn("jwks key skipped", "error", p.Error())
 	}
@@ -176,9 +179,10 @@ func (k *KeySet) fetch(ctx context.Context, trigger string) error {
 		k.noteKids(log, keys, first)
 	}
 	stale := k.noteStaleness(log)
+	k.attempted.Store(true)
 	if k.opts.Observer != nil {
 		k.opts.Observer.JWKSFetched(Fetch{
-			Trigger: trigger, Err: err, Stale: stale, Keys: k.Keys(), Skipped: len(problems),
+			Name: k.opts.Name, Trigger: trigger, Err: err, Stale: stale, Keys: k.Keys(), Skipped: len(problems),
 			Duration: end.Sub(start), At: end,
 		})
 	}

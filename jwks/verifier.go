@@ -19,6 +19,19 @@ var algorithms = []string{"EdDSA", "ES256", "ES512", "RS256", "PS256"}
 // first. The slice is the caller's.
 func Algorithms() []string { return slices.Clone(algorithms) }
 
+// AlgEd25519 is RFC 9864's fully-specified name of EdDSA over Ed25519, the only EdDSA Better
+// Auth signs with: accepted as EdDSA wherever an algorithm is named (tokens, JWKs, lists).
+const AlgEd25519 = "Ed25519"
+
+// CanonicalAlgorithm is the name this package uses for an algorithm: EdDSA for Ed25519, the
+// name itself otherwise.
+func CanonicalAlgorithm(alg string) string {
+	if alg == AlgEd25519 {
+		return "EdDSA"
+	}
+	return alg
+}
+
 // Better Auth signs its session-cache cookie with the same keys as access tokens; these mark it.
 const (
 	SessionCacheType     = "better-auth.session-cache+jwt"
@@ -28,11 +41,31 @@ const (
 // DefaultMaxTokenBytes is the largest token verified; anything longer is refused unread.
 const DefaultMaxTokenBytes = 16 << 10
 
-// VerifierOptions configure a Verifier.
-type VerifierOptions struct {
-	// Keys supplies verification keys by kid. Required.
+// Trust is one issuer whose tokens a Verifier accepts: a token is verified with the keys of the
+// issuer its iss names, and with no other.
+type Trust struct {
+	// Name labels the issuer (the config's issuers[].name).
+	Name string
+	// Keys supplies its verification keys by kid. Required.
 	Keys *KeySet
 	// Issuer the iss claim must equal. Required.
+	Issuer string
+	// IssuerAliases are other spellings of the issuer that iss may equal instead.
+	IssuerAliases []string
+	// Audiences: the aud claim must contain at least one. Required (Better Auth always sets aud).
+	Audiences []string
+	// Algorithms allowed in the token header. Default: Algorithms(). Never HS* or none.
+	Algorithms []string
+}
+
+// VerifierOptions configure a Verifier.
+type VerifierOptions struct {
+	// Trusts are the issuers whose tokens are accepted. When empty, one is made of Keys,
+	// Issuer, IssuerAliases, Audiences and Algorithms.
+	Trusts []Trust
+	// Keys supplies verification keys by kid (one issuer; see Trusts).
+	Keys *KeySet
+	// Issuer the iss claim must equal (one issuer; see Trusts).
 	Issuer string
 	// IssuerAliases are other spellings of the issuer that iss may equal instead.
 	IssuerAliases []string
@@ -43,9 +76,9 @@ type VerifierOptions struct {
 	// Transform, when set, turns verified claims into the view callers read (it runs once per
 	// token: the cache holds its result). An error refuses the token as malformed.
 	Transform func(Claims) (Claims, error)
-	// Audiences: the aud claim must contain at least one. Required (Better Auth always sets aud).
+	// Audiences: the aud claim must contain at least one (one issuer; see Trusts).
 	Audiences []string
-	// Algorithms allowed in the token header. Default: Algorithms(). Never HS* or none.
+	// Algorithms allowed in the token header (one issuer; see Trusts).
 	Algorithms []string
 	// ClockSkew tolerated on exp, nbf and iat. Default 0.
 	ClockSkew time.Duration
@@ -68,36 +101,30 @@ const (
 
 // Verifier checks Better Auth JWTs. It is safe for concurrent use.
 type Verifier struct {
-	keys       *KeySet
-	keyfunc    keyfunc.Keyfunc
-	validator  *jwt.Validator
-	issuers    []string // iss must be one of these
-	cookie     bool     // a session-cache cookie verifier
+	trusts     []*trust
+	byIssuer   map[string]*trust // by iss and each alias
+	algorithms []string          // allowed by any trust
+	cookie     bool              // a session-cache cookie verifier
 	transform  func(Claims) (Claims, error)
-	algorithms []string
 	maxBytes   int
 	cache      *tokenCache // nil: off
 	now        func() time.Time
 }
 
+// trust is a compiled Trust.
+type trust struct {
+	name       string
+	keys       *KeySet
+	keyfunc    keyfunc.Keyfunc
+	validator  *jwt.Validator
+	algorithms []string
+}
+
 // NewVerifier builds a Verifier.
 func NewVerifier(o VerifierOptions) (*Verifier, error) {
-	if o.Keys == nil {
-		return nil, errors.New("jwks: verifier needs a key set")
-	}
-	if o.Issuer == "" {
-		return nil, errors.New("jwks: verifier needs an issuer")
-	}
-	if len(o.Audiences) == 0 {
-		return nil, errors.New("jwks: verifier needs at least one audience")
-	}
-	if len(o.Algorithms) == 0 {
-		o.Algorithms = algorithms
-	}
-	for _, a := range o.Algorithms {
-		if !slices.Contains(algorithms, a) {
-			return nil, fmt.Errorf("jwks: algorithm %q is not one Better Auth signs with (%s)", a, strings.Join(algorithms, ", "))
-		}
+	trusts := o.Trusts
+	if len(trusts) == 0 {
+		trusts = []Trust{{Keys: o.Keys, Issuer: o.Issuer, IssuerAliases: o.IssuerAliases, Audiences: o.Audiences, Algorithms: o.Algorithms}}
 	}
 	if o.MaxTokenBytes <= 0 {
 		o.MaxTokenBytes = DefaultMaxTokenBytes
@@ -108,29 +135,73 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 	if o.CacheBytes <= 0 {
 		o.CacheBytes = DefaultCacheBytes
 	}
-	kf, err := keyfunc.New(keyfunc.Options{Storage: o.Keys.storage()})
+	v := &Verifier{
+		byIssuer:  map[string]*trust{},
+		maxBytes:  o.MaxTokenBytes,
+		cookie:    o.SessionCookie,
+		transform: o.Transform,
+		cache:     newTokenCache(o.CacheEntries, o.CacheBytes),
+		now:       o.Now,
+	}
+	for _, t := range trusts {
+		ct, err := compileTrust(t, o)
+		if err != nil {
+			return nil, err
+		}
+		for _, iss := range append([]string{t.Issuer}, t.IssuerAliases...) {
+			if prev, dup := v.byIssuer[iss]; dup && prev != ct {
+				return nil, fmt.Errorf("jwks: issuers %q and %q both trust iss %q", prev.name, ct.name, iss)
+			}
+			v.byIssuer[iss] = ct
+		}
+		v.trusts = append(v.trusts, ct)
+		for _, a := range ct.algorithms {
+			if !slices.Contains(v.algorithms, a) {
+				v.algorithms = append(v.algorithms, a)
+			}
+		}
+	}
+	return v, nil
+}
+
+func compileTrust(t Trust, o VerifierOptions) (*trust, error) {
+	if t.Keys == nil {
+		return nil, errors.New("jwks: verifier needs a key set")
+	}
+	if t.Issuer == "" {
+		return nil, errors.New("jwks: verifier needs an issuer")
+	}
+	if len(t.Audiences) == 0 {
+		return nil, errors.New("jwks: verifier needs at least one audience")
+	}
+	algs := t.Algorithms
+	if len(algs) == 0 {
+		algs = algorithms
+	}
+	ct := &trust{name: t.Name, keys: t.Keys}
+	for _, a := range algs {
+		a = CanonicalAlgorithm(a)
+		if !slices.Contains(algorithms, a) {
+			return nil, fmt.Errorf("jwks: algorithm %q is not one Better Auth signs with (%s)", a, strings.Join(algorithms, ", "))
+		}
+		if !slices.Contains(ct.algorithms, a) {
+			ct.algorithms = append(ct.algorithms, a)
+		}
+	}
+	kf, err := keyfunc.New(keyfunc.Options{Storage: t.Keys.storage()})
 	if err != nil {
 		return nil, fmt.Errorf("jwks: %w", err)
 	}
-	return &Verifier{
-		keys:    o.Keys,
-		keyfunc: kf,
-		// iss is checked after the validator, against Issuer and its aliases.
-		validator: jwt.NewValidator(
-			jwt.WithAudience(o.Audiences...),
-			jwt.WithLeeway(o.ClockSkew),
-			jwt.WithExpirationRequired(),
-			jwt.WithIssuedAt(),
-			jwt.WithTimeFunc(o.Now),
-		),
-		algorithms: slices.Clone(o.Algorithms),
-		maxBytes:   o.MaxTokenBytes,
-		issuers:    append([]string{o.Issuer}, o.IssuerAliases...),
-		cookie:     o.SessionCookie,
-		transform:  o.Transform,
-		cache:      newTokenCache(o.CacheEntries, o.CacheBytes),
-		now:        o.Now,
-	}, nil
+	ct.keyfunc = kf
+	// iss is checked before, when the trust is chosen by it.
+	ct.validator = jwt.NewValidator(
+		jwt.WithAudience(t.Audiences...),
+		jwt.WithLeeway(o.ClockSkew),
+		jwt.WithExpirationRequired(),
+		jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(o.Now),
+	)
+	return ct, nil
 }
 
 // Verify checks a compact JWT and returns its claims, which the caller must not modify (they
@@ -150,7 +221,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 		return nil, invalid(ErrMalformed)
 	}
 	if v.cache == nil {
-		claims, _, _, err := v.verify(ctx, token)
+		claims, _, _, _, err := v.verify(ctx, token)
 		return claims, err
 	}
 	key := keyOf(token)
@@ -159,16 +230,16 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 		switch {
 		case e.err != nil:
 			return nil, e.err
-		case v.keys.Usable(e.kid):
+		case e.keys.Usable(e.kid):
 			return e.claims, nil
 		default:
 			v.cache.drop(key, e) // its key has left the set, or the set is stale: verify again (and fail)
 		}
 	}
-	claims, kid, exp, err := v.verify(ctx, token)
+	claims, t, kid, exp, err := v.verify(ctx, token)
 	switch {
 	case err == nil:
-		v.cache.put(key, &cacheEntry{claims: claims, kid: kid, expires: exp, size: 2 * len(token)}, now)
+		v.cache.put(key, &cacheEntry{claims: claims, keys: t.keys, kid: kid, expires: exp, size: 2 * len(token)}, now)
 	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrExpired):
 		// Refusals that a retry cannot change (unlike an unknown kid or keys not yet loaded).
 		v.cache.put(key, &cacheEntry{err: err, expires: now + int64(v.cache.negativeExpiry), size: 64}, now)
@@ -176,62 +247,71 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	return claims, err
 }
 
-// verify checks a token's form, signature and claims, and returns its claims view, its kid and
-// its exp (unix nanoseconds). The token is read strictly (see compact) and the steps run
-// cheapest first, so a forged token costs no more than one signature check.
-func (v *Verifier) verify(ctx context.Context, token string) (_ Claims, kid string, exp int64, _ error) {
+// verify checks a token's form, signature and claims, and returns its claims view, the trust
+// (issuer) it was verified for, its kid and its exp (unix nanoseconds). The token is read
+// strictly (see compact) and the steps run cheapest first, so a forged token costs no more than
+// one signature check. The issuer its iss names is chosen before any key is looked at: a token
+// is never tried against another issuer's keys.
+func (v *Verifier) verify(ctx context.Context, token string) (_ Claims, _ *trust, kid string, exp int64, _ error) {
+	fail := func(err error) (Claims, *trust, string, int64, error) { return nil, nil, "", 0, err }
 	t, err := parseCompact(token)
 	if err != nil {
-		return nil, "", 0, invalid(err)
+		return fail(invalid(err))
 	}
 	h := t.header
+	alg := CanonicalAlgorithm(h.alg)
 	switch {
 	case h.crit:
-		return nil, "", 0, invalid(ErrCritical)
-	case !slices.Contains(v.algorithms, h.alg):
-		return nil, "", 0, invalid(ErrAlgorithm)
+		return fail(invalid(ErrCritical))
+	case !slices.Contains(v.algorithms, alg):
+		return fail(invalid(ErrAlgorithm))
 	case h.kid == "":
 		// Better Auth always sends a kid; trying every key would multiply the cost of a forgery.
-		return nil, "", 0, invalid(ErrNoKeyID)
+		return fail(invalid(ErrNoKeyID))
 	case isSessionCacheType(h.typ) && !v.cookie:
 		// Signed with the same keys as access tokens, but a cookie, not a credential for APIs.
-		return nil, "", 0, invalid(ErrSessionCacheType)
+		return fail(invalid(ErrSessionCacheType))
 	case v.cookie && !isSessionCacheType(h.typ):
 		// The session cookie carries only what Better Auth put there: an access token planted
 		// in it (by a script or a sibling subdomain) is refused.
-		return nil, "", 0, invalid(ErrNotSessionCache)
+		return fail(invalid(ErrNotSessionCache))
 	}
 	claims, err := parseClaims(t.payload)
 	if err != nil {
-		return nil, "", 0, invalid(err)
+		return fail(invalid(err))
 	}
-	method := jwt.GetSigningMethod(h.alg)
-	key, err := v.keyfunc.KeyfuncCtx(ctx)(&jwt.Token{Header: map[string]any{"alg": h.alg, "kid": h.kid}, Method: method})
+	iss, _ := claims["iss"].(string)
+	tr, ok := v.byIssuer[iss]
+	switch {
+	case !ok:
+		return fail(invalid(ErrIssuer))
+	case !slices.Contains(tr.algorithms, alg):
+		return fail(invalid(ErrAlgorithm))
+	}
+	method := jwt.GetSigningMethod(alg)
+	key, err := tr.keyfunc.KeyfuncCtx(ctx)(&jwt.Token{Header: map[string]any{"alg": alg, "kid": h.kid}, Method: method})
 	if err != nil {
-		return nil, "", 0, keyError(err)
+		return fail(keyError(err))
 	}
 	if err := method.Verify(t.signingInput, t.signature, key); err != nil {
 		if errors.Is(err, jwt.ErrInvalidKeyType) {
-			return nil, "", 0, invalid(ErrKeyMismatch)
+			return fail(invalid(ErrKeyMismatch))
 		}
-		return nil, "", 0, invalid(ErrSignature)
+		return fail(invalid(ErrSignature))
 	}
-	if err := v.validator.Validate(jwt.MapClaims(claims)); err != nil {
-		return nil, "", 0, claimsError(err)
-	}
-	if iss, _ := claims["iss"].(string); !slices.Contains(v.issuers, iss) {
-		return nil, "", 0, invalid(ErrIssuer)
+	if err := tr.validator.Validate(jwt.MapClaims(claims)); err != nil {
+		return fail(claimsError(err))
 	}
 	expires, _ := jwt.MapClaims(claims).GetExpirationTime()
 	if expires == nil { // the validator requires exp: never nil here, but never trusted either
-		return nil, "", 0, invalid(ErrMissingClaim)
+		return fail(invalid(ErrMissingClaim))
 	}
 	if v.transform != nil {
 		if claims, err = v.transform(claims); err != nil {
-			return nil, "", 0, invalid(ErrMalformed)
+			return fail(invalid(ErrMalformed))
 		}
 	}
-	return claims, h.kid, expires.UnixNano(), nil
+	return claims, tr, h.kid, expires.UnixNano(), nil
 }
 
 func invalid(cause error) error {

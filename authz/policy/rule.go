@@ -23,6 +23,9 @@ type RuleSpec struct {
 	Policy string `yaml:"policy"`
 	// Claims the token must carry (authenticated only): all keys must match; a list means any of.
 	Claims map[string]any `yaml:"claims"`
+	// Issuer, when set, is the name of the issuer (config issuers[].name) whose tokens the rule
+	// accepts (authenticated only); a token of another issuer is denied (403).
+	Issuer string `yaml:"issuer"`
 	// DryRun: a request this rule would deny is allowed, and the denial it would have had is
 	// logged and counted. Identity headers still follow the credential alone.
 	DryRun bool `yaml:"dryRun"`
@@ -108,6 +111,9 @@ func CompileRule(spec RuleSpec, path, source string, allowHosts bool, lines Line
 	// Servers answer HEAD with their GET handler: a rule for GET covers HEAD too.
 	if slices.Contains(r.methods, "GET") && !slices.Contains(r.methods, "HEAD") {
 		r.methods = append(r.methods, "HEAD")
+	}
+	if spec.Issuer != "" && r.Action != Authenticated {
+		bad(JoinPath(path, "issuer"), "only applies to authenticated rules, not %s", r.Action)
 	}
 	if len(spec.Claims) > 0 {
 		key := JoinPath(path, "claims")

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/betterauthz/betterauthz/internal/config"
 )
@@ -49,12 +50,25 @@ func validate(_ context.Context, args []string, getenv func(string) string, stdi
 			bad++
 			continue
 		}
-		fmt.Fprintf(stdout, "%s: ok (issuer %s, jwks %s, %d routes, default %s)\n", file, s.Issuer, s.JWKSURL, len(s.Routes), s.DefaultPolicy)
+		fmt.Fprintf(stdout, "%s: ok (%s, %d routes, default %s)\n", file, describeIssuers(s.Issuers), len(s.Routes), s.DefaultPolicy)
 	}
 	if bad > 0 {
 		return &ExitError{Code: 1}
 	}
 	return nil
+}
+
+// describeIssuers says which Better Auths a config trusts: "issuer ISS, jwks URL" for the
+// one-issuer keys, each issuer by name for an issuers list.
+func describeIssuers(list []config.Issuer) string {
+	if len(list) == 1 && list[0].Name == config.DefaultIssuerName {
+		return fmt.Sprintf("issuer %s, jwks %s", list[0].Issuer, list[0].JWKSURL)
+	}
+	parts := make([]string, len(list))
+	for i, is := range list {
+		parts[i] = fmt.Sprintf("%s: iss %s, jwks %s", is.Name, is.Issuer, is.JWKSURL)
+	}
+	return "issuers " + strings.Join(parts, "; ")
 }
 
 // readConfig reads a file, or stdin for "-" (a config piped in, e.g. from helm template).

@@ -18,6 +18,7 @@ import (
 
 // File is the config file's schema. Pointers mark keys whose absence means "default".
 type File struct {
+	Issuers             []IssuerFile      `yaml:"issuers"`
 	BetterAuthURL       string            `yaml:"betterAuthURL"`
 	BasePath            string            `yaml:"basePath"`
 	JWKSURL             string            `yaml:"jwksURL"`
@@ -82,18 +83,15 @@ const (
 
 // Settings is a validated config with every default applied.
 type Settings struct {
-	// BetterAuthURL as configured (or from $BETTER_AUTH_URL), and its origin.
-	BetterAuthURL, Origin string
-	BasePath              string
-	JWKSURL               string
-	JWKSRefreshInterval   time.Duration
+	// Issuers are the Better Auths whose tokens are trusted, at least one; the one-issuer
+	// shorthand is one named DefaultIssuerName. A token is verified with the keys of the issuer
+	// its iss names.
+	Issuers             []Issuer
+	JWKSRefreshInterval time.Duration
 	// JWKSCAFile, when set, holds the only CAs trusted for an https jwksURL.
 	JWKSCAFile string
 	// MaxKeyAge: keys not refreshed successfully for this long are no longer trusted (0: never).
 	MaxKeyAge          time.Duration
-	Issuer             string
-	Audiences          []string
-	Algorithms         []string
 	ClockSkew          time.Duration
 	IdentityHeaders    []authz.IdentityHeader // sorted by name
 	AllowCORSPreflight bool
@@ -115,7 +113,7 @@ func Parse(data []byte, getenv func(string) string) (*Settings, error) {
 	d := policy.Decode(data, &f, "")
 	c := &checker{d: d, errs: d.Errs}
 	s := &Settings{}
-	f.issuer(c, s, getenv)
+	f.issuers(c, s, getenv)
 	f.identity(c, s)
 	f.annotations(c, s)
 	f.cache(c, s)
@@ -139,7 +137,17 @@ func (c *checker) bad(path, format string, args ...any) {
 	if c.d.Failed(key) {
 		return
 	}
-	c.errs = append(c.errs, policy.Errorf(path, c.d.Line(key), format, args...))
+	// A missing key has no line: say where its parent is (the list entry that lacks it).
+	line := c.d.Line(key)
+	for at := key; line == 0; {
+		i := strings.LastIndexAny(at, ".[")
+		if i <= 0 {
+			break
+		}
+		at = at[:i]
+		line = c.d.Line(at)
+	}
+	c.errs = append(c.errs, policy.Errorf(path, line, format, args...))
 }
 
 func (f *File) routes(c *checker, s *Settings) {
@@ -157,6 +165,11 @@ func (f *File) routes(c *checker, s *Settings) {
 		rules, errs := policy.CompileRules(f.Routes, "routes", policy.SourceConfig, true, c.d.Line)
 		c.errs = append(c.errs, errs...)
 		s.Routes = rules
+		for i, spec := range f.Routes {
+			if _, ok := s.IssuerNamed(spec.Issuer); spec.Issuer != "" && !ok {
+				c.bad(fmt.Sprintf("routes[%d].issuer", i), "%q names no issuer (%s)", spec.Issuer, strings.Join(s.issuerNames(), ", "))
+			}
+		}
 	}
 }
 
@@ -201,20 +214,27 @@ func deref[T any](p *T, def T) T {
 
 // Config compiles the settings into what decisions read.
 func (s *Settings) Config() *authz.Config {
+	sessions := s.SessionIssuer()
+	issuers := make(map[string]string, len(s.Issuers))
+	for _, is := range s.Issuers {
+		issuers[is.Issuer] = is.Name
+	}
 	return &authz.Config{
+		Issuers:                issuers,
 		Routes:                 policy.NewRoutes(s.Routes, s.DefaultPolicy),
 		IdentityHeaders:        s.IdentityHeaders,
 		AllowCORSPreflight:     s.AllowCORSPreflight,
-		Realm:                  s.Issuer,
+		Realm:                  s.Issuers[0].Issuer,
 		AnnotationsOnlyTighten: !s.Annotations.AllowPublic,
 		DryRun:                 s.DryRun,
 		Sessions: authz.Sessions{
 			CookieCache:    s.Sessions.CookieCache,
 			Lookup:         s.Sessions.Lookup,
 			CookiePrefix:   s.Sessions.CookiePrefix,
-			SecureOnly:     strings.HasPrefix(s.Origin, "https://"),
+			SecureOnly:     strings.HasPrefix(sessions.Origin, "https://"),
 			SignInURL:      s.Sessions.SignInURL,
-			TrustedOrigins: append(slices.Clone(s.Sessions.TrustedOrigins), s.Origin),
+			TrustedOrigins: append(slices.Clone(s.Sessions.TrustedOrigins), sessions.Origin),
+			Issuer:         sessions.Name,
 		},
 	}
 }

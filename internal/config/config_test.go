@@ -60,14 +60,17 @@ func TestDefaultsFollowBetterAuth(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := &Settings{
-		BetterAuthURL:       "https://auth.example.com/",
-		Origin:              "https://auth.example.com",
-		BasePath:            "/api/auth",
-		JWKSURL:             "https://auth.example.com/api/auth/jwks",
+		Issuers: []Issuer{{
+			Name:          "default",
+			BetterAuthURL: "https://auth.example.com/",
+			Origin:        "https://auth.example.com",
+			BasePath:      "/api/auth",
+			JWKSURL:       "https://auth.example.com/api/auth/jwks",
+			Issuer:        "https://auth.example.com",
+			Audiences:     []string{"https://auth.example.com"},
+			Algorithms:    []string{"EdDSA", "ES256", "ES512", "RS256", "PS256"},
+		}},
 		JWKSRefreshInterval: 5 * time.Minute,
-		Issuer:              "https://auth.example.com",
-		Audiences:           []string{"https://auth.example.com"},
-		Algorithms:          []string{"EdDSA", "ES256", "ES512", "RS256", "PS256"},
 		ClockSkew:           30 * time.Second,
 		IdentityHeaders: []authz.IdentityHeader{
 			{Name: "x-user-email", Claim: "email"}, {Name: "x-user-id", Claim: "sub"}, {Name: "x-user-name", Claim: "name"},
@@ -83,7 +86,7 @@ func TestDefaultsFollowBetterAuth(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.JWKSURL != "http://localhost:3000/api/auth/jwks" || s.Issuer != "http://localhost:3000" {
+	if s.Issuers[0].JWKSURL != "http://localhost:3000/api/auth/jwks" || s.Issuers[0].Issuer != "http://localhost:3000" {
 		t.Fatalf("without BETTER_AUTH_URL: %+v", s)
 	}
 }
@@ -94,14 +97,14 @@ func TestValidConfigs(t *testing.T) {
 		check func(t *testing.T, s *Settings)
 	}{
 		"full.yaml": {check: func(t *testing.T, s *Settings) {
-			if s.JWKSURL != "https://auth.example.com/auth/keys" || s.Issuer != "https://auth.example.com" {
-				t.Errorf("jwks %s issuer %s", s.JWKSURL, s.Issuer)
+			if s.Issuers[0].JWKSURL != "https://auth.example.com/auth/keys" || s.Issuers[0].Issuer != "https://auth.example.com" {
+				t.Errorf("jwks %s issuer %s", s.Issuers[0].JWKSURL, s.Issuers[0].Issuer)
 			}
-			if !slices.Equal(s.Audiences, []string{"https://app.example.com", "https://admin.example.com"}) {
-				t.Errorf("audiences %v", s.Audiences)
+			if !slices.Equal(s.Issuers[0].Audiences, []string{"https://app.example.com", "https://admin.example.com"}) {
+				t.Errorf("audiences %v", s.Issuers[0].Audiences)
 			}
-			if !slices.Equal(s.Algorithms, []string{"EdDSA", "ES256"}) || s.ClockSkew != 0 || s.AllowCORSPreflight {
-				t.Errorf("algorithms %v skew %s cors %v", s.Algorithms, s.ClockSkew, s.AllowCORSPreflight)
+			if !slices.Equal(s.Issuers[0].Algorithms, []string{"EdDSA", "ES256"}) || s.ClockSkew != 0 || s.AllowCORSPreflight {
+				t.Errorf("algorithms %v skew %s cors %v", s.Issuers[0].Algorithms, s.ClockSkew, s.AllowCORSPreflight)
 			}
 			if s.DefaultPolicy != policy.Deny || s.JWKSRefreshInterval != time.Minute {
 				t.Errorf("policy %s refresh %s", s.DefaultPolicy, s.JWKSRefreshInterval)
@@ -114,14 +117,14 @@ func TestValidConfigs(t *testing.T) {
 		"config-url-beats-env.yaml": {
 			env: map[string]string{"BETTER_AUTH_URL": "https://env.example.com"},
 			check: func(t *testing.T, s *Settings) {
-				if s.Issuer != "https://file.example.com" {
-					t.Errorf("issuer %s", s.Issuer)
+				if s.Issuers[0].Issuer != "https://file.example.com" {
+					t.Errorf("issuer %s", s.Issuers[0].Issuer)
 				}
 			},
 		},
 		"custom-base-path.yaml": {check: func(t *testing.T, s *Settings) {
-			if s.JWKSURL != "http://better-auth.auth.svc.cluster.local:3000/auth/jwks" {
-				t.Errorf("jwks %s", s.JWKSURL)
+			if s.Issuers[0].JWKSURL != "http://better-auth.auth.svc.cluster.local:3000/auth/jwks" {
+				t.Errorf("jwks %s", s.Issuers[0].JWKSURL)
 			}
 		}},
 		"no-identity-headers.yaml": {check: func(t *testing.T, s *Settings) {
@@ -149,6 +152,32 @@ func TestValidConfigs(t *testing.T) {
 				t.Errorf("CA file %q, max key age %s", s.JWKSCAFile, s.MaxKeyAge)
 			}
 		}},
+		"issuers.yaml": {check: func(t *testing.T, s *Settings) {
+			if len(s.Issuers) != 2 {
+				t.Fatalf("issuers %+v", s.Issuers)
+			}
+			prod, staging := s.Issuers[0], s.Issuers[1]
+			if prod.Name != "production" || prod.Issuer != "https://auth.example.com" || prod.JWKSURL != "https://auth.example.com/api/auth/jwks" ||
+				!slices.Equal(prod.Audiences, []string{"https://auth.example.com"}) || len(prod.Algorithms) != 5 {
+				t.Errorf("production %+v", prod)
+			}
+			// Ed25519 is RFC 9864's name for EdDSA.
+			if staging.Name != "staging" || staging.Issuer != "https://auth.staging.example.com" ||
+				staging.JWKSURL != "https://auth.staging.example.com/auth/jwks" ||
+				!slices.Equal(staging.Algorithms, []string{"EdDSA", "ES256"}) {
+				t.Errorf("staging %+v", staging)
+			}
+			c := s.Config()
+			if c.Issuers["https://auth.example.com"] != "production" || c.Issuers["https://auth.staging.example.com"] != "staging" {
+				t.Errorf("authz issuers %v", c.Issuers)
+			}
+			if s.Sessions.Issuer != "staging" || c.Sessions.Issuer != "staging" || s.Sessions.LookupURL != "https://auth.staging.example.com/auth/get-session" {
+				t.Errorf("sessions %+v / %+v", s.Sessions, c.Sessions)
+			}
+			if len(s.Routes) != 1 || s.Routes[0].Spec.Issuer != "production" {
+				t.Errorf("routes %+v", s.Routes)
+			}
+		}},
 		"dry-run.yaml": {check: func(t *testing.T, s *Settings) {
 			if !s.DryRun || !s.Config().DryRun || len(s.Routes) != 1 || !s.Routes[0].DryRun() {
 				t.Errorf("dry run %v, rules %+v", s.DryRun, s.Routes)
@@ -157,7 +186,7 @@ func TestValidConfigs(t *testing.T) {
 		"sessions.yaml": {check: func(t *testing.T, s *Settings) {
 			want := Sessions{CookieCache: true, Lookup: true, LookupTTL: 10 * time.Second, CookiePrefix: "myapp",
 				LookupURL: "http://better-auth.auth.svc.cluster.local:3000/api/get-session",
-				SignInURL: "https://app.example.com/sign-in?from=mesh", TrustedOrigins: []string{"https://app.example.com", "http://localhost:3000"}}
+				SignInURL: "https://app.example.com/sign-in?from=mesh", Issuer: "default", TrustedOrigins: []string{"https://app.example.com", "http://localhost:3000"}}
 			if !reflect.DeepEqual(s.Sessions, want) {
 				t.Errorf("sessions %+v", s.Sessions)
 			}
@@ -167,7 +196,7 @@ func TestValidConfigs(t *testing.T) {
 			}
 		}},
 		"empty.yaml": {check: func(t *testing.T, s *Settings) {
-			if !reflect.DeepEqual(s.Sessions, Sessions{CookiePrefix: "better-auth", LookupTTL: 30 * time.Second, LookupURL: "http://localhost:3000/api/auth/get-session"}) {
+			if !reflect.DeepEqual(s.Sessions, Sessions{CookiePrefix: "better-auth", LookupTTL: 30 * time.Second, LookupURL: "http://localhost:3000/api/auth/get-session", Issuer: "default"}) {
 				t.Errorf("sessions %+v: want off", s.Sessions)
 			}
 			if s.MaxKeyAge != 24*time.Hour || s.JWKSCAFile != "" {
@@ -217,7 +246,7 @@ func FuzzParse(f *testing.F) {
 			}
 			return
 		}
-		if s.Issuer == "" || len(s.Audiences) == 0 || len(s.Algorithms) == 0 || s.JWKSURL == "" {
+		if s.Issuers[0].Issuer == "" || len(s.Issuers[0].Audiences) == 0 || len(s.Issuers[0].Algorithms) == 0 || s.Issuers[0].JWKSURL == "" {
 			t.Fatalf("accepted config lacks essentials: %+v", s)
 		}
 		s.Config()
@@ -225,9 +254,10 @@ func FuzzParse(f *testing.F) {
 }
 
 func equalSettings(a, b *Settings) bool {
-	return a.BetterAuthURL == b.BetterAuthURL && a.Origin == b.Origin && a.BasePath == b.BasePath &&
-		a.JWKSURL == b.JWKSURL && a.JWKSRefreshInterval == b.JWKSRefreshInterval && a.Issuer == b.Issuer &&
-		slices.Equal(a.Audiences, b.Audiences) && slices.Equal(a.Algorithms, b.Algorithms) &&
-		a.ClockSkew == b.ClockSkew && slices.Equal(a.IdentityHeaders, b.IdentityHeaders) &&
+	return slices.EqualFunc(a.Issuers, b.Issuers, func(x, y Issuer) bool {
+		return x.Name == y.Name && x.BetterAuthURL == y.BetterAuthURL && x.Origin == y.Origin && x.BasePath == y.BasePath &&
+			x.JWKSURL == y.JWKSURL && x.Issuer == y.Issuer && slices.Equal(x.Audiences, y.Audiences) &&
+			slices.Equal(x.Algorithms, y.Algorithms)
+	}) && a.JWKSRefreshInterval == b.JWKSRefreshInterval && a.ClockSkew == b.ClockSkew && slices.Equal(a.IdentityHeaders, b.IdentityHeaders) &&
 		a.AllowCORSPreflight == b.AllowCORSPreflight && a.DefaultPolicy == b.DefaultPolicy
 }

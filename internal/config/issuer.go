@@ -10,66 +10,152 @@ import (
 	"github.com/betterauthz/betterauthz/jwks"
 )
 
-// issuer reads where Better Auth is and how its tokens are verified: its URL and basePath, the
-// JWKS address and refresh, the issuer, audiences, algorithms and clock skew.
-func (f *File) issuer(c *checker, s *Settings, getenv func(string) string) {
-	urlKey := "betterAuthURL"
-	s.BetterAuthURL = f.BetterAuthURL
-	if s.BetterAuthURL == "" {
-		urlKey = "betterAuthURL (from $BETTER_AUTH_URL)"
-		s.BetterAuthURL = getenv("BETTER_AUTH_URL")
-	}
-	if s.BetterAuthURL == "" {
-		urlKey = "betterAuthURL (default)"
-		s.BetterAuthURL = DefaultBetterAuthURL
-	}
-	if origin, err := originOf(s.BetterAuthURL); err != nil {
-		c.bad(urlKey, "%v", err)
+// IssuerFile is one entry of the issuers list: a Better Auth whose tokens are trusted. The
+// top-level keys of the same names are its one-issuer shorthand, named DefaultIssuerName.
+type IssuerFile struct {
+	Name          string   `yaml:"name"`
+	BetterAuthURL string   `yaml:"betterAuthURL"`
+	BasePath      string   `yaml:"basePath"`
+	JWKSURL       string   `yaml:"jwksURL"`
+	Issuer        string   `yaml:"issuer"`
+	Audiences     []string `yaml:"audiences"`
+	Algorithms    []string `yaml:"algorithms"`
+}
+
+// Issuer is a validated issuer with every default applied.
+type Issuer struct {
+	// Name labels the issuer in rules (issuer: NAME), logs and metrics.
+	Name string
+	// BetterAuthURL as configured (or from $BETTER_AUTH_URL for the shorthand), and its origin.
+	BetterAuthURL, Origin string
+	BasePath              string
+	JWKSURL               string
+	// Issuer is the iss its tokens carry; a token is verified with this issuer's keys only.
+	Issuer     string
+	Audiences  []string
+	Algorithms []string
+}
+
+// DefaultIssuerName names the issuer the top-level keys describe.
+const DefaultIssuerName = "default"
+
+// maxIssuers bounds the issuers list: each has its key set, refreshed in the background.
+const maxIssuers = 32
+
+// shorthandKeys are the top-level keys of the one-issuer shorthand.
+var shorthandKeys = []string{"betterAuthURL", "basePath", "jwksURL", "issuer", "audiences", "algorithms"}
+
+// issuers reads which Better Auths are trusted — the issuers list, or the top-level shorthand —
+// and what applies to all of them: the key refresh, maxKeyAge, jwksCAFile and clock skew.
+func (f *File) issuers(c *checker, s *Settings, getenv func(string) string) {
+	if f.Issuers == nil {
+		s.Issuers = []Issuer{readIssuer(c, "", IssuerFile{
+			Name: DefaultIssuerName, BetterAuthURL: f.BetterAuthURL, BasePath: f.BasePath, JWKSURL: f.JWKSURL,
+			Issuer: f.Issuer, Audiences: f.Audiences, Algorithms: f.Algorithms,
+		}, getenv)}
 	} else {
-		s.Origin = origin
-	}
-
-	s.BasePath = cmp.Or(f.BasePath, DefaultBasePath)
-	if !strings.HasPrefix(s.BasePath, "/") || strings.ContainsAny(s.BasePath, "?#") || slices.Contains(strings.Split(s.BasePath, "/"), "..") {
-		c.bad("basePath", "%q must be a path starting with / (Better Auth's default is /api/auth)", s.BasePath)
-	}
-	s.BasePath = strings.TrimRight(s.BasePath, "/")
-
-	f.jwks(c, s)
-
-	s.Issuer = cmp.Or(f.Issuer, s.Origin)
-	s.Audiences = f.Audiences
-	if len(s.Audiences) == 0 && s.Origin != "" {
-		s.Audiences = []string{s.Origin}
-	}
-	for i, a := range f.Audiences {
-		switch a {
-		case "":
-			c.bad(fmt.Sprintf("audiences[%d]", i), "is empty")
-		case jwks.SessionCacheAudience:
-			c.bad(fmt.Sprintf("audiences[%d]", i), "%s is the session-cache cookie's audience: that JWT is accepted from its cookie only, with sessions.cookieCache: true", a)
+		var mixed []string
+		for _, k := range shorthandKeys {
+			if c.d.Line(k) > 0 {
+				mixed = append(mixed, k)
+			}
+		}
+		if len(mixed) > 0 {
+			c.bad("issuers", "cannot be combined with the one-issuer keys %s: move them into an entry of issuers", strings.Join(mixed, ", "))
+		}
+		if len(f.Issuers) == 0 {
+			c.bad("issuers", "lists no issuer")
+		}
+		if len(f.Issuers) > maxIssuers {
+			c.bad("issuers", "lists %d issuers; at most %d", len(f.Issuers), maxIssuers)
+		}
+		names := map[string]int{}
+		for i, fi := range f.Issuers {
+			at := fmt.Sprintf("issuers[%d]", i)
+			switch prev, dup := names[fi.Name]; {
+			case fi.Name == "":
+				c.bad(at+".name", "is required: rules, logs and metrics name the issuer by it")
+			case !isIssuerName(fi.Name):
+				c.bad(at+".name", "%q must be lower-case letters, digits and -, at most 63", fi.Name)
+			case dup:
+				c.bad(at+".name", "%q is already the name of issuers[%d]", fi.Name, prev)
+			default:
+				names[fi.Name] = i
+			}
+			if fi.BetterAuthURL == "" {
+				c.bad(at+".betterAuthURL", "is required ($BETTER_AUTH_URL feeds only the one-issuer shorthand)")
+				continue
+			}
+			s.Issuers = append(s.Issuers, readIssuer(c, at+".", fi, nil))
+		}
+		iss := map[string]string{}
+		for _, is := range s.Issuers {
+			if prev, dup := iss[is.Issuer]; dup && is.Issuer != "" {
+				c.bad("issuers", "%s and %s both trust iss %q: a token names one issuer, and is verified with its keys alone", prev, is.Name, is.Issuer)
+			}
+			iss[is.Issuer] = is.Name
 		}
 	}
-
-	f.algorithms(c, s)
-
+	f.keyUpkeep(c, s)
 	s.ClockSkew = deref(f.ClockSkew, DefaultClockSkew)
 	if s.ClockSkew < 0 || s.ClockSkew > maxClockSkew {
 		c.bad("clockSkew", "%s is outside 0s..%s", s.ClockSkew, maxClockSkew)
 	}
 }
 
-// jwks reads where the keys are and how they are kept.
-func (f *File) jwks(c *checker, s *Settings) {
-	s.JWKSURL = f.JWKSURL
-	if s.JWKSURL == "" && s.Origin != "" {
-		s.JWKSURL = s.Origin + s.BasePath + "/jwks"
-	} else if f.JWKSURL != "" {
-		if _, err := originOf(f.JWKSURL); err != nil {
-			c.bad("jwksURL", "%v", err)
+// readIssuer reads one issuer written at key prefix at ("" for the shorthand, "issuers[N].").
+// getenv, when set, supplies $BETTER_AUTH_URL and the default.
+func readIssuer(c *checker, at string, fi IssuerFile, getenv func(string) string) Issuer {
+	is := Issuer{Name: fi.Name, BetterAuthURL: fi.BetterAuthURL}
+	urlKey := at + "betterAuthURL"
+	if getenv != nil && is.BetterAuthURL == "" {
+		urlKey = "betterAuthURL (from $BETTER_AUTH_URL)"
+		is.BetterAuthURL = getenv("BETTER_AUTH_URL")
+		if is.BetterAuthURL == "" {
+			urlKey = "betterAuthURL (default)"
+			is.BetterAuthURL = DefaultBetterAuthURL
+		}
+	}
+	if origin, err := originOf(is.BetterAuthURL); err != nil {
+		c.bad(urlKey, "%v", err)
+	} else {
+		is.Origin = origin
+	}
+
+	is.BasePath = cmp.Or(fi.BasePath, DefaultBasePath)
+	if !strings.HasPrefix(is.BasePath, "/") || strings.ContainsAny(is.BasePath, "?#") || slices.Contains(strings.Split(is.BasePath, "/"), "..") {
+		c.bad(at+"basePath", "%q must be a path starting with / (Better Auth's default is /api/auth)", is.BasePath)
+	}
+	is.BasePath = strings.TrimRight(is.BasePath, "/")
+
+	is.JWKSURL = fi.JWKSURL
+	if is.JWKSURL == "" && is.Origin != "" {
+		is.JWKSURL = is.Origin + is.BasePath + "/jwks"
+	} else if fi.JWKSURL != "" {
+		if _, err := originOf(fi.JWKSURL); err != nil {
+			c.bad(at+"jwksURL", "%v", err)
 		}
 	}
 
+	is.Issuer = cmp.Or(fi.Issuer, is.Origin)
+	is.Audiences = fi.Audiences
+	if len(is.Audiences) == 0 && is.Origin != "" {
+		is.Audiences = []string{is.Origin}
+	}
+	for i, a := range fi.Audiences {
+		switch a {
+		case "":
+			c.bad(fmt.Sprintf("%saudiences[%d]", at, i), "is empty")
+		case jwks.SessionCacheAudience:
+			c.bad(fmt.Sprintf("%saudiences[%d]", at, i), "%s is the session-cache cookie's audience: that JWT is accepted from its cookie only, with sessions.cookieCache: true", a)
+		}
+	}
+	is.Algorithms = readAlgorithms(c, at, fi.Algorithms)
+	return is
+}
+
+// keyUpkeep reads how every issuer's keys are kept: refreshed, aged, fetched over TLS.
+func (f *File) keyUpkeep(c *checker, s *Settings) {
 	s.JWKSRefreshInterval = deref(f.JWKSRefreshInterval, jwks.DefaultRefreshInterval)
 	if s.JWKSRefreshInterval < 10*time.Second || s.JWKSRefreshInterval > 24*time.Hour {
 		c.bad("jwksRefreshInterval", "%s is outside 10s..24h", s.JWKSRefreshInterval)
@@ -84,22 +170,61 @@ func (f *File) jwks(c *checker, s *Settings) {
 	}
 
 	s.JWKSCAFile = f.JWKSCAFile
-	if s.JWKSCAFile != "" && !strings.HasPrefix(strings.ToLower(s.JWKSURL), "https://") {
-		c.bad("jwksCAFile", "applies to an https:// jwksURL only (the JWKS is at %s)", s.JWKSURL)
+	if s.JWKSCAFile != "" && !slices.ContainsFunc(s.Issuers, func(is Issuer) bool { return strings.HasPrefix(strings.ToLower(is.JWKSURL), "https://") }) {
+		var urls []string
+		for _, is := range s.Issuers {
+			urls = append(urls, is.JWKSURL)
+		}
+		c.bad("jwksCAFile", "applies to an https:// jwksURL only (the JWKS is at %s)", strings.Join(urls, ", "))
 	}
 }
 
-func (f *File) algorithms(c *checker, s *Settings) {
+// readAlgorithms reads an algorithms list; Ed25519 (RFC 9864's name) is EdDSA.
+func readAlgorithms(c *checker, at string, list []string) []string {
 	supported := jwks.Algorithms()
-	s.Algorithms = f.Algorithms
-	if f.Algorithms == nil {
-		s.Algorithms = supported
-	} else if len(f.Algorithms) == 0 {
-		c.bad("algorithms", "must list at least one of %s", strings.Join(supported, ", "))
+	if list == nil {
+		return supported
 	}
-	for i, a := range f.Algorithms {
-		if !slices.Contains(supported, a) {
-			c.bad(fmt.Sprintf("algorithms[%d]", i), "%q is not supported; Better Auth signs with %s", a, strings.Join(supported, ", "))
+	if len(list) == 0 {
+		c.bad(at+"algorithms", "must list at least one of %s", strings.Join(supported, ", "))
+	}
+	var out []string
+	for i, a := range list {
+		name := jwks.CanonicalAlgorithm(a)
+		if !slices.Contains(supported, name) {
+			c.bad(fmt.Sprintf("%salgorithms[%d]", at, i), "%q is not supported; Better Auth signs with %s (or Ed25519, RFC 9864's name for EdDSA)", a, strings.Join(supported, ", "))
+			continue
+		}
+		if !slices.Contains(out, name) {
+			out = append(out, name)
 		}
 	}
+	return out
+}
+
+// isIssuerName reports whether s can name an issuer: a DNS label.
+func isIssuerName(s string) bool { return isDNSLabel(s) }
+
+// IssuerNamed returns the issuer of that name.
+func (s *Settings) IssuerNamed(name string) (Issuer, bool) {
+	for _, is := range s.Issuers {
+		if is.Name == name {
+			return is, true
+		}
+	}
+	return Issuer{}, false
+}
+
+func (s *Settings) issuerNames() []string {
+	names := make([]string, len(s.Issuers))
+	for i, is := range s.Issuers {
+		names[i] = is.Name
+	}
+	return names
+}
+
+// SessionIssuer is the issuer of the browser sessions (sessions.issuer, default the first).
+func (s *Settings) SessionIssuer() Issuer {
+	is, _ := s.IssuerNamed(s.Sessions.Issuer)
+	return is
 }

@@ -17,6 +17,7 @@ type SessionsFile struct {
 	Lookup         *bool          `yaml:"lookup"`
 	LookupTTL      *time.Duration `yaml:"lookupTTL"`
 	LookupURL      string         `yaml:"lookupURL"`
+	Issuer         string         `yaml:"issuer"`
 	SignInURL      string         `yaml:"signInURL"`
 	TrustedOrigins []string       `yaml:"trustedOrigins"`
 }
@@ -33,6 +34,9 @@ type Sessions struct {
 	// LookupURL is Better Auth's get-session endpoint (default origin(betterAuthURL) + basePath
 	// + /get-session; set it to reach Better Auth inside the cluster, as jwksURL may).
 	LookupURL string
+	// Issuer names the issuer whose cookies these are (default: the first): its keys verify the
+	// session-cache cookie, its get-session resolves session tokens.
+	Issuer string
 	// SignInURL, when set, is where browsers without a session are redirected.
 	SignInURL string
 	// TrustedOrigins may send cookie-authenticated unsafe requests, besides the request's own
@@ -50,13 +54,24 @@ const (
 
 func (f *File) sessions(c *checker, s *Settings) {
 	sf := f.Sessions
+	var is Issuer
+	if len(s.Issuers) > 0 {
+		is = s.Issuers[0]
+	}
+	if sf.Issuer != "" {
+		var ok bool
+		if is, ok = s.IssuerNamed(sf.Issuer); !ok {
+			c.bad("sessions.issuer", "%q names no issuer (%s)", sf.Issuer, strings.Join(s.issuerNames(), ", "))
+		}
+	}
 	s.Sessions = Sessions{
 		CookieCache:  deref(sf.CookieCache, false),
 		CookiePrefix: cmp.Or(sf.CookiePrefix, DefaultCookiePrefix),
 		Lookup:       deref(sf.Lookup, false),
 		LookupTTL:    deref(sf.LookupTTL, session.DefaultTTL),
 		SignInURL:    sf.SignInURL,
-		LookupURL:    cmp.Or(sf.LookupURL, s.Origin+s.BasePath+"/get-session"),
+		LookupURL:    cmp.Or(sf.LookupURL, is.Origin+is.BasePath+"/get-session"),
+		Issuer:       is.Name,
 	}
 	if !isCookieName(s.Sessions.CookiePrefix) {
 		c.bad("sessions.cookiePrefix", "%q is not a cookie name prefix (letters, digits, - _ .)", s.Sessions.CookiePrefix)

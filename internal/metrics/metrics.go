@@ -16,10 +16,10 @@ type Metrics struct {
 	dryRunDenials     *prometheus.CounterVec
 	checkDuration     *prometheus.HistogramVec
 	jwksFetches       *prometheus.CounterVec
-	jwksFetchDuration prometheus.Histogram
-	jwksKeys          prometheus.Gauge
-	jwksLastSuccess   prometheus.Gauge
-	jwksStale         prometheus.Gauge
+	jwksFetchDuration *prometheus.HistogramVec
+	jwksKeys          *prometheus.GaugeVec
+	jwksLastSuccess   *prometheus.GaugeVec
+	jwksStale         *prometheus.GaugeVec
 	jwksFailures      *prometheus.CounterVec
 	configReloads     *prometheus.CounterVec
 	configLastSuccess prometheus.Gauge
@@ -47,29 +47,29 @@ func New(reg prometheus.Registerer) *Metrics {
 		}, []string{"transport", "decision"}),
 		jwksFetches: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "betterauthz_jwks_refreshes_total",
-			Help: "JWKS fetches, by trigger (initial, interval, retry, unknown_kid, not_ready) and result (success, error).",
-		}, []string{"trigger", "result"}),
-		jwksFetchDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Help: "JWKS fetches, by issuer (its name in the config; default for the one-issuer keys), trigger (initial, interval, retry, unknown_kid, not_ready) and result (success, error).",
+		}, []string{"issuer", "trigger", "result"}),
+		jwksFetchDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "betterauthz_jwks_refresh_duration_seconds",
-			Help:    "Time taken by JWKS fetches.",
+			Help:    "Time taken by JWKS fetches, by issuer.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 2, 12),
-		}),
-		jwksKeys: prometheus.NewGauge(prometheus.GaugeOpts{
+		}, []string{"issuer"}),
+		jwksKeys: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "betterauthz_jwks_keys",
-			Help: "Usable signing keys currently loaded.",
-		}),
-		jwksLastSuccess: prometheus.NewGauge(prometheus.GaugeOpts{
+			Help: "Usable signing keys currently loaded, by issuer.",
+		}, []string{"issuer"}),
+		jwksLastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "betterauthz_jwks_last_success_timestamp_seconds",
-			Help: "Unix time of the last successful JWKS fetch (0 if none yet).",
-		}),
-		jwksStale: prometheus.NewGauge(prometheus.GaugeOpts{
+			Help: "Unix time of the last successful JWKS fetch, by issuer (0 if none yet).",
+		}, []string{"issuer"}),
+		jwksStale: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "betterauthz_jwks_stale",
-			Help: "1 while the signing keys are past maxKeyAge (no successful JWKS refresh for that long): every token is refused with 503 keys_stale.",
-		}),
+			Help: "1 while an issuer's signing keys are past maxKeyAge (no successful JWKS refresh for that long): its tokens are refused with 503 keys_stale.",
+		}, []string{"issuer"}),
 		jwksFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "betterauthz_jwks_refresh_failures_total",
-			Help: "Failed JWKS fetches, by kind: status (not 200), redirect (not followed), too_large, invalid (not a usable key set), unreachable (connection, DNS, TLS, timeout), ca_file.",
-		}, []string{"failure"}),
+			Help: "Failed JWKS fetches, by issuer and kind: status (not 200), redirect (not followed), too_large, invalid (not a usable key set), unreachable (connection, DNS, TLS, timeout), ca_file.",
+		}, []string{"issuer", "failure"}),
 		configReloads: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "betterauthz_config_reloads_total",
 			Help: "Config loads, by source (file, configmap) and result (success, error). A failed load keeps the last good config.",
@@ -122,17 +122,25 @@ func (m *Metrics) JWKSFetched(f jwks.Fetch) {
 	result := "success"
 	if f.Err != nil {
 		result = "error"
-		m.jwksFailures.WithLabelValues(jwks.FetchFailure(f.Err)).Inc()
+		m.jwksFailures.WithLabelValues(f.Name, jwks.FetchFailure(f.Err)).Inc()
 	} else {
-		m.jwksLastSuccess.Set(float64(f.At.UnixNano()) / 1e9)
+		m.jwksLastSuccess.WithLabelValues(f.Name).Set(float64(f.At.UnixNano()) / 1e9)
 	}
-	m.jwksFetches.WithLabelValues(f.Trigger, result).Inc()
-	m.jwksFetchDuration.Observe(f.Duration.Seconds())
-	m.jwksKeys.Set(float64(f.Keys))
+	m.jwksFetches.WithLabelValues(f.Name, f.Trigger, result).Inc()
+	m.jwksFetchDuration.WithLabelValues(f.Name).Observe(f.Duration.Seconds())
+	m.jwksKeys.WithLabelValues(f.Name).Set(float64(f.Keys))
+	stale := 0.0
 	if f.Stale {
-		m.jwksStale.Set(1)
-	} else {
-		m.jwksStale.Set(0)
+		stale = 1
+	}
+	m.jwksStale.WithLabelValues(f.Name).Set(stale)
+}
+
+// IssuerRemoved drops the gauges of an issuer a reload removed (its counters stay: they only
+// go up).
+func (m *Metrics) IssuerRemoved(name string) {
+	for _, g := range []*prometheus.GaugeVec{m.jwksKeys, m.jwksLastSuccess, m.jwksStale} {
+		g.DeleteLabelValues(name)
 	}
 }
 

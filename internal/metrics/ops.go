@@ -21,17 +21,18 @@ func RegisterBuildInfo(reg prometheus.Registerer, version, commit string) {
 	reg.MustRegister(g)
 }
 
-// KeySource tells the JWKS key age collector about the key set in force: when it last fetched
-// successfully (zero: never) and its refresh interval. ok is false while there is none.
-type KeySource func() (lastSuccess time.Time, interval time.Duration, ok bool)
+// KeySource tells the JWKS key age collector about the key sets in force: each issuer's last
+// successful fetch (zero: never), and the refresh interval. ok is false while there is none.
+type KeySource func() (lastSuccess map[string]time.Time, interval time.Duration, ok bool)
 
-// RegisterKeyAge registers betterauthz_jwks_key_age_seconds (seconds since the last successful
-// JWKS fetch; absent until one succeeds) and betterauthz_jwks_refresh_interval_seconds, so that
-// an alert can compare the two whatever the config says.
+// RegisterKeyAge registers betterauthz_jwks_key_age_seconds{issuer} (seconds since the issuer's
+// last successful JWKS fetch; absent until one succeeds) and
+// betterauthz_jwks_refresh_interval_seconds, so that an alert can compare the two whatever the
+// config says.
 func RegisterKeyAge(reg prometheus.Registerer, src KeySource) {
 	reg.MustRegister(&keyAge{src: src,
 		age: prometheus.NewDesc("betterauthz_jwks_key_age_seconds",
-			"Seconds since the signing keys in force were last fetched successfully (absent before the first success).", nil, nil),
+			"Seconds since an issuer's signing keys in force were last fetched successfully (absent before the first success).", []string{"issuer"}, nil),
 		interval: prometheus.NewDesc("betterauthz_jwks_refresh_interval_seconds",
 			"The configured JWKS refresh interval (jwksRefreshInterval).", nil, nil),
 	})
@@ -50,8 +51,10 @@ func (k *keyAge) Collect(ch chan<- prometheus.Metric) {
 		return
 	}
 	ch <- prometheus.MustNewConstMetric(k.interval, prometheus.GaugeValue, interval.Seconds())
-	if !last.IsZero() {
-		ch <- prometheus.MustNewConstMetric(k.age, prometheus.GaugeValue, time.Since(last).Seconds())
+	for name, at := range last {
+		if !at.IsZero() {
+			ch <- prometheus.MustNewConstMetric(k.age, prometheus.GaugeValue, time.Since(at).Seconds(), name)
+		}
 	}
 }
 

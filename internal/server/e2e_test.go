@@ -298,9 +298,9 @@ func TestEndToEndWithRealTokens(t *testing.T) {
 			`betterauthz_checks_total{decision="allow",reason="allowed",route="default",transport="grpc"}`,
 			`betterauthz_checks_total{decision="deny",reason="expired",route="default",transport="grpc"} 1`,
 			`betterauthz_check_duration_seconds_bucket{decision="allow",transport="grpc"`,
-			`betterauthz_jwks_refreshes_total{result="success",trigger="initial"} 1`,
-			`betterauthz_jwks_keys `,
-			`betterauthz_jwks_last_success_timestamp_seconds `,
+			`betterauthz_jwks_refreshes_total{issuer="default",result="success",trigger="initial"} 1`,
+			`betterauthz_jwks_keys{issuer="default"} `,
+			`betterauthz_jwks_last_success_timestamp_seconds{issuer="default"} `,
 			`betterauthz_config_reloads_total{result="success",source="file"} 1`,
 			`betterauthz_ready 1`,
 		} {

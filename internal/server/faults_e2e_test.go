@@ -106,7 +106,7 @@ func TestJWKSFaults(t *testing.T) {
 				}
 				eventually(t, 15*time.Second, func() string {
 					_, metrics := r.get(t, "/metrics")
-					if want := fmt.Sprintf(`betterauthz_jwks_refresh_failures_total{failure=%q}`, tc.failure); !strings.Contains(metrics, want) {
+					if want := fmt.Sprintf(`betterauthz_jwks_refresh_failures_total{failure=%q,issuer="default"}`, tc.failure); !strings.Contains(metrics, want) {
 						return "/metrics lacks " + want
 					}
 					return ""
@@ -231,7 +231,7 @@ func TestJWKSWithAPrivateCA(t *testing.T) {
 	untrusted := run(t, baseConfig(ba)+"jwksURL: "+f.URL+"\n", nil)
 	eventually(t, 10*time.Second, func() string {
 		_, metrics := untrusted.get(t, "/metrics")
-		if !strings.Contains(metrics, `betterauthz_jwks_refresh_failures_total{failure="unreachable"}`) {
+		if !strings.Contains(metrics, `betterauthz_jwks_refresh_failures_total{failure="unreachable",issuer="default"}`) {
 			return "no TLS failure counted"
 		}
 		return ""

@@ -238,7 +238,7 @@ func TestStaleKeysAreRefusedAndReported(t *testing.T) {
 	// seconds.
 	eventually(t, 15*time.Second, func() string {
 		_, metrics := r.get(t, "/metrics")
-		for _, want := range []string{"betterauthz_jwks_stale 1", `betterauthz_jwks_refresh_failures_total{failure="status"}`, "betterauthz_ready 0"} {
+		for _, want := range []string{`betterauthz_jwks_stale{issuer="default"} 1`, `betterauthz_jwks_refresh_failures_total{failure="status",issuer="default"}`, "betterauthz_ready 0"} {
 			if !strings.Contains(metrics, want) {
 				return "/metrics lacks " + want
 			}

@@ -14,12 +14,16 @@ func (a *app) newOpsMetrics() {
 		v, _ := a.reloader.current().verifier.(metrics.CacheStatser)
 		return v
 	})
-	metrics.RegisterKeyAge(a.registry, func() (time.Time, time.Duration, bool) {
+	metrics.RegisterKeyAge(a.registry, func() (map[string]time.Time, time.Duration, bool) {
 		st := a.reloader.current()
-		if st.keys == nil || st.settings == nil {
-			return time.Time{}, 0, false
+		if len(st.keys) == 0 || st.settings == nil {
+			return nil, 0, false
 		}
-		return st.keys.LastSuccess(), st.settings.JWKSRefreshInterval, true
+		last := make(map[string]time.Time, len(st.keys))
+		for _, k := range st.keys {
+			last[k.Name()] = k.LastSuccess()
+		}
+		return last, st.settings.JWKSRefreshInterval, true
 	})
 }
 

@@ -41,7 +41,7 @@ func TestOperationsMetrics(t *testing.T) {
 	if v, ok := metricValue(metrics, "betterauthz_jwks_refresh_interval_seconds"); !ok || v != 300 {
 		t.Errorf("refresh interval %v (%v), want 300", v, ok)
 	}
-	if v, ok := metricValue(metrics, "betterauthz_jwks_key_age_seconds"); !ok || v < 0 || v > 10 {
+	if v, ok := metricValue(metrics, `betterauthz_jwks_key_age_seconds{issuer="default"}`); !ok || v < 0 || v > 10 {
 		t.Errorf("key age %v (%v), want a few seconds at most", v, ok)
 	}
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"log/slog"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -77,10 +78,9 @@ type reloader struct {
 	settings  *config.Settings
 	digest    [32]byte // of the document in force
 	source    string
-	configMap bool // a ConfigMap has supplied a config: files no longer apply
-	keys      *jwks.KeySet
-	stopKeys  context.CancelFunc
-	pending   *pending // a config waiting for the keys at its new JWKS address
+	configMap bool     // a ConfigMap has supplied a config: files no longer apply
+	ring      keyRing  // the key sets of the config in force, one per issuer
+	pending   *pending // a config waiting for the keys at its new JWKS addresses
 	live      authz.Live
 }
 
@@ -88,7 +88,7 @@ type reloader struct {
 type state struct {
 	settings *config.Settings // nil before the first config
 	objects  *policy.ObjectIndex
-	keys     *jwks.KeySet // the key set in force
+	keys     []*jwks.KeySet // the key sets in force, one per issuer, in the config's order
 	verifier authz.TokenVerifier
 }
 
@@ -188,46 +188,35 @@ func (r *reloader) apply(source string, data []byte) error {
 		}
 		return err
 	}
-	if r.keys != nil && sameKeySource(r.settings, s) {
-		r.cancelPending()
-		return r.commit(s, digest, source, nil, nil)
-	}
 	return r.switchKeys(s, digest, source)
 }
 
-// commit puts a validated config in force. newKeys, when set, replaces the key set.
-func (r *reloader) commit(s *config.Settings, digest [32]byte, source string, newKeys *jwks.KeySet, stopNew context.CancelFunc) error {
-	keys := r.keys
-	if newKeys != nil {
-		keys = newKeys
-	}
+// commit puts a validated config in force with its key sets, stopping the sets it no longer
+// uses.
+func (r *reloader) commit(s *config.Settings, digest [32]byte, source string, ring keyRing) error {
 	v := verifiers{r.live.Verifier, r.live.SessionVerifier, r.live.Sessions}
-	if newKeys != nil || !sameVerification(r.settings, s) {
+	if !slices.Equal(ring, r.ring) || !sameVerification(r.settings, s) {
 		var err error
-		if v, err = newVerifiers(s, keys); err != nil {
-			if stopNew != nil {
-				stopNew()
-			}
+		if v, err = newVerifiers(s, ring); err != nil {
+			stopUnused(ring, r.ring)
 			return err
 		}
 	}
 	r.live.Config = s.Config()
 	r.live.Verifier, r.live.SessionVerifier, r.live.Sessions = v.tokens, v.cookies, v.sessions
-	if newKeys != nil {
-		r.keys = newKeys
-		if r.stopKeys != nil {
-			r.stopKeys()
+	for _, k := range stopUnused(r.ring, ring) {
+		if ring.named(k.name) == nil {
+			r.metrics.IssuerRemoved(k.name)
 		}
-		r.stopKeys = stopNew
 	}
+	r.ring = ring
 	r.settings, r.digest, r.source = s, digest, source
 	if source == sourceConfigMap {
 		r.configMap = true
 	}
 	r.publish()
 	r.metrics.ConfigLoaded(source, nil, time.Now())
-	r.log.Info("config applied", "source", source, "issuer", s.Issuer, "audiences", s.Audiences,
-		"jwks_url", s.JWKSURL, "algorithms", s.Algorithms, "routes", len(s.Routes),
+	r.log.Info("config applied", "source", source, "issuers", issuerSummary(s.Issuers), "routes", len(s.Routes),
 		"default_policy", s.DefaultPolicy.String())
 	r.onSettings(s.Annotations)
 	return nil
@@ -236,7 +225,7 @@ func (r *reloader) commit(s *config.Settings, digest [32]byte, source string, ne
 // publish hands the authorizer a new Live and other goroutines the new state. Before the
 // first config there is nothing to decide with: checks keep answering 503.
 func (r *reloader) publish() {
-	r.state.Store(&state{settings: r.settings, objects: r.live.Objects, keys: r.keys, verifier: r.live.Verifier})
+	r.state.Store(&state{settings: r.settings, objects: r.live.Objects, keys: r.ring.sets(), verifier: r.live.Verifier})
 	if r.live.Config == nil {
 		return
 	}
@@ -251,21 +240,47 @@ func (r *reloader) current() *state { return r.state.Load() }
 // hasConfig reports whether a config is in force.
 func (r *reloader) hasConfig() bool { return r.current().settings != nil }
 
-// keysLoaded reports whether the key set in force has loaded.
+// keysLoaded reports whether the key sets in force are ready to serve: each has tried a first
+// fetch, and at least one has loaded. An issuer that is down leaves the others serving (its
+// tokens are answered 503 until its keys load).
 func (r *reloader) keysLoaded() bool {
-	ks := r.current().keys
-	return ks != nil && ks.Loaded()
+	sets := r.current().keys
+	return len(sets) > 0 &&
+		!slices.ContainsFunc(sets, func(k *jwks.KeySet) bool { return !k.Attempted() }) &&
+		slices.ContainsFunc(sets, (*jwks.KeySet).Loaded)
 }
 
-// keysFresh reports whether the key set in force is within maxKeyAge (true before any load:
-// keysLoaded covers that).
+// keysFresh reports whether some loaded key set in force is within maxKeyAge (true before any
+// has loaded: keysLoaded covers that). One issuer's stale keys refuse its tokens alone.
 func (r *reloader) keysFresh() bool {
-	ks := r.current().keys
-	return ks == nil || !ks.Stale()
+	sets := r.current().keys
+	return !slices.ContainsFunc(sets, (*jwks.KeySet).Loaded) ||
+		slices.ContainsFunc(sets, func(k *jwks.KeySet) bool { return k.Loaded() && !k.Stale() })
 }
 
 // wait returns once every key set has stopped (after bg ends).
 func (r *reloader) wait() { r.wg.Wait() }
+
+// stopUnused stops the sets of old that are not in keep, and returns them.
+func stopUnused(old, keep keyRing) []*running {
+	var stopped []*running
+	for _, k := range old {
+		if !slices.Contains(keep, k) {
+			k.stop()
+			stopped = append(stopped, k)
+		}
+	}
+	return stopped
+}
+
+// issuerSummary describes the issuers for the log: name, iss and JWKS address.
+func issuerSummary(list []config.Issuer) []string {
+	out := make([]string, len(list))
+	for i, is := range list {
+		out[i] = is.Name + " (iss " + is.Issuer + ", jwks " + is.JWKSURL + ")"
+	}
+	return out
+}
 
 func problemList(err error) []string {
 	var out []string

@@ -17,73 +17,159 @@ import (
 // keySwitchNote is how often a config waiting for the keys at a new JWKS address says so.
 const keySwitchNote = 30 * time.Second
 
-// pending is a config waiting for its new key set to load.
+// keySource is how an issuer's keys are fetched: a reload that keeps it, under the same issuer
+// name, keeps the running key set (and its keys).
+type keySource struct {
+	url             string
+	refresh, maxAge time.Duration
+	caFile          string
+}
+
+func sourceOf(s *config.Settings, is config.Issuer) keySource {
+	return keySource{url: is.JWKSURL, refresh: s.JWKSRefreshInterval, maxAge: s.MaxKeyAge, caFile: s.JWKSCAFile}
+}
+
+// running is one issuer's key set, fetching in the background until stopped.
+type running struct {
+	name   string
+	source keySource
+	keys   *jwks.KeySet
+	stop   context.CancelFunc
+}
+
+// keyRing is the key sets of a config's issuers, in the config's order. Each issuer has its
+// own: a token is verified with the keys of the issuer its iss names, never another's.
+type keyRing []*running
+
+func (k keyRing) named(name string) *running {
+	for _, r := range k {
+		if r.name == name {
+			return r
+		}
+	}
+	return nil
+}
+
+func (k keyRing) sets() []*jwks.KeySet {
+	out := make([]*jwks.KeySet, len(k))
+	for i, r := range k {
+		out[i] = r.keys
+	}
+	return out
+}
+
+// pending is a config waiting for the new key sets of issuers it changes to load.
 type pending struct {
 	settings *config.Settings
 	digest   [32]byte
 	source   string
-	keys     *jwks.KeySet
-	stop     context.CancelFunc
+	ring     keyRing
+	started  []*running // the sets started for it (stopped if it is dropped)
+	waitFor  []*running // of those, the ones that replace a set in force
 	since    time.Time
 	noted    time.Time
 }
 
-// switchKeys starts a key set for a config whose JWKS differs from the one in force. The first
-// config takes over at once (not ready until its keys load); a later one waits for its keys, the
-// config in force answering meanwhile, so that a reload to a wrong or unreachable jwksURL
-// cannot take the service down.
+// loaded reports whether every set the pending config waits for has loaded.
+func (p *pending) loaded() bool {
+	return !slices.ContainsFunc(p.waitFor, func(r *running) bool { return !r.keys.Loaded() })
+}
+
+// ringFor returns the key sets s needs: the running set of an issuer whose name and key source
+// are unchanged (in force, or started for a pending config), a new one otherwise (started).
+func (r *reloader) ringFor(s *config.Settings) (ring keyRing, started []*running, err error) {
+	var pool keyRing
+	pool = append(pool, r.ring...)
+	if r.pending != nil {
+		pool = append(pool, r.pending.started...)
+	}
+	for _, is := range s.Issuers {
+		src := sourceOf(s, is)
+		i := slices.IndexFunc(pool, func(k *running) bool { return k.name == is.Name && k.source == src })
+		if i >= 0 {
+			ring = append(ring, pool[i])
+			continue
+		}
+		k, err := r.startKeys(is.Name, src)
+		if err != nil {
+			for _, k := range started {
+				k.stop()
+			}
+			return nil, nil, err
+		}
+		ring, started = append(ring, k), append(started, k)
+	}
+	return ring, started, nil
+}
+
+// switchKeys puts s in force with its key sets: at once when no set it starts replaces one in
+// force (the first config is not ready until its keys load; a new issuer serves once its keys
+// load), and otherwise once those have loaded, the config in force answering meanwhile, so
+// that a reload to a wrong or unreachable jwksURL cannot take an issuer down.
 func (r *reloader) switchKeys(s *config.Settings, digest [32]byte, source string) error {
-	keys, stop, err := r.startKeys(s)
+	ring, started, err := r.ringFor(s)
 	if err != nil {
 		return err
 	}
-	r.cancelPending()
-	if r.keys == nil {
-		return r.commit(s, digest, source, keys, stop)
+	r.dropPending(ring)
+	var waitFor []*running
+	for _, k := range started {
+		if r.ring.named(k.name) != nil {
+			waitFor = append(waitFor, k)
+		}
+	}
+	if len(waitFor) == 0 {
+		return r.commit(s, digest, source, ring)
 	}
 	now := time.Now()
-	r.pending = &pending{settings: s, digest: digest, source: source, keys: keys, stop: stop, since: now, noted: now}
-	r.log.Info("config accepted: it takes over once the signing keys at its jwksURL have loaded; until then the previous config stays in force",
-		"source", source, "jwks_url", s.JWKSURL)
+	r.pending = &pending{settings: s, digest: digest, source: source, ring: ring, started: started, waitFor: waitFor, since: now, noted: now}
+	r.log.Info("config accepted: it takes over once the signing keys at its new jwksURL have loaded; until then the previous config stays in force",
+		"source", source, "jwks_urls", urlsOf(waitFor))
 	return nil
 }
 
-// keysFetched puts a pending config in force once its keys have loaded, and says so while it
-// waits (a failing key set fetches every few seconds).
+// keysFetched puts a pending config in force once the sets it waits for have loaded, and says
+// so while it waits (a failing key set fetches every few seconds).
 func (r *reloader) keysFetched(ks *jwks.KeySet) {
 	p := r.pending
-	if p == nil || p.keys != ks {
+	if p == nil || !slices.ContainsFunc(p.waitFor, func(k *running) bool { return k.keys == ks }) {
 		return
 	}
-	if ks.Loaded() {
+	if p.loaded() {
 		r.pending = nil
-		_ = r.commit(p.settings, p.digest, p.source, p.keys, p.stop)
+		_ = r.commit(p.settings, p.digest, p.source, p.ring)
 		return
 	}
 	if now := time.Now(); now.Sub(p.noted) >= keySwitchNote {
 		p.noted = now
 		r.log.Warn("still waiting for the signing keys at the new jwksURL; the previous config stays in force",
-			"jwks_url", ks.URL(), "waiting", now.Sub(p.since).Round(time.Second).String())
+			"jwks_urls", urlsOf(p.waitFor), "waiting", now.Sub(p.since).Round(time.Second).String())
 	}
 }
 
-// cancelPending drops a config still waiting for its keys (a newer one replaces it).
-func (r *reloader) cancelPending() {
-	if r.pending != nil {
-		r.pending.stop()
-		r.pending = nil
+// dropPending drops a config still waiting for its keys (a newer one replaces it), stopping
+// the sets started for it that keep is not using.
+func (r *reloader) dropPending(keep keyRing) {
+	if r.pending == nil {
+		return
 	}
+	for _, k := range r.pending.started {
+		if !slices.Contains(keep, k) {
+			k.stop()
+		}
+	}
+	r.pending = nil
 }
 
-// startKeys starts a key set for s; the returned func stops it. Its fetches come back to the
-// reloader as events.
-func (r *reloader) startKeys(s *config.Settings) (*jwks.KeySet, context.CancelFunc, error) {
+// startKeys starts the key set of an issuer. Its fetches come back to the reloader as events.
+func (r *reloader) startKeys(name string, src keySource) (*running, error) {
 	var ks *jwks.KeySet
 	ks, err := jwks.NewKeySet(jwks.KeySetOptions{
-		URL:             s.JWKSURL,
-		RefreshInterval: s.JWKSRefreshInterval,
-		MaxKeyAge:       s.MaxKeyAge,
-		CAFile:          s.JWKSCAFile,
+		Name:            name,
+		URL:             src.url,
+		RefreshInterval: src.refresh,
+		MaxKeyAge:       src.maxAge,
+		CAFile:          src.caFile,
 		Logger:          r.log,
 		Observer: fetchObserver(func(f jwks.Fetch) {
 			r.metrics.JWKSFetched(f)
@@ -91,10 +177,10 @@ func (r *reloader) startKeys(s *config.Settings) (*jwks.KeySet, context.CancelFu
 		}),
 	})
 	if errors.Is(err, jwks.ErrFetchCAFile) {
-		return nil, nil, policy.Errorf("jwksCAFile", 0, "%v", err)
+		return nil, policy.Errorf("jwksCAFile", 0, "%v", err)
 	}
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	ctx, cancel := context.WithCancel(r.bg)
 	r.wg.Add(1)
@@ -102,7 +188,15 @@ func (r *reloader) startKeys(s *config.Settings) (*jwks.KeySet, context.CancelFu
 		defer r.wg.Done()
 		_ = ks.Run(ctx)
 	}()
-	return ks, cancel, nil
+	return &running{name: name, source: src, keys: ks, stop: cancel}, nil
+}
+
+func urlsOf(ks []*running) []string {
+	out := make([]string, len(ks))
+	for i, k := range ks {
+		out[i] = k.source.url
+	}
+	return out
 }
 
 // fetchObserver adapts a func to jwks.Observer.
@@ -118,13 +212,14 @@ type verifiers struct {
 	sessions authz.SessionLookup
 }
 
-func newVerifiers(s *config.Settings, keys *jwks.KeySet) (verifiers, error) {
+func newVerifiers(s *config.Settings, ring keyRing) (verifiers, error) {
 	var v verifiers
+	trusts := make([]jwks.Trust, len(s.Issuers))
+	for i, is := range s.Issuers {
+		trusts[i] = jwks.Trust{Name: is.Name, Keys: ring.named(is.Name).keys, Issuer: is.Issuer, Audiences: is.Audiences, Algorithms: is.Algorithms}
+	}
 	tokens, err := jwks.NewVerifier(jwks.VerifierOptions{
-		Keys:         keys,
-		Issuer:       s.Issuer,
-		Audiences:    s.Audiences,
-		Algorithms:   s.Algorithms,
+		Trusts:       trusts,
 		ClockSkew:    s.ClockSkew,
 		CacheEntries: s.CacheEntries,
 		CacheBytes:   s.CacheBytes,
@@ -135,13 +230,18 @@ func newVerifiers(s *config.Settings, keys *jwks.KeySet) (verifiers, error) {
 	v.tokens = tokens
 	if s.Sessions.CookieCache {
 		// Better Auth signs the session-cache cookie with the same keys, with iss its base URL
-		// as it normalizes it (the origin, measured on 1.7.25) and a fixed audience.
+		// as it normalizes it (the origin, measured on 1.7.25) and a fixed audience. Browser
+		// sessions are the session issuer's alone.
+		is := s.SessionIssuer()
 		cookies, err := jwks.NewVerifier(jwks.VerifierOptions{
-			Keys:          keys,
-			Issuer:        s.Origin,
-			IssuerAliases: []string{strings.TrimRight(s.BetterAuthURL, "/")},
-			Audiences:     []string{jwks.SessionCacheAudience},
-			Algorithms:    s.Algorithms,
+			Trusts: []jwks.Trust{{
+				Name:          is.Name,
+				Keys:          ring.named(is.Name).keys,
+				Issuer:        is.Origin,
+				IssuerAliases: []string{strings.TrimRight(is.BetterAuthURL, "/")},
+				Audiences:     []string{jwks.SessionCacheAudience},
+				Algorithms:    is.Algorithms,
+			}},
 			ClockSkew:     s.ClockSkew,
 			SessionCookie: true,
 			Transform:     func(c jwks.Claims) (jwks.Claims, error) { return session.Claims(c) },
@@ -163,20 +263,18 @@ func newVerifiers(s *config.Settings, keys *jwks.KeySet) (verifiers, error) {
 	return v, nil
 }
 
-// sameKeySource reports whether two configs fetch their keys alike, so that a reload keeps the
-// key set that is running.
-func sameKeySource(a, b *config.Settings) bool {
-	return a.JWKSURL == b.JWKSURL && a.JWKSRefreshInterval == b.JWKSRefreshInterval &&
-		a.MaxKeyAge == b.MaxKeyAge && a.JWKSCAFile == b.JWKSCAFile
+// sameVerification reports whether two configs verify credentials alike, so that a reload that
+// only changes policy keeps the verifiers and their warm caches.
+func sameVerification(a, b *config.Settings) bool {
+	return a != nil && slices.EqualFunc(a.Issuers, b.Issuers, sameIssuer) && a.ClockSkew == b.ClockSkew &&
+		a.CacheEntries == b.CacheEntries && a.CacheBytes == b.CacheBytes &&
+		a.Sessions.CookieCache == b.Sessions.CookieCache && a.Sessions.Lookup == b.Sessions.Lookup &&
+		a.Sessions.LookupTTL == b.Sessions.LookupTTL && a.Sessions.LookupURL == b.Sessions.LookupURL &&
+		a.Sessions.Issuer == b.Sessions.Issuer
 }
 
-// sameVerification reports whether two configs verify tokens alike, so that a reload that only
-// changes policy keeps the verifier and its warm cache.
-func sameVerification(a, b *config.Settings) bool {
-	return a != nil && a.Issuer == b.Issuer && slices.Equal(a.Audiences, b.Audiences) &&
-		slices.Equal(a.Algorithms, b.Algorithms) && a.ClockSkew == b.ClockSkew &&
-		a.CacheEntries == b.CacheEntries && a.CacheBytes == b.CacheBytes &&
-		a.Origin == b.Origin && a.BetterAuthURL == b.BetterAuthURL && a.BasePath == b.BasePath &&
-		a.Sessions.CookieCache == b.Sessions.CookieCache && a.Sessions.Lookup == b.Sessions.Lookup &&
-		a.Sessions.LookupTTL == b.Sessions.LookupTTL && a.Sessions.LookupURL == b.Sessions.LookupURL
+func sameIssuer(a, b config.Issuer) bool {
+	return a.Name == b.Name && a.BetterAuthURL == b.BetterAuthURL && a.Origin == b.Origin &&
+		a.BasePath == b.BasePath && a.JWKSURL == b.JWKSURL && a.Issuer == b.Issuer &&
+		slices.Equal(a.Audiences, b.Audiences) && slices.Equal(a.Algorithms, b.Algorithms)
 }
