@@ -160,7 +160,7 @@ func TestHTTPCheckNotReady(t *testing.T) {
 		t.Fatal(err)
 	}
 	r := runHTTP(t, fmt.Sprintf("betterAuthURL: http://127.0.0.1:%d\n", port))
-	resp, body := r.ask(t, "GET", "/check", map[string]string{"X-Original-Uri": "/api", "Authorization": "Bearer " + forgedKid(t)})
+	resp, body := r.ask(t, "GET", "/check", map[string]string{"X-Original-Uri": "/api", "Authorization": "Bearer " + forgedKid(t, fmt.Sprintf("http://127.0.0.1:%d", port))})
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") == "" {
 		t.Fatalf("%d %v %s", resp.StatusCode, resp.Header, body)
 	}
@@ -184,7 +184,7 @@ func TestHTTPCheckBoundsTheWait(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	resp, body := r.ask(t, "GET", "/check", map[string]string{"X-Original-Uri": "/api", "Authorization": "Bearer " + forgedKid(t)})
+	resp, body := r.ask(t, "GET", "/check", map[string]string{"X-Original-Uri": "/api", "Authorization": "Bearer " + forgedKid(t, s.URL)})
 	if resp.StatusCode != 503 || !strings.Contains(body, "timed out") {
 		t.Fatalf("%d %s", resp.StatusCode, body)
 	}

@@ -99,7 +99,7 @@ func TestJWKSFaults(t *testing.T) {
 
 			f.Set(mode)
 			// A token with a kid nobody has seen makes betterauthz ask the JWKS now.
-			got := reasonOf(r.check(t, bearer(forgedKid(t))))
+			got := reasonOf(r.check(t, bearer(forgedKid(t, ba.URL))))
 			if tc.failure != "" {
 				if got != "keys_unavailable" && got != "timeout" {
 					t.Errorf("unknown kid while the JWKS fails: %s, want keys_unavailable or timeout", got)
@@ -131,7 +131,7 @@ func TestJWKSFaults(t *testing.T) {
 
 			f.Set(faultjwks.Normal)
 			eventually(t, 10*time.Second, func() string {
-				if got := reasonOf(r.check(t, bearer(forgedKid(t)))); got != "unknown_key" {
+				if got := reasonOf(r.check(t, bearer(forgedKid(t, ba.URL)))); got != "unknown_key" {
 					return "unknown kid after the fault: " + got
 				}
 				return ""
@@ -159,7 +159,7 @@ func TestJWKSEmptySetRetiresTheKeys(t *testing.T) {
 	r := run(t, baseConfig(ba)+"jwksURL: "+f.URL+"\n", nil)
 	r.waitReady(t, 10*time.Second)
 	f.Set(faultjwks.Empty)
-	_ = r.check(t, bearer(forgedKid(t))) // triggers the fetch
+	_ = r.check(t, bearer(forgedKid(t, ba.URL))) // triggers the fetch
 	eventually(t, 10*time.Second, func() string {
 		if got := reasonOf(r.check(t, bearer(valid.Token))); got != "unknown_key" {
 			return "a token of a retired key: " + got

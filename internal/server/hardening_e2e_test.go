@@ -35,12 +35,13 @@ func reasonOf(resp *authv3.CheckResponse) string {
 
 // forgedKid is a well-formed token under a kid no JWKS holds: it makes betterauthz wait for a
 // key refresh.
-func forgedKid(t *testing.T) string {
+func forgedKid(t *testing.T, iss string) string {
 	t.Helper()
 	_, key, _ := ed25519.GenerateKey(rand.Reader)
 	enc := func(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
+	// It names a trusted issuer: the issuer is chosen by iss before any key is looked up.
 	signing := enc(`{"alg":"EdDSA","kid":"never-seen-`+fmt.Sprint(time.Now().UnixNano())+`"}`) + "." +
-		enc(fmt.Sprintf(`{"sub":"x","exp":%d}`, time.Now().Add(time.Hour).Unix()))
+		enc(fmt.Sprintf(`{"sub":"x","iss":%q,"aud":%q,"exp":%d}`, iss, iss, time.Now().Add(time.Hour).Unix()))
 	sig, err := jwt.SigningMethodEdDSA.Sign(signing, key)
 	if err != nil {
 		t.Fatal(err)
@@ -69,7 +70,7 @@ func TestWaitingChecksAnswerBeforeTheCallersDeadline(t *testing.T) {
 	for _, timeout := range []time.Duration{200 * time.Millisecond, 50 * time.Millisecond, 25 * time.Millisecond} {
 		ctx, cancel := context.WithTimeout(context.Background(), timeout)
 		start := time.Now()
-		resp, err := r.client.Check(ctx, checkReq("/api/things", bearer(forgedKid(t))))
+		resp, err := r.client.Check(ctx, checkReq("/api/things", bearer(forgedKid(t, s.URL))))
 		took := time.Since(start)
 		cancel()
 		if err != nil {

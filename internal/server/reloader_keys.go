@@ -123,7 +123,7 @@ func (r *reloader) switchKeys(s *config.Settings, digest [32]byte, source string
 	}
 	now := time.Now()
 	r.pending = &pending{settings: s, digest: digest, source: source, ring: ring, started: started, waitFor: waitFor, since: now, noted: now}
-	r.log.Info("config accepted: it takes over once the signing keys at its new jwksURL have loaded; until then the previous config stays in force",
+	r.log.Info("config accepted: it takes over once the signing keys at its jwksURL have loaded; until then the previous config stays in force",
 		"source", source, "jwks_urls", urlsOf(waitFor))
 	return nil
 }

@@ -33,6 +33,10 @@ const keyPairConfigs = {
   ES512: { alg: "ES512" },
   RS256: { alg: "RS256", modulusLength: 2048 },
   PS256: { alg: "PS256", modulusLength: 2048 },
+  // RFC 9864's fully-specified name of EdDSA over Ed25519. Better Auth passes keyPairConfig.alg
+  // to jose as it is, so a deployment configured this way publishes JWKs and signs tokens with
+  // alg "Ed25519".
+  Ed25519: { alg: "Ed25519" },
 };
 
 // One Better Auth instance per distinct set of plugin options, all on the same database, as

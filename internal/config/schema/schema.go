@@ -39,6 +39,7 @@ func enums() map[string][]any {
 	for _, a := range jwks.Algorithms() {
 		algs = append(algs, a)
 	}
+	algs = append(algs, jwks.AlgEd25519) // RFC 9864's name for EdDSA
 	return map[string][]any{"policy": actions, "defaultPolicy": actions, "algorithms": algs}
 }
 

@@ -66,7 +66,7 @@ func TestEnumsComeFromTheCode(t *testing.T) {
 	if got := e["policy"]; len(got) != 3 || got[0] != "authenticated" || got[2] != "deny" {
 		t.Errorf("policies %v", got)
 	}
-	if got := e["algorithms"]; len(got) != 5 {
+	if got := e["algorithms"]; len(got) != 6 || got[5] != "Ed25519" {
 		t.Errorf("algorithms %v", got)
 	}
 }

@@ -1,0 +1,219 @@
+package server_test
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/betterauthz/betterauthz/internal/testenv/betterauth"
+)
+
+// issuersConfig trusts two Better Auths, each with its own algorithm, and keeps /main/ for the
+// first one's tokens.
+func issuersConfig(main, second *betterauth.Server, extra string) string {
+	return fmt.Sprintf(`issuers:
+  - name: main
+    betterAuthURL: %s
+    algorithms: [EdDSA]
+  - name: second
+    betterAuthURL: %s
+    algorithms: [ES256]
+%sidentityHeaders:
+  x-user-id: sub
+routes:
+  - name: main-only
+    paths: [/main/*]
+    issuer: main
+`, main.URL, second.URL, extra)
+}
+
+// TestSeveralIssuers runs two real Better Auth servers that sign with different algorithms: each
+// one's tokens verify with its own keys, a token of one re-labelled with the other's iss (and
+// audience) is refused, each issuer keeps its algorithms, a rule that names an issuer refuses
+// the other's tokens with 403, and the JWKS metrics say which issuer they are about.
+func TestSeveralIssuers(t *testing.T) {
+	second, err := betterauth.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Stop()
+	r := run(t, issuersConfig(ba, second, ""), nil)
+	r.waitReady(t, 15*time.Second)
+
+	mine, err := ba.Mint(betterauth.MintOptions{Alg: "EdDSA"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := second.Mint(betterauth.MintOptions{Alg: "ES256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Signed by main's keys, but claiming to be second's: verified with second's keys, it fails.
+	relabelled, err := ba.Mint(betterauth.MintOptions{Alg: "ES256", Issuer: second.URL, Audience: second.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mainWrongAlg, err := ba.Mint(betterauth.MintOptions{Alg: "ES256"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, tc := range map[string]struct {
+		token, path, want, user string
+	}{
+		"main's token":                    {token: mine.Token, path: "/x", want: "allowed", user: mine.UserID},
+		"second's token":                  {token: theirs.Token, path: "/x", want: "allowed", user: theirs.UserID},
+		"main's token re-labelled":        {token: relabelled.Token, path: "/x", want: "denied 401"},
+		"main's token, second's alg":      {token: mainWrongAlg.Token, path: "/x", want: "denied 401"},
+		"main's token on main's route":    {token: mine.Token, path: "/main/a", want: "allowed", user: mine.UserID},
+		"second's token on main's route":  {token: theirs.Token, path: "/main/a", want: "denied 403"},
+		"re-labelled token, main's route": {token: relabelled.Token, path: "/main/a", want: "denied 401"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			h := bearer(tc.token)
+			h["x-user-id"] = "spoofed"
+			resp := r.checkRequest(t, "GET", tc.path, h)
+			if got := answer(resp); got != tc.want {
+				t.Fatalf("%s, want %s", got, tc.want)
+			}
+			if got := setHeaders(resp)["x-user-id"].GetHeader().GetValue(); tc.want == "allowed" && got != tc.user {
+				t.Errorf("x-user-id %q, want %q", got, tc.user)
+			}
+		})
+	}
+	if logs := r.logs.String(); !strings.Contains(logs, `this route takes tokens of issuer \"main\" only`) {
+		t.Errorf("the issuer mismatch is not explained in the log:\n%s", grepLines(logs, "main-only"))
+	}
+	_, metrics := r.get(t, "/metrics")
+	for _, want := range []string{
+		`betterauthz_jwks_keys{issuer="main"}`, `betterauthz_jwks_keys{issuer="second"}`,
+		`betterauthz_jwks_refreshes_total{issuer="main",result="success",trigger="initial"} 1`,
+		`betterauthz_jwks_refreshes_total{issuer="second",result="success",trigger="initial"} 1`,
+		`betterauthz_jwks_key_age_seconds{issuer="main"}`, `betterauthz_jwks_key_age_seconds{issuer="second"}`,
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+}
+
+// TestOneIssuerDownLeavesTheOthersServing: an issuer whose JWKS does not answer does not hold
+// readiness back once it has been tried; its tokens answer 503 while the other issuer's are
+// allowed.
+func TestOneIssuerDownLeavesTheOthersServing(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := "http://" + l.Addr().String()
+	l.Close() // nothing answers there
+	r := run(t, fmt.Sprintf(`issuers:
+  - name: up
+    betterAuthURL: %s
+  - name: down
+    betterAuthURL: %s
+`, ba.URL, down), nil)
+	r.waitReady(t, 15*time.Second)
+	mine, _ := ba.Mint(betterauth.MintOptions{})
+	if got := answer(r.check(t, bearer(mine.Token))); got != "allowed" {
+		t.Errorf("the issuer that is up: %s", got)
+	}
+	// A token naming the issuer that is down (signed by the one that is up: it cannot tell yet).
+	forDown, _ := ba.Mint(betterauth.MintOptions{Issuer: down, Audience: down})
+	if got := answer(r.check(t, bearer(forDown.Token))); got != "denied 503" {
+		t.Errorf("a token of the issuer that is down: %s, want 503", got)
+	}
+	_, metrics := r.get(t, "/metrics")
+	if !strings.Contains(metrics, `betterauthz_jwks_refresh_failures_total{failure="unreachable",issuer="down"}`) {
+		t.Errorf("/metrics does not say which issuer fails:\n%s", grepLines(metrics, "refresh_failures"))
+	}
+}
+
+// TestReloadAddsAndRemovesIssuers: a reload that adds an issuer keeps the key sets of the others
+// (no new fetch of their JWKS), serves the new one once its keys load, and a reload that removes
+// one stops its key set and drops its gauges.
+func TestReloadAddsAndRemovesIssuers(t *testing.T) {
+	second, err := betterauth.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Stop()
+	one := fmt.Sprintf("issuers:\n  - name: main\n    betterAuthURL: %s\n", ba.URL)
+	r, path := startWithConfig(t, one)
+	before, err := ba.JWKSFetches()
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, _ := second.Mint(betterauth.MintOptions{})
+	if got := answer(r.check(t, bearer(theirs.Token))); got != "denied 401" {
+		t.Fatalf("an untrusted issuer's token: %s", got)
+	}
+	writeAtomically(t, path, one+fmt.Sprintf("  - name: second\n    betterAuthURL: %s\n", second.URL))
+	eventually(t, 15*time.Second, func() string {
+		if got := answer(r.check(t, bearer(theirs.Token))); got != "allowed" {
+			return "the added issuer's token: " + got
+		}
+		return ""
+	})
+	mine, _ := ba.Mint(betterauth.MintOptions{})
+	if got := answer(r.check(t, bearer(mine.Token))); got != "allowed" {
+		t.Errorf("the kept issuer's token: %s", got)
+	}
+	if after, _ := ba.JWKSFetches(); after != before {
+		t.Errorf("adding an issuer refetched the kept issuer's JWKS (%d fetches, then %d)", before, after)
+	}
+
+	writeAtomically(t, path, one)
+	eventually(t, 15*time.Second, func() string {
+		if got := answer(r.check(t, bearer(theirs.Token))); got != "denied 401" {
+			return "the removed issuer's token: " + got
+		}
+		return ""
+	})
+	_, metrics := r.get(t, "/metrics")
+	if strings.Contains(metrics, `betterauthz_jwks_keys{issuer="second"}`) {
+		t.Error("the removed issuer's gauges are still exported")
+	}
+	if !strings.Contains(metrics, `betterauthz_jwks_keys{issuer="main"}`) {
+		t.Error("the kept issuer's gauges are gone")
+	}
+}
+
+// TestRFC9864Ed25519: a Better Auth configured with RFC 9864's name, keyPairConfig.alg
+// "Ed25519", publishes JWKs and signs tokens under that name; they verify whether the
+// algorithms list names Ed25519, EdDSA or nothing.
+func TestRFC9864Ed25519(t *testing.T) {
+	m, err := ba.Mint(betterauth.MintOptions{Alg: "Ed25519"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	head, _, _ := strings.Cut(m.Token, ".")
+	raw, _ := base64.RawURLEncoding.DecodeString(head)
+	var hdr struct{ Alg string }
+	if err := json.Unmarshal(raw, &hdr); err != nil || hdr.Alg != "Ed25519" {
+		t.Fatalf("Better Auth signed with alg %q (%v), want Ed25519", hdr.Alg, err)
+	}
+	resp, err := http.Get(ba.JWKSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(body), `"alg":"Ed25519"`) {
+		t.Fatalf("the JWKS has no key with alg Ed25519: %s", body)
+	}
+	for _, algorithms := range []string{"", "algorithms: [Ed25519]\n", "algorithms: [EdDSA]\n"} {
+		t.Run(strings.TrimSpace(algorithms), func(t *testing.T) {
+			r := run(t, baseConfig(ba)+algorithms, nil)
+			r.waitReady(t, 10*time.Second)
+			if got := answer(r.check(t, bearer(m.Token))); got != "allowed" {
+				t.Errorf("an Ed25519 token: %s", got)
+			}
+		})
+	}
+}
