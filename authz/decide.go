@@ -116,7 +116,7 @@ func (l *Live) rules(dst []*policy.Rule, r *Request, d Decision, rq *readRequest
 		return nil, d.deny(ReasonBadRequest, err.Error()), false
 	}
 	rq.host, rq.target = host, target
-	route, err := l.Config.extensions.Rules(r.ContextExtensions, l.Config.AnnotationsOnlyTighten)
+	route, err := l.Config.extensions.Rules(r.ContextExtensions, policy.Limits{RefuseDryRun: l.Config.AnnotationsOnlyTighten, Issuers: l.Config.IssuerNames})
 	if err != nil {
 		d = d.deny(ReasonInvalidRoutePolicy, "this route's betterauthz.io/ settings are invalid")
 		d.Detail = err.Error()

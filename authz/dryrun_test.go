@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/betterauthz/betterauthz/authz/policy"
@@ -160,7 +161,28 @@ func TestDryRunObjectsAndRoutes(t *testing.T) {
 		t.Fatalf("tighten-only: %+v", d)
 	}
 	var e policy.Extensions
-	if _, err := e.Rules(ext, true); !errors.Is(err, policy.ErrDryRunTightenOnly) {
+	if _, err := e.Rules(ext, policy.Limits{RefuseDryRun: true}); !errors.Is(err, policy.ErrDryRunTightenOnly) {
 		t.Fatalf("err %v", err)
+	}
+}
+
+// TestRouteRulesNameKnownIssuers: context_extensions rules that name an issuer the config lacks
+// are an invalid route policy (500, fail closed), like any other invalid route setting.
+func TestRouteRulesNameKnownIssuers(t *testing.T) {
+	ext := map[string]string{policy.KeyRules: "- paths: [/orders]\n  issuer: staging\n"}
+	var e policy.Extensions
+	if _, err := e.Rules(ext, policy.Limits{Issuers: []string{"default"}}); err == nil || !strings.Contains(err.Error(), `issuer "staging" names no issuer`) {
+		t.Fatalf("err %v", err)
+	}
+	var unchecked policy.Extensions
+	if _, err := unchecked.Rules(ext, policy.Limits{}); err != nil {
+		t.Fatalf("without issuer names: %v", err)
+	}
+	l := dryRunLive(t)
+	l.Config.IssuerNames = []string{"default"}
+	r := httpCheck("GET", "h", "/orders", nil)
+	r.ContextExtensions = ext
+	if d := Decide(context.Background(), l, r); d.Allowed() || d.Reason != ReasonInvalidRoutePolicy {
+		t.Fatalf("a route naming an unknown issuer: %+v", d)
 	}
 }

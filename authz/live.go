@@ -43,6 +43,9 @@ type Config struct {
 	// Issuers names the trusted issuers by the iss their tokens carry (rules may require one:
 	// policy.RuleSpec.Issuer).
 	Issuers map[string]string
+	// IssuerNames are the trusted issuers' names: a context_extensions rule naming another is
+	// invalid. Nil: not checked.
+	IssuerNames []string
 	// DryRun allows every request a rule would deny, reporting the denial instead (config
 	// dryRun); rules can be dry runs one by one too (policy.RuleSpec.DryRun).
 	DryRun bool

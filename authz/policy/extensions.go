@@ -24,9 +24,9 @@ type parsedExtensions struct {
 }
 
 // Rules returns the rules a set of context_extensions sets (nil when it has no betterauthz.io/
-// key), or why they are invalid. With refuseDryRun (annotations.allowPublic: false), rules with
-// a dry run are invalid; one Extensions must always be asked with the same refuseDryRun.
-func (e *Extensions) Rules(ext map[string]string, refuseDryRun bool) (*ObjectRules, error) {
+// key), or why they are invalid, lim included (see ObjectRules.Check); one Extensions must
+// always be asked with the same lim.
+func (e *Extensions) Rules(ext map[string]string, lim Limits) (*ObjectRules, error) {
 	key := canonicalExtensionKey(ext)
 	if key == "" {
 		return nil, nil
@@ -36,8 +36,10 @@ func (e *Extensions) Rules(ext map[string]string, refuseDryRun bool) (*ObjectRul
 		return c.rules, c.err
 	}
 	rules, err := ParseObjectRules(ext, SourceContextExtensions)
-	if err == nil && rules != nil && refuseDryRun && rules.HasDryRun() {
-		rules, err = nil, ErrDryRunTightenOnly
+	if err == nil && rules != nil {
+		if err = rules.Check(lim); err != nil {
+			rules = nil
+		}
 	}
 	if e.count.Load() < maxCachedExtensions {
 		if _, loaded := e.cache.LoadOrStore(key, &parsedExtensions{rules, err}); !loaded {

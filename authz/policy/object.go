@@ -127,6 +127,31 @@ func (op *ObjectRules) HasDryRun() bool {
 	return slices.ContainsFunc(op.all(), (*Rule).DryRun)
 }
 
+// Limits are what the config lets the rules of objects and routes do.
+type Limits struct {
+	// RefuseDryRun (annotations.allowPublic: false): rules with a dry run are invalid.
+	RefuseDryRun bool
+	// Issuers are the names of the config's issuers: a rule naming another is invalid. Nil:
+	// not checked.
+	Issuers []string
+}
+
+// Check reports why the object's rules break lim, if they do.
+func (op *ObjectRules) Check(lim Limits) error {
+	if lim.RefuseDryRun && op.HasDryRun() {
+		return ErrDryRunTightenOnly
+	}
+	if lim.Issuers == nil {
+		return nil
+	}
+	for _, r := range op.all() {
+		if is := r.Spec.Issuer; is != "" && !slices.Contains(lim.Issuers, is) {
+			return fmt.Errorf("%s: issuer %q names no issuer of the config (%s)", r.Label(), is, strings.Join(lim.Issuers, ", "))
+		}
+	}
+	return nil
+}
+
 // ErrDryRunTightenOnly refuses a dry run on an object or Envoy route while annotations may only
 // tighten (annotations.allowPublic: false): a dry run lets through what the config would deny.
 var ErrDryRunTightenOnly = errors.New("dry runs are refused here while annotations.allowPublic is false: a dry run would open what the config denies")

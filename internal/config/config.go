@@ -63,11 +63,14 @@ type Annotations struct {
 	AllowPublic bool
 	// ClusterDomain completes Service host names (name.ns.svc.<domain>).
 	ClusterDomain string
+	// Issuers are the config's issuer names: an annotation rule naming another is invalid.
+	Issuers []string
 }
 
 // Equal reports whether two settings watch and compile the same.
 func (a Annotations) Equal(b Annotations) bool {
-	return a.Enabled == b.Enabled && slices.Equal(a.Namespaces, b.Namespaces) && a.AllowPublic == b.AllowPublic && a.ClusterDomain == b.ClusterDomain
+	return a.Enabled == b.Enabled && slices.Equal(a.Namespaces, b.Namespaces) && a.AllowPublic == b.AllowPublic &&
+		a.ClusterDomain == b.ClusterDomain && slices.Equal(a.Issuers, b.Issuers)
 }
 
 // Defaults, as documented in the README's config reference. Those of the verifier and the key
@@ -221,6 +224,7 @@ func (s *Settings) Config() *authz.Config {
 	}
 	return &authz.Config{
 		Issuers:                issuers,
+		IssuerNames:            s.issuerNames(),
 		Routes:                 policy.NewRoutes(s.Routes, s.DefaultPolicy),
 		IdentityHeaders:        s.IdentityHeaders,
 		AllowCORSPreflight:     s.AllowCORSPreflight,

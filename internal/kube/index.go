@@ -59,8 +59,8 @@ func BuildIndex(objects []*Object, a config.Annotations) (*policy.ObjectIndex, [
 		}
 		if o.hasPolicy() {
 			op, err := policy.ParseObjectRules(o.Annotations, o.Ref())
-			if err == nil && op != nil && !a.AllowPublic && op.HasDryRun() {
-				err = policy.ErrDryRunTightenOnly
+			if err == nil && op != nil {
+				err = op.Check(policy.Limits{RefuseDryRun: !a.AllowPublic, Issuers: a.Issuers})
 			}
 			if err != nil {
 				invalid = append(invalid, Invalid{Object: o, Err: err})

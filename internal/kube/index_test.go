@@ -113,6 +113,22 @@ func TestBuildIndex(t *testing.T) {
 	}
 }
 
+// TestBuildIndexChecksRuleIssuers: an annotation rule that names an issuer the config does not
+// have is invalid (its requests fall back to the config), not a rule that can never be met.
+func TestBuildIndexChecksRuleIssuers(t *testing.T) {
+	rules := func(issuer string) map[string]string {
+		return map[string]string{"betterauthz.io/rules": "- paths: [/admin/*]\n  issuer: " + issuer + "\n"}
+	}
+	objs := []*Object{
+		{Kind: "Service", Namespace: "a", Name: "known", Annotations: rules("production")},
+		{Kind: "Service", Namespace: "a", Name: "unknown", Annotations: rules("staging")},
+	}
+	_, invalid := BuildIndex(objs, config.Annotations{Enabled: true, AllowPublic: true, ClusterDomain: "cluster.local", Issuers: []string{"default", "production"}})
+	if len(invalid) != 1 || invalid[0].Object.Name != "unknown" || !strings.Contains(invalid[0].Err.Error(), `issuer "staging" names no issuer of the config (default, production)`) {
+		t.Fatalf("invalid %+v", invalid)
+	}
+}
+
 func TestParseConfigMapRef(t *testing.T) {
 	for in, ok := range map[string]bool{"ns/name": true, "name": false, "/name": false, "ns/": false, "a/b/c": false} {
 		if _, _, err := ParseConfigMapRef(in); (err == nil) != ok {

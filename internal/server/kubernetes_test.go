@@ -489,6 +489,28 @@ func TestMalformedAnnotationIsIgnoredForThatObjectOnly(t *testing.T) {
 	expectAnswer(t, r, "GET", "bad."+k.ns, "/x", nil, "allowed")
 }
 
+// TestAnnotationRulesNameTheConfigsIssuers: an annotation rule may keep a path for one issuer's
+// tokens; one that names an issuer the config lacks is an invalid annotation (reported, its
+// requests fall back to the config), as it is for the config's own routes.
+func TestAnnotationRulesNameTheConfigsIssuers(t *testing.T) {
+	k := newKube(t)
+	r := run(t, fmt.Sprintf("issuers:\n  - name: main\n    betterAuthURL: %s\n", ba.URL)+annotationConfig+"annotations:\n  namespaces: ["+k.ns+"]\n",
+		func(o *server.Options) { o.Kubeconfig = k.kubeconfig })
+	r.waitReady(t, 20*time.Second)
+	k.service(t, k.ns, "known", map[string]string{"betterauthz.io/policy": "public", "betterauthz.io/rules": "- {paths: [/admin/*], issuer: main}"})
+	k.service(t, k.ns, "unknown", map[string]string{"betterauthz.io/policy": "public", "betterauthz.io/rules": "- {paths: [/admin/*], issuer: staging}"})
+	m, _ := ba.Mint(betterauth.MintOptions{})
+	expectAnswer(t, r, "GET", "known."+k.ns, "/x", nil, "allowed")
+	expectAnswer(t, r, "GET", "known."+k.ns, "/admin/a", bearer(m.Token), "allowed")
+	expectAnswer(t, r, "GET", "unknown."+k.ns, "/x", nil, "denied 401") // falls back to the config
+	eventually(t, 10*time.Second, func() string {
+		if logs := r.logs.String(); !strings.Contains(logs, `issuer \"staging\" names no issuer of the config (main)`) {
+			return "the unknown issuer is not reported"
+		}
+		return ""
+	})
+}
+
 func TestNamespaceRestrictionAndAllowPublicFalse(t *testing.T) {
 	k := newKube(t)
 	outside := k.ns + "-x"
