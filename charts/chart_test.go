@@ -279,6 +279,31 @@ func TestSchemaRejectsTypos(t *testing.T) {
 	}
 }
 
+// TestSeveralIssuers: config.issuers renders into a config betterauthz accepts; with
+// betterAuthURL too, the chart refuses to render a config mixing
+// the two forms.
+func TestSeveralIssuers(t *testing.T) {
+	dir := t.TempDir()
+	values := filepath.Join(dir, "values.yaml")
+	doc := "config:\n  issuers:\n    - name: production\n      betterAuthURL: https://auth.example.com\n    - name: staging\n      betterAuthURL: https://auth.staging.example.com\n"
+	if err := os.WriteFile(values, []byte(doc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	objs := objects(t, "-f", values)
+	data, _, _ := unstructured.NestedString(one(t, objs, "ConfigMap").Object, "data", "config.yaml")
+	s, err := config.Parse([]byte(data), func(string) string { return "" })
+	if err != nil {
+		t.Fatalf("rendered config.yaml is invalid:\n%s\n%v", data, err)
+	}
+	if len(s.Issuers) != 2 || s.Issuers[1].Name != "staging" {
+		t.Errorf("issuers %+v", s.Issuers)
+	}
+	if _, err := helm(t, "template", "rel", chart, "-f", values, "--set", "betterAuthURL=https://auth.example.com"); err == nil ||
+		!strings.Contains(err.Error(), "betterAuthURL and config.issuers cannot both be set") {
+		t.Errorf("both forms rendered: %v", err)
+	}
+}
+
 func hasChecksum(m map[string]string) bool {
 	for k := range m {
 		if strings.HasPrefix(k, "checksum/") {

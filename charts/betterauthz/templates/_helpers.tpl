@@ -113,6 +113,9 @@ claims, ...) passes through unchanged.
 {{- if hasKey $cfg "annotations" }}
 {{- fail "config.annotations is not allowed: use the annotationPolicies values (enabled, namespaces, allowPublic, clusterDomain) instead, which also set the RBAC to match" }}
 {{- end }}
+{{- if and .Values.betterAuthURL (hasKey $cfg "issuers") }}
+{{- fail "betterAuthURL and config.issuers cannot both be set: with several issuers, give each its betterAuthURL in config.issuers" }}
+{{- end }}
 {{- if .Values.betterAuthURL }}
 {{- $_ := set $cfg "betterAuthURL" .Values.betterAuthURL }}
 {{- end }}
