@@ -8,8 +8,8 @@
 # (3000, Better Auth), EXAMPLE_APP_PORT (8001, the app), EXAMPLE_CHECK_PORT (8081, betterauthz's
 # --check-http-addr), EXAMPLE_GRPC_PORT (9000), EXAMPLE_HTTP_PORT (8080, /readyz and /metrics);
 # EXAMPLE_WORK: a directory for the logs, the database and nginx's files (default: a new one,
-# removed at exit); EXAMPLE_EXIT=1 stops everything after a short walk-through instead of
-# leaving the servers running.
+# removed at exit). It prints what to try, and runs until Ctrl-C (examples/tasks/tasks_test.go
+# runs it, and the commands it prints).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -111,23 +111,6 @@ wait_for "http://127.0.0.1:${HTTP_PORT}/readyz" "betterauthz"
 
 CLIENT="node examples/tasks/client.mjs --url ${URL}"
 echo "==> ready: ${URL} (logs in $WORK)"
-
-if [ "${EXAMPLE_EXIT:-0}" = 1 ]; then
-	echo
-	echo "==> alice and bob each add a task, then list (authClient.token(), then Bearer)"
-	$CLIENT alice@example.com alice-password add "alice: buy milk"
-	$CLIENT bob@example.com bob-password add "bob: fix the bike"
-	$CLIENT alice@example.com alice-password list
-	$CLIENT bob@example.com bob-password list
-	echo
-	echo "==> no token, a spoofed x-user-id    (expect: 401 from betterauthz; the app never sees it)"
-	curl -sS -o /dev/null -w '%{http_code}\n' -H 'x-user-id: alice' "${URL}/api/tasks"
-	echo
-	echo "==> every request the app got, with its x-user-id:"
-	cat "$WORK/app-requests.jsonl"
-	echo "example finished"
-	exit 0
-fi
 
 cat <<EOF
 
