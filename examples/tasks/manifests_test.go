@@ -153,17 +153,16 @@ func TestKubernetesManifestLocksTheAppToTheGateway(t *testing.T) {
 	}
 }
 
-// TestREADMEShowsTheManifest: the README's copy is the tested file.
-func TestREADMEShowsTheManifest(t *testing.T) {
-	readme, err := os.ReadFile("../../README.md")
-	if err != nil {
-		t.Fatal(err)
-	}
-	data, err := os.ReadFile("kubernetes.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(string(readme), "```yaml\n"+string(data)+"```\n") {
+// TestREADMEShowsTheFiles: the README's copies are the tested files: the whole of
+// kubernetes.yaml, and an excerpt of app.py.
+func TestREADMEShowsTheFiles(t *testing.T) {
+	readme := readFile(t, "../../README.md")
+	if !strings.Contains(readme, "```yaml\n"+readFile(t, "kubernetes.yaml")+"```\n") {
 		t.Error("README.md does not show examples/tasks/kubernetes.yaml as it is")
+	}
+	_, excerpt, _ := strings.Cut(readme, "```python\n")
+	excerpt, _, _ = strings.Cut(excerpt, "```\n")
+	if excerpt == "" || !strings.Contains(readFile(t, "app.py"), excerpt) {
+		t.Errorf("README.md's python block is not in app.py:\n%s", excerpt)
 	}
 }

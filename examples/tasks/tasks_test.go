@@ -167,13 +167,14 @@ func TestTaskExample(t *testing.T) {
 	})
 
 	t.Run("the commands make example prints", func(t *testing.T) {
-		script := tryCommands(t, e.Out.String())
+		script := tryCommands(t, e.Out.String(), false)
 		cmd := exec.Command("bash", "-euo", "pipefail", "-c", script)
 		cmd.Dir = e.root
 		out, err := cmd.CombinedOutput()
 		if err != nil {
 			t.Fatalf("%v\n%s\n%s", err, script, out)
 		}
+		readmeTryList(t, e)
 		for _, want := range []string{`"title":"buy milk"`, `"status":200,"body":[]`, "HTTP/1.1 401", `"user":{"id"`} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
@@ -182,8 +183,23 @@ func TestTaskExample(t *testing.T) {
 	})
 }
 
-// tryCommands is the "Try" list scripts/example.sh prints, as one script, less `tail -f`.
-func tryCommands(t *testing.T, out string) string {
+// readmeTryList: the README's list is what scripts/example.sh prints, on its default ports.
+func readmeTryList(t *testing.T, e *example) {
+	t.Helper()
+	readme := readFile(t, "../../README.md")
+	_, sec, _ := strings.Cut(readme, "\n## The Task example")
+	_, block, _ := strings.Cut(sec, "```text\n")
+	block, _, _ = strings.Cut(block, "```\n")
+	printed := tryCommands(t, e.Out.String(), true)
+	printed = strings.NewReplacer(e.URL, "http://127.0.0.1:8000", e.AppURL, "http://127.0.0.1:8001", e.Work, "$WORK").Replace(printed)
+	if strings.TrimSpace(block) != printed {
+		t.Errorf("README.md's Task example list differs from what make example prints (on its default ports):\n%s\nprinted:\n%s", block, printed)
+	}
+}
+
+// tryCommands is the "Try" list scripts/example.sh prints, as one script, less `tail -f`
+// unless all.
+func tryCommands(t *testing.T, out string, all bool) string {
 	t.Helper()
 	_, list, ok := strings.Cut(out, "\nTry ")
 	if !ok {
@@ -195,10 +211,10 @@ func tryCommands(t *testing.T, out string) string {
 			break
 		}
 		l = strings.TrimSpace(l)
-		if i := strings.Index(l, "    #"); i >= 0 {
+		if i := strings.Index(l, "    #"); i >= 0 && !all {
 			l = l[:i]
 		}
-		if !strings.HasPrefix(l, "tail -f") {
+		if all || !strings.HasPrefix(l, "tail -f") {
 			lines = append(lines, l)
 		}
 	}
