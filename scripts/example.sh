@@ -70,7 +70,7 @@ wait_for "http://127.0.0.1:${AUTH_PORT}/api/auth/jwks" "Better Auth"
 # The app answers 401 to a request without x-user-id, and records every request it gets
 # (app-requests.jsonl): so it is waited for by its port, not with a request of its own.
 echo "==> the Task API (FastAPI + SQLModel, $PY) on 127.0.0.1:${APP_PORT}"
-TASKS_DB="$WORK/tasks.db" TASKS_REQUEST_LOG="$WORK/app-requests.jsonl" \
+PYTHONDONTWRITEBYTECODE=1 TASKS_DB="$WORK/tasks.db" TASKS_REQUEST_LOG="$WORK/app-requests.jsonl" \
 	"$PY" -m uvicorn app:app --app-dir examples/tasks --host 127.0.0.1 --port "$APP_PORT" >"$WORK/app.log" 2>&1 &
 pids+=($!)
 wait_for_port "$APP_PORT" "the Task API"
