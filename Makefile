@@ -15,7 +15,7 @@ FUZZ_TARGETS := ./jwks:FuzzParseSet ./jwks:FuzzVerify ./jwks:FuzzParseHeader \
 
 STATIC_OUT ?= bin/betterauthz-static
 
-.PHONY: all build build-static test test-deps lint fuzz fuzz-corpus print-fuzz-targets demo manifests schema bench soak clean
+.PHONY: all build build-static test test-deps lint fuzz fuzz-corpus print-fuzz-targets demo example manifests schema bench soak clean
 
 all: build
 
@@ -29,7 +29,8 @@ build-static:
 # The Better Auth server the tests and the demo run (pinned in test/betterauth/package-lock.json),
 # the Kubernetes API server and etcd the Kubernetes tests run (pinned in tools/go.mod), and the
 # Caddy and Traefik the proxy tests run (pinned in scripts/build-tools.sh), built into
-# .cache/bin: a few minutes the first time, cached after. nginx comes from the system (.ci/run).
+# .cache/bin: a few minutes the first time, cached after. nginx, Chromium, promtool and the Task
+# example's Python packages come from the system's packages (scripts/system-deps.sh).
 test-deps: test/betterauth/node_modules/.package-lock.json
 	./scripts/system-deps.sh
 	./scripts/build-tools.sh
@@ -91,6 +92,13 @@ soak: build test/betterauth/node_modules/.package-lock.json
 
 demo: build test/betterauth/node_modules/.package-lock.json
 	./scripts/demo.sh
+
+# The Task example (examples/tasks): the seed's FastAPI app behind nginx and betterauthz, with
+# Better Auth, on loopback. It needs nginx and Debian's python3-fastapi, python3-uvicorn and
+# python3-sqlmodel, which `system-deps.sh example` installs when missing (make demo needs none).
+example: build test/betterauth/node_modules/.package-lock.json
+	./scripts/system-deps.sh example
+	./scripts/example.sh
 
 clean:
 	rm -rf bin

@@ -61,4 +61,44 @@ func TestDemoBuildsOnlyWhatItNeeds(t *testing.T) {
 	if strings.Contains(string(out), "build-tools.sh") {
 		t.Errorf("make demo builds the Kubernetes tools:\n%s", out)
 	}
+	if strings.Contains(string(out), "system-deps.sh") {
+		t.Errorf("make demo waits for the system packages:\n%s", out)
+	}
+}
+
+// TestExampleBuildsOnlyWhatItNeeds: `make example` installs nginx and the app's Python packages
+// (system-deps.sh example: not Chromium or promtool), and builds no Kubernetes tools; `make
+// test-deps` installs the Python packages too, since the example's test runs the app.
+func TestExampleBuildsOnlyWhatItNeeds(t *testing.T) {
+	out, err := exec.Command("make", "-C", "..", "-n", "-B", "example").CombinedOutput()
+	if err != nil {
+		t.Fatalf("make -n example: %v\n%s", err, out)
+	}
+	for _, want := range []string{"go build", "npm ci", "./scripts/system-deps.sh example", "./scripts/example.sh"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("make example would not run %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(string(out), "build-tools.sh") {
+		t.Errorf("make example builds the Kubernetes tools:\n%s", out)
+	}
+	deps, err := os.ReadFile("system-deps.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := string(deps)[strings.Index(string(deps), "\nneed=()"):]
+	example, tests, _ := strings.Cut(body, `if [ "${1:-}" != example ]; then`)
+	for _, pkg := range []string{"nginx", "python3-fastapi", "python3-uvicorn", "python3-sqlmodel"} {
+		if !strings.Contains(example, pkg) {
+			t.Errorf("system-deps.sh example does not install %s", pkg)
+		}
+	}
+	for _, pkg := range []string{"chromium", "prometheus"} {
+		if strings.Contains(example, pkg) || !strings.Contains(tests, pkg) {
+			t.Errorf("%s: not for the example, and for the tests only", pkg)
+		}
+	}
+	if out, err := exec.Command("make", "-C", "..", "-n", "-B", "test-deps").CombinedOutput(); err != nil || !strings.Contains(string(out), "./scripts/system-deps.sh\n") {
+		t.Errorf("make test-deps does not run system-deps.sh for everything: %v\n%s", err, out)
+	}
 }

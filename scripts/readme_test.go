@@ -134,7 +134,7 @@ func TestREADMESnippets(t *testing.T) {
 		t.Fatal(err)
 	}
 	cs, _ := kubernetes.NewForConfig(api.Admin)
-	for _, ns := range []string{"betterauthz", "istio-system", "shop"} {
+	for _, ns := range []string{"betterauthz", "istio-system", "shop", "tasks"} {
 		if _, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
 			t.Fatal(err)
 		}
