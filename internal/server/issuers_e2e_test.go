@@ -89,6 +89,9 @@ func TestSeveralIssuers(t *testing.T) {
 	if logs := r.logs.String(); !strings.Contains(logs, `this route takes tokens of issuer \"main\" only`) {
 		t.Errorf("the issuer mismatch is not explained in the log:\n%s", grepLines(logs, "main-only"))
 	}
+	if _, routes := r.get(t, "/debug/routes"); !strings.Contains(routes, "authenticated (issuer main)") {
+		t.Errorf("/debug/routes does not show the rule's issuer:\n%s", routes)
+	}
 	_, metrics := r.get(t, "/metrics")
 	for _, want := range []string{
 		`betterauthz_jwks_keys{issuer="main"}`, `betterauthz_jwks_keys{issuer="second"}`,

@@ -24,6 +24,7 @@ type routeRow struct {
 	Methods    []string `json:"methods"`
 	Policy     string   `json:"policy"`
 	Claims     []string `json:"claims,omitempty"`
+	Issuer     string   `json:"issuer,omitempty"` // tokens of this issuer only
 	DryRun     bool     `json:"dryRun,omitempty"`
 }
 
@@ -109,7 +110,7 @@ func buildRouteTable(s *config.Settings, mesh *policy.ObjectIndex, invalid []str
 
 func ruleRow(precedence, source string, r *policy.Rule) routeRow {
 	row := routeRow{Precedence: precedence, Source: source, Name: r.Name, Policy: r.Action.String(),
-		Hosts: r.Spec.Hosts, Paths: r.Spec.Paths, Methods: r.Spec.Methods, DryRun: r.DryRun()}
+		Hosts: r.Spec.Hosts, Paths: r.Spec.Paths, Methods: r.Spec.Methods, Issuer: r.Spec.Issuer, DryRun: r.DryRun()}
 	if r.Source != "" && precedence == "annotation" {
 		row.Source = r.Source
 	}
@@ -141,6 +142,9 @@ func writeRouteTable(w io.Writer, t routeTable) {
 	fmt.Fprintln(tw, "PRECEDENCE\tSOURCE\tNAME\tHOSTS\tPATHS\tMETHODS\tPOLICY\tCLAIMS")
 	for _, r := range t.Routes {
 		policy := r.Policy
+		if r.Issuer != "" {
+			policy += " (issuer " + r.Issuer + ")"
+		}
 		if r.DryRun {
 			policy += " (dry run)"
 		}
