@@ -112,6 +112,20 @@ func (v *Verifier) Explain(ctx context.Context, token string) Explanation {
 		return e
 	}
 
+	tr := v.explainIssuer(&e, alg)
+	v.explainKey(ctx, &e, t, tr, alg)
+	v.explainClaims(&e, tr)
+	if v.transform != nil {
+		if _, err := v.transform(e.Claims); err != nil && !e.Form.Failed() {
+			e.Form = outcome(invalid(ErrMalformed))
+		}
+	}
+	return e
+}
+
+// explainIssuer chooses the trust the checks after it use, as verify does, or when iss names
+// none and one issuer is trusted, that one.
+func (v *Verifier) explainIssuer(e *Explanation, alg string) *trust {
 	iss, _ := e.Claims["iss"].(string)
 	tr, ok := v.byIssuer[iss]
 	e.Issuer = outcome(nil)
@@ -128,23 +142,29 @@ func (v *Verifier) Explain(ctx context.Context, token string) Explanation {
 			e.Algorithm = outcome(invalid(ErrAlgorithm))
 		}
 	}
+	return tr
+}
 
+// explainKey looks the kid up in tr's keys and checks the signature with the key, if found.
+func (v *Verifier) explainKey(ctx context.Context, e *Explanation, t *compact, tr *trust, alg string) {
 	switch {
-	case h.kid == "":
+	case e.Header.Kid == "":
 		e.Key = outcome(invalid(ErrNoKeyID))
 	case tr == nil || !slices.Contains(algorithms, alg):
 		// No issuer's keys to look in, or no signing method to look for.
 	default:
 		method := jwt.GetSigningMethod(alg)
-		key, err := tr.key(ctx, method, h.kid)
+		key, err := tr.key(ctx, method, e.Header.Kid)
 		e.Key = outcome(err)
 		if err == nil {
 			e.Signature = outcome(checkSignature(t, method, key))
 		}
 	}
+}
 
-	// Each claim alone, through the validator's own rules with the same options: together
-	// they are what Verify's validator checks.
+// explainClaims checks each claim alone, through the validator's own rules with the same
+// options: together they are what verify's validator checks. aud needs an issuer.
+func (v *Verifier) explainClaims(e *Explanation, tr *trust) {
 	only := func(name string) jwt.MapClaims {
 		if c, ok := e.Claims[name]; ok {
 			return jwt.MapClaims{name: c}
@@ -164,12 +184,6 @@ func (v *Verifier) Explain(ctx context.Context, token string) Explanation {
 	if tr != nil {
 		e.Audience = check(only("aud"), jwt.WithAudience(tr.audiences...))
 	}
-	if v.transform != nil {
-		if _, err := v.transform(e.Claims); err != nil && !e.Form.Failed() {
-			e.Form = outcome(invalid(ErrMalformed))
-		}
-	}
-	return e
 }
 
 // malformed says which part of a token that parseCompact refuses is wrong, and how. It never
