@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -82,7 +83,7 @@ func (r *report) keys(k *keySource) {
 func (r *report) explain(e jwks.Explanation, k *keySource, empty bool) {
 	r.now = time.Now()
 	if e.Claims != nil {
-		b, _ := json.MarshalIndent(e.Claims, "", "  ")
+		b, _ := json.MarshalIndent(shown(e.Claims), "", "  ")
 		fmt.Fprintf(r.w, "Claims: %s\n", b)
 	}
 	fmt.Fprintln(r.w)
@@ -262,6 +263,24 @@ func (r *report) verdict(e jwks.Explanation, k *keySource) error {
 	d := authz.Decision{Reason: authz.VerifyReason(e.Err), Description: jwks.Describe(e.Err)}
 	fmt.Fprintf(r.w, "INVALID: betterauthz would refuse it: %d %s (%s).\n", d.HTTPStatus(), d.Reason, d.Description)
 	return &ExitError{Code: 1}
+}
+
+// shown is claims as printed: the session-cache cookie's payload carries the session token
+// itself (session.token, and sid), a credential as good as the cookie, which is left out.
+func shown(claims jwks.Claims) jwks.Claims {
+	const hidden = "(the session token: not shown)"
+	out := maps.Clone(claims)
+	if _, ok := out["sid"]; ok {
+		out["sid"] = hidden
+	}
+	if s, ok := out["session"].(map[string]any); ok {
+		if _, ok := s["token"]; ok {
+			s = maps.Clone(s)
+			s["token"] = hidden
+			out["session"] = s
+		}
+	}
+	return out
 }
 
 // failedAny reports whether a check of the token itself failed.

@@ -167,6 +167,8 @@ func TestVerifyExplainsTheUsualMistakes(t *testing.T) {
 		env   map[string]string
 		code  int
 		out   []string
+		// hidden must not be printed either
+		hidden []string
 	}{
 		"expired": {
 			token: expired.Token, args: append(byURL, "--token", expired.Token), code: 1,
@@ -221,8 +223,8 @@ func TestVerifyExplainsTheUsualMistakes(t *testing.T) {
 			out: []string{`began with "Bearer " 2 times`, "VALID"},
 		},
 		"session-cache cookie JWT": {
-			token: cache.SessionCacheToken, args: append(byURL, "--token", cache.SessionCacheToken), code: 1,
-			out: []string{`FAIL  typ        "better-auth.session-cache+jwt": Better Auth's session-cache cookie (better-auth.session_data), not an API credential`, "sessions.cookieCache: true", "better-auth:session-cache is the session-cache cookie's audience"},
+			token: cache.SessionCacheToken, args: append(byURL, "--token", cache.SessionCacheToken), code: 1, hidden: []string{cache.SessionToken},
+			out: []string{`"token": "(the session token: not shown)"`, `FAIL  typ        "better-auth.session-cache+jwt": Better Auth's session-cache cookie (better-auth.session_data), not an API credential`, "sessions.cookieCache: true", "better-auth:session-cache is the session-cache cookie's audience"},
 		},
 		"malformed": {
 			token: base.Token, args: append(byURL, "--token", strings.Replace(base.Token, ".", "==.", 1)), code: 1,
@@ -262,6 +264,11 @@ func TestVerifyExplainsTheUsualMistakes(t *testing.T) {
 			code, out := runVerify(t, tc.token, tc.env, "", tc.args...)
 			if code != tc.code {
 				t.Fatalf("exit %d, want %d:\n%s", code, tc.code, out)
+			}
+			for _, h := range tc.hidden {
+				if strings.Contains(out, h) {
+					t.Errorf("the output shows %q:\n%s", h, out)
+				}
 			}
 			for _, want := range tc.out {
 				if !strings.Contains(out, want) {
