@@ -54,7 +54,7 @@ func (l *Live) credential(ctx context.Context, r *Request) credential {
 		}
 		claims, err := l.Verifier.Verify(ctx, token)
 		if err != nil {
-			return c.fail(verifyReason(err), jwks.Describe(err))
+			return c.fail(VerifyReason(err), jwks.Describe(err))
 		}
 		c.claims = claims
 		iss, _ := claims["iss"].(string)
@@ -81,7 +81,7 @@ func (l *Live) credential(ctx context.Context, r *Request) credential {
 			return c
 		}
 		if !errors.Is(err, jwks.ErrExpired) || !useToken {
-			return c.fail(verifyReason(err), "session cookie: "+jwks.Describe(err))
+			return c.fail(VerifyReason(err), "session cookie: "+jwks.Describe(err))
 		}
 	}
 	if useToken {

@@ -84,7 +84,7 @@ func (l *Live) dryRun(ctx context.Context, r *Request, d Decision, rq readReques
 	csrf := !cred.bearer && !safeMethod(r.Method) && !c.Sessions.originTrusted(r, rq.host)
 	if cred.valid() && !csrf {
 		d.Subject = cred.claims.Subject()
-		d.Set, d.Remove = c.identity(cred.claims)
+		d.Set, d.Remove = c.Identity(cred.claims)
 		d.ResponseHeaders = setCookies(cred.setCookie)
 		return d
 	}
@@ -154,7 +154,7 @@ func (l *Live) authenticate(ctx context.Context, r *Request, d Decision, rq read
 		d.Reason = ReasonPublic
 		if cred.valid() && !csrf {
 			d.Subject = cred.claims.Subject()
-			d.Set, d.Remove = c.identity(cred.claims)
+			d.Set, d.Remove = c.Identity(cred.claims)
 			d.ResponseHeaders = setCookies(cred.setCookie)
 			return d
 		}
@@ -190,7 +190,7 @@ func (l *Live) authenticate(ctx context.Context, r *Request, d Decision, rq read
 		}
 	}
 	d.Reason = ReasonAllowed
-	d.Set, d.Remove = c.identity(cred.claims)
+	d.Set, d.Remove = c.Identity(cred.claims)
 	d.ResponseHeaders = setCookies(cred.setCookie)
 	return d
 }
@@ -226,7 +226,9 @@ func (d Decision) deny(reason Reason, description string) Decision {
 	return d
 }
 
-func verifyReason(err error) Reason {
+// VerifyReason is the reason a check answers with when verifying its credential failed with
+// err (an error of jwks.Verifier.Verify).
+func VerifyReason(err error) Reason {
 	switch {
 	case errors.Is(err, jwks.ErrNotReady):
 		return ReasonNotReady

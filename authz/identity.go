@@ -12,9 +12,9 @@ type IdentityHeader struct {
 	Claim string // a claim name or a dotted path into nested claims
 }
 
-// identity computes identity headers from verified claims: each configured header whose claim
+// Identity computes identity headers from verified claims: each configured header whose claim
 // renders to a usable value is set, every other one is removed. A header is never in both lists.
-func (c *Config) identity(claims jwks.Claims) (set []Header, remove []string) {
+func (c *Config) Identity(claims jwks.Claims) (set []Header, remove []string) {
 	for _, h := range c.IdentityHeaders {
 		if v, ok := claims.Lookup(h.Claim); ok {
 			if s, ok := jwks.String(v); ok && validHeaderValue(s) {

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"time"
 
 	"github.com/MicahParks/jwkset"
 )
@@ -35,6 +36,52 @@ var (
 	// ErrFetchCAFile: the configured CA file could not be used.
 	ErrFetchCAFile = errors.New("CA file unusable")
 )
+
+// StatusError is a JWKS answer other than 200. It wraps ErrFetchRedirect for a 3xx,
+// ErrFetchStatus otherwise.
+type StatusError struct {
+	URL        string
+	StatusCode int
+	// Location is a redirect's target.
+	Location string
+}
+
+func (e *StatusError) redirect() bool { return e.StatusCode >= 300 && e.StatusCode < 400 }
+
+func (e *StatusError) Error() string {
+	if e.redirect() {
+		return fmt.Sprintf("GET %s: HTTP %d to %q: %v", e.URL, e.StatusCode, e.Location, ErrFetchRedirect)
+	}
+	return fmt.Sprintf("GET %s: HTTP %d: %v", e.URL, e.StatusCode, ErrFetchStatus)
+}
+
+func (e *StatusError) Unwrap() error {
+	if e.redirect() {
+		return ErrFetchRedirect
+	}
+	return ErrFetchStatus
+}
+
+// FetchOptions configure FetchSet; each zero value is the default of the KeySetOptions field
+// of the same name.
+type FetchOptions struct {
+	Client           *http.Client
+	FetchTimeout     time.Duration
+	MaxResponseBytes int64
+	CAFile           string
+}
+
+// FetchSet downloads and parses a JWKS once, exactly as a KeySet's refresh does: bounded in time
+// and size, redirects not followed, the body read by ParseSet. The error wraps one of the
+// ErrFetch sentinels; a status other than 200 is a *StatusError.
+func FetchSet(ctx context.Context, url string, o FetchOptions) (keys []jwkset.JWK, problems []error, err error) {
+	ko := KeySetOptions{URL: url, Client: o.Client, FetchTimeout: o.FetchTimeout, MaxResponseBytes: o.MaxResponseBytes}
+	ko.setDefaults()
+	f := newFetcher(url, o.CAFile, ko.Client, ko.MaxResponseBytes)
+	ctx, cancel := context.WithTimeout(ctx, ko.FetchTimeout)
+	defer cancel()
+	return f.download(ctx)
+}
 
 // FetchFailure names the kind of a fetch error for metrics and logs: "status", "redirect",
 // "too_large", "invalid", "unreachable", "ca_file" (or "" for nil).
@@ -129,12 +176,9 @@ func (f *fetcher) download(ctx context.Context) ([]jwkset.JWK, []error, error) {
 		return nil, nil, fmt.Errorf("GET %s: %w: %w", f.url, ErrFetchUnreachable, err)
 	}
 	defer resp.Body.Close()
-	switch {
-	case resp.StatusCode >= 300 && resp.StatusCode < 400:
-		return nil, nil, fmt.Errorf("GET %s: HTTP %d to %q: %w", f.url, resp.StatusCode, resp.Header.Get("Location"), ErrFetchRedirect)
-	case resp.StatusCode != http.StatusOK:
+	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, nil, fmt.Errorf("GET %s: HTTP %d: %w", f.url, resp.StatusCode, ErrFetchStatus)
+		return nil, nil, &StatusError{URL: f.url, StatusCode: resp.StatusCode, Location: resp.Header.Get("Location")}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, f.maxBytes+1))
 	if err != nil {

@@ -170,13 +170,29 @@ func NewKeySet(opts KeySetOptions) (*KeySet, error) {
 	}, nil
 }
 
+// NewStaticKeySet returns a KeySet that holds keys (from ParseSet or FetchSet) and never
+// fetches: it needs no Run, and a kid it lacks is unknown at once — what a KeySet concludes
+// after a refresh that did not bring the kid. For verifying with a key set read once, as
+// "betterauthz verify" does with a JWKS file.
+func NewStaticKeySet(name string, keys []jwkset.JWK) (*KeySet, error) {
+	opts := KeySetOptions{Name: name}
+	opts.setDefaults()
+	k := &KeySet{keys: jwkset.NewMemoryStorage(), opts: opts, ctx: context.Background(), cancel: func() {}, negative: make(map[string]time.Time)}
+	if err := k.keys.KeyReplaceAll(k.ctx, keys); err != nil {
+		return nil, fmt.Errorf("jwks: %w", err)
+	}
+	k.install(keys, time.Now())
+	k.attempted.Store(true)
+	return k, nil
+}
+
 // Attempted reports whether a first fetch has ended, whatever its outcome.
 func (k *KeySet) Attempted() bool { return k.attempted.Load() }
 
 // Name is the set's KeySetOptions.Name.
 func (k *KeySet) Name() string { return k.opts.Name }
 
-// URL is the JWKS address this set fetches.
+// URL is the JWKS address this set fetches ("" for a static set).
 func (k *KeySet) URL() string { return k.opts.URL }
 
 // Loaded reports whether a fetch has ever succeeded.
@@ -232,7 +248,7 @@ func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 		// too would turn every request into a hit on a Better Auth that is down.
 		return jwkset.JWK{}, ErrNotReady
 	}
-	if k.isNegative(kid) {
+	if k.fetcher == nil || k.isNegative(kid) {
 		return jwkset.JWK{}, fmt.Errorf("%w %q", ErrUnknownKey, kid)
 	}
 	// Join a fetch already running, if any: it was most likely started by the first token with

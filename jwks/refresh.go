@@ -29,6 +29,9 @@ type fetchCall struct {
 // backoff. Run returns nil when ctx ends; the KeySet must not be used after.
 func (k *KeySet) Run(ctx context.Context) error {
 	defer k.cancel()
+	if k.fetcher == nil {
+		return nil // a static set: nothing to refresh
+	}
 	stop := context.AfterFunc(ctx, k.cancel)
 	defer stop()
 
@@ -168,15 +171,7 @@ func (k *KeySet) fetch(ctx context.Context, trigger string) error {
 		log.Warn("jwks refresh failed; keeping the last good keys", "error", err.Error(),
 			"failure", FetchFailure(err), "keys", k.Keys(), "loaded", k.Loaded())
 	} else {
-		set := make(map[string]struct{}, len(keys))
-		for _, j := range keys {
-			set[j.Marshal().KID] = struct{}{}
-		}
-		k.kidSet.Store(&set)
-		k.keyCount.Store(int64(len(keys)))
-		k.lastSuccess.Store(end.UnixNano())
-		first := !k.loaded.Swap(true)
-		k.noteKids(log, keys, first)
+		k.noteKids(log, keys, k.install(keys, end))
 	}
 	stale := k.noteStaleness(log)
 	k.attempted.Store(true)
@@ -187,6 +182,19 @@ func (k *KeySet) fetch(ctx context.Context, trigger string) error {
 		})
 	}
 	return err
+}
+
+// install records the kids and count of keys, just put in the store, as the current set
+// fetched at at, and reports whether it is the first.
+func (k *KeySet) install(keys []jwkset.JWK, at time.Time) (first bool) {
+	set := make(map[string]struct{}, len(keys))
+	for _, j := range keys {
+		set[j.Marshal().KID] = struct{}{}
+	}
+	k.kidSet.Store(&set)
+	k.keyCount.Store(int64(len(keys)))
+	k.lastSuccess.Store(at.UnixNano())
+	return !k.loaded.Swap(true)
 }
 
 // noteStaleness logs, once each way, when the keys pass MaxKeyAge and when they are fresh

@@ -108,6 +108,7 @@ type Verifier struct {
 	transform  func(Claims) (Claims, error)
 	maxBytes   int
 	cache      *tokenCache // nil: off
+	skew       time.Duration
 	now        func() time.Time
 }
 
@@ -117,6 +118,7 @@ type trust struct {
 	keys       *KeySet
 	keyfunc    keyfunc.Keyfunc
 	validator  *jwt.Validator
+	audiences  []string
 	algorithms []string
 }
 
@@ -141,6 +143,7 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 		cookie:    o.SessionCookie,
 		transform: o.Transform,
 		cache:     newTokenCache(o.CacheEntries, o.CacheBytes),
+		skew:      o.ClockSkew,
 		now:       o.Now,
 	}
 	for _, t := range trusts {
@@ -178,7 +181,7 @@ func compileTrust(t Trust, o VerifierOptions) (*trust, error) {
 	if len(algs) == 0 {
 		algs = algorithms
 	}
-	ct := &trust{name: t.Name, keys: t.Keys}
+	ct := &trust{name: t.Name, keys: t.Keys, audiences: t.Audiences}
 	for _, a := range algs {
 		a = CanonicalAlgorithm(a)
 		if !slices.Contains(algorithms, a) {
@@ -210,15 +213,8 @@ func compileTrust(t Trust, o VerifierOptions) (*trust, error) {
 // it never contains the token. ErrKeysUnavailable is also possible: an unknown kid while the
 // JWKS cannot be refreshed. Waiting for a key refresh is bounded by ctx.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
-	if len(token) > v.maxBytes {
-		return nil, invalid(ErrTooLarge)
-	}
-	switch strings.Count(token, ".") {
-	case 2:
-	case 0:
-		return nil, invalid(ErrOpaque)
-	default:
-		return nil, invalid(ErrMalformed)
+	if err := v.precheck(token); err != nil {
+		return nil, err
 	}
 	if v.cache == nil {
 		claims, _, _, _, err := v.verify(ctx, token)
@@ -245,6 +241,21 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 		v.cache.put(key, &cacheEntry{err: err, expires: now + int64(v.cache.negativeExpiry), size: 64}, now)
 	}
 	return claims, err
+}
+
+// precheck refuses, unread, a token too long or without exactly two dots.
+func (v *Verifier) precheck(token string) error {
+	if len(token) > v.maxBytes {
+		return invalid(ErrTooLarge)
+	}
+	switch strings.Count(token, ".") {
+	case 2:
+		return nil
+	case 0:
+		return invalid(ErrOpaque)
+	default:
+		return invalid(ErrMalformed)
+	}
 }
 
 // verify checks a token's form, signature and claims, and returns its claims view, the trust
@@ -289,15 +300,12 @@ func (v *Verifier) verify(ctx context.Context, token string) (_ Claims, _ *trust
 		return fail(invalid(ErrAlgorithm))
 	}
 	method := jwt.GetSigningMethod(alg)
-	key, err := tr.keyfunc.KeyfuncCtx(ctx)(&jwt.Token{Header: map[string]any{"alg": alg, "kid": h.kid}, Method: method})
+	key, err := tr.key(ctx, method, h.kid)
 	if err != nil {
-		return fail(keyError(err))
+		return fail(err)
 	}
-	if err := method.Verify(t.signingInput, t.signature, key); err != nil {
-		if errors.Is(err, jwt.ErrInvalidKeyType) {
-			return fail(invalid(ErrKeyMismatch))
-		}
-		return fail(invalid(ErrSignature))
+	if err := checkSignature(t, method, key); err != nil {
+		return fail(err)
 	}
 	if err := tr.validator.Validate(jwt.MapClaims(claims)); err != nil {
 		return fail(claimsError(err))
@@ -312,6 +320,27 @@ func (v *Verifier) verify(ctx context.Context, token string) (_ Claims, _ *trust
 		}
 	}
 	return claims, tr, h.kid, expires.UnixNano(), nil
+}
+
+// key finds the key kid names in the trust's set, for a token signed with method (that of one
+// of algorithms). The error is one of keyError's.
+func (tr *trust) key(ctx context.Context, method jwt.SigningMethod, kid string) (any, error) {
+	key, err := tr.keyfunc.KeyfuncCtx(ctx)(&jwt.Token{Header: map[string]any{"alg": method.Alg(), "kid": kid}, Method: method})
+	if err != nil {
+		return nil, keyError(err)
+	}
+	return key, nil
+}
+
+// checkSignature checks t's signature with key under method.
+func checkSignature(t *compact, method jwt.SigningMethod, key any) error {
+	if err := method.Verify(t.signingInput, t.signature, key); err != nil {
+		if errors.Is(err, jwt.ErrInvalidKeyType) {
+			return invalid(ErrKeyMismatch)
+		}
+		return invalid(ErrSignature)
+	}
+	return nil
 }
 
 func invalid(cause error) error {

@@ -58,7 +58,39 @@ func TestVerifyRefusals(t *testing.T) {
 func testVerifyRefusals(t *testing.T, cacheEntries int) {
 	v, ks := verifierFor(t, ba, func(o *jwks.VerifierOptions) { o.CacheEntries = cacheEntries }, nil)
 	waitLoaded(t, ks, 10*time.Second)
-	good := mint(t, ba, betterauth.MintOptions{})
+	for name, tc := range refusalCases(t, mint(t, ba, betterauth.MintOptions{})) {
+		t.Run(name, func(t *testing.T) {
+			token := tc.token(t)
+			claims, err := v.Verify(context.Background(), token)
+			if err == nil {
+				t.Fatalf("Verify accepted it: %v", claims)
+			}
+			if _, again := v.Verify(context.Background(), token); again == nil || again.Error() != err.Error() {
+				t.Fatalf("second answer %v, first %v", again, err)
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("error %q, want %v", err, tc.want)
+			}
+			if tc.cause != nil && !errors.Is(err, tc.cause) {
+				t.Fatalf("error %q, want cause %v", err, tc.cause)
+			}
+			if tc.cause != nil && jwks.Describe(err) != tc.cause.Error() {
+				t.Errorf("Describe = %q, want %q", jwks.Describe(err), tc.cause.Error())
+			}
+		})
+	}
+}
+
+// refusal is a token Verify refuses with want (and, for ErrInvalidToken, cause).
+type refusal struct {
+	token func(t *testing.T) string
+	want  error // sentinel
+	cause error // for ErrInvalidToken
+}
+
+// refusalCases is the attack set: tokens made from good (minted by ba) or from scratch that
+// Verify must refuse, each with why.
+func refusalCases(t *testing.T, good *betterauth.Minted) map[string]refusal {
 	kid := header(t, good.Token)["kid"].(string)
 	parts := strings.Split(good.Token, ".")
 	payload := decodeSegment(t, parts[1])
@@ -70,11 +102,7 @@ func testVerifyRefusals(t *testing.T, cacheEntries int) {
 	now := time.Now().Unix()
 	future := now + 3600
 
-	cases := map[string]struct {
-		token func(t *testing.T) string
-		want  error // sentinel
-		cause error // for ErrInvalidToken
-	}{
+	return map[string]refusal{
 		"expired (expirationTime -10m)": {
 			token: func(t *testing.T) string {
 				return mint(t, ba, betterauth.MintOptions{ExpirationTime: "-10m"}).Token
@@ -200,27 +228,6 @@ func testVerifyRefusals(t *testing.T, cacheEntries int) {
 			token: func(t *testing.T) string { return "" },
 			want:  jwks.ErrInvalidToken, cause: jwks.ErrOpaque,
 		},
-	}
-	for name, tc := range cases {
-		t.Run(name, func(t *testing.T) {
-			token := tc.token(t)
-			claims, err := v.Verify(context.Background(), token)
-			if err == nil {
-				t.Fatalf("Verify accepted it: %v", claims)
-			}
-			if _, again := v.Verify(context.Background(), token); again == nil || again.Error() != err.Error() {
-				t.Fatalf("second answer %v, first %v", again, err)
-			}
-			if !errors.Is(err, tc.want) {
-				t.Fatalf("error %q, want %v", err, tc.want)
-			}
-			if tc.cause != nil && !errors.Is(err, tc.cause) {
-				t.Fatalf("error %q, want cause %v", err, tc.cause)
-			}
-			if tc.cause != nil && jwks.Describe(err) != tc.cause.Error() {
-				t.Errorf("Describe = %q, want %q", jwks.Describe(err), tc.cause.Error())
-			}
-		})
 	}
 }
 

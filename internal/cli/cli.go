@@ -44,6 +44,7 @@ Usage:
   betterauthz [serve] [flags]   run the server (the default)
   betterauthz check [flags]     send one CheckRequest to a running server and print the answer
   betterauthz validate FILE...  check config files offline ("-" reads stdin); exit 1 on any problem
+  betterauthz verify [flags]    explain, check by check, whether serve would accept a token, and the fix
   betterauthz routes [flags]    print a running server's effective route table
   betterauthz version           print version information
   betterauthz help              print this help
@@ -78,6 +79,8 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		return check(ctx, args, getenv, stdin, stdout, stderr)
 	case "validate":
 		return validate(ctx, args, getenv, stdin, stdout, stderr)
+	case "verify":
+		return verify(ctx, args, getenv, stdin, stdout, stderr)
 	case "routes":
 		return routes(ctx, args, getenv, stdout, stderr)
 	case "version":
@@ -98,8 +101,19 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
 // parseFlags applies BETTERAUTHZ_<NAME> environment variables, then the arguments, so that
-// flags win over the environment.
+// flags win over the environment. Arguments other than flags are refused.
 func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+	if err := parseFlagsAndArgs(fs, args, getenv); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return &ExitError{Code: 2, Err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	return nil
+}
+
+// parseFlagsAndArgs is parseFlags leaving the other arguments in fs.Args.
+func parseFlagsAndArgs(fs *flag.FlagSet, args []string, getenv func(string) string) error {
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "BETTERAUTHZ_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -117,9 +131,6 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 			return &ExitError{Code: 0}
 		}
 		return &ExitError{Code: 2, Err: err}
-	}
-	if fs.NArg() > 0 {
-		return &ExitError{Code: 2, Err: fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	return nil
 }

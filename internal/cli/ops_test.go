@@ -32,7 +32,7 @@ func TestHelpListsTheCommandsOnStdout(t *testing.T) {
 			if code := Main(context.Background(), args, envOf(nil), nil, &out, &errOut); code != 0 {
 				t.Fatalf("exit %d", code)
 			}
-			for _, cmd := range []string{"serve", "check", "validate", "routes", "version"} {
+			for _, cmd := range []string{"serve", "check", "validate", "verify", "routes", "version"} {
 				if !strings.Contains(out.String(), "betterauthz "+cmd) {
 					t.Errorf("help lacks %s:\n%s", cmd, out.String())
 				}

@@ -228,3 +228,18 @@ func (s *Settings) SessionIssuer() Issuer {
 	is, _ := s.IssuerNamed(s.Sessions.Issuer)
 	return is
 }
+
+// TokenVerifier is how the settings verify access tokens (Bearer credentials), each issuer
+// with the key set keys returns for its name: what serve runs, and "betterauthz verify" too.
+func (s *Settings) TokenVerifier(keys func(name string) *jwks.KeySet) jwks.VerifierOptions {
+	trusts := make([]jwks.Trust, len(s.Issuers))
+	for i, is := range s.Issuers {
+		trusts[i] = jwks.Trust{Name: is.Name, Keys: keys(is.Name), Issuer: is.Issuer, Audiences: is.Audiences, Algorithms: is.Algorithms}
+	}
+	return jwks.VerifierOptions{
+		Trusts:       trusts,
+		ClockSkew:    s.ClockSkew,
+		CacheEntries: s.CacheEntries,
+		CacheBytes:   s.CacheBytes,
+	}
+}

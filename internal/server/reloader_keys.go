@@ -214,16 +214,7 @@ type verifiers struct {
 
 func newVerifiers(s *config.Settings, ring keyRing) (verifiers, error) {
 	var v verifiers
-	trusts := make([]jwks.Trust, len(s.Issuers))
-	for i, is := range s.Issuers {
-		trusts[i] = jwks.Trust{Name: is.Name, Keys: ring.named(is.Name).keys, Issuer: is.Issuer, Audiences: is.Audiences, Algorithms: is.Algorithms}
-	}
-	tokens, err := jwks.NewVerifier(jwks.VerifierOptions{
-		Trusts:       trusts,
-		ClockSkew:    s.ClockSkew,
-		CacheEntries: s.CacheEntries,
-		CacheBytes:   s.CacheBytes,
-	})
+	tokens, err := jwks.NewVerifier(s.TokenVerifier(func(name string) *jwks.KeySet { return ring.named(name).keys }))
 	if err != nil {
 		return v, err
 	}
