@@ -302,6 +302,10 @@ func TestSeveralIssuers(t *testing.T) {
 		!strings.Contains(err.Error(), "betterAuthURL and config.issuers cannot both be set") {
 		t.Errorf("both forms rendered: %v", err)
 	}
+	if _, err := helm(t, "template", "rel", chart, "-f", values, "--set", "config.audiences[0]=https://app.example.com"); err == nil ||
+		!strings.Contains(err.Error(), "config.audiences and config.issuers cannot both be set") {
+		t.Errorf("config.audiences beside config.issuers rendered: %v", err)
+	}
 }
 
 func hasChecksum(m map[string]string) bool {

@@ -35,10 +35,10 @@ func (f *verifyFlags) loadKeys(ctx context.Context, s *config.Settings, is confi
 	k := &keySource{issuer: is.Name, where: is.JWKSURL}
 	switch {
 	case f.jwks == "":
-		k.keys, k.problems, k.err = fetchKeys(ctx, s, k.where)
+		k.keys, k.problems, k.err = fetchKeys(ctx, is, k.where)
 	case isHTTPURL(f.jwks):
 		k.where, k.flag = f.jwks, true
-		k.keys, k.problems, k.err = fetchKeys(ctx, s, k.where)
+		k.keys, k.problems, k.err = fetchKeys(ctx, is, k.where)
 	default:
 		k.where, k.flag = f.jwks, true
 		data, err := os.ReadFile(f.jwks)
@@ -66,11 +66,11 @@ func isHTTPURL(s string) bool {
 	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
-// fetchKeys fetches a JWKS as serve's key set does (jwksCAFile included).
-func fetchKeys(ctx context.Context, s *config.Settings, where string) ([]jwkset.JWK, []error, error) {
+// fetchKeys fetches a JWKS as serve's key set for issuer is does (its jwksCAFile included).
+func fetchKeys(ctx context.Context, is config.Issuer, where string) ([]jwkset.JWK, []error, error) {
 	o := jwks.FetchOptions{}
 	if strings.HasPrefix(strings.ToLower(where), "https://") {
-		o.CAFile = s.JWKSCAFile
+		o.CAFile = is.JWKSCAFile
 	}
 	return jwks.FetchSet(ctx, where, o)
 }
@@ -109,7 +109,7 @@ func jwksHints(ctx context.Context, s *config.Settings, is config.Issuer, k *key
 	if right == k.where || errors.Is(k.err, jwks.ErrFetchUnreachable) {
 		return hints
 	}
-	keys, _, err := fetchKeys(ctx, s, right)
+	keys, _, err := fetchKeys(ctx, is, right)
 	if err != nil {
 		return append(hints, fmt.Sprintf("Better Auth's JWKS would be at %s, but that fails too: %v", right, err))
 	}

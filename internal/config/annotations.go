@@ -12,7 +12,6 @@ func (f *File) annotations(c *checker, s *Settings) {
 		Enabled:       deref(f.Annotations.Enabled, true),
 		AllowPublic:   deref(f.Annotations.AllowPublic, true),
 		ClusterDomain: cmp.Or(strings.TrimSuffix(f.Annotations.ClusterDomain, "."), "cluster.local"),
-		Issuers:       s.issuerNames(),
 	}
 	for i, ns := range f.Annotations.Namespaces {
 		if !isDNSLabel(ns) {

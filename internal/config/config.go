@@ -63,14 +63,11 @@ type Annotations struct {
 	AllowPublic bool
 	// ClusterDomain completes Service host names (name.ns.svc.<domain>).
 	ClusterDomain string
-	// Issuers are the config's issuer names: an annotation rule naming another is invalid.
-	Issuers []string
 }
 
 // Equal reports whether two settings watch and compile the same.
 func (a Annotations) Equal(b Annotations) bool {
-	return a.Enabled == b.Enabled && slices.Equal(a.Namespaces, b.Namespaces) && a.AllowPublic == b.AllowPublic &&
-		a.ClusterDomain == b.ClusterDomain && slices.Equal(a.Issuers, b.Issuers)
+	return a.Enabled == b.Enabled && slices.Equal(a.Namespaces, b.Namespaces) && a.AllowPublic == b.AllowPublic && a.ClusterDomain == b.ClusterDomain
 }
 
 // Defaults, as documented in the README's config reference. Those of the verifier and the key

@@ -142,7 +142,7 @@ func TestValidConfigs(t *testing.T) {
 			}
 		}},
 		"annotations.yaml": {check: func(t *testing.T, s *Settings) {
-			want := Annotations{Enabled: true, Namespaces: []string{"billing", "shop"}, AllowPublic: false, ClusterDomain: "corp.internal", Issuers: []string{"default"}}
+			want := Annotations{Enabled: true, Namespaces: []string{"billing", "shop"}, AllowPublic: false, ClusterDomain: "corp.internal"}
 			if !s.Annotations.Equal(want) {
 				t.Errorf("annotations %+v", s.Annotations)
 			}
@@ -203,7 +203,7 @@ func TestValidConfigs(t *testing.T) {
 				t.Errorf("max key age %s, CA file %q", s.MaxKeyAge, s.JWKSCAFile)
 			}
 			if len(s.IdentityHeaders) != 3 || s.DefaultPolicy != policy.Authenticated ||
-				!s.Annotations.Equal(Annotations{Enabled: true, AllowPublic: true, ClusterDomain: "cluster.local", Issuers: []string{"default"}}) {
+				!s.Annotations.Equal(Annotations{Enabled: true, AllowPublic: true, ClusterDomain: "cluster.local"}) {
 				t.Errorf("%+v", s)
 			}
 		}},

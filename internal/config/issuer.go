@@ -20,6 +20,7 @@ type IssuerFile struct {
 	Issuer        string   `yaml:"issuer"`
 	Audiences     []string `yaml:"audiences"`
 	Algorithms    []string `yaml:"algorithms"`
+	JWKSCAFile    string   `yaml:"jwksCAFile"`
 }
 
 // Issuer is a validated issuer with every default applied.
@@ -34,6 +35,9 @@ type Issuer struct {
 	Issuer     string
 	Audiences  []string
 	Algorithms []string
+	// JWKSCAFile: the only CAs trusted for an https JWKSURL ("": the system's). Its own, else
+	// the top-level jwksCAFile.
+	JWKSCAFile string
 }
 
 // DefaultIssuerName names the issuer the top-level keys describe.
@@ -48,7 +52,7 @@ var shorthandKeys = []string{"betterAuthURL", "basePath", "jwksURL", "issuer", "
 // issuers reads which Better Auths are trusted — the issuers list, or the top-level shorthand —
 // and what applies to all of them: the key refresh, maxKeyAge, jwksCAFile and clock skew.
 func (f *File) issuers(c *checker, s *Settings, getenv func(string) string) {
-	if f.Issuers == nil {
+	if f.Issuers == nil && c.d.Line("issuers") == 0 {
 		s.Issuers = []Issuer{readIssuer(c, "", IssuerFile{
 			Name: DefaultIssuerName, BetterAuthURL: f.BetterAuthURL, BasePath: f.BasePath, JWKSURL: f.JWKSURL,
 			Issuer: f.Issuer, Audiences: f.Audiences, Algorithms: f.Algorithms,
@@ -70,28 +74,30 @@ func (f *File) issuers(c *checker, s *Settings, getenv func(string) string) {
 			c.bad("issuers", "lists %d issuers; at most %d", len(f.Issuers), maxIssuers)
 		}
 		names := map[string]int{}
+		var at []int // the file's index of each of s.Issuers
 		for i, fi := range f.Issuers {
-			at := fmt.Sprintf("issuers[%d]", i)
+			key := fmt.Sprintf("issuers[%d]", i)
 			switch prev, dup := names[fi.Name]; {
 			case fi.Name == "":
-				c.bad(at+".name", "is required: rules, logs and metrics name the issuer by it")
+				c.bad(key+".name", "is required: rules, logs and metrics name the issuer by it")
 			case !isIssuerName(fi.Name):
-				c.bad(at+".name", "%q must be lower-case letters, digits and -, at most 63", fi.Name)
+				c.bad(key+".name", "%q must be lower-case letters, digits and -, at most 63", fi.Name)
 			case dup:
-				c.bad(at+".name", "%q is already the name of issuers[%d]", fi.Name, prev)
+				c.bad(key+".name", "%q is already the name of issuers[%d]", fi.Name, prev)
 			default:
 				names[fi.Name] = i
 			}
 			if fi.BetterAuthURL == "" {
-				c.bad(at+".betterAuthURL", "is required ($BETTER_AUTH_URL feeds only the one-issuer shorthand)")
+				c.bad(key+".betterAuthURL", "is required ($BETTER_AUTH_URL feeds only the one-issuer shorthand)")
 				continue
 			}
-			s.Issuers = append(s.Issuers, readIssuer(c, at+".", fi, nil))
+			s.Issuers = append(s.Issuers, readIssuer(c, key+".", fi, nil))
+			at = append(at, i)
 		}
 		iss := map[string]string{}
-		for _, is := range s.Issuers {
+		for i, is := range s.Issuers {
 			if prev, dup := iss[is.Issuer]; dup && is.Issuer != "" {
-				c.bad("issuers", "%s and %s both trust iss %q: a token names one issuer, and is verified with its keys alone", prev, is.Name, is.Issuer)
+				c.bad(fmt.Sprintf("issuers[%d].issuer", at[i]), "%q is already trusted by issuer %s: a token names one issuer, and is verified with its keys alone", is.Issuer, prev)
 			}
 			iss[is.Issuer] = is.Name
 		}
@@ -151,6 +157,10 @@ func readIssuer(c *checker, at string, fi IssuerFile, getenv func(string) string
 		}
 	}
 	is.Algorithms = readAlgorithms(c, at, fi.Algorithms)
+	is.JWKSCAFile = fi.JWKSCAFile
+	if is.JWKSCAFile != "" && !strings.HasPrefix(strings.ToLower(is.JWKSURL), "https://") {
+		c.bad(at+"jwksCAFile", "applies to an https:// jwksURL only (the JWKS is at %s)", is.JWKSURL)
+	}
 	return is
 }
 
@@ -176,6 +186,9 @@ func (f *File) keyUpkeep(c *checker, s *Settings) {
 			urls = append(urls, is.JWKSURL)
 		}
 		c.bad("jwksCAFile", "applies to an https:// jwksURL only (the JWKS is at %s)", strings.Join(urls, ", "))
+	}
+	for i := range s.Issuers {
+		s.Issuers[i].JWKSCAFile = cmp.Or(s.Issuers[i].JWKSCAFile, s.JWKSCAFile)
 	}
 }
 

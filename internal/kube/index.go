@@ -60,7 +60,10 @@ func BuildIndex(objects []*Object, a config.Annotations) (*policy.ObjectIndex, [
 		if o.hasPolicy() {
 			op, err := policy.ParseObjectRules(o.Annotations, o.Ref())
 			if err == nil && op != nil {
-				err = op.Check(policy.Limits{RefuseDryRun: !a.AllowPublic, Issuers: a.Issuers})
+				// Not the issuer names: a rule naming an issuer the config lacks (or no longer
+				// has) stays in force and refuses every token (403). Made invalid, the object
+				// would fall back to the config, and a config edit elsewhere could open it.
+				err = op.Check(policy.Limits{RefuseDryRun: !a.AllowPublic})
 			}
 			if err != nil {
 				invalid = append(invalid, Invalid{Object: o, Err: err})

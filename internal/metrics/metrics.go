@@ -117,23 +117,32 @@ func (m *Metrics) DryRunDenial(reason, route string) {
 	m.dryRunDenials.WithLabelValues(reason, route).Inc()
 }
 
-// JWKSFetched implements jwks.Observer.
+// JWKSFetched counts a JWKS fetch of issuer f.Name's key set, whether it is in force or not
+// yet (a pending config's).
 func (m *Metrics) JWKSFetched(f jwks.Fetch) {
 	result := "success"
 	if f.Err != nil {
 		result = "error"
 		m.jwksFailures.WithLabelValues(f.Name, jwks.FetchFailure(f.Err)).Inc()
-	} else {
-		m.jwksLastSuccess.WithLabelValues(f.Name).Set(float64(f.At.UnixNano()) / 1e9)
 	}
 	m.jwksFetches.WithLabelValues(f.Name, f.Trigger, result).Inc()
 	m.jwksFetchDuration.WithLabelValues(f.Name).Observe(f.Duration.Seconds())
-	m.jwksKeys.WithLabelValues(f.Name).Set(float64(f.Keys))
-	stale := 0.0
-	if f.Stale {
-		stale = 1
+}
+
+// KeySet sets the gauges of the key set in force for an issuer: its usable keys, its last
+// successful fetch (zero: none yet, exported as 0) and whether it is stale.
+func (m *Metrics) KeySet(name string, keys int, lastSuccess time.Time, stale bool) {
+	last := 0.0
+	if !lastSuccess.IsZero() {
+		last = float64(lastSuccess.UnixNano()) / 1e9
 	}
-	m.jwksStale.WithLabelValues(f.Name).Set(stale)
+	m.jwksLastSuccess.WithLabelValues(name).Set(last)
+	m.jwksKeys.WithLabelValues(name).Set(float64(keys))
+	s := 0.0
+	if stale {
+		s = 1
+	}
+	m.jwksStale.WithLabelValues(name).Set(s)
 }
 
 // IssuerRemoved drops the gauges of an issuer a reload removed (its counters stay: they only

@@ -352,10 +352,15 @@ func TestNotReadyUntilTheIssuerAnswers(t *testing.T) {
 	if hr, _ := r.health.Check(context.Background(), &healthpb.HealthCheckRequest{}); hr.GetStatus() != healthpb.HealthCheckResponse_NOT_SERVING {
 		t.Errorf("grpc health %v before any key loaded", hr.GetStatus())
 	}
-	forged := "eyJhbGciOiJFZERTQSIsImtpZCI6Im5vcGUifQ.eyJzdWIiOiJ4In0.c2ln"
+	// A token naming the issuer cannot be judged before its keys load: 503. One naming no
+	// configured issuer can: 401 at once, keys or not.
+	forged := forgedKid(t, url)
 	resp := r.check(t, bearer(forged))
 	if codes.Code(resp.GetStatus().GetCode()) != codes.Unavailable || resp.GetDeniedResponse().GetStatus().GetCode() != 503 || deniedHeaders(resp)["retry-after"] == "" {
 		t.Fatalf("before keys: %v", resp)
+	}
+	if resp := r.check(t, bearer(forgedKid(t, "https://elsewhere.example.com"))); resp.GetDeniedResponse().GetStatus().GetCode() != 401 {
+		t.Errorf("a token of no configured issuer before keys: %v, want 401", resp)
 	}
 	if resp := r.check(t, nil); resp.GetDeniedResponse().GetStatus().GetCode() != 401 {
 		t.Errorf("no token before keys: %v, want 401", resp)

@@ -220,3 +220,105 @@ func TestRFC9864Ed25519(t *testing.T) {
 		})
 	}
 }
+
+// hangingJWKS is an address that accepts connections and never answers.
+func hangingJWKS(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	go func() {
+		var held []net.Conn
+		defer func() {
+			for _, c := range held {
+				c.Close()
+			}
+		}()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			held = append(held, c)
+		}
+	}()
+	return "http://" + l.Addr().String()
+}
+
+// TestReloadsThatWaitForKeys: a config whose keys cannot load does not take over, however it
+// is reached — a second edit of a config still waiting, a rename (the shorthand moved into
+// issuers) with a wrong jwksURL — and adding an issuer whose JWKS hangs neither drops
+// readiness nor waits for ever; a change of the refresh settings is not held back by an issuer
+// that is down.
+func TestReloadsThatWaitForKeys(t *testing.T) {
+	m, _ := ba.Mint(betterauth.MintOptions{})
+	stillServing := func(t *testing.T, r *running) {
+		t.Helper()
+		time.Sleep(time.Second)
+		if got := answer(r.check(t, bearer(m.Token))); got != "allowed" {
+			t.Errorf("a token while the new config waits: %s", got)
+		}
+		if code, body := r.get(t, "/readyz"); code != 200 {
+			t.Errorf("/readyz %d while the new config waits: %s", code, body)
+		}
+	}
+	t.Run("a waiting config edited again", func(t *testing.T) {
+		r, path := startWithConfig(t, baseConfig(ba))
+		bad := baseConfig(ba) + "jwksURL: http://127.0.0.1:1/api/auth/jwks\n"
+		writeAtomically(t, path, bad)
+		time.Sleep(500 * time.Millisecond)
+		writeAtomically(t, path, bad+"defaultPolicy: public\n")
+		stillServing(t, r)
+		if got := answer(r.check(t, nil)); got != "denied 401" {
+			t.Errorf("the edited waiting config took over: %s", got)
+		}
+		writeAtomically(t, path, baseConfig(ba)+"defaultPolicy: public\n")
+		eventually(t, 5*time.Second, func() string {
+			if got := answer(r.check(t, nil)); got != "allowed" {
+				return "the corrected config: " + got
+			}
+			return ""
+		})
+	})
+	t.Run("the shorthand moved into issuers, with a wrong jwksURL", func(t *testing.T) {
+		r, path := startWithConfig(t, baseConfig(ba))
+		writeAtomically(t, path, fmt.Sprintf("issuers:\n  - name: production\n    betterAuthURL: %s\n    jwksURL: http://127.0.0.1:1/jwks\ndefaultPolicy: public\n", ba.URL))
+		stillServing(t, r)
+		if got := answer(r.check(t, nil)); got != "denied 401" {
+			t.Errorf("the renamed issuer without keys took over: %s", got)
+		}
+	})
+	t.Run("an issuer whose JWKS hangs is added", func(t *testing.T) {
+		r, path := startWithConfig(t, baseConfig(ba))
+		hang := hangingJWKS(t)
+		writeAtomically(t, path, fmt.Sprintf("issuers:\n  - name: default\n    betterAuthURL: %s\n  - name: slow\n    betterAuthURL: %s\ndefaultPolicy: public\n", ba.URL, hang))
+		// While its first fetch hangs (up to the 5 s fetch timeout), the config in force answers
+		// and stays ready; then the new one takes over, the slow issuer without keys.
+		stillServing(t, r)
+		eventually(t, 15*time.Second, func() string {
+			if got := answer(r.check(t, nil)); got != "allowed" {
+				return "the config with the slow issuer never took over: " + got
+			}
+			return ""
+		})
+		if code, body := r.get(t, "/readyz"); code != 200 {
+			t.Errorf("/readyz %d with one issuer down: %s", code, body)
+		}
+	})
+	t.Run("refresh settings change while an issuer is down", func(t *testing.T) {
+		cfg := fmt.Sprintf("issuers:\n  - name: up\n    betterAuthURL: %s\n  - name: down\n    betterAuthURL: http://127.0.0.1:1\n", ba.URL)
+		r, path := startWithConfig(t, cfg)
+		writeAtomically(t, path, cfg+"jwksRefreshInterval: 1m\ndefaultPolicy: public\n")
+		eventually(t, 10*time.Second, func() string {
+			if got := answer(r.check(t, nil)); got != "allowed" {
+				return "the new refresh settings wait for the issuer that is down: " + got
+			}
+			return ""
+		})
+		if got := answer(r.check(t, bearer(m.Token))); got != "allowed" {
+			t.Errorf("the issuer that is up, after the change: %s", got)
+		}
+	})
+}

@@ -366,7 +366,7 @@ func TestProxiesBeforeTheKeysLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, checkAddr := runCheckHTTP(t, fmt.Sprintf("betterAuthURL: http://127.0.0.1:%d\n", port))
-	forged := "Bearer eyJhbGciOiJFZERTQSIsImtpZCI6Im5vcGUifQ.eyJzdWIiOiJ4In0.c2ln"
+	forged := "Bearer " + forgedKid(t, fmt.Sprintf("http://127.0.0.1:%d", port)) // names the issuer: 503 until its keys load
 	for _, kind := range proxies.ExampleKinds {
 		t.Run(string(kind), func(t *testing.T) {
 			cfg, err := proxies.Example(kind)

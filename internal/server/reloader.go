@@ -188,7 +188,14 @@ func (r *reloader) apply(source string, data []byte) error {
 		}
 		return err
 	}
-	return r.switchKeys(s, digest, source)
+	if err := r.switchKeys(s, digest, source); err != nil {
+		r.metrics.ConfigLoaded(source, err, time.Now())
+		if r.settings != nil {
+			r.log.Error("config refused; the last good config stays in force", "source", source, "problems", problemList(err))
+		}
+		return err
+	}
+	return nil
 }
 
 // commit puts a validated config in force with its key sets, stopping the sets it no longer
@@ -215,6 +222,10 @@ func (r *reloader) commit(s *config.Settings, digest [32]byte, source string, ri
 		r.configMap = true
 	}
 	r.publish()
+	// After publish, so that a fetch ending meanwhile, seeing its set in force, sets the same.
+	for _, k := range ring {
+		r.metrics.KeySet(k.name, k.keys.Keys(), k.keys.LastSuccess(), k.keys.Stale())
+	}
 	r.metrics.ConfigLoaded(source, nil, time.Now())
 	r.log.Info("config applied", "source", source, "issuers", issuerSummary(s.Issuers), "routes", len(s.Routes),
 		"default_policy", s.DefaultPolicy.String())

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/betterauthz/betterauthz/authz"
@@ -26,7 +27,7 @@ type keySource struct {
 }
 
 func sourceOf(s *config.Settings, is config.Issuer) keySource {
-	return keySource{url: is.JWKSURL, refresh: s.JWKSRefreshInterval, maxAge: s.MaxKeyAge, caFile: s.JWKSCAFile}
+	return keySource{url: is.JWKSURL, refresh: s.JWKSRefreshInterval, maxAge: s.MaxKeyAge, caFile: is.JWKSCAFile}
 }
 
 // running is one issuer's key set, fetching in the background until stopped.
@@ -58,31 +59,65 @@ func (k keyRing) sets() []*jwks.KeySet {
 	return out
 }
 
-// pending is a config waiting for the new key sets of issuers it changes to load.
+// pending is a config waiting for the key sets it starts (or inherits from an earlier pending
+// config) before it takes over.
 type pending struct {
 	settings *config.Settings
 	digest   [32]byte
 	source   string
 	ring     keyRing
-	started  []*running // the sets started for it (stopped if it is dropped)
-	waitFor  []*running // of those, the ones that replace a set in force
+	fresh    []*running // its sets not in force: stopped if it is dropped
+	waitFor  []wait
+	mustLoad bool // the ring in force serves and this one would not: wait for some set to load
 	since    time.Time
 	noted    time.Time
 }
 
-// loaded reports whether every set the pending config waits for has loaded.
-func (p *pending) loaded() bool {
-	return !slices.ContainsFunc(p.waitFor, func(r *running) bool { return !r.keys.Loaded() })
+// wait is what a pending config waits for of one of its fresh sets.
+type wait struct {
+	set *running
+	// loaded: the set replaces one that serves (same name or same JWKS address), so it must
+	// load before it takes over; otherwise its first fetch must have ended, so that readiness
+	// does not drop while it tries.
+	loaded bool
+}
+
+func (w wait) done() bool {
+	if w.loaded {
+		return w.set.keys.Loaded()
+	}
+	return w.set.keys.Attempted()
+}
+
+// ready reports whether the pending config may take over.
+func (p *pending) ready() bool {
+	if slices.ContainsFunc(p.waitFor, func(w wait) bool { return !w.done() }) {
+		return false
+	}
+	return !p.mustLoad || slices.ContainsFunc(p.ring.sets(), (*jwks.KeySet).Loaded)
+}
+
+// waitingURLs are the JWKS addresses the pending config still waits for.
+func (p *pending) waitingURLs() []string {
+	var out []string
+	for _, w := range p.waitFor {
+		if !w.done() || (p.mustLoad && !w.set.keys.Loaded()) {
+			out = append(out, w.set.source.url)
+		}
+	}
+	return out
 }
 
 // ringFor returns the key sets s needs: the running set of an issuer whose name and key source
 // are unchanged (in force, or started for a pending config), a new one otherwise (started).
-func (r *reloader) ringFor(s *config.Settings) (ring keyRing, started []*running, err error) {
+// fresh are the sets of the ring not in force.
+func (r *reloader) ringFor(s *config.Settings) (ring keyRing, fresh []*running, err error) {
 	var pool keyRing
 	pool = append(pool, r.ring...)
 	if r.pending != nil {
-		pool = append(pool, r.pending.started...)
+		pool = append(pool, r.pending.fresh...)
 	}
+	var started []*running
 	for _, is := range s.Issuers {
 		src := sourceOf(s, is)
 		i := slices.IndexFunc(pool, func(k *running) bool { return k.name == is.Name && k.source == src })
@@ -99,51 +134,67 @@ func (r *reloader) ringFor(s *config.Settings) (ring keyRing, started []*running
 		}
 		ring, started = append(ring, k), append(started, k)
 	}
-	return ring, started, nil
+	for _, k := range ring {
+		if !slices.Contains(r.ring, k) {
+			fresh = append(fresh, k)
+		}
+	}
+	return ring, fresh, nil
 }
 
-// switchKeys puts s in force with its key sets: at once when no set it starts replaces one in
-// force (the first config is not ready until its keys load; a new issuer serves once its keys
-// load), and otherwise once those have loaded, the config in force answering meanwhile, so
-// that a reload to a wrong or unreachable jwksURL cannot take an issuer down.
+// switchKeys puts s in force with its key sets. The first config takes over at once (not ready
+// until its keys load). A later one waits while the config in force answers: for a set that
+// replaces one that serves (the same issuer name, or the same JWKS address under a new name)
+// until it has loaded, so that a reload to a wrong or unreachable jwksURL cannot take an issuer
+// down; for a new issuer until its first fetch has ended, so that readiness does not drop on
+// every replica at once; and, when the sets in force serve, until one of its own does. A set
+// that replaces one that never loaded (its issuer is down) is not waited for.
 func (r *reloader) switchKeys(s *config.Settings, digest [32]byte, source string) error {
-	ring, started, err := r.ringFor(s)
+	ring, fresh, err := r.ringFor(s)
 	if err != nil {
 		return err
 	}
 	r.dropPending(ring)
-	var waitFor []*running
-	for _, k := range started {
-		if r.ring.named(k.name) != nil {
-			waitFor = append(waitFor, k)
-		}
-	}
-	if len(waitFor) == 0 {
+	if r.ring == nil {
 		return r.commit(s, digest, source, ring)
 	}
 	now := time.Now()
-	r.pending = &pending{settings: s, digest: digest, source: source, ring: ring, started: started, waitFor: waitFor, since: now, noted: now}
+	p := &pending{settings: s, digest: digest, source: source, ring: ring, fresh: fresh, since: now, noted: now,
+		mustLoad: slices.ContainsFunc(r.ring.sets(), (*jwks.KeySet).Loaded)}
+	for _, k := range fresh {
+		replaces := slices.ContainsFunc(r.ring, func(old *running) bool {
+			return (old.name == k.name || old.source.url == k.source.url) && old.keys.Loaded()
+		})
+		p.waitFor = append(p.waitFor, wait{set: k, loaded: replaces})
+	}
+	if p.ready() {
+		return r.commit(s, digest, source, ring)
+	}
+	r.pending = p
 	r.log.Info("config accepted: it takes over once the signing keys at its jwksURL have loaded; until then the previous config stays in force",
-		"source", source, "jwks_urls", urlsOf(waitFor))
+		"source", source, "jwks_urls", p.waitingURLs())
 	return nil
 }
 
-// keysFetched puts a pending config in force once the sets it waits for have loaded, and says
-// so while it waits (a failing key set fetches every few seconds).
+// keysFetched puts a pending config in force once what it waits for has happened, and says so
+// while it waits (a failing key set fetches every few seconds).
 func (r *reloader) keysFetched(ks *jwks.KeySet) {
 	p := r.pending
-	if p == nil || !slices.ContainsFunc(p.waitFor, func(k *running) bool { return k.keys == ks }) {
+	if p == nil || !slices.ContainsFunc(p.fresh, func(k *running) bool { return k.keys == ks }) {
 		return
 	}
-	if p.loaded() {
+	if p.ready() {
 		r.pending = nil
-		_ = r.commit(p.settings, p.digest, p.source, p.ring)
+		if err := r.commit(p.settings, p.digest, p.source, p.ring); err != nil {
+			r.metrics.ConfigLoaded(p.source, err, time.Now())
+			r.log.Error("config refused once its keys loaded; the last good config stays in force", "source", p.source, "problems", problemList(err))
+		}
 		return
 	}
 	if now := time.Now(); now.Sub(p.noted) >= keySwitchNote {
 		p.noted = now
 		r.log.Warn("still waiting for the signing keys at the new jwksURL; the previous config stays in force",
-			"jwks_urls", urlsOf(p.waitFor), "waiting", now.Sub(p.since).Round(time.Second).String())
+			"jwks_urls", p.waitingURLs(), "waiting", now.Sub(p.since).Round(time.Second).String())
 	}
 }
 
@@ -153,7 +204,7 @@ func (r *reloader) dropPending(keep keyRing) {
 	if r.pending == nil {
 		return
 	}
-	for _, k := range r.pending.started {
+	for _, k := range r.pending.fresh {
 		if !slices.Contains(keep, k) {
 			k.stop()
 		}
@@ -164,6 +215,7 @@ func (r *reloader) dropPending(keep keyRing) {
 // startKeys starts the key set of an issuer. Its fetches come back to the reloader as events.
 func (r *reloader) startKeys(name string, src keySource) (*running, error) {
 	var ks *jwks.KeySet
+	var stopped atomic.Bool
 	ks, err := jwks.NewKeySet(jwks.KeySetOptions{
 		Name:            name,
 		URL:             src.url,
@@ -172,7 +224,13 @@ func (r *reloader) startKeys(name string, src keySource) (*running, error) {
 		CAFile:          src.caFile,
 		Logger:          r.log,
 		Observer: fetchObserver(func(f jwks.Fetch) {
+			if stopped.Load() {
+				return // a fetch that ended after its set was stopped: no one's keys
+			}
 			r.metrics.JWKSFetched(f)
+			if slices.Contains(r.current().keys, ks) {
+				r.metrics.KeySet(name, f.Keys, ks.LastSuccess(), f.Stale)
+			}
 			r.send(keysFetched{ks})
 		}),
 	})
@@ -188,15 +246,7 @@ func (r *reloader) startKeys(name string, src keySource) (*running, error) {
 		defer r.wg.Done()
 		_ = ks.Run(ctx)
 	}()
-	return &running{name: name, source: src, keys: ks, stop: cancel}, nil
-}
-
-func urlsOf(ks []*running) []string {
-	out := make([]string, len(ks))
-	for i, k := range ks {
-		out[i] = k.source.url
-	}
-	return out
+	return &running{name: name, source: src, keys: ks, stop: func() { stopped.Store(true); cancel() }}, nil
 }
 
 // fetchObserver adapts a func to jwks.Observer.
@@ -267,5 +317,5 @@ func sameVerification(a, b *config.Settings) bool {
 func sameIssuer(a, b config.Issuer) bool {
 	return a.Name == b.Name && a.BetterAuthURL == b.BetterAuthURL && a.Origin == b.Origin &&
 		a.BasePath == b.BasePath && a.JWKSURL == b.JWKSURL && a.Issuer == b.Issuer &&
-		slices.Equal(a.Audiences, b.Audiences) && slices.Equal(a.Algorithms, b.Algorithms)
+		slices.Equal(a.Audiences, b.Audiences) && slices.Equal(a.Algorithms, b.Algorithms) && a.JWKSCAFile == b.JWKSCAFile
 }

@@ -113,8 +113,15 @@ claims, ...) passes through unchanged.
 {{- if hasKey $cfg "annotations" }}
 {{- fail "config.annotations is not allowed: use the annotationPolicies values (enabled, namespaces, allowPublic, clusterDomain) instead, which also set the RBAC to match" }}
 {{- end }}
-{{- if and .Values.betterAuthURL (hasKey $cfg "issuers") }}
+{{- if hasKey $cfg "issuers" }}
+{{- if .Values.betterAuthURL }}
 {{- fail "betterAuthURL and config.issuers cannot both be set: with several issuers, give each its betterAuthURL in config.issuers" }}
+{{- end }}
+{{- range $k := list "basePath" "jwksURL" "issuer" "audiences" "algorithms" }}
+{{- if hasKey $cfg $k }}
+{{- fail (printf "config.%s and config.issuers cannot both be set: move %s into the entries of config.issuers" $k $k) }}
+{{- end }}
+{{- end }}
 {{- end }}
 {{- if .Values.betterAuthURL }}
 {{- $_ := set $cfg "betterAuthURL" .Values.betterAuthURL }}
