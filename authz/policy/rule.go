@@ -148,9 +148,6 @@ func CompileRules(specs []RuleSpec, path, source string, allowHosts bool, lines 
 // config or from an Envoy route by its name (the config and Envoy's route table bound those),
 // the default as "default", and every rule a Kubernetes object brings — as many as the cluster
 // has objects — as "annotation". Logs name every rule in full.
-// DryRun reports whether the rule only reports its denials (RuleSpec.DryRun).
-func (r *Rule) DryRun() bool { return r.Spec.DryRun }
-
 func (r *Rule) Label() string {
 	switch r.Source {
 	case SourceConfig, SourceContextExtensions:
@@ -161,6 +158,9 @@ func (r *Rule) Label() string {
 		return "annotation"
 	}
 }
+
+// DryRun reports whether the rule only reports its denials (RuleSpec.DryRun).
+func (r *Rule) DryRun() bool { return r.Spec.DryRun }
 
 // matches reports whether the rule covers a request (host normalized, path one reading).
 func (r *Rule) matches(host string, path Path, method string) bool {
