@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Grows the committed fuzz corpora: runs each target of `make fuzz` for FUZZTIME (default 1m),
+# Grows the committed fuzz corpora: runs each target of `make fuzz` (package:Target[:inputs]) for
+# FUZZTIME (default 1m; a duration, so a rare spurious "context deadline exceeded", go.dev/issue/75804),
 # then copies the inputs the fuzzer found interesting (from Go's fuzz cache) into the package's
 # testdata/fuzz/<Target>/, where plain `go test` replays them as regression seeds. At most
 # CORPUS_MAX entries (default 64) per target are kept, the smallest first, so the repository
@@ -16,7 +17,7 @@ fi
 module=$(go list -m)
 cache=$(go env GOCACHE)/fuzz
 for t in "${targets[@]}"; do
-	pkg=${t%%:*} name=${t##*:}
+	IFS=: read -r pkg name _ <<<"$t"
 	echo "fuzz $pkg $name for $fuzztime" >&2
 	go test -run '^$' -fuzz "^$name\$" -fuzztime "$fuzztime" "$pkg" >/dev/null
 	src=$cache/$module/${pkg#./}/$name

@@ -150,9 +150,6 @@ func CompileRules(specs []RuleSpec, path, source string, allowHosts bool, lines 
 	return rules, errs
 }
 
-// DryRun reports whether the rule only reports its denials (RuleSpec.DryRun).
-func (r *Rule) DryRun() bool { return r.Spec.DryRun }
-
 // Label names the rule in metrics, where the set of values must stay bounded: a rule from the
 // config or from an Envoy route by its name (the config and Envoy's route table bound those),
 // the default as "default", and every rule a Kubernetes object brings — as many as the cluster
@@ -167,6 +164,9 @@ func (r *Rule) Label() string {
 		return "annotation"
 	}
 }
+
+// DryRun reports whether the rule only reports its denials (RuleSpec.DryRun).
+func (r *Rule) DryRun() bool { return r.Spec.DryRun }
 
 // matches reports whether the rule covers a request (host normalized, path one reading).
 func (r *Rule) matches(host string, path Path, method string) bool {
