@@ -22,6 +22,17 @@ type loadResult struct {
 	denied    int
 	elapsed   time.Duration
 	latencies []time.Duration
+	// late: open loop only, how long after it was due each request was sent — the load
+	// generator's own lateness, which the latencies include.
+	late []time.Duration
+}
+
+// lateP99 is the generator's 99th-percentile lateness (0 for a closed loop).
+func (r loadResult) lateP99() time.Duration {
+	if len(r.late) == 0 {
+		return 0
+	}
+	return r.late[int(0.99*float64(len(r.late)-1))]
 }
 
 func (r loadResult) rate() float64 { return float64(r.requests) / r.elapsed.Seconds() }
@@ -129,6 +140,7 @@ func closedLoop(c *client, reqs []*authv3.CheckRequest, concurrency int, d time.
 	wg.Wait()
 	res.elapsed = time.Since(start)
 	slices.Sort(res.latencies)
+	slices.Sort(res.late)
 	return res
 }
 
@@ -137,24 +149,27 @@ func closedLoop(c *client, reqs []*authv3.CheckRequest, concurrency int, d time.
 func openLoop(c *client, reqs []*authv3.CheckRequest, rate float64, d time.Duration) loadResult {
 	interval := time.Duration(float64(time.Second) / rate)
 	total := int(d / interval)
-	res := loadResult{latencies: make([]time.Duration, 0, total)}
+	res := loadResult{latencies: make([]time.Duration, 0, total), late: make([]time.Duration, 0, total)}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
 	start := time.Now()
 	for i := range total {
 		due := start.Add(time.Duration(i) * interval)
 		if wait := time.Until(due); wait > 200*time.Microsecond {
-			// Timers are coarse: sleep only when well ahead, else send what is due now.
+			// Timers are coarse: sleep only when well ahead, else send what is due now (up to
+			// 200 µs early: spinning until due would starve the client's own goroutines).
 			time.Sleep(wait - 100*time.Microsecond)
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			late := max(time.Since(due), 0)
 			resp, err := c.stub().Check(context.Background(), reqs[i%len(reqs)])
 			lat := time.Since(due)
 			mu.Lock()
 			res.requests++
 			res.latencies = append(res.latencies, lat)
+			res.late = append(res.late, late)
 			if err != nil {
 				res.errors++
 			} else if resp.GetOkResponse() == nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
@@ -36,6 +37,9 @@ type bench struct {
 	floorHalfP99 time.Duration
 	rss10k       int64
 	anon10k      int64
+	idleRSS      int64 // betterauthz with a file config, keys loaded, before any check
+	idleAnon     int64
+	binaryBytes  int64
 }
 
 func httpOK(url string) bool {
@@ -63,6 +67,9 @@ func (b *bench) measure(scenario string, p *process, tokens []string, load func(
 	r.rss, r.anon = p.rss()
 	if res.errors > 0 {
 		r.note = fmt.Sprintf("%d gRPC errors", res.errors)
+	}
+	if late := res.lateP99(); late > 0 {
+		r.note = strings.TrimPrefix(r.note+"; ", "; ") + "generator p99 lateness " + dur(late)
 	}
 	b.rows = append(b.rows, r)
 	log("%-34s %-26s %9.0f req/s  p50 %-9s p99 %-9s cpu %.2f  rss %d MiB", scenario, p.name, res.rate(),
@@ -121,6 +128,14 @@ func (b *bench) runAll() error {
 	warm, err := b.startBetterauthz("betterauthz", 10000)
 	if err != nil {
 		return err
+	}
+	// 0. Idle, as a sidecar with a file config sits between requests: ready, keys loaded.
+	time.Sleep(2 * time.Second)
+	b.idleRSS, b.idleAnon = warm.rss()
+	b.rows = append(b.rows, row{scenario: "0 idle (file config, keys loaded, no check yet)", server: warm.name, rss: b.idleRSS, anon: b.idleAnon})
+	log("idle: %d MiB (%d MiB anonymous)", b.idleRSS>>20, b.idleAnon>>20)
+	if st, err := os.Stat(b.o.bin); err == nil {
+		b.binaryBytes = st.Size()
 	}
 	if _, err = b.measure("2 warm (one token, cache hits)", warm, []string{b.tk.one}, b.closed([]string{b.tk.one})); err != nil {
 		return err
@@ -286,6 +301,10 @@ func (b *bench) report() string {
 		if r.cpu > 0 {
 			perCheck = fmt.Sprintf("%.1f µs", r.cpu/r.res.rate()*1e6)
 		}
+		if r.res.requests == 0 { // a measurement without load (idle)
+			fmt.Fprintf(&s, "| %s | %s | — | — | — | — | — | — | %d MiB (%d MiB) | %s |\n", r.scenario, r.server, r.rss>>20, r.anon>>20, r.note)
+			continue
+		}
 		fmt.Fprintf(&s, "| %s | %s | %.0f | %s | %s | %s | %.2f | %s | %d MiB (%d MiB) | %s |\n", r.scenario, r.server, r.res.rate(),
 			dur(r.res.percentile(50)), dur(r.res.percentile(99)), dur(r.res.percentile(99.9)), r.cpu, perCheck, r.rss>>20, r.anon>>20, r.note)
 	}
@@ -297,13 +316,16 @@ func (b *bench) report() string {
 	}
 	warm, cold := b.warmPair.median(), b.coldPair.median()
 	fmt.Fprintf(&s, "\n## Against the targets\n\n| target | measured | |\n|---|---|---|\n")
-	fmt.Fprintf(&s, "| warm ≥ 0.8 × floor throughput | %s | %s |\n", b.warmPair, check(warm >= 0.8))
+	fmt.Fprintf(&s, "| warm ≥ 0.9 × floor throughput | %s | %s |\n", b.warmPair, check(warm >= 0.9))
 	fmt.Fprintf(&s, "| HTTP check mode: warm ≥ 0.8 × the HTTP floor | %s | %s |\n", b.httpPair, check(b.httpPair.median() >= 0.8))
-	fmt.Fprintf(&s, "| p99 ≤ 1 ms at half the floor's saturating rate | %s (the floor itself: %s) | %s |\n", dur(b.halfP99), dur(b.floorHalfP99), check(b.halfP99 <= time.Millisecond))
-	fmt.Fprintf(&s, "| cold (EdDSA) ≥ 0.9 × golang-jwt + keyfunc only | %s | %s |\n", b.coldPair, check(cold >= 0.9))
+	fmt.Fprintf(&s, "| p99 at half the floor's saturating rate ≤ 1.5 × the floor's p99 at that rate | %s against the floor's %s: %.2f × | %s |\n", dur(b.halfP99), dur(b.floorHalfP99),
+		float64(b.halfP99)/float64(max(b.floorHalfP99, 1)), check(float64(b.halfP99) <= 1.5*float64(b.floorHalfP99)))
+	fmt.Fprintf(&s, "| cold (EdDSA) ≥ 1.0 × golang-jwt + keyfunc only | %s | %s |\n", b.coldPair, check(cold >= 1.0))
+	fmt.Fprintf(&s, "| idle RSS ≤ 24 MiB (file config, keys loaded) | %d MiB, of which %d MiB anonymous | %s |\n", b.idleRSS>>20, b.idleAnon>>20, check(b.idleRSS <= 24<<20))
 	if b.rss10k > 0 {
-		fmt.Fprintf(&s, "| RSS ≤ 64 MiB with %d cached tokens | %d MiB, of which %d MiB anonymous | %s |\n", len(b.tk.many), b.rss10k>>20, b.anon10k>>20, check(b.rss10k <= 64<<20))
+		fmt.Fprintf(&s, "| RSS ≤ 48 MiB with %d cached tokens | %d MiB, of which %d MiB anonymous | %s |\n", len(b.tk.many), b.rss10k>>20, b.anon10k>>20, check(b.rss10k <= 48<<20))
 	}
+	fmt.Fprintf(&s, "| static binary ≤ 30 MiB (`make build-static`) | %.1f MiB | %s |\n", float64(b.binaryBytes)/(1<<20), check(b.binaryBytes > 0 && b.binaryBytes <= 30<<20))
 	fmt.Fprintf(&s, "| (no target) warm over a Unix socket against TCP loopback | %s | — |\n", b.unixPair)
 	fmt.Fprintf(&s, "| (no target) warm with every check traced against tracing off | %s | — |\n", b.tracedPair)
 	fmt.Fprintf(&s, "\n## Reading these numbers\n\n")
