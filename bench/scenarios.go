@@ -68,8 +68,8 @@ func (b *bench) measure(scenario string, p *process, tokens []string, load func(
 	if res.errors > 0 {
 		r.note = fmt.Sprintf("%d gRPC errors", res.errors)
 	}
-	if late := res.lateP99(); late > 0 {
-		r.note = strings.TrimPrefix(r.note+"; ", "; ") + "generator p99 lateness " + dur(late)
+	if len(res.late) > 0 {
+		r.note = strings.TrimPrefix(r.note+"; ", "; ") + "generator p99 lateness " + dur(res.lateP99())
 	}
 	b.rows = append(b.rows, r)
 	log("%-34s %-26s %9.0f req/s  p50 %-9s p99 %-9s cpu %.2f  rss %d MiB", scenario, p.name, res.rate(),
