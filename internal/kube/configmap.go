@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/informers"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/client-go/tools/cache"
 )
 
@@ -61,11 +62,11 @@ func (c *ConfigMap) Synced() bool { return c.synced.Load() }
 
 // Run watches until ctx ends.
 func (c *ConfigMap) Run(ctx context.Context) error {
-	f := informers.NewSharedInformerFactoryWithOptions(c.clients.Kube, 0, informers.WithNamespace(c.namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
+	inf := typedInformer(c.clients.Core, "configmaps", c.namespace, &corev1.ConfigMap{},
+		func() runtime.Object { return &corev1.ConfigMapList{} },
+		func(o *metav1.ListOptions) {
 			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", c.name).String()
-		}))
-	inf := f.Core().V1().ConfigMaps().Informer()
+		})
 	changed := func(obj any) {
 		cm, ok := obj.(*corev1.ConfigMap)
 		if !ok {
@@ -92,8 +93,9 @@ func (c *ConfigMap) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	f.Start(ctx.Done())
-	defer f.Shutdown()
+	var running sync.WaitGroup
+	running.Go(func() { inf.RunWithContext(ctx) })
+	defer running.Wait()
 	c.log.Info("watching ConfigMap", "namespace", c.namespace, "name", c.name, "key", ConfigKey)
 	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
 		if ctx.Err() != nil {

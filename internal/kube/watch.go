@@ -12,10 +12,8 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic/dynamicinformer"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
 	"k8s.io/client-go/tools/record"
 
@@ -198,21 +196,17 @@ func (a *Annotations) start(ctx context.Context, namespaces []string) *sources {
 		UpdateFunc: func(any, any) { a.markDirty() },
 		DeleteFunc: func(any) { a.markDirty() },
 	}
-	var dynFactories []dynamicinformer.DynamicSharedInformerFactory
 	for _, ns := range namespaces {
-		meta := metadatainformer.NewFilteredSharedInformerFactory(a.clients.Metadata, 0, ns, nil)
-		svc := meta.ForResource(serviceGVR).Informer()
+		svc := metadataInformer(a.clients.Metadata, serviceGVR, ns)
 		_, _ = svc.AddEventHandler(handler)
 		src.services = append(src.services, svc)
-		meta.Start(ctx.Done())
+		go svc.RunWithContext(ctx)
 
-		typed := informers.NewSharedInformerFactoryWithOptions(a.clients.Kube, 0, informers.WithNamespace(ns))
-		ing := typed.Networking().V1().Ingresses().Informer()
+		ing := typedInformer(a.clients.Networking, "ingresses", ns, &networkingv1.Ingress{},
+			func() runtime.Object { return &networkingv1.IngressList{} }, nil)
 		_, _ = ing.AddEventHandler(handler)
 		src.ingresses = append(src.ingresses, ing)
-		typed.Start(ctx.Done())
-
-		dynFactories = append(dynFactories, dynamicinformer.NewFilteredDynamicSharedInformerFactory(a.clients.Dynamic, 0, ns, nil))
+		go ing.RunWithContext(ctx)
 	}
 	go func() {
 		// The Gateway API is optional: without its CRD, HTTPRoutes are simply not watched, and
@@ -223,11 +217,11 @@ func (a *Annotations) start(ctx context.Context, namespaces []string) *sources {
 		for {
 			if a.clients.HasResource(HTTPRouteGVR) {
 				src.mu.Lock()
-				for _, f := range dynFactories {
-					inf := f.ForResource(HTTPRouteGVR).Informer()
+				for _, ns := range namespaces {
+					inf := dynamicInformer(a.clients.Dynamic, HTTPRouteGVR, ns)
 					_, _ = inf.AddEventHandler(handler)
 					src.routes = append(src.routes, inf)
-					f.Start(ctx.Done())
+					go inf.RunWithContext(ctx)
 				}
 				src.mu.Unlock()
 				a.log.Info("watching HTTPRoutes (gateway.networking.k8s.io/v1)")
