@@ -49,7 +49,7 @@ type ConfigMap struct {
 	log             *slog.Logger
 	handler         ConfigMapHandler
 	synced          atomic.Bool
-	seen            atomic.Pointer[corev1.ObjectReference] // the version last handed over
+	seen            atomic.Pointer[ObjectRef] // the version last handed over
 }
 
 // NewConfigMap watches namespace/name.
@@ -72,7 +72,7 @@ func (c *ConfigMap) Run(ctx context.Context) error {
 		if !ok {
 			return
 		}
-		c.seen.Store(&corev1.ObjectReference{Kind: "ConfigMap", APIVersion: "v1", Namespace: cm.Namespace, Name: cm.Name, UID: cm.UID, ResourceVersion: cm.ResourceVersion})
+		c.seen.Store(&ObjectRef{Kind: "ConfigMap", APIVersion: "v1", Namespace: cm.Namespace, Name: cm.Name, UID: string(cm.UID), ResourceVersion: cm.ResourceVersion})
 		data, ok := cm.Data[ConfigKey]
 		if !ok {
 			if b, isBinary := cm.BinaryData[ConfigKey]; isBinary {

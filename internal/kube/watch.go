@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/internal/config"
@@ -48,7 +47,7 @@ type Annotations struct {
 	clients  *Clients
 	log      *slog.Logger
 	metrics  AnnotationMetrics
-	recorder record.EventRecorder // nil: no events
+	recorder EventRecorder // nil: no events
 	publish  func(*policy.ObjectIndex)
 	crdPoll  time.Duration
 
@@ -66,7 +65,7 @@ type Annotations struct {
 // NewAnnotations makes a watcher; Run starts it. publish receives every new index (nil when
 // annotations are turned off). crdPoll is how often an absent Gateway API CRD is looked for
 // (0: DefaultCRDPoll).
-func NewAnnotations(c *Clients, log *slog.Logger, m AnnotationMetrics, recorder record.EventRecorder, publish func(*policy.ObjectIndex), crdPoll time.Duration) *Annotations {
+func NewAnnotations(c *Clients, log *slog.Logger, m AnnotationMetrics, recorder EventRecorder, publish func(*policy.ObjectIndex), crdPoll time.Duration) *Annotations {
 	if crdPoll <= 0 {
 		crdPoll = DefaultCRDPoll
 	}
