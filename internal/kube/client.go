@@ -3,11 +3,9 @@ package kube
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"time"
 
-	corev1 "k8s.io/api/core/v1"
-	networkingv1 "k8s.io/api/networking/v1"
+	metainternalversionscheme "k8s.io/apimachinery/pkg/apis/meta/internalversion/scheme"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -19,15 +17,16 @@ import (
 // discoveryTimeout bounds a HasResource request (client-go's discovery client default).
 const discoveryTimeout = 32 * time.Second
 
-// Clients talk to the Kubernetes API: REST clients of the two typed groups read (on this
-// package's scheme, not client-go's every-group one), and the metadata and dynamic clients for
-// Services and HTTPRoutes.
+// Clients talk to the Kubernetes API: the metadata client for Services, a REST client for
+// Ingresses (see ingress.go), the dynamic client for ConfigMaps, HTTPRoutes and Events. Neither
+// the Clientset nor any typed client is used, nor k8s.io/api: they link and register every
+// built-in API group (56 packages) at start-up, for the two read here — half the binary.
 type Clients struct {
-	Config     *rest.Config
-	Core       rest.Interface // core/v1: ConfigMaps, Events
-	Networking rest.Interface // networking.k8s.io/v1: Ingresses
-	Metadata   metadata.Interface
-	Dynamic    dynamic.Interface
+	Config    *rest.Config
+	Metadata  metadata.Interface
+	Dynamic   dynamic.Interface
+	Ingresses rest.Interface // networking.k8s.io/v1, decoding into ingress
+	discovery rest.Interface // GETs /api and /apis paths
 }
 
 // Connect builds clients from a kubeconfig file, or from the pod's service account when
@@ -53,33 +52,22 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 		cfg.UserAgent = "betterauthz"
 	}
 	c := &Clients{Config: cfg}
-	// One transport for the typed groups, as a Clientset shares one between its groups.
-	httpClient, err := rest.HTTPClientFor(cfg)
-	if err != nil {
-		return nil, err
-	}
-	if c.Core, err = typedClient(cfg, httpClient, corev1.SchemeGroupVersion, "/api"); err != nil {
-		return nil, err
-	}
-	if c.Networking, err = typedClient(cfg, httpClient, networkingv1.SchemeGroupVersion, "/apis"); err != nil {
-		return nil, err
-	}
+	var err error
 	if c.Metadata, err = metadata.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
 	if c.Dynamic, err = dynamic.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
+	if c.Ingresses, err = ingressClient(cfg); err != nil {
+		return nil, err
+	}
+	disc := rest.CopyConfig(cfg)
+	disc.NegotiatedSerializer = metainternalversionscheme.Codecs.WithoutConversion()
+	if c.discovery, err = rest.UnversionedRESTClientFor(disc); err != nil {
+		return nil, err
+	}
 	return c, nil
-}
-
-// typedClient is the REST client a generated typed client of that group version uses.
-func typedClient(cfg *rest.Config, h *http.Client, gv schema.GroupVersion, apiPath string) (*rest.RESTClient, error) {
-	c := *cfg
-	c.GroupVersion = &gv
-	c.APIPath = apiPath
-	c.NegotiatedSerializer = rest.CodecFactoryForGeneratedClient(scheme, codecs).WithoutConversion()
-	return rest.RESTClientForConfigAndClient(&c, h)
 }
 
 // HasResource reports whether the API server serves a resource (e.g. whether a CRD is
@@ -90,7 +78,7 @@ func (c *Clients) HasResource(gvr schema.GroupVersionResource) bool {
 		path = "/api/" + gvr.Version
 	}
 	list := &metav1.APIResourceList{}
-	if err := c.Core.Get().AbsPath(path).Timeout(discoveryTimeout).Do(context.Background()).Into(list); err != nil {
+	if err := c.discovery.Get().AbsPath(path).Timeout(discoveryTimeout).Do(context.Background()).Into(list); err != nil {
 		return false
 	}
 	for _, r := range list.APIResources {

@@ -9,10 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/cache"
 
@@ -201,8 +199,7 @@ func (a *Annotations) start(ctx context.Context, namespaces []string) *sources {
 		src.services = append(src.services, svc)
 		go svc.RunWithContext(ctx)
 
-		ing := typedInformer(a.clients.Networking, "ingresses", ns, &networkingv1.Ingress{},
-			func() runtime.Object { return &networkingv1.IngressList{} }, nil)
+		ing := ingressInformer(a.clients.Ingresses, ns)
 		_, _ = ing.AddEventHandler(handler)
 		src.ingresses = append(src.ingresses, ing)
 		go ing.RunWithContext(ctx)
@@ -217,7 +214,7 @@ func (a *Annotations) start(ctx context.Context, namespaces []string) *sources {
 			if a.clients.HasResource(HTTPRouteGVR) {
 				src.mu.Lock()
 				for _, ns := range namespaces {
-					inf := dynamicInformer(a.clients.Dynamic, HTTPRouteGVR, ns)
+					inf := dynamicInformer(a.clients.Dynamic, HTTPRouteGVR, ns, nil)
 					_, _ = inf.AddEventHandler(handler)
 					src.routes = append(src.routes, inf)
 					go inf.RunWithContext(ctx)
@@ -253,7 +250,7 @@ func (s *sources) objects() []*Object {
 	}
 	for _, inf := range s.ingresses {
 		for _, item := range inf.GetStore().List() {
-			if ing, ok := item.(*networkingv1.Ingress); ok {
+			if ing, ok := item.(*ingress); ok {
 				out = append(out, fromIngress(ing))
 			}
 		}
