@@ -3,6 +3,7 @@ package kube
 import (
 	"context"
 
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -32,7 +33,7 @@ func metadataInformer(client metadata.Interface, gvr schema.GroupVersionResource
 	}
 	inf := cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, client), &metav1.PartialObjectMetadata{},
 		cache.SharedIndexInformerOptions{Indexers: namespaceIndex})
-
+	_ = inf.SetTransform(dropManagedFields) // fails only once the informer runs
 	return inf
 }
 
@@ -55,6 +56,16 @@ func dynamicInformer(client dynamic.Interface, gvr schema.GroupVersionResource, 
 	}
 	inf := cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, client), &unstructured.Unstructured{},
 		cache.SharedIndexInformerOptions{Indexers: namespaceIndex, ObjectDescription: gvr.String()})
-
+	_ = inf.SetTransform(dropManagedFields) // fails only once the informer runs
 	return inf
+}
+
+// dropManagedFields leaves metadata.managedFields (server-side apply's bookkeeping, never read
+// here) out of the informers' caches: decoded as unstructured maps they are the larger part of
+// a small object, and every sidecar holds every watched object.
+func dropManagedFields(obj any) (any, error) {
+	if m, err := meta.Accessor(obj); err == nil {
+		m.SetManagedFields(nil)
+	}
+	return obj, nil
 }

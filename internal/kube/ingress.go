@@ -117,6 +117,8 @@ func ingressInformer(client rest.Interface, namespace string) cache.SharedIndexI
 			return request(&opts).Watch(ctx)
 		},
 	}
-	return cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, client), &ingress{},
+	inf := cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, client), &ingress{},
 		cache.SharedIndexInformerOptions{Indexers: namespaceIndex})
+	_ = inf.SetTransform(dropManagedFields) // fails only once the informer runs
+	return inf
 }
