@@ -4,6 +4,11 @@ GO ?= go
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 LDFLAGS := -s -w -X github.com/betterauthz/betterauthz/internal/cli.Version=$(VERSION) -X github.com/betterauthz/betterauthz/internal/cli.Commit=$(COMMIT)
+# grpcnotrace: gRPC without golang.org/x/net/trace (its /debug/requests pages, off unless
+# grpc.EnableTracing is set, which betterauthz never does). That package imports html/template,
+# whose reflective method calls stop the linker from dropping unused methods of every type:
+# 4 MiB of binary and 2.5 MiB of resident memory per process.
+BUILD_TAGS := grpcnotrace
 # `make fuzz` runs each target for a fixed number of inputs (about five seconds' worth here), not
 # for a duration: a duration-limited run can fail at its deadline with "context deadline
 # exceeded" and no crasher, a race in Go 1.26's fuzz coordinator (go.dev/issue/75804, fixed in
@@ -25,11 +30,11 @@ STATIC_OUT ?= bin/betterauthz-static
 all: build
 
 build:
-	$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o bin/betterauthz ./cmd/betterauthz
+	$(GO) build -trimpath -tags '$(BUILD_TAGS)' -ldflags '$(LDFLAGS)' -o bin/betterauthz ./cmd/betterauthz
 
 # The exact binary the container image holds (see Dockerfile): static, no cgo, reproducible paths.
 build-static:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(STATIC_OUT) ./cmd/betterauthz
+	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(BUILD_TAGS)' -ldflags '$(LDFLAGS)' -o $(STATIC_OUT) ./cmd/betterauthz
 
 # The Better Auth server the tests and the demo run (pinned in test/betterauth/package-lock.json),
 # the Kubernetes API server and etcd the Kubernetes tests run (pinned in tools/go.mod), and the

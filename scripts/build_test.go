@@ -11,7 +11,8 @@ import (
 )
 
 // TestBuildStatic proves the binary the image would hold: `make build-static` (what the
-// Dockerfile runs) gives a static, cgo-free, trimmed, version-stamped binary that runs.
+// Dockerfile runs) gives a static, cgo-free, trimmed, version-stamped binary without gRPC's
+// x/net/trace (grpcnotrace) that runs.
 func TestBuildStatic(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "betterauthz")
 	cmd := exec.Command("make", "-C", "..", "build-static", "STATIC_OUT="+out, "VERSION=v9.9.9-test", "COMMIT=abc123")
@@ -32,7 +33,7 @@ func TestBuildStatic(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"CGO_ENABLED=0", "-trimpath=true"} {
+	for _, want := range []string{"CGO_ENABLED=0", "-trimpath=true", "-tags=grpcnotrace"} {
 		if !strings.Contains(string(info), want) {
 			t.Errorf("build info lacks %s:\n%s", want, info)
 		}

@@ -1,22 +1,32 @@
 package kube
 
 import (
+	"context"
 	"fmt"
+	"time"
 
+	metainternalversionscheme "k8s.io/apimachinery/pkg/apis/meta/internalversion/scheme"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/metadata"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 )
 
-// Clients talk to the Kubernetes API.
+// discoveryTimeout bounds a HasResource request (client-go's discovery client default).
+const discoveryTimeout = 32 * time.Second
+
+// Clients talk to the Kubernetes API: the metadata client for Services, a REST client for
+// Ingresses (see ingress.go), the dynamic client for ConfigMaps, HTTPRoutes and Events. Neither
+// the Clientset nor any typed client is used, nor k8s.io/api: they link and register every
+// built-in API group (56 packages) at start-up, for the two read here — half the binary.
 type Clients struct {
-	Config   *rest.Config
-	Kube     kubernetes.Interface
-	Metadata metadata.Interface
-	Dynamic  dynamic.Interface
+	Config    *rest.Config
+	Metadata  metadata.Interface
+	Dynamic   dynamic.Interface
+	Ingresses rest.Interface // networking.k8s.io/v1, decoding into ingress
+	discovery rest.Interface // GETs /api and /apis paths
 }
 
 // Connect builds clients from a kubeconfig file, or from the pod's service account when
@@ -43,13 +53,18 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 	}
 	c := &Clients{Config: cfg}
 	var err error
-	if c.Kube, err = kubernetes.NewForConfig(cfg); err != nil {
-		return nil, err
-	}
 	if c.Metadata, err = metadata.NewForConfig(cfg); err != nil {
 		return nil, err
 	}
 	if c.Dynamic, err = dynamic.NewForConfig(cfg); err != nil {
+		return nil, err
+	}
+	if c.Ingresses, err = ingressClient(cfg); err != nil {
+		return nil, err
+	}
+	disc := rest.CopyConfig(cfg)
+	disc.NegotiatedSerializer = metainternalversionscheme.Codecs.WithoutConversion()
+	if c.discovery, err = rest.UnversionedRESTClientFor(disc); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -58,8 +73,12 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 // HasResource reports whether the API server serves a resource (e.g. whether a CRD is
 // installed).
 func (c *Clients) HasResource(gvr schema.GroupVersionResource) bool {
-	list, err := c.Kube.Discovery().ServerResourcesForGroupVersion(gvr.GroupVersion().String())
-	if err != nil {
+	path := "/apis/" + gvr.GroupVersion().String()
+	if gvr.Group == "" {
+		path = "/api/" + gvr.Version
+	}
+	list := &metav1.APIResourceList{}
+	if err := c.discovery.Get().AbsPath(path).Timeout(discoveryTimeout).Do(context.Background()).Into(list); err != nil {
 		return false
 	}
 	for _, r := range list.APIResources {

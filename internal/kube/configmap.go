@@ -2,21 +2,25 @@ package kube
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
+	"sync"
 	"sync/atomic"
 
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
-	"k8s.io/client-go/informers"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/tools/cache"
 )
 
 // ConfigKey is the ConfigMap key that holds the config.
 const ConfigKey = "config.yaml"
+
+var configMapGVR = schema.GroupVersionResource{Version: "v1", Resource: "configmaps"}
 
 // ParseConfigMapRef reads "namespace/name".
 func ParseConfigMapRef(s string) (namespace, name string, err error) {
@@ -48,7 +52,7 @@ type ConfigMap struct {
 	log             *slog.Logger
 	handler         ConfigMapHandler
 	synced          atomic.Bool
-	seen            atomic.Pointer[corev1.ObjectReference] // the version last handed over
+	seen            atomic.Pointer[ObjectRef] // the version last handed over
 }
 
 // NewConfigMap watches namespace/name.
@@ -61,28 +65,21 @@ func (c *ConfigMap) Synced() bool { return c.synced.Load() }
 
 // Run watches until ctx ends.
 func (c *ConfigMap) Run(ctx context.Context) error {
-	f := informers.NewSharedInformerFactoryWithOptions(c.clients.Kube, 0, informers.WithNamespace(c.namespace),
-		informers.WithTweakListOptions(func(o *metav1.ListOptions) {
-			o.FieldSelector = fields.OneTermEqualSelector("metadata.name", c.name).String()
-		}))
-	inf := f.Core().V1().ConfigMaps().Informer()
+	inf := dynamicInformer(c.clients.Dynamic, configMapGVR, c.namespace, func(o *metav1.ListOptions) {
+		o.FieldSelector = fields.OneTermEqualSelector("metadata.name", c.name).String()
+	})
 	changed := func(obj any) {
-		cm, ok := obj.(*corev1.ConfigMap)
+		cm, ok := obj.(*unstructured.Unstructured)
 		if !ok {
 			return
 		}
-		c.seen.Store(&corev1.ObjectReference{Kind: "ConfigMap", APIVersion: "v1", Namespace: cm.Namespace, Name: cm.Name, UID: cm.UID, ResourceVersion: cm.ResourceVersion})
-		data, ok := cm.Data[ConfigKey]
-		if !ok {
-			if b, isBinary := cm.BinaryData[ConfigKey]; isBinary {
-				data, ok = string(b), true
-			}
-		}
+		c.seen.Store(&ObjectRef{Kind: "ConfigMap", APIVersion: "v1", Namespace: cm.GetNamespace(), Name: cm.GetName(), UID: string(cm.GetUID()), ResourceVersion: cm.GetResourceVersion()})
+		data, ok := configData(cm)
 		if !ok {
 			c.handler.ConfigMapInvalid(fmt.Errorf("ConfigMap %s/%s has no %q key", c.namespace, c.name, ConfigKey))
 			return
 		}
-		c.handler.ConfigMapChanged([]byte(data))
+		c.handler.ConfigMapChanged(data)
 	}
 	_, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    changed,
@@ -92,8 +89,9 @@ func (c *ConfigMap) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	f.Start(ctx.Done())
-	defer f.Shutdown()
+	var running sync.WaitGroup
+	running.Go(func() { inf.RunWithContext(ctx) })
+	defer running.Wait()
 	c.log.Info("watching ConfigMap", "namespace", c.namespace, "name", c.name, "key", ConfigKey)
 	if !cache.WaitForCacheSync(ctx.Done(), inf.HasSynced) {
 		if ctx.Err() != nil {
@@ -108,4 +106,17 @@ func (c *ConfigMap) Run(ctx context.Context) error {
 	c.handler.ConfigMapSynced()
 	<-ctx.Done()
 	return nil
+}
+
+// configData is the ConfigMap's config.yaml: from data, else from binaryData (base64 in JSON).
+func configData(cm *unstructured.Unstructured) ([]byte, bool) {
+	if s, ok, _ := unstructured.NestedString(cm.Object, "data", ConfigKey); ok {
+		return []byte(s), true
+	}
+	if s, ok, _ := unstructured.NestedString(cm.Object, "binaryData", ConfigKey); ok {
+		if b, err := base64.StdEncoding.DecodeString(s); err == nil {
+			return b, true
+		}
+	}
+	return nil, false
 }

@@ -1,10 +1,5 @@
 package kube
 
-import (
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/client-go/tools/record"
-)
-
 // ReasonInvalidConfig is the reason of the Warning Event recorded on the watched ConfigMap when
 // its config is refused.
 const ReasonInvalidConfig = "InvalidConfig"
@@ -12,11 +7,11 @@ const ReasonInvalidConfig = "InvalidConfig"
 // RecordRefused records a Warning Event on the ConfigMap version last handed over (the one
 // refused) that its config was refused, with the problems. Where RBAC forbids events nothing
 // happens beyond a debug log: the log line and the metric are the record.
-func (c *ConfigMap) RecordRefused(rec record.EventRecorder, problems string) {
+func (c *ConfigMap) RecordRefused(rec EventRecorder, problems string) {
 	ref := c.seen.Load()
 	if rec == nil || ref == nil {
 		return
 	}
-	rec.Event(ref, corev1.EventTypeWarning, ReasonInvalidConfig,
+	rec.Warn(*ref, ReasonInvalidConfig,
 		"betterauthz refused "+ConfigKey+" (the last good config, if any, stays in force): "+truncate(problems, 900))
 }

@@ -1,6 +1,7 @@
 package kube
 
 import (
+	"encoding/json"
 	"slices"
 	"strings"
 	"testing"
@@ -8,6 +9,7 @@ import (
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 
 	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/internal/config"
@@ -29,7 +31,7 @@ func TestFromIngress(t *testing.T) {
 			},
 		},
 	}
-	o := fromIngress(ing)
+	o := fromIngress(asIngress(t, ing))
 	// The host-less rule and the default backend are left out, with a note.
 	want := []policy.ServedRoute{
 		{Hosts: []string{"a.example.com"}, Paths: []policy.RoutedPath{{Value: "/x", Exact: true}, {Value: "/y"}, {Value: "/z"}, {Value: "/"}}},
@@ -45,6 +47,30 @@ func TestFromIngress(t *testing.T) {
 			t.Errorf("route %d: %+v, want %+v", i, o.Routes[i], want[i])
 		}
 	}
+}
+
+// asIngress is ing as betterauthz decodes it from the API server's JSON.
+func asIngress(t *testing.T, ing *networkingv1.Ingress) *ingress {
+	t.Helper()
+	b, err := json.Marshal(ing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := &ingress{}
+	if err := json.Unmarshal(b, out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// toUnstructured is obj as the dynamic client receives it.
+func toUnstructured(t *testing.T, obj any) *unstructured.Unstructured {
+	t.Helper()
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(obj)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &unstructured.Unstructured{Object: m}
 }
 
 func httpRoute(spec map[string]any, accepted bool) *unstructured.Unstructured {

@@ -3,9 +3,6 @@ package kube
 import (
 	"slices"
 
-	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/types"
-
 	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/internal/config"
 )
@@ -40,8 +37,8 @@ func (a *Annotations) reportInvalid(invalid []Invalid) {
 		a.log.Warn("annotation ignored: the object's requests fall back to the config",
 			"object", o.Ref(), "kind", o.Kind, "namespace", o.Namespace, "name", o.Name, "error", msg)
 		if a.recorder != nil {
-			a.recorder.Event(&corev1.ObjectReference{Kind: o.Kind, APIVersion: o.APIVersion, Namespace: o.Namespace, Name: o.Name, UID: types.UID(o.UID), ResourceVersion: o.ResourceVersion},
-				corev1.EventTypeWarning, "InvalidAnnotation", "betterauthz ignores this object's policy, its requests fall back to the config: "+truncate(msg, 900))
+			a.recorder.Warn(ObjectRef{Kind: o.Kind, APIVersion: o.APIVersion, Namespace: o.Namespace, Name: o.Name, UID: o.UID, ResourceVersion: o.ResourceVersion},
+				"InvalidAnnotation", "betterauthz ignores this object's policy, its requests fall back to the config: "+truncate(msg, 900))
 		}
 	}
 	for uid := range a.reported {

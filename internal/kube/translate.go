@@ -3,7 +3,6 @@ package kube
 import (
 	"fmt"
 
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -22,7 +21,7 @@ func fromMeta(kind, apiVersion string, m *metav1.ObjectMeta) *Object {
 // backend, serve whatever hosts the ingress controller gives them — betterauthz cannot tell
 // which, so they are left out (with a note when the Ingress has a policy): indexed as "every
 // host", one Ingress could set the policy of the whole mesh.
-func fromIngress(ing *networkingv1.Ingress) *Object {
+func fromIngress(ing *ingress) *Object {
 	o := fromMeta("Ingress", "networking.k8s.io/v1", &ing.ObjectMeta)
 	hostless := ing.Spec.DefaultBackend != nil
 	for _, rule := range ing.Spec.Rules {
@@ -46,13 +45,12 @@ func fromIngress(ing *networkingv1.Ingress) *Object {
 	return o
 }
 
-func ingressPath(p networkingv1.HTTPIngressPath) policy.RoutedPath {
+func ingressPath(p ingressPathRule) policy.RoutedPath {
 	v := p.Path
 	if v == "" {
 		v = "/"
 	}
-	exact := p.PathType != nil && *p.PathType == networkingv1.PathTypeExact
-	return policy.RoutedPath{Value: v, Exact: exact}
+	return policy.RoutedPath{Value: v, Exact: p.PathType == "Exact"}
 }
 
 // fromHTTPRoute reads an HTTPRoute's hostnames and each rule's path matches (a rule without

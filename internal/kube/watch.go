@@ -9,15 +9,10 @@ import (
 	"sync/atomic"
 	"time"
 
-	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/dynamic/dynamicinformer"
-	"k8s.io/client-go/informers"
-	"k8s.io/client-go/metadata/metadatainformer"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/record"
 
 	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/internal/config"
@@ -50,7 +45,7 @@ type Annotations struct {
 	clients  *Clients
 	log      *slog.Logger
 	metrics  AnnotationMetrics
-	recorder record.EventRecorder // nil: no events
+	recorder EventRecorder // nil: no events
 	publish  func(*policy.ObjectIndex)
 	crdPoll  time.Duration
 
@@ -68,7 +63,7 @@ type Annotations struct {
 // NewAnnotations makes a watcher; Run starts it. publish receives every new index (nil when
 // annotations are turned off). crdPoll is how often an absent Gateway API CRD is looked for
 // (0: DefaultCRDPoll).
-func NewAnnotations(c *Clients, log *slog.Logger, m AnnotationMetrics, recorder record.EventRecorder, publish func(*policy.ObjectIndex), crdPoll time.Duration) *Annotations {
+func NewAnnotations(c *Clients, log *slog.Logger, m AnnotationMetrics, recorder EventRecorder, publish func(*policy.ObjectIndex), crdPoll time.Duration) *Annotations {
 	if crdPoll <= 0 {
 		crdPoll = DefaultCRDPoll
 	}
@@ -198,21 +193,16 @@ func (a *Annotations) start(ctx context.Context, namespaces []string) *sources {
 		UpdateFunc: func(any, any) { a.markDirty() },
 		DeleteFunc: func(any) { a.markDirty() },
 	}
-	var dynFactories []dynamicinformer.DynamicSharedInformerFactory
 	for _, ns := range namespaces {
-		meta := metadatainformer.NewFilteredSharedInformerFactory(a.clients.Metadata, 0, ns, nil)
-		svc := meta.ForResource(serviceGVR).Informer()
+		svc := metadataInformer(a.clients.Metadata, serviceGVR, ns)
 		_, _ = svc.AddEventHandler(handler)
 		src.services = append(src.services, svc)
-		meta.Start(ctx.Done())
+		go svc.RunWithContext(ctx)
 
-		typed := informers.NewSharedInformerFactoryWithOptions(a.clients.Kube, 0, informers.WithNamespace(ns))
-		ing := typed.Networking().V1().Ingresses().Informer()
+		ing := ingressInformer(a.clients.Ingresses, ns)
 		_, _ = ing.AddEventHandler(handler)
 		src.ingresses = append(src.ingresses, ing)
-		typed.Start(ctx.Done())
-
-		dynFactories = append(dynFactories, dynamicinformer.NewFilteredDynamicSharedInformerFactory(a.clients.Dynamic, 0, ns, nil))
+		go ing.RunWithContext(ctx)
 	}
 	go func() {
 		// The Gateway API is optional: without its CRD, HTTPRoutes are simply not watched, and
@@ -223,11 +213,11 @@ func (a *Annotations) start(ctx context.Context, namespaces []string) *sources {
 		for {
 			if a.clients.HasResource(HTTPRouteGVR) {
 				src.mu.Lock()
-				for _, f := range dynFactories {
-					inf := f.ForResource(HTTPRouteGVR).Informer()
+				for _, ns := range namespaces {
+					inf := dynamicInformer(a.clients.Dynamic, HTTPRouteGVR, ns, nil)
 					_, _ = inf.AddEventHandler(handler)
 					src.routes = append(src.routes, inf)
-					f.Start(ctx.Done())
+					go inf.RunWithContext(ctx)
 				}
 				src.mu.Unlock()
 				a.log.Info("watching HTTPRoutes (gateway.networking.k8s.io/v1)")
@@ -260,7 +250,7 @@ func (s *sources) objects() []*Object {
 	}
 	for _, inf := range s.ingresses {
 		for _, item := range inf.GetStore().List() {
-			if ing, ok := item.(*networkingv1.Ingress); ok {
+			if ing, ok := item.(*ingress); ok {
 				out = append(out, fromIngress(ing))
 			}
 		}
