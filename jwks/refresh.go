@@ -168,11 +168,11 @@ func (k *KeySet) fetch(ctx context.Context, trigger string) error {
 		log.Warn("jwks refresh failed; keeping the last good keys", "error", err.Error(),
 			"failure", FetchFailure(err), "keys", k.Keys(), "loaded", k.Loaded())
 	} else {
-		set := make(map[string]struct{}, len(keys))
+		set := make(map[string]verificationKey, len(keys))
 		for _, j := range keys {
-			set[j.Marshal().KID] = struct{}{}
+			set[j.Marshal().KID] = verificationKeyOf(j)
 		}
-		k.kidSet.Store(&set)
+		k.current.Store(&set)
 		k.keyCount.Store(int64(len(keys)))
 		k.lastSuccess.Store(end.UnixNano())
 		first := !k.loaded.Swap(true)
