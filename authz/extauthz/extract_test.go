@@ -109,6 +109,18 @@ func BenchmarkCheck(b *testing.B) {
 	}
 }
 
+// An allowed Check allocates one block — the answer, with the request and the decision's
+// scratch memory in it — and nothing else when the claims are at hand.
+func TestCheckAllocatesOnlyTheAnswer(t *testing.T) {
+	v := fakeVerifier{"good": claims(`{"sub":"u1","email":"a@example.com","name":"Alice","role":"admin,user","emailVerified":true}`)}
+	svc := NewServer(authz.NewAuthorizer(testLive(v), nil))
+	req := benchRequest("/api/orders?page=2")
+	ctx := context.Background()
+	if n := testing.AllocsPerRun(200, func() { _, _ = svc.Check(ctx, req) }); n != 1 {
+		t.Errorf("Check: %v allocations, want 1", n)
+	}
+}
+
 // BenchmarkCheckTracing: BenchmarkCheck with tracing off (no tracer: what every check pays
 // when no OTLP endpoint is set), and on, sampled and exported (to a discarding exporter) or
 // not sampled (the parent said so).
