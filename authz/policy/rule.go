@@ -150,13 +150,13 @@ func CompileRules(specs []RuleSpec, path, source string, allowHosts bool, lines 
 	return rules, errs
 }
 
+// DryRun reports whether the rule only reports its denials (RuleSpec.DryRun).
+func (r *Rule) DryRun() bool { return r.Spec.DryRun }
+
 // Label names the rule in metrics, where the set of values must stay bounded: a rule from the
 // config or from an Envoy route by its name (the config and Envoy's route table bound those),
 // the default as "default", and every rule a Kubernetes object brings — as many as the cluster
 // has objects — as "annotation". Logs name every rule in full.
-// DryRun reports whether the rule only reports its denials (RuleSpec.DryRun).
-func (r *Rule) DryRun() bool { return r.Spec.DryRun }
-
 func (r *Rule) Label() string {
 	switch r.Source {
 	case SourceConfig, SourceContextExtensions:
