@@ -36,6 +36,7 @@ routes:
   - name: admin
     paths: ["/admin/**"]
     claims: {role: [admin]}
+cache: {maxEntries: %d}
 `
 
 // warm is betterauthz's check as Run assembles it — the compiled config, a verifier with its
@@ -48,9 +49,13 @@ type warm struct {
 	req        *authv3.CheckRequest
 }
 
-func newWarm(t testing.TB) *warm {
+func newWarm(t testing.TB) *warm { return newCheck(t, "EdDSA", 10000) }
+
+// newCheck is warm with a token signed with alg and cache.maxEntries cacheEntries (0: every
+// check verifies the token).
+func newCheck(t testing.TB, alg string, cacheEntries int) *warm {
 	t.Helper()
-	s, err := config.Parse(fmt.Appendf(nil, warmConfig, ba.URL), func(string) string { return "" })
+	s, err := config.Parse(fmt.Appendf(nil, warmConfig, ba.URL, cacheEntries), func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,7 +80,7 @@ func newWarm(t testing.TB) *warm {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	a := authz.NewAuthorizer(&authz.Live{Config: s.Config(), Verifier: v},
 		server.NewDecisionObserver(log, server.LogDecisionsDeny, metrics.New(prometheus.NewRegistry())))
-	m, err := ba.Mint(betterauth.MintOptions{User: map[string]any{"role": "admin,user"}})
+	m, err := ba.Mint(betterauth.MintOptions{Alg: alg, User: map[string]any{"role": "admin,user"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,6 +128,23 @@ func BenchmarkWarmCheck(b *testing.B) {
 		if resp, _ := w.server.Check(ctx, w.req); resp.GetOkResponse() == nil {
 			b.Fatal("denied")
 		}
+	}
+}
+
+// BenchmarkColdCheck: BenchmarkWarmCheck with the cache off, per algorithm: every check
+// verifies the token (compare BenchmarkCold in ./jwks, the verification alone).
+func BenchmarkColdCheck(b *testing.B) {
+	for _, alg := range jwks.Algorithms() {
+		b.Run(alg, func(b *testing.B) {
+			w := newCheck(b, alg, 0)
+			ctx := context.Background()
+			b.ReportAllocs()
+			for b.Loop() {
+				if resp, _ := w.server.Check(ctx, w.req); resp.GetOkResponse() == nil {
+					b.Fatal("denied")
+				}
+			}
+		})
 	}
 }
 
