@@ -5,7 +5,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
-	"unsafe"
 )
 
 // jws is a JWS in compact serialization (RFC 7515 §7.1), read strictly: three segments of
@@ -29,17 +28,22 @@ type joseHeader struct {
 }
 
 // strictBase64 decodes canonical unpadded base64url only: Strict refuses non-zero padding bits,
-// and the alphabet check refuses "=", "+", "/" and the line breaks encoding/base64 would skip.
+// and the decoder refuses "=", "+", "/" and every other byte outside the alphabet — but for the
+// line breaks it skips, which decodeSegment refuses.
 var strictBase64 = base64.RawURLEncoding.Strict()
 
-func isBase64URL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
+// decodeSegment decodes one segment of a token into dst (at least DecodedLen long).
+func decodeSegment(dst []byte, s string) (int, error) {
+	// Two vectorized scans: a third of the cost of checking each byte against the alphabet.
+	if strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 {
+		return 0, ErrMalformed
 	}
-	return true
+	// Decode only reads src: reading the string's bytes in place saves a copy.
+	n, err := strictBase64.Decode(dst, bytesOf(s))
+	if err != nil {
+		return 0, ErrMalformed
+	}
+	return n, nil
 }
 
 // parseCompact splits and decodes a token. The caller has checked there are exactly two dots.
@@ -49,9 +53,6 @@ func parseCompact(token string) (jws, error) {
 	segs := [3]string{token[:first], token[first+1 : last], token[last+1:]}
 	total := 0
 	for _, s := range segs {
-		if !isBase64URL(s) {
-			return jws{}, ErrMalformed
-		}
 		total += strictBase64.DecodedLen(len(s))
 	}
 	if segs[0] == "" || segs[1] == "" {
@@ -62,10 +63,9 @@ func parseCompact(token string) (jws, error) {
 	var dec [3][]byte
 	off := 0
 	for i, s := range segs {
-		// Decode only reads src: reading the string's bytes in place saves a copy.
-		n, err := strictBase64.Decode(buf[off:], unsafe.Slice(unsafe.StringData(s), len(s)))
+		n, err := decodeSegment(buf[off:], s)
 		if err != nil {
-			return jws{}, ErrMalformed
+			return jws{}, err
 		}
 		dec[i] = buf[off : off+n : off+n]
 		off += n
