@@ -50,16 +50,26 @@ func (a *Authorizer) Authorize(ctx context.Context, r *Request) (d Decision) {
 	if a.Tracer != nil {
 		ctx, end = a.Tracer.Start(ctx, r)
 	}
+	// The observer and the tracer are shown the decision by pointer: it lives in the request's
+	// scratch memory when there is some, so that showing it allocates nothing.
+	var out *Decision
+	if r.Scratch != nil {
+		out = &r.Scratch.decision
+	} else {
+		out = new(Decision)
+	}
 	defer func() {
 		if p := recover(); p != nil {
-			d = a.internalError(live)
+			*out = a.internalError(live)
 		}
-		a.observe(ctx, r, &d, start)
+		a.observe(ctx, r, out, start)
 		if end != nil {
-			end(&d)
+			end(out)
 		}
+		d = *out
 	}()
-	return Decide(ctx, live, r)
+	*out = Decide(ctx, live, r)
+	return *out
 }
 
 // Panicked answers for a transport that recovered from a panic of its own (reading the

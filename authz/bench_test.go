@@ -16,6 +16,7 @@ func BenchmarkDecide(b *testing.B) {
 	r := httpCheck("GET", "api.example.com:443", "/api/orders?page=2", map[string]string{
 		"authorization": "Bearer good", "user-agent": "Mozilla/5.0", "x-user-id": "spoofed",
 	})
+	r.Scratch = new(Scratch) // as extauthz gives it
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

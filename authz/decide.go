@@ -47,7 +47,8 @@ func (l *Live) decideRules(ctx context.Context, r *Request, d Decision, rq readR
 	}
 	if c.AllowCORSPreflight && r.CORSPreflight() {
 		d.Reason = ReasonCORSPreflight
-		d.Remove = c.identityNames()
+		_, names := r.identityBuffers()
+		d.Remove = c.identityNames(names)
 		return d
 	}
 	return l.authenticate(ctx, r, d, rq, rules, action)
@@ -82,15 +83,16 @@ func (l *Live) dryRun(ctx context.Context, r *Request, d Decision, rq readReques
 	cred := l.credential(ctx, r)
 	d.Credential = cred.source
 	csrf := !cred.bearer && !safeMethod(r.Method) && !c.Sessions.originTrusted(r, rq.host)
+	set, names := r.identityBuffers()
 	if cred.valid() && !csrf {
 		d.Subject = cred.claims.Subject()
-		d.Set, d.Remove = c.Identity(cred.claims)
+		d.Set, d.Remove = c.identity(cred.claims, set, names)
 		d.ResponseHeaders = setCookies(cred.setCookie)
 		return d
 	}
 	d.Subject = ""
 	d.Set, d.ResponseHeaders = nil, nil
-	d.Remove = c.identityNames()
+	d.Remove = c.identityNames(names)
 	return d
 }
 
@@ -150,16 +152,17 @@ func (l *Live) authenticate(ctx context.Context, r *Request, d Decision, rq read
 	// authenticates must come from a trusted origin (CSRF). Bearer tokens are not sent by
 	// browsers on their own, and are exempt.
 	csrf := cred.valid() && !cred.bearer && !safeMethod(r.Method) && !c.Sessions.originTrusted(r, rq.host)
+	set, names := r.identityBuffers()
 	if action == policy.Public {
 		d.Reason = ReasonPublic
 		if cred.valid() && !csrf {
 			d.Subject = cred.claims.Subject()
-			d.Set, d.Remove = c.Identity(cred.claims)
+			d.Set, d.Remove = c.identity(cred.claims, set, names)
 			d.ResponseHeaders = setCookies(cred.setCookie)
 			return d
 		}
 		// No valid identity: strip every identity header so a client cannot supply its own.
-		d.Remove = c.identityNames()
+		d.Remove = c.identityNames(names)
 		return d
 	}
 	switch {
@@ -190,7 +193,7 @@ func (l *Live) authenticate(ctx context.Context, r *Request, d Decision, rq read
 		}
 	}
 	d.Reason = ReasonAllowed
-	d.Set, d.Remove = c.Identity(cred.claims)
+	d.Set, d.Remove = c.identity(cred.claims, set, names)
 	d.ResponseHeaders = setCookies(cred.setCookie)
 	return d
 }
@@ -226,8 +229,6 @@ func (d Decision) deny(reason Reason, description string) Decision {
 	return d
 }
 
-// VerifyReason is the reason a check answers with when verifying its credential failed with
-// err (an error of jwks.Verifier.Verify).
 func VerifyReason(err error) Reason {
 	switch {
 	case errors.Is(err, jwks.ErrNotReady):

@@ -12,27 +12,45 @@ type IdentityHeader struct {
 	Claim string // a claim name or a dotted path into nested claims
 }
 
-// Identity computes identity headers from verified claims: each configured header whose claim
+// identity computes identity headers from verified claims: each configured header whose claim
 // renders to a usable value is set, every other one is removed. A header is never in both lists.
-func (c *Config) Identity(claims jwks.Claims) (set []Header, remove []string) {
+// They are appended to set and remove (the request's scratch memory, or nil); an empty list is
+// nil.
+func (c *Config) identity(claims jwks.ClaimReader, set []Header, remove []string) ([]Header, []string) {
 	for _, h := range c.IdentityHeaders {
-		if v, ok := claims.Lookup(h.Claim); ok {
-			if s, ok := jwks.String(v); ok && validHeaderValue(s) {
+		if v, ok := claims.Claim(h.Claim); ok {
+			if s, ok := v.String(); ok && validHeaderValue(s) {
 				set = append(set, Header{Name: h.Name, Value: s})
 				continue
 			}
 		}
 		remove = append(remove, h.Name)
 	}
-	return set, remove
+	return nilIfEmpty(set), nilIfEmpty(remove)
 }
 
-func (c *Config) identityNames() []string {
-	names := make([]string, len(c.IdentityHeaders))
-	for i, h := range c.IdentityHeaders {
-		names[i] = h.Name
+// Identity is the identity headers a check with these verified claims would set, and those it
+// would remove (for tools that explain a decision, e.g. betterauthz verify).
+func (c *Config) Identity(claims jwks.ClaimReader) (set []Header, remove []string) {
+	return c.identity(claims, nil, nil)
+}
+
+// identityNames lists every identity header, appended to names (scratch memory, or nil).
+func (c *Config) identityNames(names []string) []string {
+	if names == nil {
+		names = make([]string, 0, len(c.IdentityHeaders))
+	}
+	for _, h := range c.IdentityHeaders {
+		names = append(names, h.Name)
 	}
 	return names
+}
+
+func nilIfEmpty[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return s
 }
 
 // validHeaderValue refuses values Envoy would reject or that could split a header: control

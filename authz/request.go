@@ -20,6 +20,32 @@ type Request struct {
 	// DestinationNamespace is the namespace of the workload receiving the request, when the
 	// proxy names it (Istio: the destination principal).
 	DestinationNamespace string
+	// Scratch, when set, is memory the decision uses instead of allocating (see Scratch).
+	Scratch *Scratch
+}
+
+// scratchHeaders is how many identity headers a Scratch holds (Better Auth's defaults are
+// three); a config with more allocates for them.
+const scratchHeaders = 4
+
+// Scratch is memory for deciding one request. A transport that allocates it together with its
+// Request (extauthz does, in one block with its response) makes a decision on a cached token
+// allocate nothing: the Decision the observer is shown and the identity headers are written
+// here. The Decision returned then points into it, so a Scratch serves one request and must
+// not be reused while its Decision is in use.
+type Scratch struct {
+	decision Decision
+	set      [scratchHeaders]Header
+	names    [scratchHeaders]string
+}
+
+// identityBuffers are where a decision collects identity headers: the request's Scratch, or
+// nothing (append allocates).
+func (r *Request) identityBuffers() ([]Header, []string) {
+	if r.Scratch == nil {
+		return nil, nil
+	}
+	return r.Scratch.set[:0], r.Scratch.names[:0]
 }
 
 // Headers gives a request's headers.

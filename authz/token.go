@@ -43,9 +43,10 @@ func parseBearer(v string, maxBytes int) (string, error) {
 	switch {
 	case token == "":
 		return "", errEmptyToken
-	case strings.ContainsAny(token, " \t,"):
+	case strings.IndexByte(token, ' ') >= 0 || strings.IndexByte(token, '\t') >= 0 || strings.IndexByte(token, ',') >= 0:
 		// Envoy joins repeated Authorization headers with ","; two credentials are refused
-		// rather than guessed between.
+		// rather than guessed between. (Three IndexByte scans, vectorized, cost a fraction of
+		// one ContainsAny over a token of several hundred bytes.)
 		return "", errSeveralTokens
 	case len(token) > maxBytes:
 		return "", errTokenTooLarge

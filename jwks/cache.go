@@ -60,7 +60,7 @@ type shardState struct {
 }
 
 type cacheEntry struct {
-	claims  Claims
+	claims  ClaimReader
 	err     error   // non-nil: a refused token
 	keys    *KeySet // of the issuer the token was verified for
 	kid     string

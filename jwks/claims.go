@@ -29,6 +29,15 @@ func (c Claims) Lookup(path string) (any, bool) {
 	return cur, true
 }
 
+// Claim implements ClaimReader (see Lookup).
+func (c Claims) Claim(path string) (Value, bool) {
+	v, ok := c.Lookup(path)
+	if !ok {
+		return Value{}, false
+	}
+	return valueOf(v), true
+}
+
 // Subject returns the sub claim, or "" when it is absent or not a string.
 func (c Claims) Subject() string {
 	s, _ := c["sub"].(string)

@@ -5,11 +5,13 @@
 // background, and KeyRead, for a kid it does not hold — Better Auth rotates lazily, so a new
 // key appears with the first token it signs — waits for one coalesced, rate-limited refresh
 // (refresh.go). Fetches (fetch.go) are bounded in time and size, never follow redirects, and
-// only a whole, unambiguous key set replaces the last good one. keyfunc/v3 reads the keys
-// through a read-only jwkset.Storage (store.go).
+// only a whole, unambiguous key set replaces the last good one; each fetch resolves its keys
+// for signature checks once (verificationkey.go).
 //
 // A Verifier (verifier.go) reads a compact token strictly (jose.go, strictjson.go), checks its
-// signature with golang-jwt/v5's signing methods and the key keyfunc finds, then its claims, and
-// caches the outcome (cache.go). Every error wraps one sentinel of errors.go, so callers map
-// failures onto answers with errors.Is, and Describe gives the client-safe text.
+// signature with golang-jwt/v5's signing methods, then its registered claims (validate.go), and
+// caches the outcome (cache.go). Claims are kept compact — their JSON and an index, read on
+// demand (compactclaims.go, value.go) — so that a cached token costs little memory and a cache
+// hit no allocation. Every error wraps one sentinel of errors.go, so callers map failures onto
+// answers with errors.Is, and Describe gives the client-safe text.
 package jwks

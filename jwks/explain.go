@@ -103,7 +103,8 @@ func (v *Verifier) Explain(ctx context.Context, token string) Explanation {
 	if !slices.Contains(v.algorithms, alg) {
 		e.Algorithm = outcome(invalid(ErrAlgorithm))
 	}
-	if e.Claims, err = parseClaims(t.payload); err != nil {
+	reader, err := parseClaims(t.payload)
+	if err != nil {
 		why := checkObject(t.payload, true)
 		if why == nil {
 			why = errInvalidJSON
@@ -111,6 +112,7 @@ func (v *Verifier) Explain(ctx context.Context, token string) Explanation {
 		e.Form = outcome(invalid(fmt.Errorf("%w: the claims (second part) are not one JSON object with distinct member names: %w", ErrMalformed, why)))
 		return e
 	}
+	e.Claims = decoded(reader)
 
 	tr := v.explainIssuer(&e, alg)
 	v.explainKey(ctx, &e, t, tr, alg)
@@ -146,19 +148,20 @@ func (v *Verifier) explainIssuer(e *Explanation, alg string) *trust {
 }
 
 // explainKey looks the kid up in tr's keys and checks the signature with the key, if found.
-func (v *Verifier) explainKey(ctx context.Context, e *Explanation, t *compact, tr *trust, alg string) {
+func (v *Verifier) explainKey(ctx context.Context, e *Explanation, t jws, tr *trust, alg string) {
 	switch {
 	case e.Header.Kid == "":
 		e.Key = outcome(invalid(ErrNoKeyID))
 	case tr == nil || !slices.Contains(algorithms, alg):
 		// No issuer's keys to look in, or no signing method to look for.
 	default:
-		method := jwt.GetSigningMethod(alg)
-		key, err := tr.key(ctx, method, e.Header.Kid)
-		e.Key = outcome(err)
-		if err == nil {
-			e.Signature = outcome(checkSignature(t, method, key))
+		key, err := tr.keys.verificationKey(ctx, e.Header.Kid, alg)
+		if err != nil {
+			e.Key = outcome(keyError(err))
+			return
 		}
+		e.Key = outcome(nil)
+		e.Signature = outcome(checkSignature(t, alg, key))
 	}
 }
 
@@ -173,6 +176,7 @@ func (v *Verifier) explainClaims(e *Explanation, tr *trust) {
 	}
 	check := func(claims jwt.MapClaims, opts ...jwt.ParserOption) Outcome {
 		opts = append(opts, jwt.WithLeeway(v.skew), jwt.WithTimeFunc(v.now))
+		// jwt.Validator reads numbers as this package's claims hold them.
 		if err := jwt.NewValidator(opts...).Validate(claims); err != nil {
 			return outcome(claimsError(err))
 		}
@@ -219,4 +223,31 @@ func malformed(token string) error {
 		return bad("the header (first part) is not one JSON object with distinct member names: %v", err)
 	}
 	return bad("alg, kid or typ in the header is not a string")
+}
+
+// claimsError maps a golang-jwt validation error onto this package's sentinels, as verify's
+// own checks (validate) answer.
+func claimsError(err error) error {
+	switch {
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return ErrExpired
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return invalid(ErrAudience)
+	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return invalid(ErrNotYetValid)
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return invalid(ErrMissingClaim)
+	default:
+		return invalid(ErrMalformed)
+	}
+}
+
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
 }

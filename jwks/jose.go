@@ -5,15 +5,14 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"strings"
-	"unsafe"
 )
 
-// compact is a JWS in compact serialization (RFC 7515 §7.1), read strictly: three segments of
+// jws is a JWS in compact serialization (RFC 7515 §7.1), read strictly: three segments of
 // unpadded base64url in canonical form (no padding, no line breaks, no stray bits in the last
 // character), a header and a payload that are each one JSON object with distinct member names,
 // and no critical extensions. Better Auth's tokens always read this way; anything else is a
 // token some other parser might read differently, and is refused.
-type compact struct {
+type jws struct {
 	signingInput string // header.payload, as signed
 	header       joseHeader
 	payload      []byte // decoded claims JSON
@@ -29,51 +28,52 @@ type joseHeader struct {
 }
 
 // strictBase64 decodes canonical unpadded base64url only: Strict refuses non-zero padding bits,
-// and the alphabet check refuses "=", "+", "/" and the line breaks encoding/base64 would skip.
+// and the decoder refuses "=", "+", "/" and every other byte outside the alphabet — but for the
+// line breaks it skips, which decodeSegment refuses.
 var strictBase64 = base64.RawURLEncoding.Strict()
 
-func isBase64URL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
+// decodeSegment decodes one segment of a token into dst (at least DecodedLen long).
+func decodeSegment(dst []byte, s string) (int, error) {
+	// Two vectorized scans: a third of the cost of checking each byte against the alphabet.
+	if strings.IndexByte(s, '\n') >= 0 || strings.IndexByte(s, '\r') >= 0 {
+		return 0, ErrMalformed
 	}
-	return true
+	// Decode only reads src: reading the string's bytes in place saves a copy.
+	n, err := strictBase64.Decode(dst, bytesOf(s))
+	if err != nil {
+		return 0, ErrMalformed
+	}
+	return n, nil
 }
 
 // parseCompact splits and decodes a token. The caller has checked there are exactly two dots.
-func parseCompact(token string) (*compact, error) {
+func parseCompact(token string) (jws, error) {
 	first := strings.IndexByte(token, '.')
 	last := strings.LastIndexByte(token, '.')
 	segs := [3]string{token[:first], token[first+1 : last], token[last+1:]}
 	total := 0
 	for _, s := range segs {
-		if !isBase64URL(s) {
-			return nil, ErrMalformed
-		}
 		total += strictBase64.DecodedLen(len(s))
 	}
 	if segs[0] == "" || segs[1] == "" {
-		return nil, ErrMalformed
+		return jws{}, ErrMalformed
 	}
 	// One buffer for all three segments.
 	buf := make([]byte, total)
 	var dec [3][]byte
 	off := 0
 	for i, s := range segs {
-		// Decode only reads src: reading the string's bytes in place saves a copy.
-		n, err := strictBase64.Decode(buf[off:], unsafe.Slice(unsafe.StringData(s), len(s)))
+		n, err := decodeSegment(buf[off:], s)
 		if err != nil {
-			return nil, ErrMalformed
+			return jws{}, err
 		}
 		dec[i] = buf[off : off+n : off+n]
 		off += n
 	}
-	c := &compact{signingInput: token[:last], payload: dec[1], signature: dec[2]}
+	c := jws{signingInput: token[:last], payload: dec[1], signature: dec[2]}
 	var err error
 	if c.header, err = parseHeader(dec[0]); err != nil {
-		return nil, err
+		return jws{}, err
 	}
 	return c, nil
 }
@@ -127,19 +127,21 @@ func jsonString(raw []byte) (string, bool) {
 	return s, true
 }
 
-// parseClaims decodes the payload: one JSON object, no member name twice at any depth.
-// Numbers stay json.Number so that they render exactly as the issuer wrote them.
-func parseClaims(b []byte) (Claims, error) {
+// parseClaims reads the payload: one JSON object, no member name twice at any depth. The
+// claims are compact (see CompactClaims), or decoded when too large for that, with numbers as
+// json.Number so that they render exactly as the issuer wrote them.
+func parseClaims(b []byte) (ClaimReader, error) {
 	if err := checkObject(b, true); err != nil {
 		return nil, ErrMalformed
 	}
-	d := json.NewDecoder(bytes.NewReader(b))
-	d.UseNumber()
-	claims := Claims{}
-	if err := d.Decode(&claims); err != nil {
+	if c, ok := newCompactClaims(b); ok {
+		return c, nil
+	}
+	claims, ok := decodeJSON(b).(map[string]any)
+	if !ok {
 		return nil, ErrMalformed
 	}
-	return claims, nil
+	return Claims(claims), nil
 }
 
 // isSessionCacheType reports whether typ marks Better Auth's session-cache cookie JWT; per RFC

@@ -2,6 +2,7 @@ package jwks
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 )
 
@@ -32,4 +33,26 @@ func FuzzParseHeader(f *testing.F) {
 			t.Fatalf("crit %v, encoding/json sees %v", h.crit, crit)
 		}
 	})
+}
+
+// A segment holds the base64url alphabet only: any other byte, anywhere (the decoder reads
+// eight bytes at a time where it can, the rest one by one), refuses the token.
+func TestSegmentsRefuseEveryByteOutsideTheAlphabet(t *testing.T) {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+	seg := "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo" // 35 characters: whole quanta and a tail
+	dst := make([]byte, strictBase64.DecodedLen(len(seg)+1))
+	if _, err := decodeSegment(dst, seg); err != nil {
+		t.Fatal(err)
+	}
+	for c := 0; c < 256; c++ {
+		in := strings.IndexByte(alphabet, byte(c)) >= 0
+		for i := 0; i <= len(seg); i++ {
+			for _, s := range []string{seg[:i] + string([]byte{byte(c)}) + seg[i:], seg[:i] + string([]byte{byte(c)}) + seg[min(i+1, len(seg)):]} {
+				_, err := decodeSegment(dst, s)
+				if err == nil && !in {
+					t.Fatalf("byte %#x at %d decoded", c, i)
+				}
+			}
+		}
+	}
 }

@@ -126,7 +126,7 @@ func setDefault[T comparable](p *T, def T) {
 // starves a genuinely new key; and before the first success it only retries at RefreshInterval.
 type KeySet struct {
 	// keys holds the last good keys; they are replaced whole on each successful fetch, by
-	// nothing else (see keyStore).
+	// nothing else (current holds the same keys, resolved for signature checks).
 	keys *jwkset.MemoryJWKSet
 
 	opts    KeySetOptions
@@ -137,9 +137,9 @@ type KeySet struct {
 	loaded      atomic.Bool
 	attempted   atomic.Bool // a first fetch has ended, well or not
 	keyCount    atomic.Int64
-	kidSet      atomic.Pointer[map[string]struct{}] // kids of the current set
-	lastSuccess atomic.Int64                        // unix nanoseconds
-	staleNoted  atomic.Bool                         // staleness has been logged
+	current     atomic.Pointer[map[string]verificationKey] // the keys of the current set, by kid
+	lastSuccess atomic.Int64                               // unix nanoseconds
+	staleNoted  atomic.Bool                                // staleness has been logged
 
 	mu        sync.Mutex
 	inflight  *fetchCall // running now
@@ -200,12 +200,18 @@ func (k *KeySet) Loaded() bool { return k.loaded.Load() }
 
 // HasKid reports whether the current key set holds kid (cheap: for cache hits).
 func (k *KeySet) HasKid(kid string) bool {
-	set := k.kidSet.Load()
-	if set == nil {
-		return false
-	}
-	_, ok := (*set)[kid]
+	_, ok := k.lookup(kid)
 	return ok
+}
+
+// lookup finds kid in the set the last successful fetch installed.
+func (k *KeySet) lookup(kid string) (verificationKey, bool) {
+	set := k.current.Load()
+	if set == nil {
+		return verificationKey{}, false
+	}
+	vk, ok := (*set)[kid]
+	return vk, ok
 }
 
 // Keys is the number of usable keys held.

@@ -29,9 +29,6 @@ type fetchCall struct {
 // backoff. Run returns nil when ctx ends; the KeySet must not be used after.
 func (k *KeySet) Run(ctx context.Context) error {
 	defer k.cancel()
-	if k.fetcher == nil {
-		return nil // a static set: nothing to refresh
-	}
 	stop := context.AfterFunc(ctx, k.cancel)
 	defer stop()
 
@@ -184,19 +181,6 @@ func (k *KeySet) fetch(ctx context.Context, trigger string) error {
 	return err
 }
 
-// install records the kids and count of keys, just put in the store, as the current set
-// fetched at at, and reports whether it is the first.
-func (k *KeySet) install(keys []jwkset.JWK, at time.Time) (first bool) {
-	set := make(map[string]struct{}, len(keys))
-	for _, j := range keys {
-		set[j.Marshal().KID] = struct{}{}
-	}
-	k.kidSet.Store(&set)
-	k.keyCount.Store(int64(len(keys)))
-	k.lastSuccess.Store(at.UnixNano())
-	return !k.loaded.Swap(true)
-}
-
 // noteStaleness logs, once each way, when the keys pass MaxKeyAge and when they are fresh
 // again. Failed fetches are retried every few seconds, so staleness is noted within one retry.
 func (k *KeySet) noteStaleness(log *slog.Logger) bool {
@@ -233,4 +217,16 @@ func (k *KeySet) noteKids(log *slog.Logger, keys []jwkset.JWK, first bool) {
 	default:
 		log.Debug("jwks refreshed", "kids", kids)
 	}
+}
+
+// install puts keys in force, fetched at at, and reports whether they are the first.
+func (k *KeySet) install(keys []jwkset.JWK, at time.Time) (first bool) {
+	set := make(map[string]verificationKey, len(keys))
+	for _, j := range keys {
+		set[j.Marshal().KID] = verificationKeyOf(j)
+	}
+	k.current.Store(&set)
+	k.keyCount.Store(int64(len(keys)))
+	k.lastSuccess.Store(at.UnixNano())
+	return !k.loaded.Swap(true)
 }

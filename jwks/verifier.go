@@ -8,7 +8,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/MicahParks/keyfunc/v3"
 	"github.com/golang-jwt/jwt/v5"
 )
 
@@ -108,17 +107,16 @@ type Verifier struct {
 	transform  func(Claims) (Claims, error)
 	maxBytes   int
 	cache      *tokenCache // nil: off
-	skew       time.Duration
 	now        func() time.Time
+	skew       time.Duration // ClockSkew (each trust has it too, as its leeway)
 }
 
 // trust is a compiled Trust.
 type trust struct {
 	name       string
 	keys       *KeySet
-	keyfunc    keyfunc.Keyfunc
-	validator  *jwt.Validator
 	audiences  []string
+	leeway     time.Duration
 	algorithms []string
 }
 
@@ -143,8 +141,8 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 		cookie:    o.SessionCookie,
 		transform: o.Transform,
 		cache:     newTokenCache(o.CacheEntries, o.CacheBytes),
-		skew:      o.ClockSkew,
 		now:       o.Now,
+		skew:      o.ClockSkew,
 	}
 	for _, t := range trusts {
 		ct, err := compileTrust(t, o)
@@ -181,7 +179,8 @@ func compileTrust(t Trust, o VerifierOptions) (*trust, error) {
 	if len(algs) == 0 {
 		algs = algorithms
 	}
-	ct := &trust{name: t.Name, keys: t.Keys, audiences: t.Audiences}
+	// iss is checked before, when the trust is chosen by it.
+	ct := &trust{name: t.Name, keys: t.Keys, audiences: slices.Clone(t.Audiences), leeway: o.ClockSkew}
 	for _, a := range algs {
 		a = CanonicalAlgorithm(a)
 		if !slices.Contains(algorithms, a) {
@@ -191,28 +190,25 @@ func compileTrust(t Trust, o VerifierOptions) (*trust, error) {
 			ct.algorithms = append(ct.algorithms, a)
 		}
 	}
-	kf, err := keyfunc.New(keyfunc.Options{Storage: t.Keys.storage()})
-	if err != nil {
-		return nil, fmt.Errorf("jwks: %w", err)
-	}
-	ct.keyfunc = kf
-	// iss is checked before, when the trust is chosen by it.
-	ct.validator = jwt.NewValidator(
-		jwt.WithAudience(t.Audiences...),
-		jwt.WithLeeway(o.ClockSkew),
-		jwt.WithExpirationRequired(),
-		jwt.WithIssuedAt(),
-		jwt.WithTimeFunc(o.Now),
-	)
 	return ct, nil
 }
 
-// Verify checks a compact JWT and returns its claims, which the caller must not modify (they
-// may be shared with other calls through the cache). The error wraps exactly one of
-// ErrNotReady, ErrTimeout, ErrUnknownKey, ErrExpired or ErrInvalidToken (with a cause below it);
-// it never contains the token. ErrKeysUnavailable is also possible: an unknown kid while the
-// JWKS cannot be refreshed. Waiting for a key refresh is bounded by ctx.
+// Verify checks a compact JWT and returns its claims, decoded (VerifyReader reads them without
+// decoding). The error wraps exactly one of ErrNotReady, ErrTimeout, ErrUnknownKey, ErrExpired
+// or ErrInvalidToken (with a cause below it); it never contains the token. ErrKeysUnavailable
+// is also possible: an unknown kid while the JWKS cannot be refreshed. Waiting for a key
+// refresh is bounded by ctx.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
+	c, err := v.VerifyReader(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	return decoded(c), nil
+}
+
+// VerifyReader is Verify, with the claims as the verified-token cache keeps them (compact,
+// see CompactClaims): a cache hit allocates nothing. They may be shared with other calls.
+func (v *Verifier) VerifyReader(ctx context.Context, token string) (ClaimReader, error) {
 	if err := v.precheck(token); err != nil {
 		return nil, err
 	}
@@ -235,7 +231,7 @@ func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	claims, t, kid, exp, err := v.verify(ctx, token)
 	switch {
 	case err == nil:
-		v.cache.put(key, &cacheEntry{claims: claims, keys: t.keys, kid: kid, expires: exp, size: 2 * len(token)}, now)
+		v.cache.put(key, &cacheEntry{claims: claims, keys: t.keys, kid: kid, expires: exp, size: heldBytes(claims, token) + len(kid)}, now)
 	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrExpired):
 		// Refusals that a retry cannot change (unlike an unknown kid or keys not yet loaded).
 		v.cache.put(key, &cacheEntry{err: err, expires: now + int64(v.cache.negativeExpiry), size: 64}, now)
@@ -258,13 +254,30 @@ func (v *Verifier) precheck(token string) error {
 	}
 }
 
+// decoded is claims as Claims.
+func decoded(c ClaimReader) Claims {
+	if cc, ok := c.(*CompactClaims); ok {
+		return cc.Claims()
+	}
+	return c.(Claims)
+}
+
+// heldBytes is the memory claims hold in the cache: exact for CompactClaims; for claims too
+// large to be compact (decoded), three times the token, about what decoded claims measure.
+func heldBytes(c ClaimReader, token string) int {
+	if cc, ok := c.(*CompactClaims); ok {
+		return cc.size()
+	}
+	return 3 * len(token)
+}
+
 // verify checks a token's form, signature and claims, and returns its claims view, the trust
 // (issuer) it was verified for, its kid and its exp (unix nanoseconds). The token is read
-// strictly (see compact) and the steps run cheapest first, so a forged token costs no more than
+// strictly (see jws) and the steps run cheapest first, so a forged token costs no more than
 // one signature check. The issuer its iss names is chosen before any key is looked at: a token
 // is never tried against another issuer's keys.
-func (v *Verifier) verify(ctx context.Context, token string) (_ Claims, _ *trust, kid string, exp int64, _ error) {
-	fail := func(err error) (Claims, *trust, string, int64, error) { return nil, nil, "", 0, err }
+func (v *Verifier) verify(ctx context.Context, token string) (_ ClaimReader, _ *trust, kid string, exp int64, _ error) {
+	fail := func(err error) (ClaimReader, *trust, string, int64, error) { return nil, nil, "", 0, err }
 	t, err := parseCompact(token)
 	if err != nil {
 		return fail(invalid(err))
@@ -291,56 +304,70 @@ func (v *Verifier) verify(ctx context.Context, token string) (_ Claims, _ *trust
 	if err != nil {
 		return fail(invalid(err))
 	}
-	iss, _ := claims["iss"].(string)
-	tr, ok := v.byIssuer[iss]
+	tr, ok := v.byIssuer[stringClaim(claims, "iss")]
 	switch {
 	case !ok:
 		return fail(invalid(ErrIssuer))
 	case !slices.Contains(tr.algorithms, alg):
 		return fail(invalid(ErrAlgorithm))
 	}
-	method := jwt.GetSigningMethod(alg)
-	key, err := tr.key(ctx, method, h.kid)
+	key, err := tr.keys.verificationKey(ctx, h.kid, alg)
+	if err != nil {
+		return fail(keyError(err))
+	}
+	if err := checkSignature(t, alg, key); err != nil {
+		return fail(err)
+	}
+	expires, err := tr.validate(claims, v.now())
 	if err != nil {
 		return fail(err)
 	}
-	if err := checkSignature(t, method, key); err != nil {
-		return fail(err)
-	}
-	if err := tr.validator.Validate(jwt.MapClaims(claims)); err != nil {
-		return fail(claimsError(err))
-	}
-	expires, _ := jwt.MapClaims(claims).GetExpirationTime()
-	if expires == nil { // the validator requires exp: never nil here, but never trusted either
-		return fail(invalid(ErrMissingClaim))
-	}
 	if v.transform != nil {
-		if claims, err = v.transform(claims); err != nil {
+		view, err := v.transform(decoded(claims))
+		if err != nil {
+			return fail(invalid(ErrMalformed))
+		}
+		if claims, err = compactOf(view); err != nil {
 			return fail(invalid(ErrMalformed))
 		}
 	}
-	return claims, tr, h.kid, expires.UnixNano(), nil
+	return claims, tr, h.kid, expires, nil
 }
 
-// key finds the key kid names in the trust's set, for a token signed with method (that of one
-// of algorithms). The error is one of keyError's.
-func (tr *trust) key(ctx context.Context, method jwt.SigningMethod, kid string) (any, error) {
-	key, err := tr.keyfunc.KeyfuncCtx(ctx)(&jwt.Token{Header: map[string]any{"alg": method.Alg(), "kid": kid}, Method: method})
-	if err != nil {
-		return nil, keyError(err)
-	}
-	return key, nil
-}
-
-// checkSignature checks t's signature with key under method.
-func checkSignature(t *compact, method jwt.SigningMethod, key any) error {
-	if err := method.Verify(t.signingInput, t.signature, key); err != nil {
+// checkSignature verifies t's signature with key, a key for alg.
+func checkSignature(t jws, alg string, key any) error {
+	if err := signingMethod(alg).Verify(t.signingInput, t.signature, key); err != nil {
 		if errors.Is(err, jwt.ErrInvalidKeyType) {
 			return invalid(ErrKeyMismatch)
 		}
 		return invalid(ErrSignature)
 	}
 	return nil
+}
+
+// signingMethod is golang-jwt's signing method for one of algorithms.
+func signingMethod(alg string) jwt.SigningMethod {
+	switch alg {
+	case "EdDSA":
+		return jwt.SigningMethodEdDSA
+	case "ES256":
+		return jwt.SigningMethodES256
+	case "ES512":
+		return jwt.SigningMethodES512
+	case "RS256":
+		return jwt.SigningMethodRS256
+	case "PS256":
+		return jwt.SigningMethodPS256
+	}
+	panic("jwks: no signing method for " + alg) // algorithms lists only these
+}
+
+// stringClaim is a top-level string claim, "" when it is absent or not a string.
+func stringClaim(c ClaimReader, name string) string {
+	if v, ok := c.Claim(name); ok && v.Kind() == KindString {
+		return v.Text()
+	}
+	return ""
 }
 
 func invalid(cause error) error {
@@ -354,26 +381,6 @@ func keyError(err error) error {
 			return s
 		}
 	}
-	// keyfunc refuses a token whose alg differs from its key's alg.
+	// A key whose alg differs from the token's (errKeyAlgorithm).
 	return invalid(ErrKeyMismatch)
-}
-
-// claimsError maps golang-jwt's claim validation errors onto this package's sentinels.
-func claimsError(err error) error {
-	switch {
-	case errors.Is(err, jwt.ErrTokenExpired):
-		return ErrExpired
-	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
-		return invalid(ErrIssuer)
-	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return invalid(ErrAudience)
-	case errors.Is(err, jwt.ErrTokenNotValidYet), errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
-		return invalid(ErrNotYetValid)
-	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
-		return invalid(ErrMissingClaim)
-	default:
-		// A claim of the wrong type (exp as a string, ...): nothing a client can act on beyond
-		// "this token is not acceptable".
-		return invalid(ErrMalformed)
-	}
 }

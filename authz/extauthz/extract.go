@@ -18,11 +18,20 @@ var errNoHTTP = errors.New("CheckRequest has no HTTP request attributes")
 // Extract reads a CheckRequest. It fails only when the request has no HTTP attributes at all,
 // which no Envoy HTTP filter sends.
 func Extract(req *authv3.CheckRequest) (*authz.Request, error) {
+	r := new(authz.Request)
+	if err := extract(r, req); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+// extract reads a CheckRequest into r.
+func extract(r *authz.Request, req *authv3.CheckRequest) error {
 	h := req.GetAttributes().GetRequest().GetHttp()
 	if h == nil {
-		return nil, errNoHTTP
+		return errNoHTTP
 	}
-	r := &authz.Request{
+	*r = authz.Request{
 		Transport:            Transport,
 		ID:                   h.GetId(),
 		Method:               h.GetMethod(),
@@ -36,7 +45,7 @@ func Extract(req *authv3.CheckRequest) (*authz.Request, error) {
 	if r.ID == "" {
 		r.ID, _ = r.Header("x-request-id")
 	}
-	return r, nil
+	return nil
 }
 
 // headers reads a CheckRequest's headers: the headers map, or header_map when Envoy has

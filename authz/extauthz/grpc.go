@@ -66,7 +66,9 @@ func (c checkCodec) Unmarshal(data mem.BufferSlice, v any) error {
 
 func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 	s := srv.(*Server)
-	env := &checkEnvelope{req: new(authv3.CheckRequest)}
+	c := new(check) // the CheckRequest decoded into it, and all its check needs
+	env := &c.envelope
+	env.req = &c.in
 	if err := dec(env); err != nil {
 		return nil, err // the stream failed: gRPC has already answered
 	}
@@ -74,7 +76,7 @@ func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor
 		return s.undecodable(ctx, env.err), nil
 	}
 	if interceptor == nil {
-		return s.Check(ctx, env.req)
+		return s.check(ctx, env.req, c), nil
 	}
 	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: authv3.Authorization_Check_FullMethodName}
 	return interceptor(ctx, env.req, info, func(ctx context.Context, req any) (any, error) {

@@ -19,32 +19,66 @@ import (
 // Retry-After or (a sign-in redirect) Location where they apply.
 func Render(d *authz.Decision) *authv3.CheckResponse {
 	if d.Allowed() {
-		ok := &authv3.OkHttpResponse{HeadersToRemove: d.Remove}
-		if n := len(d.Set); n > 0 {
-			// One allocation per kind instead of two per header: this is every allowed request.
-			opts := make([]corev3.HeaderValueOption, n)
-			vals := make([]corev3.HeaderValue, n)
-			ok.Headers = make([]*corev3.HeaderValueOption, n)
-			for i, h := range d.Set {
-				vals[i].Key, vals[i].Value = h.Name, h.Value
-				opts[i].Header = &vals[i]
-				opts[i].AppendAction = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
-				ok.Headers[i] = &opts[i]
-			}
-		}
-		for _, h := range d.ResponseHeaders {
-			// Set-Cookie headers are several: appended, never overwriting one another.
-			ok.ResponseHeadersToAdd = append(ok.ResponseHeadersToAdd, &corev3.HeaderValueOption{
-				Header:       &corev3.HeaderValue{Key: h.Name, Value: h.Value},
-				AppendAction: corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD,
-			})
-		}
-		return &authv3.CheckResponse{
-			Status:       &status.Status{Code: int32(d.Code())},
-			HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: ok},
-		}
+		return new(answer).allow(d)
 	}
+	return deny(d)
+}
 
+// answerHeaders is how many identity headers an answer holds in its own block (as many as an
+// authz.Scratch); more are allocated apart.
+const answerHeaders = 4
+
+// answer is the messages an allowed CheckResponse is made of, allocated as one block: every
+// allowed check answers with them.
+type answer struct {
+	resp   authv3.CheckResponse
+	status status.Status
+	ok     authv3.CheckResponse_OkResponse
+	okResp authv3.OkHttpResponse
+	ptrs   [answerHeaders]*corev3.HeaderValueOption
+	opts   [answerHeaders]corev3.HeaderValueOption
+	vals   [answerHeaders]corev3.HeaderValue
+}
+
+// render answers d, in a's block when d allows the request.
+func (a *answer) render(d *authz.Decision) *authv3.CheckResponse {
+	if d.Allowed() {
+		return a.allow(d)
+	}
+	return deny(d)
+}
+
+func (a *answer) allow(d *authz.Decision) *authv3.CheckResponse {
+	ok := &a.okResp
+	ok.HeadersToRemove = d.Remove
+	if n := len(d.Set); n > 0 {
+		ptrs, opts, vals := a.ptrs[:0], a.opts[:0], a.vals[:0]
+		if n > answerHeaders {
+			ptrs, opts, vals = make([]*corev3.HeaderValueOption, 0, n), make([]corev3.HeaderValueOption, 0, n), make([]corev3.HeaderValue, 0, n)
+		}
+		opts, vals = opts[:n], vals[:n]
+		for i, h := range d.Set {
+			vals[i].Key, vals[i].Value = h.Name, h.Value
+			opts[i].Header = &vals[i]
+			opts[i].AppendAction = corev3.HeaderValueOption_OVERWRITE_IF_EXISTS_OR_ADD
+			ptrs = append(ptrs, &opts[i])
+		}
+		ok.Headers = ptrs
+	}
+	for _, h := range d.ResponseHeaders {
+		// Set-Cookie headers are several: appended, never overwriting one another.
+		ok.ResponseHeadersToAdd = append(ok.ResponseHeadersToAdd, &corev3.HeaderValueOption{
+			Header:       &corev3.HeaderValue{Key: h.Name, Value: h.Value},
+			AppendAction: corev3.HeaderValueOption_APPEND_IF_EXISTS_OR_ADD,
+		})
+	}
+	a.status.Code = int32(d.Code())
+	a.ok.OkResponse = ok
+	a.resp.Status, a.resp.HttpResponse = &a.status, &a.ok
+	return &a.resp
+}
+
+func deny(d *authz.Decision) *authv3.CheckResponse {
 	headers := []*corev3.HeaderValueOption{
 		overwrite("content-type", "application/json"),
 		overwrite("cache-control", "no-store"),

@@ -78,56 +78,72 @@ func claimValue(v any) (any, error) {
 	}
 }
 
-// satisfied reports whether the claims meet the requirement.
-func (r claimRequirement) satisfied(c jwks.Claims) bool {
-	got, ok := c.Lookup(r.Path)
+// satisfied reports whether the claims meet the requirement. It allocates nothing unless a
+// number is compared.
+func (r claimRequirement) satisfied(c jwks.ClaimReader) bool {
+	got, ok := c.Claim(r.Path)
 	if !ok {
 		return false
 	}
-	for _, have := range candidates(r.Path, got) {
-		for _, want := range r.Values {
-			if equalClaim(have, want) {
-				return true
+	switch got.Kind() {
+	case jwks.KindArray:
+		// A list offers its elements.
+		found := false
+		got.Elements(func(e jwks.Value) bool {
+			found = r.accepts(e)
+			return !found
+		})
+		return found
+	case jwks.KindString:
+		if r.accepts(got) {
+			return true
+		}
+		// A string claim named "role" or "roles" (Better Auth's admin and organization plugins
+		// store several roles as "admin,user") offers its comma-separated parts too. Other
+		// strings are never split: a user who may edit their own name must not gain a role by
+		// putting a comma in it.
+		name := r.Path[strings.LastIndexByte(r.Path, '.')+1:]
+		if (name == "role" || name == "roles") && strings.Contains(got.Text(), ",") {
+			for part := range strings.SplitSeq(got.Text(), ",") {
+				if r.acceptsString(strings.TrimSpace(part)) {
+					return true
+				}
 			}
+		}
+		return false
+	}
+	return r.accepts(got)
+}
+
+// accepts reports whether a value is one of the requirement's.
+func (r claimRequirement) accepts(have jwks.Value) bool {
+	for _, want := range r.Values {
+		if equalClaim(have, want) {
+			return true
 		}
 	}
 	return false
 }
 
-// candidates are the values a claim offers: the elements of a list, and — for a string claim
-// named "role" or "roles" (Better Auth's admin and organization plugins store several roles as
-// "admin,user") — its comma-separated parts. Other strings are never split: a user who may
-// edit their own name must not gain a role by putting a comma in it.
-func candidates(path string, v any) []any {
-	switch t := v.(type) {
-	case []any:
-		return t
-	case string:
-		name := path[strings.LastIndexByte(path, '.')+1:]
-		if (name == "role" || name == "roles") && strings.Contains(t, ",") {
-			parts := strings.Split(t, ",")
-			out := make([]any, 0, len(parts)+1)
-			out = append(out, t)
-			for _, p := range parts {
-				out = append(out, strings.TrimSpace(p))
-			}
-			return out
+// acceptsString reports whether a string is one of the requirement's.
+func (r claimRequirement) acceptsString(s string) bool {
+	for _, want := range r.Values {
+		if w, ok := want.(string); ok && w == s {
+			return true
 		}
 	}
-	return []any{v}
+	return false
 }
 
-func equalClaim(have, want any) bool {
+func equalClaim(have jwks.Value, want any) bool {
 	switch w := want.(type) {
 	case string:
-		h, ok := have.(string)
-		return ok && h == w
+		return have.Kind() == jwks.KindString && have.Text() == w
 	case bool:
-		h, ok := have.(bool)
-		return ok && h == w
+		return have.Kind() == jwks.KindBool && (have.Text() == "true") == w
 	case *big.Rat:
 		var hs string
-		switch h := have.(type) {
+		switch h := have.Any().(type) {
 		case json.Number:
 			hs = h.String()
 		case float64:

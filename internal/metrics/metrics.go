@@ -3,6 +3,9 @@
 package metrics
 
 import (
+	"maps"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -27,7 +30,23 @@ type Metrics struct {
 	annotationObjects *prometheus.GaugeVec
 	annotationErrors  *prometheus.CounterVec
 	annotationClashes prometheus.Gauge
+
+	// series are the check metrics' children by label values, looked up without the vectors'
+	// label hashing, validation and locks on every check. Copied on write: the label sets are
+	// bounded (transports, reasons, route labels), so writes stop once each has been seen.
+	series   atomic.Pointer[map[checkLabels]checkSeries]
+	seriesMu sync.Mutex
 }
+
+type checkLabels struct{ transport, decision, reason, route string }
+
+type checkSeries struct {
+	count    prometheus.Counter
+	duration prometheus.Observer
+}
+
+// maxCheckSeries bounds the series cache; past it, children are looked up in the vectors.
+const maxCheckSeries = 4096
 
 // New creates the collectors and registers them on reg.
 func New(reg prometheus.Registerer) *Metrics {
@@ -107,8 +126,34 @@ func (m *Metrics) Check(transport string, allowed bool, reason, route string, el
 	if allowed {
 		decision = "allow"
 	}
-	m.checks.WithLabelValues(transport, decision, reason, route).Inc()
-	m.checkDuration.WithLabelValues(transport, decision).Observe(elapsed.Seconds())
+	s := m.checkSeries(checkLabels{transport, decision, reason, route})
+	s.count.Inc()
+	s.duration.Observe(elapsed.Seconds())
+}
+
+func (m *Metrics) checkSeries(l checkLabels) checkSeries {
+	if cur := m.series.Load(); cur != nil {
+		if s, ok := (*cur)[l]; ok {
+			return s
+		}
+	}
+	s := checkSeries{
+		count:    m.checks.WithLabelValues(l.transport, l.decision, l.reason, l.route),
+		duration: m.checkDuration.WithLabelValues(l.transport, l.decision),
+	}
+	m.seriesMu.Lock()
+	defer m.seriesMu.Unlock()
+	cur := m.series.Load()
+	if cur != nil && len(*cur) >= maxCheckSeries {
+		return s
+	}
+	next := map[checkLabels]checkSeries{}
+	if cur != nil {
+		next = maps.Clone(*cur)
+	}
+	next[l] = s
+	m.series.Store(&next)
+	return s
 }
 
 // DryRunDenial counts a request a dry run let through, by the reason it would have been denied

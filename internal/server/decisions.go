@@ -36,6 +36,9 @@ func (o *decisionObserver) Decided(ctx context.Context, r *authz.Request, d *aut
 	if o.mode == LogDecisionsNone || (o.mode == LogDecisionsDeny && allowed && !d.DryRun) {
 		return
 	}
+	if !o.log.Enabled(ctx, slog.LevelInfo) {
+		return // --log-level above info: the line would be dropped, so its attributes are not built
+	}
 	decision := "deny"
 	if allowed {
 		decision = "allow"

@@ -167,9 +167,15 @@ async function control(req, res, path) {
       const now = Math.floor(Date.now() / 1000);
       for (let i = 0; i < (body.count || 1); i++) {
         const id = `bench-${randomUUID()}`;
-        const { token } = await auth.api.signJWT({
-          body: { payload: { sub: id, id, email: `${id}@example.com`, name: `Bench User ${i}`, emailVerified: true, iat: now } },
-        });
+        // users: the payload /api/auth/token signs for a signed-up user (the default
+        // definePayload: the whole user row, the admin plugin's fields included, then sub), as
+        // measured from mint; else a short one.
+        const created = new Date().toISOString();
+        const payload = body.users
+          ? { iat: now, name: `Bench User ${i}`, email: `${id}@example.com`, emailVerified: false, createdAt: created,
+              updatedAt: created, role: "user", banned: false, id, sub: id }
+          : { sub: id, id, email: `${id}@example.com`, name: `Bench User ${i}`, emailVerified: true, iat: now };
+        const { token } = await auth.api.signJWT({ body: { payload } });
         tokens.push(token);
       }
       return send(res, 200, { tokens });

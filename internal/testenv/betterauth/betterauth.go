@@ -261,6 +261,17 @@ func (s *Server) Tokens(alg string, count int) ([]string, error) {
 	return out.Tokens, err
 }
 
+// UserTokens is Tokens with the payload GET /api/auth/token signs for a signed-up user (the
+// whole user row: name, email, emailVerified, createdAt, updatedAt, the admin plugin's role and
+// banned, id; then sub, iat, exp, iss, aud), without signing count users up.
+func (s *Server) UserTokens(alg string, count int) ([]string, error) {
+	var out struct {
+		Tokens []string `json:"tokens"`
+	}
+	err := s.control("/__test/tokens", map[string]any{"alg": alg, "count": count, "users": true}, &out)
+	return out.Tokens, err
+}
+
 // Rotate expires the live signing keys of alg (default EdDSA) as Better Auth's rotationInterval
 // would: the next token is signed by a new key; the old one stays in the JWKS for its grace.
 func (s *Server) Rotate(alg string) error {
