@@ -29,6 +29,9 @@ type fetchCall struct {
 // backoff. Run returns nil when ctx ends; the KeySet must not be used after.
 func (k *KeySet) Run(ctx context.Context) error {
 	defer k.cancel()
+	if k.fetcher == nil {
+		return nil // a static set: nothing to refresh
+	}
 	stop := context.AfterFunc(ctx, k.cancel)
 	defer stop()
 
