@@ -21,7 +21,8 @@ FUZZ_TARGETS := ./jwks:FuzzParseSet:30000 ./jwks:FuzzVerify:40000 ./jwks:FuzzPar
 	./authz:FuzzParseBearer:150000 ./authz/extauthz:FuzzCheck:8000 ./authz:FuzzNormalizePath:20000 \
 	./authz:FuzzNormalizeHost:150000 ./authz:FuzzObjectPolicy:6000 ./authz/httpcheck:FuzzForwardAuth:120000 \
 	./internal/kube:FuzzAnnotations:5000 ./internal/config:FuzzParse:60000 \
-	./authz:FuzzReadCookies:150000 ./session:FuzzParseAnswer:50000
+	./authz:FuzzReadCookies:150000 ./session:FuzzParseAnswer:50000 \
+	./jwks:FuzzCompactClaims:50000 ./jwks:FuzzValidate:50000
 
 STATIC_OUT ?= bin/betterauthz-static
 
