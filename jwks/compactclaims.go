@@ -96,6 +96,9 @@ func newCompactClaims(obj []byte) (_ *CompactClaims, ok bool) {
 
 // compactOf is the form the cache keeps claims in: compact, unless they are too large to index.
 func compactOf(c Claims) (ClaimReader, error) {
+	if c == nil {
+		return nil, ErrMalformed // a Transform that returned no claims
+	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)

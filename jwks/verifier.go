@@ -197,7 +197,8 @@ func compileTrust(t Trust, o VerifierOptions) (*trust, error) {
 // decoding). The error wraps exactly one of ErrNotReady, ErrTimeout, ErrUnknownKey, ErrExpired
 // or ErrInvalidToken (with a cause below it); it never contains the token. ErrKeysUnavailable
 // is also possible: an unknown kid while the JWKS cannot be refreshed. Waiting for a key
-// refresh is bounded by ctx.
+// refresh is bounded by ctx. The caller must not modify the claims (those of a token too large
+// to keep compact are the cache's own).
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
 	c, err := v.VerifyReader(ctx, token)
 	if err != nil {

@@ -72,13 +72,13 @@ func NewClients(cfg *rest.Config) (*Clients, error) {
 
 // HasResource reports whether the API server serves a resource (e.g. whether a CRD is
 // installed).
-func (c *Clients) HasResource(gvr schema.GroupVersionResource) bool {
+func (c *Clients) HasResource(ctx context.Context, gvr schema.GroupVersionResource) bool {
 	path := "/apis/" + gvr.GroupVersion().String()
 	if gvr.Group == "" {
 		path = "/api/" + gvr.Version
 	}
 	list := &metav1.APIResourceList{}
-	if err := c.discovery.Get().AbsPath(path).Timeout(discoveryTimeout).Do(context.Background()).Into(list); err != nil {
+	if err := c.discovery.Get().AbsPath(path).Timeout(discoveryTimeout).Do(ctx).Into(list); err != nil {
 		return false
 	}
 	for _, r := range list.APIResources {

@@ -211,7 +211,7 @@ func (a *Annotations) start(ctx context.Context, namespaces []string) *sources {
 		defer t.Stop()
 		logged := false
 		for {
-			if a.clients.HasResource(HTTPRouteGVR) {
+			if a.clients.HasResource(ctx, HTTPRouteGVR) {
 				src.mu.Lock()
 				for _, ns := range namespaces {
 					inf := dynamicInformer(a.clients.Dynamic, HTTPRouteGVR, ns, nil)
