@@ -11,8 +11,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"slices"
-	"sync"
 	"syscall"
 	"time"
 )
@@ -75,43 +73,10 @@ func (b *bench) startHTTPFloor() (*process, error) {
 func closedLoopHTTP(addr string, tokens []string, concurrency int, d time.Duration) loadResult {
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: concurrency, DisableCompression: true}}
 	defer client.CloseIdleConnections()
-	ctx, cancel := context.WithTimeout(context.Background(), d)
-	defer cancel()
-	var mu sync.Mutex
-	res := loadResult{}
-	var wg sync.WaitGroup
-	start := time.Now()
-	for w := range concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 11))
-			var lat []time.Duration
-			var n, errs, denied int
-			for ctx.Err() == nil {
-				t0 := time.Now()
-				status, err := forwardAuthCall(client, addr, tokens[rng.IntN(len(tokens))])
-				lat = append(lat, time.Since(t0))
-				n++
-				switch {
-				case err != nil:
-					errs++
-				case status != http.StatusOK:
-					denied++
-				}
-			}
-			mu.Lock()
-			res.requests += n
-			res.errors += errs
-			res.denied += denied
-			res.latencies = append(res.latencies, lat...)
-			mu.Unlock()
-		}()
-	}
-	wg.Wait()
-	res.elapsed = time.Since(start)
-	slices.Sort(res.latencies)
-	return res
+	return closedLoopOf(concurrency, d, 11, func(rng *rand.Rand) (bool, error) {
+		status, err := forwardAuthCall(client, addr, tokens[rng.IntN(len(tokens))])
+		return err == nil && status != http.StatusOK, err
+	})
 }
 
 // forwardAuthCall asks as Traefik's forwardAuth does.

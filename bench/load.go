@@ -103,6 +103,15 @@ func requests(tokens []string) []*authv3.CheckRequest {
 // closedLoop keeps `concurrency` checks in flight for d and measures throughput: the
 // saturating rate.
 func closedLoop(c *client, reqs []*authv3.CheckRequest, concurrency int, d time.Duration) loadResult {
+	return closedLoopOf(concurrency, d, 7, func(rng *rand.Rand) (bool, error) {
+		resp, err := c.stub().Check(context.Background(), reqs[rng.IntN(len(reqs))])
+		return err == nil && resp.GetOkResponse() == nil, err
+	})
+}
+
+// closedLoopOf keeps `concurrency` workers calling call back to back for d. call makes one
+// request (its pick seeded per worker from seed) and says whether it was denied, or failed.
+func closedLoopOf(concurrency int, d time.Duration, seed uint64, call func(*rand.Rand) (denied bool, err error)) loadResult {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	defer cancel()
 	var mu sync.Mutex
@@ -113,19 +122,18 @@ func closedLoop(c *client, reqs []*authv3.CheckRequest, concurrency int, d time.
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			rng := rand.New(rand.NewPCG(uint64(w), seed))
 			var lat []time.Duration
 			var n, errs, denied int
 			for ctx.Err() == nil {
-				req := reqs[rng.IntN(len(reqs))]
 				t0 := time.Now()
-				resp, err := c.stub().Check(context.Background(), req)
+				refused, err := call(rng)
 				lat = append(lat, time.Since(t0))
 				n++
 				switch {
 				case err != nil:
 					errs++
-				case resp.GetOkResponse() == nil:
+				case refused:
 					denied++
 				}
 			}
@@ -140,7 +148,6 @@ func closedLoop(c *client, reqs []*authv3.CheckRequest, concurrency int, d time.
 	wg.Wait()
 	res.elapsed = time.Since(start)
 	slices.Sort(res.latencies)
-	slices.Sort(res.late)
 	return res
 }
 
@@ -181,5 +188,6 @@ func openLoop(c *client, reqs []*authv3.CheckRequest, rate float64, d time.Durat
 	wg.Wait()
 	res.elapsed = time.Since(start)
 	slices.Sort(res.latencies)
+	slices.Sort(res.late)
 	return res
 }
