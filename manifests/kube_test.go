@@ -5,14 +5,11 @@ import (
 	"encoding/json"
 	"os"
 	"testing"
-	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/strategicpatch"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/betterauthz/betterauthz/internal/config"
@@ -31,17 +28,12 @@ func TestKubernetesManifestsDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := kubeapi.Apply(context.Background(), api.Admin, crds); err != nil {
+	ctx := context.Background()
+	if err := api.InstallCRDs(ctx, [][]byte{crds}, schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1alpha3", Resource: "envoyfilters"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := kubeapi.WaitForResource(api.Admin, schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1alpha3", Resource: "envoyfilters"}, 30*time.Second); err != nil {
+	if err := api.CreateNamespaces(ctx, "betterauthz", "shop", "app", "istio-system"); err != nil {
 		t.Fatal(err)
-	}
-	cs, _ := kubernetes.NewForConfig(api.Admin)
-	for _, ns := range []string{"betterauthz", "shop", "app", "istio-system"} {
-		if _, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
-			t.Fatal(err)
-		}
 	}
 	for _, file := range []string{"rbac.yaml", "install.yaml", "istio/envoyfilter.yaml", "sidecar/configmap.yaml", "sidecar/app.yaml", "sidecar/istio.yaml", "sidecar/istio-unix.yaml", "istio/destinationrule-tls.yaml", "istio/destinationrule-mtls.yaml"} {
 		t.Run(file, func(t *testing.T) {

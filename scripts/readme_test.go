@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"time"
 
 	meshv1alpha1 "istio.io/api/mesh/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
@@ -121,16 +120,15 @@ func TestREADMESnippets(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer api.Stop()
+	var crds [][]byte
 	for _, load := range []func() ([]byte, error){kubeapi.IstioCRDs, kubeapi.GatewayAPICRDs} {
-		crds, err := load()
+		c, err := load()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := kubeapi.Apply(context.Background(), api.Admin, crds); err != nil {
-			t.Fatal(err)
-		}
+		crds = append(crds, c)
 	}
-	if err := kubeapi.WaitForResource(api.Admin, schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"}, 30*time.Second); err != nil {
+	if err := api.InstallCRDs(context.Background(), crds, schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: "authorizationpolicies"}); err != nil {
 		t.Fatal(err)
 	}
 	cs, _ := kubernetes.NewForConfig(api.Admin)

@@ -6,17 +6,13 @@ import (
 	"reflect"
 	"slices"
 	"testing"
-	"time"
 
 	bootstrapv3 "github.com/envoyproxy/go-control-plane/envoy/config/bootstrap/v3"
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	extauthzv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/ext_authz/v3"
 	_ "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/http/router/v3"
 	hcmv3 "github.com/envoyproxy/go-control-plane/envoy/extensions/filters/network/http_connection_manager/v3"
-	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/betterauthz/betterauthz/internal/testenv/envoyvalidate"
@@ -36,14 +32,11 @@ func TestKubernetesManifestsDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := kubeapi.Apply(context.Background(), api.Admin, crd); err != nil {
+	ctx := context.Background()
+	if err := api.InstallCRDs(ctx, [][]byte{crd}, schema.GroupVersionResource{Group: "traefik.io", Version: "v1alpha1", Resource: "middlewares"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := kubeapi.WaitForResource(api.Admin, schema.GroupVersionResource{Group: "traefik.io", Version: "v1alpha1", Resource: "middlewares"}, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	cs, _ := kubernetes.NewForConfig(api.Admin)
-	if _, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "shop"}}, metav1.CreateOptions{}); err != nil {
+	if err := api.CreateNamespaces(ctx, "shop"); err != nil {
 		t.Fatal(err)
 	}
 	for _, file := range []string{"ingress-nginx.yaml", "traefik-middleware.yaml"} {

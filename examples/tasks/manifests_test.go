@@ -6,14 +6,11 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	securityv1beta1 "istio.io/api/security/v1beta1"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/betterauthz/betterauthz/internal/testenv/envoyvalidate"
@@ -36,16 +33,13 @@ func TestKubernetesManifestDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := kubeapi.Apply(context.Background(), api.Admin, crds); err != nil {
+	security := func(r string) schema.GroupVersionResource {
+		return schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: r}
+	}
+	if err := api.InstallCRDs(context.Background(), [][]byte{crds}, security("authorizationpolicies"), security("peerauthentications")); err != nil {
 		t.Fatal(err)
 	}
-	for _, r := range []string{"authorizationpolicies", "peerauthentications"} {
-		if err := kubeapi.WaitForResource(api.Admin, schema.GroupVersionResource{Group: "security.istio.io", Version: "v1", Resource: r}, 30*time.Second); err != nil {
-			t.Fatal(err)
-		}
-	}
-	cs, _ := kubernetes.NewForConfig(api.Admin)
-	if _, err := cs.CoreV1().Namespaces().Create(context.Background(), &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "tasks"}}, metav1.CreateOptions{}); err != nil {
+	if err := api.CreateNamespaces(context.Background(), "tasks"); err != nil {
 		t.Fatal(err)
 	}
 	if err := kubeapi.ApplyDryRun(context.Background(), api.Admin, data, "default"); err != nil {
