@@ -87,9 +87,17 @@ func TestLint(t *testing.T) {
 	}
 }
 
-// objects renders the chart and decodes every object.
+// withAuthURL is the one value the chart requires (it refuses to render without it, or
+// config.issuers), for renderings about something else.
+var withAuthURL = []string{"--set", "betterAuthURL=https://auth.example.com"}
+
+// objects renders the chart and decodes every object. Unless the args set betterAuthURL or
+// give a values file (each of which sets it, or config.issuers), they get withAuthURL.
 func objects(t *testing.T, args ...string) []*unstructured.Unstructured {
 	t.Helper()
+	if !slices.ContainsFunc(args, func(a string) bool { return a == "-f" || strings.Contains(a, "betterAuthURL") }) {
+		args = append(slices.Clone(withAuthURL), args...)
+	}
 	out := mustHelm(t, append([]string{"template", "rel", chart, "--namespace", "authz"}, args...)...)
 	return decode(t, out)
 }
@@ -262,18 +270,18 @@ func TestCheckHTTPOnlyForTheProxies(t *testing.T) {
 		"checkHTTP.enabled=true":                            "checkHTTP.enabled needs networkPolicy.enabled",
 		"checkHTTP.enabled=true,networkPolicy.enabled=true": "checkHTTP.from must list the proxies",
 	} {
-		if _, err := helm(t, "template", "rel", chart, "--set", set); err == nil || !strings.Contains(err.Error(), want) {
+		if _, err := helm(t, append([]string{"template", "rel", chart, "--set", set}, withAuthURL...)...); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("--set %s: %v, want an error saying %q", set, err, want)
 		}
 	}
-	if _, err := helm(t, "template", "rel", chart, "--set", "checkHTTP.enabled=true,checkHTTP.allowWithoutNetworkPolicy=true"); err != nil {
+	if _, err := helm(t, append([]string{"template", "rel", chart, "--set", "checkHTTP.enabled=true,checkHTTP.allowWithoutNetworkPolicy=true"}, withAuthURL...)...); err != nil {
 		t.Errorf("allowWithoutNetworkPolicy: %v", err)
 	}
 }
 
 func TestSchemaRejectsTypos(t *testing.T) {
 	for _, set := range []string{"replicaCont=3", "istio.enabeld=true", "logLevel=loud", "service.grpcPort=x"} {
-		if _, err := helm(t, "template", "rel", chart, "--set", set); err == nil {
+		if _, err := helm(t, append([]string{"template", "rel", chart, "--set", set}, withAuthURL...)...); err == nil {
 			t.Errorf("--set %s accepted", set)
 		}
 	}
@@ -378,7 +386,7 @@ func TestServerSideDryRun(t *testing.T) {
 	defer api.Stop()
 	installCRDs(t, api)
 	namespace(t, api, "authz", "shop", "billing", "istio-system")
-	renders := map[string][]string{"defaults": nil}
+	renders := map[string][]string{"defaults": withAuthURL}
 	for _, f := range ciValues(t) {
 		renders[filepath.Base(f)] = []string{"-f", f}
 	}

@@ -197,7 +197,7 @@ func TestOperationalDefaults(t *testing.T) {
 	if !mounts["/etc/betterauthz/grpc-tls"] || !mounts["/etc/betterauthz/grpc-client-ca"] {
 		t.Errorf("TLS mounts %v", mounts)
 	}
-	if _, err := helm(t, "template", "rel", chart, "--set", "grpcTLS.clientCASecretName=ca"); err == nil || !strings.Contains(err.Error(), "grpcTLS.clientCASecretName needs grpcTLS.secretName") {
+	if _, err := helm(t, append([]string{"template", "rel", chart, "--set", "grpcTLS.clientCASecretName=ca"}, withAuthURL...)...); err == nil || !strings.Contains(err.Error(), "grpcTLS.clientCASecretName needs grpcTLS.secretName") {
 		t.Errorf("mTLS without a server certificate: %v", err)
 	}
 }

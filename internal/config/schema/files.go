@@ -50,7 +50,7 @@ func chartConfig(cfg *Object) *Object {
 	var kept Object
 	for _, kv := range *props.(*Object) {
 		if !slices.Contains(chartOwnKeys, kv.Key) {
-			kept = append(kept, kv)
+			kept = append(kept, KV{kv.Key, withoutDurationForm(kv.Value)})
 		}
 	}
 	return Obj(
@@ -59,6 +59,34 @@ func chartConfig(cfg *Object) *Object {
 		"additionalProperties", false,
 		"properties", &kept,
 	)
+}
+
+// withoutDurationForm is a copy of a schema whose durations keep their type but not their form
+// (DurationPattern, and the bounds that let a bare 0 through): on a mismatch Helm prints the
+// pattern, so the chart's templates check the form instead, in betterauthz's words
+// (charts/betterauthz/templates/_validate.tpl).
+func withoutDurationForm(v any) any {
+	switch v := v.(type) {
+	case *Object:
+		c := &Object{}
+		for _, kv := range *v {
+			*c = append(*c, KV{kv.Key, withoutDurationForm(kv.Value)})
+		}
+		if p, _ := c.Get("pattern"); p == DurationPattern {
+			c.Delete("pattern")
+			c.Delete("minimum")
+			c.Delete("maximum")
+		}
+		return c
+	case []any:
+		c := make([]any, len(v))
+		for i, x := range v {
+			c[i] = withoutDurationForm(x)
+		}
+		return c
+	default:
+		return v
+	}
 }
 
 // configProperty finds the `config` member of the top-level properties: values.schema.json is
