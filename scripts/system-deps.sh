@@ -6,7 +6,10 @@
 # python3-fastapi, python3-uvicorn, python3-sqlmodel: examples/tasks). Debian or Ubuntu
 # (apt-get); as root, or through sudo. `make test-deps` calls it; `make example` calls it as
 # `system-deps.sh example`, which installs only what the example runs (nginx and the Python
-# packages); the demo needs none of them.
+# packages); the demo needs none of them. The real-node tests (internal/testenv/realnode) run
+# Debian's containerd and runc, its CNI plugins (bridge, host-local, loopback), iptables for
+# kube-proxy and conntrack; a machine that has a containerd or runc already (Docker's
+# containerd.io) keeps its own. shellcheck serves make lint.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -16,6 +19,13 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 if [ "${1:-}" != example ]; then
 	command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
 	command -v promtool >/dev/null || need+=(prometheus)
+	command -v containerd >/dev/null || need+=(containerd)
+	command -v runc >/dev/null || [ -x /usr/sbin/runc ] || need+=(runc)
+	[ -x /usr/lib/cni/bridge ] || need+=(containernetworking-plugins)
+	command -v iptables >/dev/null || [ -x /usr/sbin/iptables ] || need+=(iptables)
+	command -v conntrack >/dev/null || [ -x /usr/sbin/conntrack ] || need+=(conntrack)
+	# actionlint (make lint) checks the workflows' shell steps with it when it is there.
+	command -v shellcheck >/dev/null || need+=(shellcheck)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 
