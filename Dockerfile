@@ -1,12 +1,12 @@
 # syntax=docker/dockerfile:1
-# betterauthz image: a static binary on distroless (no shell, no package manager), non-root.
-# The build stage runs the same `make build-static` that CI runs and tests, so the binary here is
-# the one CI proved. Build: docker build --build-arg VERSION=$(git describe --tags) -t betterauthz .
-#
-# The final base is pinned by digest (update it deliberately, e.g. with Renovate); the tag next to
-# it says what it is.
+# betterauthz image, for those who build with Docker: the same image `make image` assembles
+# without Docker (tools/ocibuild). The build stage runs `make image-rootfs`, which writes the
+# files of `make image`'s layers — the static binary of `make build-static`, /etc/passwd and
+# /etc/group (nonroot 65532), Debian's CA certificates, /tmp — and the final stage puts them on
+# an empty base: no shell, no package manager. The settings below are `make image`'s
+# (scripts/build_test.go compares them).
+# Build: docker build --build-arg VERSION=$(git describe --tags) --build-arg COMMIT=$(git rev-parse HEAD) -t betterauthz .
 ARG GO_IMAGE=golang:1.26-bookworm
-ARG BASE_IMAGE=gcr.io/distroless/static-debian12:nonroot@sha256:d093aa3e30dbadd3efe1310db061a14da60299baff8450a17fe0ccc514a16639
 
 FROM ${GO_IMAGE} AS build
 WORKDIR /src
@@ -15,10 +15,20 @@ RUN go mod download
 COPY . .
 ARG VERSION=dev
 ARG COMMIT=unknown
-RUN make build-static VERSION="${VERSION}" COMMIT="${COMMIT}" STATIC_OUT=/out/betterauthz
+RUN make image-rootfs VERSION="${VERSION}" COMMIT="${COMMIT}" ROOTFS=/out/rootfs
 
-FROM ${BASE_IMAGE}
-COPY --from=build /out/betterauthz /betterauthz
+FROM scratch
+COPY --from=build /out/rootfs/ /
+ARG VERSION=dev
+ARG COMMIT=unknown
+LABEL org.opencontainers.image.title="betterauthz" \
+      org.opencontainers.image.description="Envoy ext_authz server that verifies Better Auth JWTs and sessions" \
+      org.opencontainers.image.source="https://github.com/betterauthz/betterauthz" \
+      org.opencontainers.image.url="https://github.com/betterauthz/betterauthz" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${COMMIT}"
+ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 USER 65532:65532
-EXPOSE 9000 8080
+EXPOSE 9000/tcp 8080/tcp
 ENTRYPOINT ["/betterauthz"]

@@ -26,16 +26,70 @@ FUZZ_TARGETS := ./jwks:FuzzParseSet:30000 ./jwks:FuzzVerify:40000 ./jwks:FuzzPar
 
 STATIC_OUT ?= bin/betterauthz-static
 
-.PHONY: all build build-static test test-deps lint fuzz fuzz-corpus print-fuzz-targets demo example manifests schema bench soak clean
+# The container image. `make image` writes a docker-archive tarball of this machine's
+# architecture, tagged $(IMAGE_REPO):$(IMAGE_TAG), that `ctr -n k8s.io images import` and
+# `docker load` take: the `make build-static` binary, run as 65532, with /etc/passwd, the CA
+# certificates and /tmp, and nothing else (no shell). No Docker engine and no registry: the image
+# is assembled by tools/ocibuild (go-containerregistry). The Dockerfile builds the same image with
+# Docker, from `make image-rootfs`. Image tags drop the version's v (v0.1.0 -> 0.1.0), as the
+# chart's appVersion does.
+IMAGE_REPO ?= ghcr.io/betterauthz/betterauthz
+IMAGE_TAG ?= $(patsubst v%,%,$(VERSION))
+IMAGE_OUT ?= bin/betterauthz-image.tar
+IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
+ROOTFS ?= bin/rootfs
+CA_BUNDLE ?= $(firstword $(wildcard /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/cert.pem))
+# Every time in the image and the release archives is the commit's: the same commit gives the
+# same bytes.
+SOURCE_DATE_EPOCH ?= $(shell git log -1 --format=%ct 2>/dev/null || echo 0)
+export SOURCE_DATE_EPOCH
+OCIBUILD = .cache/bin/ocibuild -tag $(IMAGE_REPO):$(IMAGE_TAG) -entrypoint /betterauthz -user 65532:65532 \
+	-port 9000/tcp -port 8080/tcp -ca-bundle $(CA_BUNDLE) \
+	-label org.opencontainers.image.title=betterauthz \
+	-label 'org.opencontainers.image.description=Envoy ext_authz server that verifies Better Auth JWTs and sessions' \
+	-label org.opencontainers.image.source=https://github.com/betterauthz/betterauthz \
+	-label org.opencontainers.image.url=https://github.com/betterauthz/betterauthz \
+	-label org.opencontainers.image.licenses=Apache-2.0 \
+	-label org.opencontainers.image.version=$(VERSION) \
+	-label org.opencontainers.image.revision=$(COMMIT)
+IMAGE_BIN = bin/image/betterauthz-linux-$(IMAGE_ARCH)
+# Release artifacts (`make dist`, see scripts/dist.sh); DIST must not exist yet.
+DIST ?= dist
+
+.PHONY: all build build-static image image-rootfs image-layout dist test test-deps lint fuzz fuzz-corpus print-fuzz-targets demo example manifests schema bench soak clean
 
 all: build
 
 build:
+	@[ -x bin/betterauthz ] || echo "==> building bin/betterauthz: the first build compiles every dependency, a few minutes on 2 cores; later builds take seconds"
 	$(GO) build -trimpath -tags '$(BUILD_TAGS)' -ldflags '$(LDFLAGS)' -o bin/betterauthz ./cmd/betterauthz
 
 # The exact binary the container image holds (see Dockerfile): static, no cgo, reproducible paths.
 build-static:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(BUILD_TAGS)' -ldflags '$(LDFLAGS)' -o $(STATIC_OUT) ./cmd/betterauthz
+
+image:
+	GOOS=linux GOARCH=$(IMAGE_ARCH) $(MAKE) --no-print-directory build-static STATIC_OUT=$(IMAGE_BIN)
+	./scripts/build-tools.sh ocibuild
+	$(OCIBUILD) -binary linux/$(IMAGE_ARCH)=$(IMAGE_BIN) -docker-archive $(IMAGE_OUT)
+
+# The image's files in $(ROOTFS), a new directory: the Dockerfile copies them onto scratch.
+image-rootfs:
+	GOOS=linux GOARCH=$(IMAGE_ARCH) $(MAKE) --no-print-directory build-static STATIC_OUT=$(IMAGE_BIN)
+	./scripts/build-tools.sh ocibuild
+	$(OCIBUILD) -binary linux/$(IMAGE_ARCH)=$(IMAGE_BIN) -rootfs $(ROOTFS)
+
+# The multi-arch image as an OCI layout in $(IMAGE_LAYOUT), a new directory, from
+# IMAGE_BINARIES="linux/amd64=PATH linux/arm64=PATH" (make dist runs it).
+image-layout:
+	./scripts/build-tools.sh ocibuild
+	$(OCIBUILD) $(foreach b,$(IMAGE_BINARIES),-binary $(b)) -oci-layout $(IMAGE_LAYOUT)
+
+# Every release artifact in $(DIST): binaries and checksums, the multi-arch image as an OCI
+# layout, the chart package, the SBOM (scripts/dist.sh). The release workflow publishes them;
+# `make test` builds them too. VERSION must be a release version, e.g. `make dist VERSION=v0.1.0`.
+dist:
+	VERSION=$(VERSION) COMMIT=$(COMMIT) IMAGE_REPO=$(IMAGE_REPO) ./scripts/dist.sh $(DIST)
 
 # The Better Auth server the tests and the demo run (pinned in test/betterauth/package-lock.json),
 # the Kubernetes API server and etcd the Kubernetes tests run (pinned in tools/go.mod), and the
@@ -47,15 +101,20 @@ test-deps: test/betterauth/node_modules/.package-lock.json
 	./scripts/build-tools.sh
 
 test/betterauth/node_modules/.package-lock.json: test/betterauth/package-lock.json
+	@echo "==> installing the bundled Better Auth server's node packages (npm ci, test/betterauth)"
 	cd test/betterauth && npm ci --no-audit --no-fund --loglevel=error
 
-# go vet, gofmt, and staticcheck with every check (staticcheck.conf; pinned and built into
-# .cache/bin by scripts/build-tools.sh).
+# go vet, gofmt, and staticcheck with every check (staticcheck.conf) on both modules (the main
+# one and tools/ocibuild, the image builder), and actionlint on .github/workflows; the linters
+# are pinned and built into .cache/bin by scripts/build-tools.sh.
 lint:
 	$(GO) vet ./...
+	cd tools/ocibuild && $(GO) vet ./...
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
-	./scripts/build-tools.sh staticcheck
+	./scripts/build-tools.sh staticcheck actionlint
 	.cache/bin/staticcheck ./...
+	cd tools/ocibuild && ../../.cache/bin/staticcheck ./...
+	.cache/bin/actionlint
 
 test: test-deps lint
 	$(GO) test -race -count=1 ./...
@@ -112,4 +171,4 @@ example: build test/betterauth/node_modules/.package-lock.json
 	./scripts/example.sh
 
 clean:
-	rm -rf bin
+	rm -rf bin dist
