@@ -35,6 +35,7 @@ type Server struct {
 	BaseURL string
 
 	cmd    *exec.Cmd
+	client *http.Client
 	done   chan struct{}
 	mu     sync.Mutex
 	output bytes.Buffer
@@ -128,6 +129,13 @@ type StartOptions struct {
 	BaseURL string
 	// Port to listen on (default: a free one).
 	Port int
+	// Host is the address to listen on (default 127.0.0.1), e.g. a real node's address that
+	// its pods reach (internal/testenv/realnode).
+	Host string
+	// Wrap is put before the node command, e.g. nsenter --net=PATH to run the server inside a
+	// network namespace; HTTPClient then reaches it there (default: http.DefaultClient).
+	Wrap       []string
+	HTTPClient *http.Client
 }
 
 // StartWith runs a Better Auth server on a free loopback port, configured by o.
@@ -153,11 +161,14 @@ func startOnPort(port int, o StartOptions) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{URL: fmt.Sprintf("http://127.0.0.1:%d", port), Port: port, done: make(chan struct{})}
+	host := cmp.Or(o.Host, "127.0.0.1")
+	s := &Server{URL: "http://" + net.JoinHostPort(host, strconv.Itoa(port)), Port: port, done: make(chan struct{})}
+	s.client = cmp.Or(o.HTTPClient, http.DefaultClient)
 	s.BaseURL = cmp.Or(o.BaseURL, s.URL)
-	s.cmd = exec.Command("node", "server.mjs")
+	argv := append(append([]string{}, o.Wrap...), "node", filepath.Join(dir, "server.mjs"))
+	s.cmd = exec.Command(argv[0], argv[1:]...)
 	s.cmd.Dir = dir
-	s.cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1", "BETTER_AUTH_URL="+s.BaseURL)
+	s.cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "HOST="+host, "BETTER_AUTH_URL="+s.BaseURL)
 	if o.CookieCache > 0 {
 		s.cmd.Env = append(s.cmd.Env, "COOKIE_CACHE_MAX_AGE="+strconv.Itoa(int(o.CookieCache.Seconds())))
 	}
@@ -187,7 +198,7 @@ func startOnPort(port int, o StartOptions) (*Server, error) {
 			return nil, fmt.Errorf("betterauth: server exited at start:\n%s", s.Output())
 		default:
 		}
-		resp, err := http.Get(s.URL + "/__test/health")
+		resp, err := s.client.Get(s.URL + "/__test/health")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -351,7 +362,7 @@ func (s *Server) control(path string, body, out any) error {
 	if err != nil {
 		return err
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := s.client.Do(req)
 	if err != nil {
 		return fmt.Errorf("betterauth %s: %w", path, err)
 	}

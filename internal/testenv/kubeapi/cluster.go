@@ -15,11 +15,11 @@ import (
 // and pods) with one fake node, so that workloads reach Running and Ready without a kubelet or
 // container runtime: enough for `helm install --wait`.
 func StartCluster() (*Server, error) {
-	bins, err := Binaries("kube-controller-manager", "kube-scheduler", "kwok")
+	bins, err := Binaries("kwok")
 	if err != nil {
 		return nil, err
 	}
-	s, err := Start()
+	s, err := StartControlPlane(Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -30,26 +30,6 @@ func StartCluster() (*Server, error) {
 		}
 	}()
 	kc := filepath.Join(s.Dir, "admin.kubeconfig")
-	if err := s.Kubeconfig(s.Admin, kc); err != nil {
-		return nil, err
-	}
-	p := func(name string) string { return filepath.Join(s.Dir, name) }
-	if err := s.spawn("kube-controller-manager", bins["kube-controller-manager"],
-		"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
-		"--leader-elect=false", "--secure-port=0",
-		"--service-account-private-key-file", p("sa.key"), "--root-ca-file", p("ca.crt"),
-		"--use-service-account-credentials=false",
-		"--controllers=*,-node-lifecycle-controller,-node-ipam-controller,-persistentvolume-attach-detach-controller",
-		"--v=1",
-	); err != nil {
-		return nil, err
-	}
-	if err := s.spawn("kube-scheduler", bins["kube-scheduler"],
-		"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
-		"--leader-elect=false", "--secure-port=0", "--v=1",
-	); err != nil {
-		return nil, err
-	}
 	kwokDir, err := ModuleDir(KwokModule)
 	if err != nil {
 		return nil, err
@@ -98,3 +78,41 @@ func StartCluster() (*Server, error) {
 
 // KwokModule holds kwok's stage definitions (fast node and pod lifecycles).
 const KwokModule = "sigs.k8s.io/kwok@v0.8.0"
+
+// StartControlPlane runs a Server placed by o, plus kube-controller-manager (every controller
+// but those of cloud nodes: node lifecycle, node IPAM, attach/detach) and kube-scheduler.
+func StartControlPlane(o Options) (*Server, error) {
+	bins, err := Binaries("kube-controller-manager", "kube-scheduler")
+	if err != nil {
+		return nil, err
+	}
+	s, err := StartWith(o)
+	if err != nil {
+		return nil, err
+	}
+	kc := filepath.Join(s.Dir, "admin.kubeconfig")
+	if err := s.Kubeconfig(s.Admin, kc); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	p := func(name string) string { return filepath.Join(s.Dir, name) }
+	if err := s.spawn("kube-controller-manager", bins["kube-controller-manager"],
+		"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
+		"--leader-elect=false", "--secure-port=0",
+		"--service-account-private-key-file", p("sa.key"), "--root-ca-file", p("ca.crt"),
+		"--use-service-account-credentials=false",
+		"--controllers=*,-node-lifecycle-controller,-node-ipam-controller,-persistentvolume-attach-detach-controller",
+		"--v=1",
+	); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	if err := s.spawn("kube-scheduler", bins["kube-scheduler"],
+		"--kubeconfig", kc, "--authentication-kubeconfig", kc, "--authorization-kubeconfig", kc,
+		"--leader-elect=false", "--secure-port=0", "--v=1",
+	); err != nil {
+		s.Stop()
+		return nil, err
+	}
+	return s, nil
+}

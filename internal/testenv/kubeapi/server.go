@@ -7,7 +7,9 @@ package kubeapi
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -15,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -39,9 +42,33 @@ type Server struct {
 	// Dir holds certificates, keys and etcd's data.
 	Dir string
 
-	caPEM []byte
-	procs []*proc
-	bins  map[string]string
+	caPEM  []byte
+	caCert *x509.Certificate
+	caKey  *ecdsa.PrivateKey
+	procs  []*proc
+	bins   map[string]string
+	opts   Options
+}
+
+// Options place the servers elsewhere than on loopback, for a real node (internal/testenv/
+// realnode) whose kubelet and pods must reach them. The zero value is Start's loopback setup.
+type Options struct {
+	// Address etcd and the API server listen on, and the API server advertises (default
+	// 127.0.0.1). The serving certificate names it.
+	Address string
+	// Wrap is put before every command, e.g. nsenter --net=/run/netns/NAME to start the
+	// servers inside a network namespace.
+	Wrap []string
+	// Dial opens the connections of this process to the servers (default: a plain dialer); the
+	// Admin config and every client built from it use it.
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// APIServerArgs are added after the API server's own flags (a repeated flag takes the last
+	// value).
+	APIServerArgs []string
+	// RealNodes sets the API server up for real kubelets: the Node authorizer beside RBAC
+	// (kubelets authenticate as system:node:NAME), and access to them (logs, exec) with the
+	// admin certificate, theirs checked against the cluster CA.
+	RealNodes bool
 }
 
 type proc struct {
@@ -87,7 +114,10 @@ func Binaries(names ...string) (map[string]string, error) {
 
 // Start runs etcd and kube-apiserver on free loopback ports and waits until the API server is
 // healthy. Stop it with Stop.
-func Start() (*Server, error) {
+func Start() (*Server, error) { return StartWith(Options{}) }
+
+// StartWith is Start, placed by o.
+func StartWith(o Options) (*Server, error) {
 	bins, err := Binaries("etcd", "kube-apiserver")
 	if err != nil {
 		return nil, err
@@ -96,7 +126,10 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{Dir: dir, bins: bins}
+	if o.Address == "" {
+		o.Address = "127.0.0.1"
+	}
+	s := &Server{Dir: dir, bins: bins, opts: o}
 	ok := false
 	defer func() {
 		if !ok {
@@ -111,8 +144,9 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	etcdURL := fmt.Sprintf("http://127.0.0.1:%d", ports[0])
-	peerURL := fmt.Sprintf("http://127.0.0.1:%d", ports[1])
+	host := net.JoinHostPort(o.Address, "")
+	etcdURL := fmt.Sprintf("http://%s%d", host, ports[0])
+	peerURL := fmt.Sprintf("http://%s%d", host, ports[1])
 	if err := s.spawn("etcd", bins["etcd"],
 		"--data-dir", filepath.Join(dir, "etcd"),
 		"--listen-client-urls", etcdURL, "--advertise-client-urls", etcdURL,
@@ -122,15 +156,15 @@ func Start() (*Server, error) {
 	); err != nil {
 		return nil, err
 	}
-	if err := waitHTTP(etcdURL+"/health", nil, 30*time.Second); err != nil {
+	if err := waitHTTP(etcdURL+"/health", nil, o.Dial, s.procs[0].done, 30*time.Second); err != nil {
 		return nil, fmt.Errorf("kubeapi: etcd: %w\n%s", err, s.procs[0].output())
 	}
 
-	s.URL = "https://127.0.0.1:" + strconv.Itoa(ports[2])
+	s.URL = "https://" + host + strconv.Itoa(ports[2])
 	p := func(name string) string { return filepath.Join(dir, name) }
-	if err := s.spawn("kube-apiserver", bins["kube-apiserver"],
+	args := []string{
 		"--etcd-servers", etcdURL,
-		"--bind-address", "127.0.0.1", "--advertise-address", "127.0.0.1",
+		"--bind-address", o.Address, "--advertise-address", o.Address,
 		"--secure-port", strconv.Itoa(ports[2]),
 		"--tls-cert-file", p("serving.crt"), "--tls-private-key-file", p("serving.key"),
 		"--client-ca-file", p("ca.crt"),
@@ -138,7 +172,6 @@ func Start() (*Server, error) {
 		"--service-account-key-file", p("sa.pub"),
 		"--service-account-signing-key-file", p("sa.key"),
 		"--api-audiences", "https://kubernetes.default.svc.cluster.local",
-		"--authorization-mode", "RBAC",
 		"--service-cluster-ip-range", "10.96.0.0/16",
 		"--allow-privileged",
 		"--enable-priority-and-fairness=false",
@@ -147,7 +180,15 @@ func Start() (*Server, error) {
 		"--profiling=false",
 		"--endpoint-reconciler-type", "none",
 		"--v", "1",
-	); err != nil {
+	}
+	if o.RealNodes {
+		args = append(args, "--authorization-mode", "Node,RBAC",
+			"--kubelet-client-certificate", p("admin.crt"), "--kubelet-client-key", p("admin.key"),
+			"--kubelet-certificate-authority", p("ca.crt"))
+	} else {
+		args = append(args, "--authorization-mode", "RBAC")
+	}
+	if err := s.spawn("kube-apiserver", bins["kube-apiserver"], append(args, o.APIServerArgs...)...); err != nil {
 		return nil, err
 	}
 	if s.Admin, err = s.clientConfig(p("admin.crt"), p("admin.key")); err != nil {
@@ -157,7 +198,7 @@ func Start() (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := waitHTTP(s.URL+"/readyz", tlsCfg, 90*time.Second); err != nil {
+	if err := waitHTTP(s.URL+"/readyz", tlsCfg, o.Dial, s.procs[1].done, 90*time.Second); err != nil {
 		return nil, fmt.Errorf("kubeapi: kube-apiserver: %w\n%s", err, s.procs[1].output())
 	}
 	// RBAC bootstrap (the default ClusterRoles) finishes shortly after /readyz.
@@ -239,6 +280,7 @@ func (s *Server) ServiceAccountConfig(ctx context.Context, namespace, name strin
 		Host:            s.URL,
 		BearerToken:     tr.Status.Token,
 		TLSClientConfig: rest.TLSClientConfig{CAData: s.caPEM},
+		Dial:            s.opts.Dial,
 	}, nil
 }
 
@@ -248,12 +290,14 @@ func (s *Server) clientConfig(certFile, keyFile string) (*rest.Config, error) {
 		TLSClientConfig: rest.TLSClientConfig{CAData: s.caPEM, CertFile: certFile, KeyFile: keyFile},
 		QPS:             100,
 		Burst:           200,
+		Dial:            s.opts.Dial,
 	}, nil
 }
 
 func (s *Server) spawn(name, bin string, args ...string) error {
 	p := &proc{name: name, done: make(chan struct{})}
-	p.cmd = exec.Command(bin, args...)
+	argv := append(append(slices.Clone(s.opts.Wrap), bin), args...)
+	p.cmd = exec.Command(argv[0], argv[1:]...)
 	p.cmd.Stdout, p.cmd.Stderr = p, p
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := p.cmd.Start(); err != nil {
@@ -288,11 +332,18 @@ func freePorts(n int) ([]int, error) {
 	return ports, nil
 }
 
-func waitHTTP(url string, tlsCfg *tls.Config, within time.Duration) error {
-	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg}}
+// waitHTTP waits for url to answer 200, until within has passed or the server has exited
+// (exited closed).
+func waitHTTP(url string, tlsCfg *tls.Config, dial func(ctx context.Context, network, address string) (net.Conn, error), exited <-chan struct{}, within time.Duration) error {
+	client := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{TLSClientConfig: tlsCfg, DialContext: dial}}
 	deadline := time.Now().Add(within)
 	var last error
 	for time.Now().Before(deadline) {
+		select {
+		case <-exited:
+			return errors.Join(fmt.Errorf("%s: the server exited", url), last)
+		default:
+		}
 		resp, err := client.Get(url)
 		if err == nil {
 			resp.Body.Close()
