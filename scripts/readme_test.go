@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -159,14 +160,20 @@ func TestREADMESnippets(t *testing.T) {
 			case "values":
 				f := filepath.Join(t.TempDir(), "values.yaml")
 				os.WriteFile(f, []byte(b.text), 0o644)
-				out := runHelm(t, "template", "betterauthz", "charts/betterauthz", "-n", "betterauthz", "-f", f)
 				var values struct {
-					Config   map[string]any   `json:"config"`
-					ExtraEnv []map[string]any `json:"extraEnv"`
+					BetterAuthURL string           `json:"betterAuthURL"`
+					Config        map[string]any   `json:"config"`
+					ExtraEnv      []map[string]any `json:"extraEnv"`
 				}
 				if err := yaml.Unmarshal([]byte(b.text), &values); err != nil {
 					t.Fatal(err)
 				}
+				args := []string{"template", "betterauthz", "charts/betterauthz", "-n", "betterauthz", "-f", f}
+				if values.BetterAuthURL == "" && values.Config["issuers"] == nil {
+					// A part of the values, beside the Install section's betterAuthURL.
+					args = append(args, "--set", "betterAuthURL=https://auth.example.com")
+				}
+				out := runHelm(t, args...)
 				if values.Config["routes"] != nil && len(renderedConfig(t, out).Routes) == 0 {
 					t.Error("the values' routes did not reach the config")
 				}
@@ -327,15 +334,19 @@ func checkShell(t *testing.T, text string) {
 		switch {
 		case len(f) == 0:
 		case f[0] == "helm" && len(f) > 3 && f[1] == "install":
-			args := []string{"template", f[2], f[3]}
+			args := []string{"template", f[2], releasedChart(t, f[3], f)}
 			for i := 4; i < len(f); i++ {
 				switch f[i] {
 				case "--create-namespace", "--wait":
+				case "--version":
+					i++
 				default:
 					args = append(args, f[i])
 				}
 			}
 			renderedConfig(t, runHelm(t, args...))
+		case f[0] == "cosign" && len(f) > 2 && f[1] == "verify":
+			checkCosignVerify(t, f)
 		case f[0] == "kubectl" && len(f) == 4 && f[1] == "apply" && f[2] == "-f":
 			if _, err := os.Stat(filepath.Join("..", f[3])); err != nil {
 				t.Error(err)
@@ -377,6 +388,80 @@ func checkCommandLine(t *testing.T, f []string) {
 					t.Errorf("betterauthz has no flag --%s", flag)
 				}
 			}
+		}
+	}
+}
+
+// release is what .github/workflows/release.yml publishes to, and the version the repository
+// is at (Chart.yaml's appVersion, which a release tag must equal).
+func release(t *testing.T) (image, charts, version string) {
+	t.Helper()
+	wf, err := os.ReadFile("../.github/workflows/release.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := func(name string) string {
+		m := regexp.MustCompile(`(?m)^      ` + name + `: (\S+)$`).FindSubmatch(wf)
+		if m == nil {
+			t.Fatalf("release.yml sets no %s", name)
+		}
+		return string(m[1])
+	}
+	chart, _ := os.ReadFile("../charts/betterauthz/Chart.yaml")
+	v := regexp.MustCompile(`(?m)^appVersion: "([^"]+)"$`).FindSubmatch(chart)
+	if v == nil {
+		t.Fatal("Chart.yaml has no quoted appVersion")
+	}
+	return env("IMAGE"), env("CHARTS"), string(v[1])
+}
+
+// releasedChart is the chart to render for a `helm install` of the README: an oci:// reference
+// must be the one the release workflow pushes, at the repository's version, and renders as the
+// chart in charts/ (which it is, packaged: scripts/dist_test.go).
+func releasedChart(t *testing.T, ref string, args []string) string {
+	t.Helper()
+	if !strings.HasPrefix(ref, "oci://") {
+		return ref
+	}
+	_, charts, version := release(t)
+	if ref != charts+"/betterauthz" {
+		t.Errorf("the README installs %s, the release pushes %s/betterauthz", ref, charts)
+	}
+	if i := slices.Index(args, "--version"); i < 0 || i+1 >= len(args) || args[i+1] != version {
+		t.Errorf("the README installs %v, want --version %s (Chart.yaml)", args, version)
+	}
+	return "charts/betterauthz"
+}
+
+// checkCosignVerify: the README's cosign verify names the image the release pushes, at the
+// repository's version, and the identity that signs it: release.yml, from a tag.
+func checkCosignVerify(t *testing.T, f []string) {
+	t.Helper()
+	image, _, version := release(t)
+	flags := map[string]string{}
+	var refs []string
+	for i := 2; i < len(f); i++ {
+		if strings.HasPrefix(f[i], "--") && i+1 < len(f) {
+			flags[f[i]] = strings.Trim(f[i+1], "'")
+			i++
+		} else {
+			refs = append(refs, f[i])
+		}
+	}
+	if !slices.Equal(refs, []string{image + ":" + version}) {
+		t.Errorf("cosign verify %v, want %s:%s", refs, image, version)
+	}
+	re, err := regexp.Compile(flags["--certificate-identity-regexp"])
+	if err != nil || !re.MatchString("https://github.com/betterauthz/betterauthz/.github/workflows/release.yml@refs/tags/v"+version) {
+		t.Errorf("--certificate-identity-regexp %q does not match the release workflow at a tag (%v)", flags["--certificate-identity-regexp"], err)
+	}
+	if flags["--certificate-oidc-issuer"] != "https://token.actions.githubusercontent.com" {
+		t.Errorf("--certificate-oidc-issuer %q", flags["--certificate-oidc-issuer"])
+	}
+	wf, _ := os.ReadFile("../.github/workflows/release.yml")
+	for _, want := range []string{"id-token: write", `cosign sign --yes --recursive "$IMAGE@$DIGEST"`} {
+		if !strings.Contains(string(wf), want) {
+			t.Errorf("release.yml lacks %q: the README's cosign verify would find no signature", want)
 		}
 	}
 }
