@@ -70,20 +70,21 @@ build-static:
 
 image:
 	GOOS=linux GOARCH=$(IMAGE_ARCH) $(MAKE) --no-print-directory build-static STATIC_OUT=$(IMAGE_BIN)
-	./scripts/build-tools.sh ocibuild
-	$(OCIBUILD) -binary linux/$(IMAGE_ARCH)=$(IMAGE_BIN) -docker-archive $(IMAGE_OUT)
+	@./scripts/build-tools.sh ocibuild
+	@echo "==> $(IMAGE_OUT): $(IMAGE_REPO):$(IMAGE_TAG), linux/$(IMAGE_ARCH)"
+	@$(OCIBUILD) -binary linux/$(IMAGE_ARCH)=$(IMAGE_BIN) -docker-archive $(IMAGE_OUT)
 
 # The image's files in $(ROOTFS), a new directory: the Dockerfile copies them onto scratch.
 image-rootfs:
 	GOOS=linux GOARCH=$(IMAGE_ARCH) $(MAKE) --no-print-directory build-static STATIC_OUT=$(IMAGE_BIN)
-	./scripts/build-tools.sh ocibuild
-	$(OCIBUILD) -binary linux/$(IMAGE_ARCH)=$(IMAGE_BIN) -rootfs $(ROOTFS)
+	@./scripts/build-tools.sh ocibuild
+	@$(OCIBUILD) -binary linux/$(IMAGE_ARCH)=$(IMAGE_BIN) -rootfs $(ROOTFS)
 
 # The multi-arch image as an OCI layout in $(IMAGE_LAYOUT), a new directory, from
 # IMAGE_BINARIES="linux/amd64=PATH linux/arm64=PATH" (make dist runs it).
 image-layout:
-	./scripts/build-tools.sh ocibuild
-	$(OCIBUILD) $(foreach b,$(IMAGE_BINARIES),-binary $(b)) -oci-layout $(IMAGE_LAYOUT)
+	@./scripts/build-tools.sh ocibuild
+	@$(OCIBUILD) $(foreach b,$(IMAGE_BINARIES),-binary $(b)) -oci-layout $(IMAGE_LAYOUT)
 
 # Every release artifact in $(DIST): binaries and checksums, the multi-arch image as an OCI
 # layout, the chart package, the SBOM (scripts/dist.sh). The release workflow publishes them;

@@ -308,7 +308,7 @@ func mountsUnder(dir string) []string {
 // removeStale undoes what a killed run left: its processes and mount namespace, its network
 // namespace, its cgroups, its sysctls, its directories.
 func removeStale() error {
-	errs := []error{killMountNS(), removeCgroups(), deleteNetns(netnsName), restoreSysctls()}
+	errs := []error{removeCgroups(), killMountNS(), deleteNetns(netnsName), restoreSysctls()}
 	old, _ := filepath.Glob(filepath.Join(os.TempDir(), dirPrefix+"*"))
 	for _, dir := range old {
 		if m := mountsUnder(dir); len(m) > 0 {

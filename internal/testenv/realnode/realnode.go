@@ -221,7 +221,8 @@ func (n *Node) teardown() error {
 	if n.API != nil {
 		n.API.Stop()
 	}
-	errs := []error{killMountNS(), removeCgroups(), deleteNetns(netnsName), restoreSysctls()}
+	// The containers first (their cgroups), then the runtime's shims (the mount namespace).
+	errs := []error{removeCgroups(), killMountNS(), deleteNetns(netnsName), restoreSysctls()}
 	if n.dir != "" {
 		if m := mountsUnder(n.dir); len(m) > 0 {
 			errs = append(errs, fmt.Errorf("realnode: mounts left under %s: %v", n.dir, m))
