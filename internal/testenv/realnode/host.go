@@ -212,7 +212,7 @@ func cgroupPIDs(dir string) []int {
 	return pids
 }
 
-// mountNS is the private mount namespace of containerd, its shims and the kubelet. Their
+// mountNSFile names the private mount namespace of containerd, its shims and the kubelet. Their
 // mounts (container root filesystems, pod volumes, pod network namespaces) and the paths they
 // write whatever their config says (/run/containerd, /var/run/netns, /var/log/containers,
 // /var/lib/cni) are tmpfs inside it: they are never seen on the host, and they vanish with it.
@@ -227,7 +227,7 @@ func createMountNS() error {
 		{"mount", "--make-private", nsDir},
 		{"touch", mountNSFile},
 		{"unshare", "--mount=" + mountNSFile, "--propagation", "private", "--", "sh", "-ec",
-			"for d in /run /var/log /var/lib; do mount -t tmpfs -o mode=0755 betterauthz-node \"$d\"; done; mkdir -p /run/lock"},
+			"for d in /run /var/log /var/lib; do mount -t tmpfs -o mode=0755 betterauthz-node \"$d\"; done"},
 	}
 	for _, s := range steps {
 		if out, err := exec.Command(s[0], s[1:]...).CombinedOutput(); err != nil {

@@ -62,7 +62,7 @@ const nodeCIDR = "10.88.0.2/24"
 
 // Start brings a node up and registers its teardown with t.Cleanup. It fails t when the node
 // cannot start, and skips t only when this machine cannot run one at all (not root, no network
-// namespaces or cgroups, not Linux).
+// namespaces or cgroups).
 func Start(t testing.TB) *Node {
 	t.Helper()
 	if why := impossible(); why != "" {
@@ -98,7 +98,7 @@ func Start(t testing.TB) *Node {
 		}
 		lock.Close()
 	})
-	if err := n.up(t); err != nil {
+	if err := n.up(); err != nil {
 		t.Fatalf("%v\n%s", err, n.Logs())
 	}
 	t.Logf("realnode: node %s Ready in %s", n.Name, time.Since(start).Round(100*time.Millisecond))
@@ -121,7 +121,7 @@ func impossible() string {
 func fileExists(p string) bool { _, err := os.Stat(p); return err == nil }
 
 // up does the work of Start, each step's undoing already in teardown.
-func (n *Node) up(t testing.TB) error {
+func (n *Node) up() error {
 	if err := removeStale(); err != nil {
 		return fmt.Errorf("realnode: what an earlier run left: %w", err)
 	}

@@ -127,15 +127,6 @@ func (n *Node) ImportImage(tarball string) error {
 	return nil
 }
 
-// Images lists the image references the node holds.
-func (n *Node) Images() ([]string, error) {
-	out, err := n.ctr("images", "ls", "-q")
-	if err != nil {
-		return nil, fmt.Errorf("realnode: ctr images ls: %v\n%s", err, out)
-	}
-	return strings.Fields(out), nil
-}
-
 // Tasks lists the running containers of a pod namespace, by containerd's container ID.
 func (n *Node) Tasks(namespace string) ([]string, error) {
 	out, err := n.ctr("containers", "ls", "-q", fmt.Sprintf(`labels."io.kubernetes.pod.namespace"==%s`, namespace))
