@@ -8,14 +8,17 @@
 # Build: docker build --build-arg VERSION=$(git describe --tags) --build-arg COMMIT=$(git rev-parse HEAD) -t betterauthz .
 ARG GO_IMAGE=golang:1.26-bookworm
 
-FROM ${GO_IMAGE} AS build
+# The build stage runs on the builder's platform and cross-compiles (docker buildx --platform
+# linux/amd64,linux/arm64 needs no emulation).
+FROM --platform=$BUILDPLATFORM ${GO_IMAGE} AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
 ARG COMMIT=unknown
-RUN make image-rootfs VERSION="${VERSION}" COMMIT="${COMMIT}" ROOTFS=/out/rootfs
+ARG TARGETARCH
+RUN make image-rootfs VERSION="${VERSION}" COMMIT="${COMMIT}" IMAGE_ARCH="${TARGETARCH}" ROOTFS=/out/rootfs
 
 FROM scratch
 COPY --from=build /out/rootfs/ /

@@ -36,7 +36,9 @@ STATIC_OUT ?= bin/betterauthz-static
 IMAGE_REPO ?= ghcr.io/betterauthz/betterauthz
 IMAGE_TAG ?= $(patsubst v%,%,$(VERSION))
 IMAGE_OUT ?= bin/betterauthz-image.tar
-IMAGE_ARCH ?= $(shell $(GO) env GOARCH)
+IMAGE_ARCH ?=
+# An empty IMAGE_ARCH (the Dockerfile's TARGETARCH outside BuildKit) is this machine's.
+image_arch = $(or $(IMAGE_ARCH),$(shell $(GO) env GOARCH))
 ROOTFS ?= bin/rootfs
 CA_BUNDLE ?= $(firstword $(wildcard /etc/ssl/certs/ca-certificates.crt /etc/pki/tls/certs/ca-bundle.crt /etc/ssl/cert.pem))
 # Every time in the image and the release archives is the commit's: the same commit gives the
@@ -52,7 +54,7 @@ OCIBUILD = .cache/bin/ocibuild -tag $(IMAGE_REPO):$(IMAGE_TAG) -entrypoint /bett
 	-label org.opencontainers.image.licenses=Apache-2.0 \
 	-label org.opencontainers.image.version=$(VERSION) \
 	-label org.opencontainers.image.revision=$(COMMIT)
-IMAGE_BIN = bin/image/betterauthz-linux-$(IMAGE_ARCH)
+IMAGE_BIN = bin/image/betterauthz-linux-$(image_arch)
 # Release artifacts (`make dist`, see scripts/dist.sh); DIST must not exist yet.
 DIST ?= dist
 
@@ -69,16 +71,16 @@ build-static:
 	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(BUILD_TAGS)' -ldflags '$(LDFLAGS)' -o $(STATIC_OUT) ./cmd/betterauthz
 
 image:
-	GOOS=linux GOARCH=$(IMAGE_ARCH) $(MAKE) --no-print-directory build-static STATIC_OUT=$(IMAGE_BIN)
+	GOOS=linux GOARCH=$(image_arch) $(MAKE) --no-print-directory build-static STATIC_OUT=$(IMAGE_BIN)
 	@./scripts/build-tools.sh ocibuild
-	@echo "==> $(IMAGE_OUT): $(IMAGE_REPO):$(IMAGE_TAG), linux/$(IMAGE_ARCH)"
-	@$(OCIBUILD) -binary linux/$(IMAGE_ARCH)=$(IMAGE_BIN) -docker-archive $(IMAGE_OUT)
+	@echo "==> $(IMAGE_OUT): $(IMAGE_REPO):$(IMAGE_TAG), linux/$(image_arch)"
+	@$(OCIBUILD) -binary linux/$(image_arch)=$(IMAGE_BIN) -docker-archive $(IMAGE_OUT)
 
 # The image's files in $(ROOTFS), a new directory: the Dockerfile copies them onto scratch.
 image-rootfs:
-	GOOS=linux GOARCH=$(IMAGE_ARCH) $(MAKE) --no-print-directory build-static STATIC_OUT=$(IMAGE_BIN)
+	GOOS=linux GOARCH=$(image_arch) $(MAKE) --no-print-directory build-static STATIC_OUT=$(IMAGE_BIN)
 	@./scripts/build-tools.sh ocibuild
-	@$(OCIBUILD) -binary linux/$(IMAGE_ARCH)=$(IMAGE_BIN) -rootfs $(ROOTFS)
+	@$(OCIBUILD) -binary linux/$(image_arch)=$(IMAGE_BIN) -rootfs $(ROOTFS)
 
 # The multi-arch image as an OCI layout in $(IMAGE_LAYOUT), a new directory, from
 # IMAGE_BINARIES="linux/amd64=PATH linux/arm64=PATH" (make dist runs it).
