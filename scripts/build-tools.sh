@@ -108,8 +108,11 @@ for name in "${names[@]}"; do
 	if [ -x "$bin/$name" ] && [ "$(cat "$bin/$name.stamp" 2>/dev/null)" = "$stamp" ]; then
 		continue
 	fi
-	# The stamp stays as it is: another worktree's pins may have written it.
-	if [ -x "$bin/$name" ] && [ -n "${module_pkgs[$name]:-}" ] && built_from_pins "$name"; then
+	# Checked once per pins and binary: the stamp stays as it is (another worktree's pins may
+	# have written it), a file per verified pair says so.
+	verified="$bin/$name.verified-$( (echo "$stamp"; stat -c %Y-%s "$bin/$name" 2>/dev/null) | sha256sum | cut -c1-16)"
+	if [ -x "$bin/$name" ] && [ -n "${module_pkgs[$name]:-}" ] && { [ -e "$verified" ] || built_from_pins "$name"; }; then
+		touch "$verified"
 		continue
 	fi
 	echo "building $name into .cache/bin — a few minutes the first time, cached after" >&2
@@ -135,6 +138,7 @@ for name in "${names[@]}"; do
 		mv "$tmp/$name" "$bin/$name"
 		rm -rf "$tmp"
 	fi
+	rm -f "$bin/$name".verified-*
 	echo "$stamp" > "$bin/$name.stamp"
 	echo "built $name in $((SECONDS - start))s" >&2
 done
