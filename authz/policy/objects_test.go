@@ -1,8 +1,10 @@
 package policy
 
 import (
+	"slices"
 	"strings"
 	"testing"
+	"time"
 )
 
 func object(t *testing.T, kind, ns, name string, ann map[string]string, routes ...ServedRoute) *Object {
@@ -18,10 +20,6 @@ func object(t *testing.T, kind, ns, name string, ann map[string]string, routes .
 	return o
 }
 
-func svcRoute(name, ns string) ServedRoute {
-	return ServedRoute{Hosts: []string{name, name + "." + ns, name + "." + ns + ".svc", name + "." + ns + ".svc.cluster.local"}, Paths: []RoutedPath{{Value: "/"}}}
-}
-
 func names(rules []*Rule) string {
 	var out []string
 	for _, r := range rules {
@@ -30,28 +28,53 @@ func names(rules []*Rule) string {
 	return strings.Join(out, "+")
 }
 
+// at is a creation time: day d of 2024.
+func at(d int) time.Time { return time.Date(2024, 1, d, 0, 0, 0, 0, time.UTC) }
+
+func aged(o *Object, day int) *Object {
+	o.Created = at(day)
+	return o
+}
+
+func svcRoute(name, ns string) []ServedRoute {
+	all := []RoutedPath{{Value: "/"}}
+	return []ServedRoute{
+		{Hosts: []string{name}, Paths: all},
+		{Hosts: []string{name + "." + ns, name + "." + ns + ".svc", name + "." + ns + ".svc.cluster.local"}, Paths: all, Bound: true},
+	}
+}
+
 func TestServedRoutes(t *testing.T) {
 	objs := []*Object{
-		object(t, "Service", "shop", "orders", map[string]string{KeyPolicy: "authenticated", KeyPublicPaths: "/health"}, svcRoute("orders", "shop")),
-		object(t, "Service", "blog", "orders", map[string]string{KeyPolicy: "public"}, svcRoute("orders", "blog")),
-		object(t, "Service", "shop", "plain", nil, svcRoute("plain", "shop")),
-		object(t, "Ingress", "shop", "web", map[string]string{KeyPolicy: "public"},
-			ServedRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/"}}}),
-		object(t, "Ingress", "shop", "admin", map[string]string{KeyRules: "- {paths: [/admin/**], claims: {role: admin}}"},
-			ServedRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/admin"}}}),
+		aged(object(t, "Service", "shop", "orders", map[string]string{KeyPolicy: "authenticated", KeyPublicPaths: "/health"}, svcRoute("orders", "shop")...), 1),
+		aged(object(t, "Service", "blog", "orders", map[string]string{KeyPolicy: "public"}, svcRoute("orders", "blog")...), 2),
+		aged(object(t, "Service", "shop", "plain", nil, svcRoute("plain", "shop")...), 1),
+		aged(object(t, "Ingress", "shop", "web", map[string]string{KeyPolicy: "public"},
+			ServedRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/"}}}), 3),
+		aged(object(t, "Ingress", "shop", "admin", map[string]string{KeyRules: "- {paths: [/admin/**], claims: {role: admin}}"},
+			ServedRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/admin"}}}), 4),
 		// A more specific route with no policy: the config decides there, not the public Ingress.
-		object(t, "HTTPRoute", "shop", "billing", nil,
-			ServedRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/billing"}}}),
-		object(t, "HTTPRoute", "shop", "checkout", map[string]string{KeyPolicy: "deny"},
-			ServedRoute{Hosts: []string{"*.example.com"}, Paths: []RoutedPath{{Value: "/checkout", Exact: true}}}),
-		object(t, "HTTPRoute", "shop", "partial", map[string]string{KeyPublicPaths: "/api/docs/**"},
-			ServedRoute{Hosts: []string{"api.example.com"}, Paths: []RoutedPath{{Value: "/api"}}}),
-		// Another namespace claims the same host and path: both policies apply.
-		object(t, "Ingress", "other", "web", map[string]string{KeyPolicy: "deny"},
-			ServedRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/"}}}),
+		aged(object(t, "HTTPRoute", "shop", "billing", nil,
+			ServedRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/billing"}}}), 5),
+		aged(object(t, "HTTPRoute", "shop", "checkout", map[string]string{KeyPolicy: "deny"},
+			ServedRoute{Hosts: []string{"*.example.com"}, Paths: []RoutedPath{{Value: "/checkout", Exact: true}}}), 6),
+		aged(object(t, "HTTPRoute", "shop", "partial", map[string]string{KeyPublicPaths: "/api/docs/**"},
+			ServedRoute{Hosts: []string{"api.example.com"}, Paths: []RoutedPath{{Value: "/api"}}}), 7),
 		// Objects without an explicit host are never indexed: they would claim every host.
-		object(t, "HTTPRoute", "dev", "everything", map[string]string{KeyPolicy: "public"},
-			ServedRoute{Hosts: []string{"*"}, Paths: []RoutedPath{{Value: "/"}}}),
+		aged(object(t, "HTTPRoute", "dev", "everything", map[string]string{KeyPolicy: "public"},
+			ServedRoute{Hosts: []string{"*"}, Paths: []RoutedPath{{Value: "/"}}}), 0),
+		// Another namespace, later, claims shop's host: it decides nothing there, neither to
+		// close (deny) its paths nor to open (public) the one it routes more precisely.
+		aged(object(t, "Ingress", "other", "web", map[string]string{KeyPolicy: "deny"},
+			ServedRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/"}}}), 8),
+		aged(object(t, "Ingress", "other", "cart", map[string]string{KeyPolicy: "public"},
+			ServedRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/admin/cart"}}}), 8),
+		// An older wildcard of another namespace never decides for a host named exactly...
+		aged(object(t, "Ingress", "wild", "all", map[string]string{KeyPolicy: "public"},
+			ServedRoute{Hosts: []string{"*.example.com"}, Paths: []RoutedPath{{Value: "/"}}}), 0),
+		// ...and an old claim to a Service's namespaced name wins nothing either.
+		aged(object(t, "Ingress", "wild", "svc", map[string]string{KeyPolicy: "public"},
+			ServedRoute{Hosts: []string{"orders.shop.svc.cluster.local"}, Paths: []RoutedPath{{Value: "/"}}}), 0),
 	}
 	m := NewObjectIndex(objs)
 	cases := []struct {
@@ -62,20 +85,26 @@ func TestServedRoutes(t *testing.T) {
 		{"orders.shop.svc.cluster.local", "/x", "", "Service shop/orders betterauthz.io/policy", false},
 		{"orders.shop", "/health", "", "Service shop/orders betterauthz.io/public-paths", false},
 		{"orders.blog.svc", "/x", "", "Service blog/orders betterauthz.io/policy", false},
-		// "orders" alone names a Service in two namespaces: both policies apply.
-		{"orders", "/x", "", "Service blog/orders betterauthz.io/policy+Service shop/orders betterauthz.io/policy", false},
+		// "orders" alone names a Service in two namespaces: the older one's decides.
+		{"orders", "/x", "", "Service shop/orders betterauthz.io/policy", false},
 		// ...unless Envoy says which namespace receives the request.
-		{"orders", "/x", "shop", "Service shop/orders betterauthz.io/policy", false},
+		{"orders", "/x", "blog", "Service blog/orders betterauthz.io/policy", false},
 		{"orders.blog", "/x", "shop", "", true}, // blog's Service cannot speak for shop's workload
 		{"plain.shop", "/x", "", "", true},      // an object without a policy: the config decides
-		{"shop.example.com", "/", "", "Ingress other/web betterauthz.io/policy+Ingress shop/web betterauthz.io/policy", false},
+		{"shop.example.com", "/", "", "Ingress shop/web betterauthz.io/policy", false},
 		{"shop.example.com", "/admin/users", "", "Ingress shop/admin betterauthz.io/rules[0]", false},
-		{"shop.example.com", "/adminx", "", "Ingress other/web betterauthz.io/policy+Ingress shop/web betterauthz.io/policy", false},
+		{"shop.example.com", "/admin/cart/x", "", "", true}, // other/cart routes it: the config decides
+		{"shop.example.com", "/adminx", "", "Ingress shop/web betterauthz.io/policy", false},
 		{"shop.example.com", "/billing/x", "", "", true},
+		{"shop.example.com", "/x", "other", "Ingress other/web betterauthz.io/policy", false}, // other's own workload
+		{"shop.example.com", "/checkout", "", "Ingress shop/web betterauthz.io/policy", false},
 		{"api.example.com", "/checkout", "", "HTTPRoute shop/checkout betterauthz.io/policy", false},
-		{"api.example.com", "/checkout/x", "", "", true},
+		{"api.example.com", "/checkout/x", "", "", true}, // wild/all's wildcard: api.example.com is shop's
 		{"api.example.com", "/api/docs/a", "", "HTTPRoute shop/partial betterauthz.io/public-paths", false},
 		{"api.example.com", "/api/other", "", "", true}, // served, but the object has no rule for it
+		{"www.example.com", "/checkout", "", "", true},  // *.example.com: wild/all is older than shop/checkout
+		{"www.example.com", "/x", "", "Ingress wild/all betterauthz.io/policy", false},
+		{"www.example.com", "/checkout", "shop", "HTTPRoute shop/checkout betterauthz.io/policy", false},
 		{"unknown.host", "/", "", "", true},
 		{"payments.prod.svc.cluster.local", "/admin", "", "", true}, // the host-less route claims nothing
 	}
@@ -90,15 +119,64 @@ func TestServedRoutes(t *testing.T) {
 		conflicts = append(conflicts, c.String())
 	}
 	for _, w := range []string{
-		"host orders path / (prefix) is claimed by Service blog/orders, Service shop/orders; the policies of all of them apply",
-		"host shop.example.com path / (prefix) is claimed by Ingress other/web, Ingress shop/web; the policies of all of them apply",
+		"host orders is named by objects of several namespaces (Service blog/orders, Service shop/orders); namespace shop owns it",
+		"host shop.example.com is named by objects of several namespaces (HTTPRoute shop/billing, Ingress other/cart, Ingress other/web, Ingress shop/admin, Ingress shop/web); namespace shop owns it",
+		"host orders.shop.svc.cluster.local is named by objects of several namespaces (Ingress wild/svc, Service shop/orders); namespace shop owns it",
+		"host *.example.com is named by objects of several namespaces (HTTPRoute shop/checkout, Ingress wild/all); namespace wild owns it",
 	} {
-		found := false
-		for _, c := range conflicts {
-			found = found || c == w
-		}
-		if !found {
+		if !slices.ContainsFunc(conflicts, func(c string) bool { return strings.HasPrefix(c, w) }) {
 			t.Errorf("conflicts lack %q:\n%s", w, strings.Join(conflicts, "\n"))
 		}
+	}
+}
+
+// Objects of one namespace that claim the same host and path all apply: a second object can
+// never open what the first closes.
+func TestTiesWithinANamespaceApplyEveryPolicy(t *testing.T) {
+	route := ServedRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/"}}}
+	m := NewObjectIndex([]*Object{
+		aged(object(t, "Ingress", "shop", "a", map[string]string{KeyPolicy: "public"}, route), 1),
+		aged(object(t, "Ingress", "shop", "b", map[string]string{KeyPolicy: "deny"}, route), 2),
+	})
+	rules, configToo := m.Lookup(nil, "shop.example.com", SplitPath("/x", nil), "GET", "")
+	if got := names(rules); got != "Ingress shop/a betterauthz.io/policy+Ingress shop/b betterauthz.io/policy" || configToo {
+		t.Errorf("%q config %v", got, configToo)
+	}
+	want := "host shop.example.com path / (prefix) is claimed by Ingress shop/a, Ingress shop/b; the policies of all of them apply"
+	if len(m.Conflicts) != 1 || m.Conflicts[0].String() != want {
+		t.Errorf("conflicts %v", m.Conflicts)
+	}
+}
+
+// An object whose paths cannot be read tightens every path of its hosts, and opens none.
+func TestTightenOnlyObjects(t *testing.T) {
+	regex := func(ann map[string]string) *Object {
+		o := aged(object(t, "Ingress", "shop", "regex", ann, ServedRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/admin(/|$)(.*)"}}}), 2)
+		o.TightenOnly = true
+		return o
+	}
+	web := aged(object(t, "Ingress", "shop", "web", map[string]string{KeyPublicPaths: "/docs/**"},
+		ServedRoute{Hosts: []string{"shop.example.com"}, Paths: []RoutedPath{{Value: "/docs"}}}), 1)
+	cases := map[string]struct {
+		ann             map[string]string
+		path, want      string
+		configToo       bool
+		dest, wantOther string
+	}{
+		"deny closes its whole host":        {ann: map[string]string{KeyPolicy: "deny"}, path: "/admin/x", want: "Ingress shop/regex betterauthz.io/policy", configToo: true},
+		"...more specific objects included": {ann: map[string]string{KeyPolicy: "deny"}, path: "/docs/a", want: "Ingress shop/web betterauthz.io/public-paths+Ingress shop/regex betterauthz.io/policy"},
+		"public opens nothing":              {ann: map[string]string{KeyPolicy: "public"}, path: "/admin/x", want: "", configToo: true},
+		"a first public rule is no opinion": {ann: map[string]string{KeyRules: "- {paths: [/admin/**], policy: public}\n- {policy: deny}"}, path: "/admin/x", want: "", configToo: true},
+		"claims add":                        {ann: map[string]string{KeyRules: "- {paths: [/admin/**], claims: {role: admin}}"}, path: "/admin/x", want: "Ingress shop/regex betterauthz.io/rules[0]", configToo: true},
+		"another workload's request":        {ann: map[string]string{KeyPolicy: "deny"}, path: "/admin/x", dest: "other", want: "", configToo: true},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			m := NewObjectIndex([]*Object{web, regex(tc.ann)})
+			rules, configToo := m.Lookup(nil, "shop.example.com", SplitPath(tc.path, nil), "GET", tc.dest)
+			if got := names(rules); got != tc.want || configToo != tc.configToo {
+				t.Errorf("%q config %v, want %q config %v", got, configToo, tc.want, tc.configToo)
+			}
+		})
 	}
 }
