@@ -33,6 +33,9 @@ type ObjectRules struct {
 // returns nil, nil when no betterauthz.io/ key is set. An unknown betterauthz.io/ key is an
 // error: a typo must not silently drop a policy.
 func ParseObjectRules(kv map[string]string, source string) (*ObjectRules, error) {
+	if n := PolicyBytes(kv); n > MaxPolicyBytes {
+		return nil, Errorf(KeyPrefix, 0, "its betterauthz.io/ keys and values are %d bytes, more than %d", n, MaxPolicyBytes)
+	}
 	var op ObjectRules
 	var errs []error
 	seen, dryRun := false, false
@@ -79,9 +82,13 @@ func ParseObjectRules(kv map[string]string, source string) (*ObjectRules, error)
 			}
 		case KeyRules:
 			var specs []RuleSpec
-			res := Decode([]byte(v), &specs, k)
+			res := DecodeUntrusted([]byte(v), &specs, k)
 			errs = append(errs, res.Errs...)
 			if len(res.Errs) > 0 {
+				continue
+			}
+			if len(specs) > MaxObjectRules {
+				errs = append(errs, Errorf(k, 0, "lists %d rules, more than %d", len(specs), MaxObjectRules))
 				continue
 			}
 			rules, rerrs := CompileRules(specs, k, source, false, res.Line)
@@ -96,6 +103,9 @@ func ParseObjectRules(kv map[string]string, source string) (*ObjectRules, error)
 			errs = append(errs, Errorf(k, 0, "unknown key (want %s, %s, %s or %s)", KeyPolicy, KeyPublicPaths, KeyRules, KeyDryRun))
 		}
 	}
+	if n := op.pathCount(); n > MaxObjectPaths && len(errs) == 0 {
+		errs = append(errs, Errorf(KeyPrefix, 0, "its rules and public paths list %d path patterns, more than %d", n, MaxObjectPaths))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return nil, err
 	}
@@ -108,6 +118,37 @@ func ParseObjectRules(kv map[string]string, source string) (*ObjectRules, error)
 		}
 	}
 	return &op, nil
+}
+
+// Bounds on what one Kubernetes object's annotations or one Envoy route's context_extensions
+// may set: far above what a route table written by hand holds, and what keeps parsing and
+// matching one object's rules cheap whoever wrote them.
+const (
+	// MaxPolicyBytes bounds the betterauthz.io/ keys and values, together.
+	MaxPolicyBytes = 32 << 10
+	// MaxObjectRules bounds the rules of betterauthz.io/rules.
+	MaxObjectRules = 64
+	// MaxObjectPaths bounds the path patterns of all the rules and public-paths together.
+	MaxObjectPaths = 256
+)
+
+// PolicyBytes is the size of the betterauthz.io/ keys and values of kv.
+func PolicyBytes(kv map[string]string) int {
+	n := 0
+	for k, v := range kv {
+		if strings.HasPrefix(k, KeyPrefix) {
+			n += len(k) + len(v)
+		}
+	}
+	return n
+}
+
+func (op *ObjectRules) pathCount() int {
+	n := 0
+	for _, r := range op.all() {
+		n += len(r.paths)
+	}
+	return n
 }
 
 // all lists the object's rules.
@@ -146,7 +187,7 @@ func (op *ObjectRules) Check(lim Limits) error {
 	}
 	for _, r := range op.all() {
 		if is := r.Spec.Issuer; is != "" && !slices.Contains(lim.Issuers, is) {
-			return fmt.Errorf("%s: issuer %q names no issuer of the config (%s)", r.Label(), is, strings.Join(lim.Issuers, ", "))
+			return fmt.Errorf("%s: issuer %q names no issuer of the config (%s)", clip(r.Name), clip(is), strings.Join(lim.Issuers, ", "))
 		}
 	}
 	return nil

@@ -64,9 +64,9 @@ func compilePath(p string) (pathPattern, error) {
 	case p == "":
 		return pathPattern{}, errors.New("path pattern is empty")
 	case !strings.HasPrefix(p, "/"):
-		return pathPattern{}, fmt.Errorf("path pattern %q must start with /", p)
+		return pathPattern{}, fmt.Errorf("path pattern %q must start with /", clip(p))
 	case strings.ContainsAny(p, "?#\\%;"):
-		return pathPattern{}, fmt.Errorf("path pattern %q may not contain ?, #, \\, %% or ; (patterns match decoded, normalized paths)", p)
+		return pathPattern{}, fmt.Errorf("path pattern %q may not contain ?, #, \\, %% or ; (patterns match decoded, normalized paths)", clip(p))
 	}
 	pp := pathPattern{raw: p}
 	body := strings.TrimPrefix(p, "/")
@@ -80,9 +80,9 @@ func compilePath(p string) (pathPattern, error) {
 	for _, s := range strings.Split(body, "/") {
 		switch {
 		case s == "" || s == "." || s == "..":
-			return pathPattern{}, fmt.Errorf("path pattern %q has an empty, . or .. segment", p)
+			return pathPattern{}, fmt.Errorf("path pattern %q has an empty, . or .. segment", clip(p))
 		case strings.Contains(s, "**") && s != "**":
-			return pathPattern{}, fmt.Errorf("path pattern %q: ** must be a whole segment", p)
+			return pathPattern{}, fmt.Errorf("path pattern %q: ** must be a whole segment", clip(p))
 		}
 		pp.segments = append(pp.segments, s)
 		pp.lower = append(pp.lower, strings.ToLower(s))
