@@ -96,6 +96,16 @@ func TestDecide(t *testing.T) {
 		"plain OPTIONS is not a preflight": {
 			method: "OPTIONS", reason: ReasonMissingToken, desc: "a bearer token is required",
 		},
+		"Origin: null is never a preflight": {
+			method:  "OPTIONS",
+			headers: map[string]string{"origin": "null", "access-control-request-method": "POST"},
+			reason:  ReasonMissingToken, desc: "a bearer token is required",
+		},
+		"an empty Origin is never a preflight": {
+			method:  "OPTIONS",
+			headers: map[string]string{"origin": " ", "access-control-request-method": "POST"},
+			reason:  ReasonMissingToken, desc: "a bearer token is required",
+		},
 		"CORS preflight when turned off": {
 			config:  func(p *testConfig) { p.AllowCORSPreflight = false },
 			method:  "OPTIONS",

@@ -75,7 +75,8 @@ func TestDefaultsFollowBetterAuth(t *testing.T) {
 		IdentityHeaders: []authz.IdentityHeader{
 			{Name: "x-user-email", Claim: "email"}, {Name: "x-user-id", Claim: "sub"}, {Name: "x-user-name", Claim: "name"},
 		},
-		AllowCORSPreflight: true,
+		// Secure defaults (issue 18): no CORS preflight lets anything through without a token.
+		AllowCORSPreflight: false,
 		DefaultPolicy:      policy.Authenticated,
 	}
 	if !equalSettings(s, want) {
@@ -142,7 +143,8 @@ func TestValidConfigs(t *testing.T) {
 			}
 		}},
 		"annotations.yaml": {check: func(t *testing.T, s *Settings) {
-			want := Annotations{Enabled: true, Namespaces: []string{"billing", "shop"}, AllowPublic: false, ClusterDomain: "corp.internal"}
+			want := Annotations{Enabled: true, Namespaces: []string{"billing", "shop"}, AllowPublic: true, ClusterDomain: "corp.internal",
+				IngressClasses: []string{"internal.example.com", "nginx"}, Gateways: []string{"gateways/public", "infra/internal"}}
 			if !s.Annotations.Equal(want) {
 				t.Errorf("annotations %+v", s.Annotations)
 			}
@@ -203,7 +205,7 @@ func TestValidConfigs(t *testing.T) {
 				t.Errorf("max key age %s, CA file %q", s.MaxKeyAge, s.JWKSCAFile)
 			}
 			if len(s.IdentityHeaders) != 3 || s.DefaultPolicy != policy.Authenticated ||
-				!s.Annotations.Equal(Annotations{Enabled: true, AllowPublic: true, ClusterDomain: "cluster.local"}) {
+				!s.Annotations.Equal(Annotations{Enabled: true, AllowPublic: false, ClusterDomain: "cluster.local"}) {
 				t.Errorf("%+v", s)
 			}
 		}},

@@ -21,7 +21,10 @@ import (
 // HTTPRouteGVR is the Gateway API resource watched when its CRD is installed.
 var HTTPRouteGVR = schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "httproutes"}
 
-var serviceGVR = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+var (
+	serviceGVR      = schema.GroupVersionResource{Version: "v1", Resource: "services"}
+	ingressClassGVR = schema.GroupVersionResource{Group: "networking.k8s.io", Version: "v1", Resource: "ingressclasses"}
+)
 
 const (
 	// rebuildSettle batches bursts of object events into one index rebuild.
@@ -36,11 +39,11 @@ type AnnotationMetrics interface {
 	AnnotationInvalid(kind string)
 }
 
-// Annotations watches Services, Ingresses and HTTPRoutes (all namespaces or the configured ones)
-// and publishes the per-object policies their betterauthz.io/ annotations set. A malformed
-// annotation leaves that one object out — its requests fall back to the config — and is logged
-// with the object and key, counted, and recorded as a Kubernetes Event on the object (where
-// RBAC allows).
+// Annotations watches Services, Ingresses and HTTPRoutes (all namespaces or the configured ones;
+// with a workload namespace, that one alone) and IngressClasses, and publishes the per-object
+// policies their betterauthz.io/ annotations set. A malformed annotation leaves that one object
+// out — its requests fall back to the config — and is logged with the object and key, counted,
+// and recorded as a Kubernetes Event on the object (where RBAC allows).
 type Annotations struct {
 	clients  *Clients
 	log      *slog.Logger
@@ -48,6 +51,8 @@ type Annotations struct {
 	recorder EventRecorder // nil: no events
 	publish  func(*policy.ObjectIndex)
 	crdPoll  time.Duration
+	// workloadNS: the one namespace whose objects decide (--workload-namespace); "" for all.
+	workloadNS string
 
 	configure chan config.Annotations
 	dirty     chan struct{}
@@ -56,19 +61,21 @@ type Annotations struct {
 
 	// Owned by Run's goroutine.
 	sources  *sources          // nil when off
+	builder  Builder           // keeps what it parsed from one rebuild to the next
 	reported map[string]string // object UID -> the error last reported for it
 	noted    map[string]bool   // notes and conflicts of the last rebuild, logged once
 }
 
 // NewAnnotations makes a watcher; Run starts it. publish receives every new index (nil when
 // annotations are turned off). crdPoll is how often an absent Gateway API CRD is looked for
-// (0: DefaultCRDPoll).
-func NewAnnotations(c *Clients, log *slog.Logger, m AnnotationMetrics, recorder EventRecorder, publish func(*policy.ObjectIndex), crdPoll time.Duration) *Annotations {
+// (0: DefaultCRDPoll). workloadNamespace, when set, is the namespace of the one workload this
+// betterauthz guards (a sidecar): only that namespace's objects are watched and decide.
+func NewAnnotations(c *Clients, log *slog.Logger, m AnnotationMetrics, recorder EventRecorder, publish func(*policy.ObjectIndex), crdPoll time.Duration, workloadNamespace string) *Annotations {
 	if crdPoll <= 0 {
 		crdPoll = DefaultCRDPoll
 	}
 	a := &Annotations{
-		clients: c, log: log, metrics: m, recorder: recorder, publish: publish, crdPoll: crdPoll,
+		clients: c, log: log, metrics: m, recorder: recorder, publish: publish, crdPoll: crdPoll, workloadNS: workloadNamespace,
 		configure: make(chan config.Annotations, 1),
 		dirty:     make(chan struct{}, 1),
 		reported:  map[string]string{},
@@ -162,6 +169,8 @@ func (a *Annotations) markDirty() {
 type sources struct {
 	services  []cache.SharedIndexInformer
 	ingresses []cache.SharedIndexInformer
+	classes   cache.SharedIndexInformer // IngressClasses (cluster-wide); nil when no namespace is watched
+	workload  string                    // Cluster.WorkloadNamespace
 	mu        sync.Mutex
 	routes    []cache.SharedIndexInformer // empty until the HTTPRoute CRD is found
 }
@@ -172,7 +181,7 @@ func (s *sources) synced() bool {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, set := range [][]cache.SharedIndexInformer{s.services, s.ingresses, s.routes} {
+	for _, set := range [][]cache.SharedIndexInformer{s.services, s.ingresses, s.routes, {s.classes}} {
 		for _, inf := range set {
 			if !inf.HasSynced() {
 				return false
@@ -183,16 +192,27 @@ func (s *sources) synced() bool {
 }
 
 func (a *Annotations) start(ctx context.Context, namespaces []string) *sources {
-	if len(namespaces) == 0 {
+	switch {
+	case a.workloadNS != "" && (len(namespaces) == 0 || slices.Contains(namespaces, a.workloadNS)):
+		namespaces = []string{a.workloadNS}
+	case a.workloadNS != "":
+		a.log.Warn("the workload namespace is not among annotations.namespaces: no object decides", "workloadNamespace", a.workloadNS, "namespaces", strings.Join(namespaces, ","))
+		return &sources{}
+	case len(namespaces) == 0:
 		namespaces = []string{metav1.NamespaceAll}
 	}
 	a.log.Info("watching annotations", "namespaces", namespaceList(namespaces))
-	src := &sources{}
+	src := &sources{workload: a.workloadNS}
 	handler := cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(any) { a.markDirty() },
 		UpdateFunc: func(any, any) { a.markDirty() },
 		DeleteFunc: func(any) { a.markDirty() },
 	}
+	// Which Ingress classes exist, and which is the default: an Ingress of a class no
+	// IngressClass names is served by no controller that the cluster knows of.
+	src.classes = metadataInformer(a.clients.Metadata, ingressClassGVR, metav1.NamespaceAll)
+	_, _ = src.classes.AddEventHandler(handler)
+	go src.classes.RunWithContext(ctx)
 	for _, ns := range namespaces {
 		svc := metadataInformer(a.clients.Metadata, serviceGVR, ns)
 		_, _ = svc.AddEventHandler(handler)
@@ -236,6 +256,20 @@ func (a *Annotations) start(ctx context.Context, namespaces []string) *sources {
 		}
 	}()
 	return src
+}
+
+// cluster is what the informers say of the cluster beyond its objects.
+func (s *sources) cluster() Cluster {
+	c := Cluster{WorkloadNamespace: s.workload, IngressClasses: map[string]bool{}}
+	if s.classes == nil {
+		return c
+	}
+	for _, item := range s.classes.GetStore().List() {
+		if m, ok := item.(*metav1.PartialObjectMetadata); ok {
+			c.IngressClasses[m.Name] = m.Annotations[annDefaultClass] == "true"
+		}
+	}
+	return c
 }
 
 // objects lists everything the informers hold, as index input.

@@ -201,7 +201,7 @@ identityHeaders:
 }
 
 func TestEndToEndWithRealTokens(t *testing.T) {
-	r := run(t, baseConfig(ba), nil)
+	r := run(t, baseConfig(ba)+"allowCORSPreflight: true\n", nil)
 	r.waitReady(t, 10*time.Second)
 
 	for _, alg := range []string{"EdDSA", "ES256", "ES512", "RS256", "PS256"} {
@@ -286,6 +286,11 @@ func TestEndToEndWithRealTokens(t *testing.T) {
 		})
 		if resp.GetOkResponse() == nil || len(resp.GetOkResponse().GetHeadersToRemove()) != 5 {
 			t.Fatalf("preflight: %v", resp)
+		}
+		// An opaque origin is never a preflight: anyone can send it.
+		resp = r.checkRequest(t, "OPTIONS", "/api/things", map[string]string{"origin": "null", "access-control-request-method": "POST"})
+		if got := reasonOf(resp); got != "missing_token" {
+			t.Fatalf("Origin: null preflight: %s", got)
 		}
 	})
 
