@@ -28,12 +28,12 @@ func TestObjectRulesAreBounded(t *testing.T) {
 	}{
 		"an alias": {map[string]string{KeyRules: "- &r {paths: [/admin/**], policy: deny}\n- *r"},
 			"betterauthz.io/rules: YAML anchors and aliases (&name, *name) are not accepted here: write the values out (line 1)"},
-		"an anchor alone": {map[string]string{KeyRules: "- {paths: &p [/admin/**], policy: deny}"}, "YAML anchors and aliases"},
-		"a billion laughs": {map[string]string{KeyRules: laughs}, "YAML anchors and aliases"},
-		"too many bytes":         {map[string]string{KeyPublicPaths: "/" + strings.Repeat("a", MaxPolicyBytes)}, "more than 32768"},
-		"too many rules":         {map[string]string{KeyRules: manyRules}, "lists 65 rules, more than 64"},
-		"too many paths":         {map[string]string{KeyPublicPaths: strings.Join(paths, ",")}, "list 257 path patterns, more than 256"},
-		"a name too long":        {map[string]string{KeyRules: "- name: " + strings.Repeat("n", MaxRuleName+1)}, "is 257 bytes, more than 256"},
+		"an anchor alone":         {map[string]string{KeyRules: "- {paths: &p [/admin/**], policy: deny}"}, "YAML anchors and aliases"},
+		"a billion laughs":        {map[string]string{KeyRules: laughs}, "YAML anchors and aliases"},
+		"too many bytes":          {map[string]string{KeyPublicPaths: "/" + strings.Repeat("a", MaxPolicyBytes)}, "more than 32768"},
+		"too many rules":          {map[string]string{KeyRules: manyRules}, "lists 65 rules, more than 64"},
+		"too many paths":          {map[string]string{KeyPublicPaths: strings.Join(paths, ",")}, "list 257 path patterns, more than 256"},
+		"a name too long":         {map[string]string{KeyRules: "- name: " + strings.Repeat("n", MaxRuleName+1)}, "is 257 bytes, more than 256"},
 		"a long value is clipped": {map[string]string{KeyPolicy: strings.Repeat("x", 10_000)}, strings.Repeat("x", 200)},
 	}
 	for name, tc := range cases {

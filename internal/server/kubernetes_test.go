@@ -126,7 +126,9 @@ func (k *kubeFixture) ingressClass(t *testing.T, name string, isDefault bool) {
 	if _, err := k.cs.NetworkingV1().IngressClasses().Create(ctx, ic, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { _ = k.cs.NetworkingV1().IngressClasses().Delete(context.Background(), name, metav1.DeleteOptions{}) })
+	t.Cleanup(func() {
+		_ = k.cs.NetworkingV1().IngressClasses().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
 }
 
 // acceptRoute marks an HTTPRoute accepted by a Gateway, as a Gateway controller would: only
