@@ -54,24 +54,9 @@ func ParseObjectRules(kv map[string]string, source string) (*ObjectRules, error)
 			}
 			op.Default = &Rule{Name: source + " " + k, Source: source, Action: a, Spec: RuleSpec{Policy: a.String()}}
 		case KeyPublicPaths:
-			r := &Rule{Name: source + " " + k, Source: source, Action: Public, Spec: RuleSpec{Policy: "public"}}
-			for i, p := range strings.Split(v, ",") {
-				p = strings.TrimSpace(p)
-				if p == "" {
-					continue
-				}
-				pp, err := compilePath(p)
-				if err != nil {
-					errs = append(errs, Errorf(fmt.Sprintf("%s[%d]", k, i), 0, "%v", err))
-					continue
-				}
-				r.paths = append(r.paths, pp)
-				r.Spec.Paths = append(r.Spec.Paths, p)
-			}
-			if len(r.paths) == 0 && len(errs) == 0 {
-				errs = append(errs, Errorf(k, 0, "lists no paths"))
-			}
-			op.PublicPaths = r
+			var perrs []error
+			op.PublicPaths, perrs = publicPaths(v, source)
+			errs = append(errs, perrs...)
 		case KeyDryRun:
 			switch strings.TrimSpace(v) {
 			case "true":
@@ -81,24 +66,9 @@ func ParseObjectRules(kv map[string]string, source string) (*ObjectRules, error)
 				errs = append(errs, Errorf(k, 0, "%q is not true or false", v))
 			}
 		case KeyRules:
-			var specs []RuleSpec
-			res := DecodeUntrusted([]byte(v), &specs, k)
-			errs = append(errs, res.Errs...)
-			if len(res.Errs) > 0 {
-				continue
-			}
-			if len(specs) > MaxObjectRules {
-				errs = append(errs, Errorf(k, 0, "lists %d rules, more than %d", len(specs), MaxObjectRules))
-				continue
-			}
-			rules, rerrs := CompileRules(specs, k, source, false, res.Line)
+			var rerrs []error
+			op.Rules, rerrs = objectRules(v, source)
 			errs = append(errs, rerrs...)
-			for _, r := range rules {
-				if r.Spec.Name == "" {
-					r.Name = source + " " + r.Name
-				}
-			}
-			op.Rules = rules
 		default:
 			errs = append(errs, Errorf(k, 0, "unknown key (want %s, %s, %s or %s)", KeyPolicy, KeyPublicPaths, KeyRules, KeyDryRun))
 		}
@@ -118,6 +88,50 @@ func ParseObjectRules(kv map[string]string, source string) (*ObjectRules, error)
 		}
 	}
 	return &op, nil
+}
+
+// publicPaths reads betterauthz.io/public-paths: comma-separated path patterns.
+func publicPaths(v, source string) (*Rule, []error) {
+	var errs []error
+	k := KeyPublicPaths
+	r := &Rule{Name: source + " " + k, Source: source, Action: Public, Spec: RuleSpec{Policy: "public"}}
+	for i, p := range strings.Split(v, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		pp, err := compilePath(p)
+		if err != nil {
+			errs = append(errs, Errorf(fmt.Sprintf("%s[%d]", k, i), 0, "%v", err))
+			continue
+		}
+		r.paths = append(r.paths, pp)
+		r.Spec.Paths = append(r.Spec.Paths, p)
+	}
+	if len(r.paths) == 0 && len(errs) == 0 {
+		errs = append(errs, Errorf(k, 0, "lists no paths"))
+	}
+	return r, errs
+}
+
+// objectRules reads betterauthz.io/rules: a YAML list of rules, without anchors or aliases.
+func objectRules(v, source string) ([]*Rule, []error) {
+	k := KeyRules
+	var specs []RuleSpec
+	res := DecodeUntrusted([]byte(v), &specs, k)
+	if len(res.Errs) > 0 {
+		return nil, res.Errs
+	}
+	if len(specs) > MaxObjectRules {
+		return nil, []error{Errorf(k, 0, "lists %d rules, more than %d", len(specs), MaxObjectRules)}
+	}
+	rules, errs := CompileRules(specs, k, source, false, res.Line)
+	for _, r := range rules {
+		if r.Spec.Name == "" {
+			r.Name = source + " " + r.Name
+		}
+	}
+	return rules, errs
 }
 
 // Bounds on what one Kubernetes object's annotations or one Envoy route's context_extensions
