@@ -186,7 +186,8 @@ func TestValidConfigs(t *testing.T) {
 		"sessions.yaml": {check: func(t *testing.T, s *Settings) {
 			want := Sessions{CookieCache: true, Lookup: true, LookupTTL: 10 * time.Second, CookiePrefix: "myapp",
 				LookupURL: "http://better-auth.auth.svc.cluster.local:3000/api/get-session",
-				SignInURL: "https://app.example.com/sign-in?from=mesh", Issuer: "default", TrustedOrigins: []string{"https://app.example.com", "http://localhost:3000"}}
+				SignInURL: "https://app.example.com/sign-in?from=mesh", Issuer: "default", TrustedOrigins: []string{"https://app.example.com", "http://localhost:3000"},
+				MaxConcurrentLookups: 16}
 			if !reflect.DeepEqual(s.Sessions, want) {
 				t.Errorf("sessions %+v", s.Sessions)
 			}
@@ -196,7 +197,7 @@ func TestValidConfigs(t *testing.T) {
 			}
 		}},
 		"empty.yaml": {check: func(t *testing.T, s *Settings) {
-			if !reflect.DeepEqual(s.Sessions, Sessions{CookiePrefix: "better-auth", LookupTTL: 30 * time.Second, LookupURL: "http://localhost:3000/api/auth/get-session", Issuer: "default"}) {
+			if !reflect.DeepEqual(s.Sessions, Sessions{CookiePrefix: "better-auth", LookupTTL: 30 * time.Second, LookupURL: "http://localhost:3000/api/auth/get-session", Issuer: "default", MaxConcurrentLookups: 64}) {
 				t.Errorf("sessions %+v: want off", s.Sessions)
 			}
 			if s.MaxKeyAge != 24*time.Hour || s.JWKSCAFile != "" {
