@@ -177,6 +177,22 @@ func TestValidConfigs(t *testing.T) {
 			if len(s.Routes) != 1 || s.Routes[0].Spec.Issuer != "production" {
 				t.Errorf("routes %+v", s.Routes)
 			}
+			// With more than one issuer, the default identity headers name the issuer too.
+			want := []authz.IdentityHeader{
+				{Name: "x-user-email", Claim: "email"}, {Name: "x-user-id", Claim: "sub"},
+				{Name: "x-user-issuer", Claim: "@issuer"}, {Name: "x-user-name", Claim: "name"},
+			}
+			if !slices.Equal(s.IdentityHeaders, want) {
+				t.Errorf("identity headers %v, want %v", s.IdentityHeaders, want)
+			}
+		}},
+		"issuers-own-identity-headers.yaml": {check: func(t *testing.T, s *Settings) {
+			// Identity headers written out are exactly those, with several issuers too; one of
+			// them may name the issuer.
+			want := []authz.IdentityHeader{{Name: "x-tenant", Claim: "@issuer"}, {Name: "x-user-id", Claim: "sub"}}
+			if len(s.Issuers) != 2 || !slices.Equal(s.IdentityHeaders, want) {
+				t.Errorf("identity headers %v, want %v", s.IdentityHeaders, want)
+			}
 		}},
 		"dry-run.yaml": {check: func(t *testing.T, s *Settings) {
 			if !s.DryRun || !s.Config().DryRun || len(s.Routes) != 1 || !s.Routes[0].DryRun() {
