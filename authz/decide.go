@@ -11,6 +11,14 @@ import (
 
 // Decide answers one request. It never fails: every problem is a denial with a reason.
 func Decide(ctx context.Context, l *Live, r *Request) Decision {
+	d := decide(ctx, l, r)
+	if d.Allowed() {
+		d.Underscored = l.Config.underscoreNames()
+	}
+	return d
+}
+
+func decide(ctx context.Context, l *Live, r *Request) Decision {
 	if l == nil || l.Config == nil {
 		return Decision{Reason: ReasonNotReady, Description: "no config loaded yet"}
 	}
@@ -86,7 +94,7 @@ func (l *Live) dryRun(ctx context.Context, r *Request, d Decision, rq readReques
 	set, names := r.identityBuffers()
 	if cred.valid() && !csrf {
 		d.Subject = cred.claims.Subject()
-		d.Set, d.Remove = c.identity(cred.claims, set, names)
+		d.Set, d.Remove = c.identity(cred.claims, cred.issuer, set, names)
 		d.ResponseHeaders = setCookies(cred.setCookie)
 		return d
 	}
@@ -157,7 +165,7 @@ func (l *Live) authenticate(ctx context.Context, r *Request, d Decision, rq read
 		d.Reason = ReasonPublic
 		if cred.valid() && !csrf {
 			d.Subject = cred.claims.Subject()
-			d.Set, d.Remove = c.identity(cred.claims, set, names)
+			d.Set, d.Remove = c.identity(cred.claims, cred.issuer, set, names)
 			d.ResponseHeaders = setCookies(cred.setCookie)
 			return d
 		}
@@ -193,7 +201,7 @@ func (l *Live) authenticate(ctx context.Context, r *Request, d Decision, rq read
 		}
 	}
 	d.Reason = ReasonAllowed
-	d.Set, d.Remove = c.identity(cred.claims, set, names)
+	d.Set, d.Remove = c.identity(cred.claims, cred.issuer, set, names)
 	d.ResponseHeaders = setCookies(cred.setCookie)
 	return d
 }

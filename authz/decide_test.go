@@ -131,6 +131,15 @@ func TestDecide(t *testing.T) {
 			if !slices.Equal(d.Set, tc.set) || !slices.Equal(d.Remove, tc.remove) {
 				t.Fatalf("set %v remove %v, want set %v remove %v", d.Set, d.Remove, tc.set, tc.remove)
 			}
+			// An allowed request also loses a client's underscore spellings (a CGI upstream
+			// reads x_user_id as x-user-id); a denied one goes nowhere.
+			var underscored []string
+			if d.Allowed() {
+				underscored = []string{"x_user_email", "x_user_id", "x_user_name", "x_user_org"}
+			}
+			if !slices.Equal(d.Underscored, underscored) {
+				t.Fatalf("underscored %v, want %v", d.Underscored, underscored)
+			}
 		})
 	}
 }

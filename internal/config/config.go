@@ -18,25 +18,30 @@ import (
 
 // File is the config file's schema. Pointers mark keys whose absence means "default".
 type File struct {
-	Issuers             []IssuerFile      `yaml:"issuers"`
-	BetterAuthURL       string            `yaml:"betterAuthURL"`
-	BasePath            string            `yaml:"basePath"`
-	JWKSURL             string            `yaml:"jwksURL"`
-	JWKSRefreshInterval *time.Duration    `yaml:"jwksRefreshInterval"`
-	JWKSCAFile          string            `yaml:"jwksCAFile"`
-	MaxKeyAge           *time.Duration    `yaml:"maxKeyAge"`
-	Issuer              string            `yaml:"issuer"`
-	Audiences           []string          `yaml:"audiences"`
-	Algorithms          []string          `yaml:"algorithms"`
-	ClockSkew           *time.Duration    `yaml:"clockSkew"`
-	IdentityHeaders     map[string]string `yaml:"identityHeaders"`
-	AllowCORSPreflight  *bool             `yaml:"allowCORSPreflight"`
-	DefaultPolicy       string            `yaml:"defaultPolicy"`
-	DryRun              *bool             `yaml:"dryRun"`
-	Routes              []policy.RuleSpec `yaml:"routes"`
-	Annotations         AnnotationsFile   `yaml:"annotations"`
-	Cache               CacheFile         `yaml:"cache"`
-	Sessions            SessionsFile      `yaml:"sessions"`
+	Issuers             []IssuerFile   `yaml:"issuers"`
+	BetterAuthURL       string         `yaml:"betterAuthURL"`
+	BasePath            string         `yaml:"basePath"`
+	JWKSURL             string         `yaml:"jwksURL"`
+	JWKSRefreshInterval *time.Duration `yaml:"jwksRefreshInterval"`
+	JWKSCAFile          string         `yaml:"jwksCAFile"`
+	MaxKeyAge           *time.Duration `yaml:"maxKeyAge"`
+	Issuer              string         `yaml:"issuer"`
+	Audiences           []string       `yaml:"audiences"`
+	Algorithms          []string       `yaml:"algorithms"`
+	ClockSkew           *time.Duration `yaml:"clockSkew"`
+	// IdentityHeaders maps a header to the claim it carries on allowed requests (a dotted path
+	// reaches nested claims); every one is stripped when it is not set. "@issuer" is not a claim
+	// but the name of the issuer whose keys verified the credential; no other claim name may
+	// start with @. Default: x-user-id: sub, x-user-email: email, x-user-name: name, and with
+	// more than one issuer x-user-issuer: "@issuer".
+	IdentityHeaders    map[string]string `yaml:"identityHeaders"`
+	AllowCORSPreflight *bool             `yaml:"allowCORSPreflight"`
+	DefaultPolicy      string            `yaml:"defaultPolicy"`
+	DryRun             *bool             `yaml:"dryRun"`
+	Routes             []policy.RuleSpec `yaml:"routes"`
+	Annotations        AnnotationsFile   `yaml:"annotations"`
+	Cache              CacheFile         `yaml:"cache"`
+	Sessions           SessionsFile      `yaml:"sessions"`
 }
 
 // CacheFile is the cache section: the verified-token cache.
