@@ -44,6 +44,7 @@ identityHeaders:
   x-user-email: email
   x-user-name: nickname
 defaultPolicy: authenticated
+allowCORSPreflight: true # off by default since issue 18; the proxies must carry it when on
 routes:
   - name: public-host
     hosts: ["public.example.com"]
