@@ -75,8 +75,12 @@ func TestRequestTarget(t *testing.T) {
 		err                              error
 	}{
 		"origin-form":               {host: "h", target: "/a?b", wantHost: "h", wantPath: "/a?b"},
-		"relative":                  {host: "h", target: "a", wantHost: "h", wantPath: "a"},
-		"asterisk":                  {host: "h", target: "*", wantHost: "h", wantPath: "*"},
+		"relative":                  {host: "h", target: "docs/a", err: errTargetForm},
+		"relative, userinfo-like":   {host: "h", target: "@evil.com/x", err: errTargetForm},
+		"query only":                {host: "h", target: "?q", err: errTargetForm},
+		"empty":                     {host: "h", target: "", err: errTargetForm},
+		"asterisk":                  {host: "h", target: "*", err: errTargetForm},
+		"backslash first":           {host: "h", target: `\\evil\admin`, err: errTargetForm},
 		"absolute-form":             {host: "h", target: "http://h/admin/x", wantHost: "h", wantPath: "/admin/x"},
 		"absolute-form https ports": {host: "h:443", target: "HTTPS://H:8443/admin", wantHost: "H:8443", wantPath: "/admin"},
 		"absolute-form no path":     {host: "h", target: "http://h", wantHost: "h", wantPath: "/"},
