@@ -167,3 +167,29 @@ func FuzzNormalizeHost(f *testing.F) {
 		}
 	})
 }
+
+func TestSameHost(t *testing.T) {
+	cases := map[string]struct {
+		a, b string
+		want bool
+	}{
+		"equal":                 {"app.example.com", "app.example.com", true},
+		"case":                  {"App.Example.COM", "app.example.com", true},
+		"trailing dot":          {"app.example.com.", "app.example.com", true},
+		"a port on one":         {"app.example.com:8443", "app.example.com", true},
+		"different ports":       {"app.example.com:8443", "app.example.com:80", true},
+		"IPv6 spellings":        {"[::1]:8080", "[0:0::1]", true},
+		"other host":            {"admin.example.com", "status.example.com", false},
+		"a sub-domain":          {"a.app.example.com", "app.example.com", false},
+		"unreadable is unequal": {"evil@app.example.com", "app.example.com", false},
+		"both unreadable":       {"a b", "a b", false},
+		"empty":                 {"", "app.example.com", false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := SameHost(tc.a, tc.b); got != tc.want {
+				t.Fatalf("SameHost(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+			}
+		})
+	}
+}
