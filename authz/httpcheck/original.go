@@ -25,6 +25,7 @@ var (
 	errDisagree    = errors.New("X-Forwarded-* and X-Original-* describe different requests: a proxy passes a client's own headers of the family it does not set, so the configuration must set or clear both")
 	errOriginalURL = errors.New("X-Original-URL is not an absolute http(s) URL")
 	errURLAndURI   = errors.New("X-Original-URL and X-Original-URI name different targets")
+	errMethod      = errors.New("X-Forwarded-Method or X-Original-Method is not an HTTP method")
 )
 
 // original is the request a proxy asks about; scheme is "" when no header says.
@@ -68,6 +69,11 @@ func forwardAuth(h http.Header, method, host string) (original, error) {
 		if f.target != "" {
 			f.method = first(f.method, method)
 			f.host = first(f.host, host)
+			if !isToken(f.method) {
+				// Upper-casing or case-folding anything else could turn it into a method
+				// ("poſt" is POST to strings.ToUpper) that the backend never saw.
+				return original{}, errMethod
+			}
 			described = append(described, f)
 		}
 	}
@@ -81,6 +87,17 @@ func forwardAuth(h http.Header, method, host string) (original, error) {
 		}
 	}
 	return original{method: strings.ToUpper(o.method), host: o.host, target: o.target, scheme: strings.ToLower(o.scheme)}, nil
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 §5.6.2), which a method is.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
 }
 
 // merge reads two families describing one request: every field they both give must agree.

@@ -118,6 +118,16 @@ func TestForwardAuth(t *testing.T) {
 			method: "GET", host: "betterauthz.betterauthz.svc",
 			err: errDisagree,
 		},
+		"a method that is not a token": {
+			headers: map[string][]string{"X-Forwarded-Method": {"poſt"}, "X-Forwarded-Uri": {"/a"}},
+			method:  "GET", host: "x",
+			err: errMethod,
+		},
+		"a method that is not a token, beside one that folds to it": {
+			headers: map[string][]string{"X-Forwarded-Method": {"POST"}, "X-Forwarded-Uri": {"/a"}, "X-Original-Method": {"poſt"}, "X-Original-Uri": {"/a"}},
+			method:  "GET", host: "x",
+			err: errMethod,
+		},
 		"two different ports": {
 			headers: map[string][]string{"X-Forwarded-Host": {"h:8080"}, "X-Forwarded-Uri": {"/a"}, "X-Original-Url": {"http://h:9090/a"}},
 			method:  "GET", host: "x",
@@ -149,7 +159,7 @@ func TestForwardAuth(t *testing.T) {
 }
 
 // FuzzForwardAuth reads arbitrary forwarded headers. It never panics; what it accepts has a
-// target and an upper-case method; a family that gives no target has no say at all (its other
+// target and an upper-case method that is an HTTP token; a family that gives no target has no say at all (its other
 // headers removed, the answer is the same); and the answer agrees with every family that gives
 // one — its target, its method (else the call's) and its host (else the call's), hosts as rules
 // read them.
@@ -191,7 +201,7 @@ func FuzzForwardAuth(f *testing.F) {
 		if err != nil {
 			return
 		}
-		if o.target == "" || o.method != strings.ToUpper(o.method) {
+		if o.target == "" || o.method != strings.ToUpper(o.method) || !isToken(o.method) {
 			t.Fatalf("accepted %+v", o)
 		}
 		agrees := func(family, method, host string) {
