@@ -106,8 +106,9 @@ func (l *Live) dryRun(ctx context.Context, r *Request, d Decision, rq readReques
 
 // readRequest is the request's host and target as rules read them.
 type readRequest struct {
-	host   string // normalized
-	target string // the path and query as sent (of an absolute-form target, its path part)
+	host      string // normalized
+	authority string // the host as sent, with its port (of an absolute-form target, its own)
+	target    string // the path and query as sent (of an absolute-form target, its path part)
 }
 
 // rules reads the request's host and path and collects the rules every reading of it must
@@ -125,7 +126,7 @@ func (l *Live) rules(dst []*policy.Rule, r *Request, d Decision, rq *readRequest
 	if err != nil {
 		return nil, d.deny(ReasonBadRequest, err.Error()), false
 	}
-	rq.host, rq.target = host, target
+	rq.host, rq.authority, rq.target = host, rawHost, target
 	route, err := l.Config.extensions.Rules(r.ContextExtensions, policy.Limits{RefuseDryRun: l.Config.AnnotationsOnlyTighten, Issuers: l.Config.IssuerNames})
 	if err != nil {
 		d = d.deny(ReasonInvalidRoutePolicy, "this route's betterauthz.io/ settings are invalid")
@@ -175,7 +176,7 @@ func (l *Live) authenticate(ctx context.Context, r *Request, d Decision, rq read
 	}
 	switch {
 	case !cred.sent, !cred.valid() && !cred.bearer && signInReason(cred.reason):
-		if loc, ok := c.Sessions.signInRedirect(r, rq.host, rq.target); ok {
+		if loc, ok := c.Sessions.signInRedirect(r, rq.host, rq.authority, rq.target); ok {
 			d = d.deny(ReasonSignIn, "sign in")
 			d.Location = loc
 			return d
