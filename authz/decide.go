@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/jwks"
@@ -144,12 +145,32 @@ func (l *Live) rules(dst []*policy.Rule, r *Request, d Decision, rq *readRequest
 		rules = l.rulesFor(rules, route, host, sp, r.Method, r.DestinationNamespace)
 		rules = l.rulesFor(rules, route, host, sp.Folded(foldBuf[:]), r.Method, r.DestinationNamespace)
 	}
-	d.Route = rules[0].Name
-	for _, rule := range rules[1:] {
-		d.Route += "+" + rule.Name
-	}
+	d.Route = routeName(rules)
 	d.RouteLabel = rules[0].Label()
 	return rules, d, true
+}
+
+// maxRouteName bounds Decision.Route: many objects tied on one path all apply, and their names
+// are logged with the decision.
+const maxRouteName = 512
+
+// routeName names the rules that decide, joined with "+" (cut at maxRouteName bytes).
+func routeName(rules []*policy.Rule) string {
+	if len(rules) == 1 {
+		return rules[0].Name
+	}
+	var b strings.Builder
+	for i, rule := range rules {
+		if i > 0 {
+			b.WriteByte('+')
+		}
+		if b.Len()+len(rule.Name) > maxRouteName {
+			b.WriteString("…")
+			break
+		}
+		b.WriteString(rule.Name)
+	}
+	return b.String()
 }
 
 // authenticate verifies the request's credential against what its rules ask.

@@ -4,6 +4,7 @@
 package kube
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,10 +16,19 @@ import (
 	"github.com/betterauthz/betterauthz/internal/config"
 )
 
-// MaxObjectRoutes bounds the (host, path) pairs one object may route and still be indexed: far
-// above what an Ingress or HTTPRoute written by hand holds (an HTTPRoute may hold 16 hostnames
-// of 16 rules of 64 matches), and what keeps one object from growing every sidecar's index.
-const MaxObjectRoutes = 4096
+// Bounds on the index: far above what Ingresses and HTTPRoutes written by hand hold (an
+// HTTPRoute may hold 16 hostnames of 16 rules of 64 matches), and what keeps one team's objects
+// from growing every sidecar's index or every rebuild.
+const (
+	// MaxObjectRoutes bounds the (host, path) pairs one object may route and still be indexed.
+	MaxObjectRoutes = 4096
+	// MaxNamespaceRoutes bounds the (host, path) pairs of one namespace's objects together; past
+	// it, its newest objects are left out.
+	MaxNamespaceRoutes = 16384
+	// MaxNamespacePolicyBytes bounds the betterauthz.io/ annotations of one namespace's objects
+	// together; past it, the policy of its newest objects is ignored.
+	MaxNamespacePolicyBytes = 256 << 10
+)
 
 // Object is what the index needs of a Kubernetes object, whatever its kind.
 type Object struct {
@@ -33,8 +43,9 @@ type Object struct {
 	// kubernetes.io/ingress.class annotation; "" for neither (the cluster's default class).
 	IngressClass string
 	// Parents are the Gateways ("namespace/name") that accepted an HTTPRoute at its current
-	// generation.
-	Parents []string
+	// generation; AcceptedBefore, whether one accepted an earlier generation.
+	Parents        []string
+	AcceptedBefore bool
 	// Regex: its controller reads (some of) its paths as regular expressions, which betterauthz
 	// cannot match: it may tighten its whole hosts, never open (policy.Object.TightenOnly).
 	// RegexReasons say why, for the report.
@@ -49,6 +60,8 @@ type Object struct {
 	regexHosts bool
 	// class is an Ingress's class once resolved (the default class for none), while building.
 	class string
+	// claimOnly: indexed for its claims to hosts only (see policy.Object.ClaimOnly).
+	claimOnly bool
 }
 
 // Ref names the object, e.g. "Service shop/orders".
@@ -109,9 +122,11 @@ type Index struct {
 	// Invalid objects: their annotations are ignored, their requests fall back to the config.
 	Invalid []Invalid
 	// Ignored objects route no traffic to the proxies that ask this betterauthz (an Ingress of
-	// a class not served, an HTTPRoute no Gateway accepted): their annotations do not apply.
-	// Reported only for objects with a policy.
+	// a class not served, an HTTPRoute no Gateway accepted; reported only for objects with a
+	// policy), or are past a bound of the index: their annotations do not apply.
 	Ignored []Ignored
+	// Dropped are hosts and objects the index left out (policy.ObjectIndex.Dropped).
+	Dropped []string
 }
 
 // Ignored is an annotated object left out of the index, and why.
@@ -153,29 +168,53 @@ func (b *Builder) Build(objects []*Object, a config.Annotations, c Cluster) Inde
 		if c.WorkloadNamespace != "" && o.Namespace != c.WorkloadNamespace {
 			continue
 		}
+		o.claimOnly = false
 		if reason := notServed(o, a, c); reason != "" {
 			if o.hasPolicy() {
 				out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: reason})
+			}
+			// An HTTPRoute its Gateway accepted before its latest edit keeps its claims to its
+			// hosts until the Gateway answers: the owner's edit must not hand them to others.
+			if o.Kind == "HTTPRoute" && o.AcceptedBefore && len(o.Parents) == 0 {
+				o.claimOnly = true
+				served = append(served, o)
 			}
 			continue
 		}
 		served = append(served, o)
 	}
 	markRegexHosts(served)
+	// Oldest first: a namespace's budget goes to its oldest objects.
+	slices.SortStableFunc(served, func(x, y *Object) int {
+		return cmp.Or(x.Created.Compare(y.Created), cmp.Compare(x.Ref(), y.Ref()))
+	})
 	parsed := make(map[string]parsedRules, len(b.parsed))
+	budget := map[string]int{}      // namespace -> routes indexed
+	policyBytes := map[string]int{} // namespace -> betterauthz.io/ bytes parsed
 	var mesh []*policy.Object
 	for _, o := range served {
-		mo := &policy.Object{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Created: o.Created, Routes: o.Routes, TightenOnly: o.Regex}
+		mo := &policy.Object{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Created: o.Created, Routes: o.Routes, TightenOnly: o.Regex, ClaimOnly: o.claimOnly}
 		if o.Kind == "Service" {
 			mo.Routes = serviceRoutes(o.Name, o.Namespace, a.ClusterDomain)
 		}
-		if n := routeCount(mo.Routes); n > MaxObjectRoutes {
-			if o.hasPolicy() {
-				out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: fmt.Sprintf("it routes %d host and path pairs, more than the %d betterauthz indexes for one object", n, MaxObjectRoutes)})
-			}
+		n := routeCount(mo.Routes)
+		switch {
+		case n > MaxObjectRoutes:
+			out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: fmt.Sprintf("it routes %d host and path pairs, more than the %d betterauthz indexes for one object", n, MaxObjectRoutes)})
+			continue
+		case budget[o.Namespace]+n > MaxNamespaceRoutes:
+			out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: fmt.Sprintf("the objects of namespace %s route more than the %d host and path pairs betterauthz indexes for one namespace", o.Namespace, MaxNamespaceRoutes)})
 			continue
 		}
-		if o.hasPolicy() {
+		budget[o.Namespace] += n
+		if o.hasPolicy() && !o.claimOnly {
+			n := policy.PolicyBytes(o.Annotations)
+			if policyBytes[o.Namespace]+n > MaxNamespacePolicyBytes {
+				out.Invalid = append(out.Invalid, Invalid{Object: o, Err: fmt.Errorf("the betterauthz.io/ annotations of namespace %s come to more than %d bytes: the newest objects' are ignored", o.Namespace, MaxNamespacePolicyBytes)})
+				mesh = append(mesh, mo)
+				continue
+			}
+			policyBytes[o.Namespace] += n
 			op, err := b.rules(parsed, o, a)
 			if err != nil {
 				out.Invalid = append(out.Invalid, Invalid{Object: o, Err: err})
@@ -189,6 +228,7 @@ func (b *Builder) Build(objects []*Object, a config.Annotations, c Cluster) Inde
 	}
 	b.parsed = parsed
 	out.Objects = policy.NewObjectIndex(mesh)
+	out.Dropped = append(out.Dropped, out.Objects.Dropped...)
 	return out
 }
 
@@ -281,12 +321,10 @@ func routeCount(routes []policy.ServedRoute) int {
 	return n
 }
 
-// serviceRoutes are the names a Service answers to inside the cluster, every path of them. The
-// names that spell its namespace belong to that namespace, whoever else names them.
+// serviceRoutes are the names a Service answers to inside the cluster, every path of them.
+// Those under .svc belong to its namespace, whoever else names them (see policy.ObjectIndex).
 func serviceRoutes(name, namespace, clusterDomain string) []policy.ServedRoute {
-	all := []policy.RoutedPath{{Value: "/"}}
-	hosts := ServiceHosts(name, namespace, clusterDomain)
-	return []policy.ServedRoute{{Hosts: hosts[:1], Paths: all}, {Hosts: hosts[1:], Paths: all, Bound: true}}
+	return []policy.ServedRoute{{Hosts: ServiceHosts(name, namespace, clusterDomain), Paths: []policy.RoutedPath{{Value: "/"}}}}
 }
 
 // CheckNamespace reports whether ns can name a namespace.

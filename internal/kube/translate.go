@@ -2,6 +2,7 @@ package kube
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -48,7 +49,8 @@ func fromIngress(ing *ingress) *Object {
 	if o.IngressClass == "" {
 		o.IngressClass = strings.TrimSpace(ing.Annotations[annIngressClass])
 	}
-	o.regexHosts = strings.EqualFold(strings.TrimSpace(ing.Annotations[annUseRegex]), "true") || ing.Annotations[annRewriteTarget] != "" ||
+	useRegex, _ := strconv.ParseBool(strings.TrimSpace(ing.Annotations[annUseRegex])) // as ingress-nginx reads it ("1", "t", "TRUE"...)
+	o.regexHosts = useRegex || ing.Annotations[annRewriteTarget] != "" ||
 		ing.Annotations[annNginxOrgRegex] != "" || ing.Annotations[annNginxComRegex] != ""
 	if o.regexHosts {
 		o.regex("its annotations (" + strings.Join(regexAnnotations(ing.Annotations), ", ") + ") make its controller read its paths as regular expressions")
@@ -103,7 +105,7 @@ func ingressPath(p ingressPathRule) policy.RoutedPath {
 func fromHTTPRoute(u *unstructured.Unstructured) *Object {
 	o := &Object{Kind: "HTTPRoute", APIVersion: "gateway.networking.k8s.io/v1", Namespace: u.GetNamespace(), Name: u.GetName(),
 		UID: string(u.GetUID()), ResourceVersion: u.GetResourceVersion(), Created: u.GetCreationTimestamp().Time, Annotations: u.GetAnnotations()}
-	o.Parents = acceptedBy(u)
+	o.Parents, o.AcceptedBefore = acceptedBy(u)
 	hosts, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "hostnames")
 	if len(hosts) == 0 {
 		if o.hasPolicy() {
@@ -149,9 +151,9 @@ func fromHTTPRoute(u *unstructured.Unstructured) *Object {
 // acceptedBy lists the Gateways ("namespace/name") that accepted the route as it is now:
 // status.parents[] entries for a Gateway whose Accepted condition is True and observed the
 // route's current generation. A stale acceptance (of an earlier spec) does not count: the
-// Gateway has not yet seen what the route routes now.
-func acceptedBy(u *unstructured.Unstructured) []string {
-	var out []string
+// Gateway has not yet seen what the route routes now. before reports whether some Gateway
+// accepted an earlier generation.
+func acceptedBy(u *unstructured.Unstructured) (out []string, before bool) {
 	parents, _, _ := unstructured.NestedSlice(u.Object, "status", "parents")
 	for _, p := range parents {
 		parent, _ := p.(map[string]any)
@@ -170,15 +172,20 @@ func acceptedBy(u *unstructured.Unstructured) []string {
 		for _, c := range conds {
 			m, _ := c.(map[string]any)
 			gen, _, _ := unstructured.NestedInt64(m, "observedGeneration")
-			if m["type"] == "Accepted" && m["status"] == "True" && gen == u.GetGeneration() {
-				if ref := namespace + "/" + name; !containsString(out, ref) {
-					out = append(out, ref)
-				}
-				break
+			if m["type"] != "Accepted" || m["status"] != "True" {
+				continue
 			}
+			if gen != u.GetGeneration() {
+				before = true
+				continue
+			}
+			if ref := namespace + "/" + name; !containsString(out, ref) {
+				out = append(out, ref)
+			}
+			break
 		}
 	}
-	return out
+	return out, before
 }
 
 func containsString(list []string, s string) bool {

@@ -57,6 +57,7 @@ type Annotations struct {
 	configure chan config.Annotations
 	dirty     chan struct{}
 	synced    atomic.Pointer[func() bool]
+	built     atomic.Bool // an index was published under the current watch
 	invalid   atomic.Pointer[[]string]
 
 	// Owned by Run's goroutine.
@@ -95,9 +96,9 @@ func (a *Annotations) Configure(s config.Annotations) {
 	a.configure <- s
 }
 
-// Synced reports whether the watched objects have been listed once under the current settings
-// (true when annotations are off).
-func (a *Annotations) Synced() bool { return (*a.synced.Load())() }
+// Synced reports whether the watched objects have been listed and indexed once under the
+// current settings (true when annotations are off): until then, no object's policy applies.
+func (a *Annotations) Synced() bool { return (*a.synced.Load())() && a.built.Load() }
 
 // Invalid lists the objects whose annotations are currently ignored, with the reason.
 func (a *Annotations) Invalid() []string {
@@ -115,6 +116,7 @@ func (a *Annotations) Run(ctx context.Context) error {
 	defer func() { stop() }()
 	settle := time.NewTimer(time.Hour)
 	settle.Stop()
+	pending := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -128,9 +130,11 @@ func (a *Annotations) Run(ctx context.Context) error {
 			if restart {
 				stop()
 				a.sources = nil
+				a.built.Store(false)
 				if !s.Enabled {
 					always := func() bool { return true }
 					a.synced.Store(&always)
+					a.built.Store(true)
 					a.invalid.Store(nil)
 					a.publish(nil)
 					a.log.Info("annotation policies off (annotations.enabled: false)")
@@ -144,16 +148,24 @@ func (a *Annotations) Run(ctx context.Context) error {
 			}
 			a.markDirty()
 		case <-a.dirty:
-			settle.Reset(rebuildSettle)
+			// At most rebuildSettle after the first change: a steady stream of changes (any
+			// team's, say) batches into a rebuild every rebuildSettle, never postpones one.
+			if !pending {
+				pending = true
+				settle.Reset(rebuildSettle)
+			}
 		case <-settle.C:
+			pending = false
 			if a.sources == nil {
 				continue
 			}
 			if !a.sources.synced() {
+				pending = true
 				settle.Reset(rebuildSettle) // try again once the caches have filled
 				continue
 			}
 			a.rebuild(settings)
+			a.built.Store(true)
 		}
 	}
 }
