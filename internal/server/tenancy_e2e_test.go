@@ -408,3 +408,40 @@ func TestTenancyContextExtensionsAreBounded(t *testing.T) {
 		t.Error("the decision log does not name the rule")
 	}
 }
+
+// A steady stream of changes to objects (any team's) never postpones the index: a policy change
+// applies within a second while another object changes every 50 ms.
+func TestTenancyAStreamOfChangesNeverPostponesPolicy(t *testing.T) {
+	k := newKube(t)
+	r := run(t, baseConfig(ba)+"annotations:\n  namespaces: ["+k.ns+"]\n", func(o *server.Options) { o.Kubeconfig = k.kubeconfig })
+	r.waitReady(t, 20*time.Second)
+	user, _ := ba.Mint(betterauth.MintOptions{})
+	k.service(t, k.ns, "noisy", nil)
+	k.service(t, k.ns, "api", nil)
+	expectAnswer(t, r, "GET", "api."+k.ns, "/x", bearer(user.Token), "allowed")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ctx.Err() == nil; i++ {
+			svc, err := k.cs.CoreV1().Services(k.ns).Get(ctx, "noisy", metav1.GetOptions{})
+			if err == nil {
+				svc.Annotations = map[string]string{"example.com/tick": fmt.Sprint(i)}
+				_, _ = k.cs.CoreV1().Services(k.ns).Update(ctx, svc, metav1.UpdateOptions{})
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	k.service(t, k.ns, "api", map[string]string{"betterauthz.io/policy": "deny"})
+	deadline := time.Now().Add(3 * time.Second)
+	for r.hostCheck(t, "GET", "api."+k.ns, "/x", bearer(user.Token)) != "denied 403" {
+		if time.Now().After(deadline) {
+			t.Fatal("the deny did not apply within 3s of a stream of other changes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
