@@ -68,7 +68,8 @@ func ModuleRoot() (string, error) {
 	}
 }
 
-// Install makes sure test/betterauth/node_modules matches package-lock.json.
+// Install makes sure test/betterauth/node_modules matches package-lock.json: it runs npm ci
+// unless every dependency is installed at the version package.json pins.
 func Install() error {
 	dir, err := Dir()
 	if err != nil {
@@ -86,7 +87,7 @@ func Install() error {
 		return fmt.Errorf("betterauth: lock: %w", err)
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "better-auth", "package.json")); err == nil {
+	if installed(dir) {
 		return nil
 	}
 	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
@@ -96,6 +97,28 @@ func Install() error {
 		return fmt.Errorf("betterauth: npm ci in %s: %v\n%s", dir, err, out)
 	}
 	return nil
+}
+
+// installed reports whether node_modules holds every dependency of package.json at the exact
+// version pinned there (a tree installed before a bump is installed again).
+func installed(dir string) bool {
+	var pkg struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil || json.Unmarshal(b, &pkg) != nil {
+		return false
+	}
+	for name, want := range pkg.Dependencies {
+		var dep struct {
+			Version string `json:"version"`
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "node_modules", name, "package.json"))
+		if err != nil || json.Unmarshal(b, &dep) != nil || dep.Version != want {
+			return false
+		}
+	}
+	return true
 }
 
 // FreePort returns a loopback port that was free a moment ago.
