@@ -151,6 +151,9 @@ type StartOptions struct {
 	BaseURL string
 	// Port to listen on (default: a free one).
 	Port int
+	// Plugins adds the organization, anonymous, API key and OAuth provider (MCP) plugins and
+	// an MCP server (test/betterauth/plugins.mjs), driven by the functions of plugins.go.
+	Plugins bool
 }
 
 // StartWith runs a Better Auth server on a free loopback port, configured by o.
@@ -183,6 +186,9 @@ func startOnPort(port int, o StartOptions) (*Server, error) {
 	s.cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1", "BETTER_AUTH_URL="+s.BaseURL)
 	if o.CookieCache > 0 {
 		s.cmd.Env = append(s.cmd.Env, "COOKIE_CACHE_MAX_AGE="+strconv.Itoa(int(o.CookieCache.Seconds())))
+	}
+	if o.Plugins {
+		s.cmd.Env = append(s.cmd.Env, "TEST_PLUGINS=1")
 	}
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	pr, pw := io.Pipe()
