@@ -1,5 +1,5 @@
-// The opt-in plugin set of the test server (TEST_PLUGINS=1): Better Auth's organization (with teams),
-// anonymous, API key (@better-auth/api-key, enableSessionForAPIKeys) and MCP
+// The opt-in plugin set of the test server (TEST_PLUGINS=1): Better Auth's organization (with
+// teams), anonymous, API key (@better-auth/api-key, enableSessionForAPIKeys) and MCP
 // (@better-auth/mcp: the OAuth 2.1 provider of @better-auth/oauth-provider, configured for an
 // MCP resource, which also serves its RFC 9728 metadata) plugins, a resource server that
 // Better Auth's MCP helper protects, and the control API under /__test/plugins/ that the Go

@@ -9,9 +9,10 @@
 // Environment: PORT (default 3000), HOST (default 127.0.0.1), BETTER_AUTH_URL (default
 // http://HOST:PORT), BETTER_AUTH_SECRET, COOKIE_CACHE_MAX_AGE (seconds; when set, the HTTP API's
 // sessions use the JWT cookie cache — session.cookieCache strategy "jwt" with
-// jwt({ sessionCookieCache: true }) — for that long), TEST_PLUGINS (when "1", the HTTP API also has the
-// organization, anonymous, API key and MCP/OAuth provider plugins of plugins.mjs, its control
-// API under /__test/plugins/, and an MCP server at /mcp that Better Auth's MCP helper protects).
+// jwt({ sessionCookieCache: true }) — for that long), TEST_PLUGINS (when "1", the HTTP API also
+// has the organization, anonymous, API key and MCP/OAuth provider plugins of plugins.mjs, with
+// their control API under /__test/plugins/ and an MCP server at /mcp that Better Auth's MCP
+// helper protects).
 import http from "node:http";
 import { randomUUID } from "node:crypto";
 import { betterAuth } from "better-auth";
@@ -21,7 +22,10 @@ import { admin } from "better-auth/plugins/admin";
 import { bearer } from "better-auth/plugins/bearer";
 import { toNodeHandler } from "better-auth/node";
 import { getAuthTables } from "better-auth/db";
-import * as extra from "./plugins.mjs";
+
+// The plugins are loaded only when asked for: they take a while to load.
+const withPlugins = process.env.TEST_PLUGINS === "1";
+const pluginSet = withPlugins ? await import("./plugins.mjs") : null;
 
 const host = process.env.HOST || "127.0.0.1";
 const port = Number(process.env.PORT || 3000);
@@ -72,14 +76,14 @@ function instanceFor(profile) {
     secret,
     database: memoryAdapter(db),
     emailAndPassword: { enabled: true },
-    plugins: [jwt(pluginOptions), admin(), bearer(), ...(profile.plugins ? extra.plugins(baseURL) : [])],
+    plugins: [jwt(pluginOptions), admin(), bearer(), ...(profile.plugins ? pluginSet.plugins(baseURL) : [])],
     logger: { level: "error" },
     telemetry: { enabled: false },
   };
   if (profile.sessionCookieCache) {
     options.session = { cookieCache: { enabled: true, strategy: "jwt", maxAge: cookieCacheMaxAge || 300 } };
     pluginOptions.sessionCookieCache = true;
-    if (profile.plugins) options.session.cookieCache.version = extra.cookieCacheVersionOption;
+    if (profile.plugins) options.session.cookieCache.version = pluginSet.cookieCacheVersionOption;
   }
   // The memory adapter needs a table for each model before it is first read.
   for (const t of Object.values(getAuthTables(options))) db[t.modelName] ??= [];
@@ -89,13 +93,12 @@ function instanceFor(profile) {
 }
 
 const cookieCacheMaxAge = Number(process.env.COOKIE_CACHE_MAX_AGE || 0);
-const withPlugins = process.env.TEST_PLUGINS === "1";
 const primaryProfile = { alg: "EdDSA" };
 if (cookieCacheMaxAge) primaryProfile.sessionCookieCache = true;
 if (withPlugins) primaryProfile.plugins = true;
 const primary = instanceFor(primaryProfile);
 const primaryHandler = toNodeHandler(primary.auth);
-const pluginControl = withPlugins ? extra.createPluginControl({ auth: primary.auth, baseURL }) : null;
+const pluginControl = pluginSet ? pluginSet.createPluginControl({ auth: primary.auth, baseURL }) : null;
 
 let jwksMode = "normal"; // normal | down | garbage | slow
 let jwksFetches = 0;
