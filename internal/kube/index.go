@@ -43,8 +43,10 @@ type Object struct {
 	// kubernetes.io/ingress.class annotation; "" for neither (the cluster's default class).
 	IngressClass string
 	// Parents are the Gateways ("namespace/name") that accepted an HTTPRoute at its current
-	// generation; AcceptedBefore, whether one accepted an earlier generation.
+	// generation (ParentRefs: with the listener each named); AcceptedBefore, whether one accepted
+	// an earlier generation. An HTTPRoute's Routes hold its own hostnames (none: its listeners').
 	Parents        []string
+	ParentRefs     []ParentRef
 	AcceptedBefore bool
 	// Regex: its controller reads (some of) its paths as regular expressions, which betterauthz
 	// cannot match: it may tighten its whole hosts, never open (policy.Object.TightenOnly).
@@ -99,6 +101,9 @@ type Cluster struct {
 	// WorkloadNamespace, when set (--workload-namespace: a sidecar), is the namespace of the one
 	// workload this betterauthz guards: objects of other namespaces never decide.
 	WorkloadNamespace string
+	// Gateways are the listeners of each Gateway ("namespace/name"); nil when Gateways are not
+	// watched (no Gateway API): HTTPRoutes then serve the hostnames they name.
+	Gateways map[string][]Listener
 }
 
 // defaultClass is the cluster's default IngressClass: "" when none is marked, or more than one
@@ -194,8 +199,21 @@ func (b *Builder) Build(objects []*Object, a config.Annotations, c Cluster) Inde
 	var mesh []*policy.Object
 	for _, o := range served {
 		mo := &policy.Object{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Created: o.Created, Routes: o.Routes, TightenOnly: o.Regex, ClaimOnly: o.claimOnly}
-		if o.Kind == "Service" {
+		switch o.Kind {
+		case "Service":
 			mo.Routes = serviceRoutes(o.Name, o.Namespace, a.ClusterDomain)
+		case "HTTPRoute":
+			hosts, reason := servedHostnames(o, a, c)
+			if reason != "" {
+				if o.hasPolicy() {
+					out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: reason})
+				}
+				continue
+			}
+			mo.Routes = nil
+			for _, r := range o.Routes {
+				mo.Routes = append(mo.Routes, policy.ServedRoute{Hosts: hosts, Paths: r.Paths})
+			}
 		}
 		n := routeCount(mo.Routes)
 		switch {
@@ -279,6 +297,55 @@ func notServed(o *Object, a config.Annotations, c Cluster) string {
 		}
 	}
 	return ""
+}
+
+// servedHostnames are the hostnames an HTTPRoute serves through the Gateways that accepted it
+// (those of annotations.gateways, when set): its own, narrowed to what each admitting listener
+// takes (a route without hostnames takes the listeners'). A Gateway betterauthz does not see
+// leaves the route's own hostnames. reason says why none can be indexed.
+func servedHostnames(o *Object, a config.Annotations, c Cluster) (hosts []string, reason string) {
+	var own []string
+	for _, r := range o.Routes {
+		own = append(own, r.Hosts...)
+	}
+	if c.Gateways == nil {
+		if len(own) == 0 {
+			return nil, "no spec.hostnames: it serves every host of its Gateway listeners, which betterauthz cannot see"
+		}
+		return own, ""
+	}
+	every := false
+	for _, ref := range o.ParentRefs {
+		if len(a.Gateways) > 0 && !slices.Contains(a.Gateways, ref.Gateway) {
+			continue
+		}
+		listeners, known := c.Gateways[ref.Gateway]
+		if !known {
+			hosts = append(hosts, own...)
+			every = every || len(own) == 0
+			continue
+		}
+		gatewayNS, _, _ := strings.Cut(ref.Gateway, "/")
+		var admitting []Listener
+		for _, l := range listeners {
+			if l.admits(ref, gatewayNS, o.Namespace) {
+				admitting = append(admitting, l)
+			}
+		}
+		h, e := routeHostnames(own, admitting)
+		hosts = append(hosts, h...)
+		every = every || e
+	}
+	slices.Sort(hosts)
+	hosts = slices.Compact(hosts)
+	switch {
+	case len(hosts) > 0:
+		return hosts, ""
+	case every:
+		return nil, "no spec.hostnames: it serves every host of a Gateway listener without a hostname (or of a Gateway betterauthz does not see): betterauthz cannot tell which, so its annotations do not apply"
+	default:
+		return nil, "none of its hostnames is one its Gateways' listeners take"
+	}
 }
 
 // markRegexHosts makes Regex every Ingress on a host where an Ingress of the same class has

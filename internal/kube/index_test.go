@@ -124,8 +124,11 @@ func TestFromHTTPRoute(t *testing.T) {
 	if o := fromHTTPRoute(httpRoute(spec, false)); len(o.Parents) != 0 {
 		t.Errorf("a route no Gateway accepted has parents %v", o.Parents)
 	}
-	if o := fromHTTPRoute(httpRoute(map[string]any{"rules": []any{map[string]any{}}}, true)); len(o.Routes) != 0 || !strings.Contains(strings.Join(o.Notes, ""), "no spec.hostnames") {
-		t.Errorf("a route without hostnames is indexed: %+v", o)
+	// A route without hostnames serves its listeners' hosts: without the Gateways, not indexed.
+	hostless := fromHTTPRoute(httpRoute(map[string]any{"rules": []any{map[string]any{}}}, true))
+	built := BuildIndex([]*Object{hostless}, config.Annotations{Enabled: true, ClusterDomain: "cluster.local"}, Cluster{})
+	if len(built.Objects.Objects) != 0 || len(built.Ignored) != 1 || !strings.Contains(built.Ignored[0].Reason, "no spec.hostnames") {
+		t.Errorf("a route without hostnames is indexed: %+v", built.Ignored)
 	}
 }
 

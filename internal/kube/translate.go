@@ -105,14 +105,14 @@ func ingressPath(p ingressPathRule) policy.RoutedPath {
 func fromHTTPRoute(u *unstructured.Unstructured) *Object {
 	o := &Object{Kind: "HTTPRoute", APIVersion: "gateway.networking.k8s.io/v1", Namespace: u.GetNamespace(), Name: u.GetName(),
 		UID: string(u.GetUID()), ResourceVersion: u.GetResourceVersion(), Created: u.GetCreationTimestamp().Time, Annotations: u.GetAnnotations()}
-	o.Parents, o.AcceptedBefore = acceptedBy(u)
-	hosts, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "hostnames")
-	if len(hosts) == 0 {
-		if o.hasPolicy() {
-			o.Notes = append(o.Notes, "no spec.hostnames: it serves every host of its Gateway listeners, which betterauthz cannot see, so its annotations do not apply")
+	o.ParentRefs, o.AcceptedBefore = acceptedBy(u)
+	for _, p := range o.ParentRefs {
+		if !containsString(o.Parents, p.Gateway) {
+			o.Parents = append(o.Parents, p.Gateway)
 		}
-		return o
 	}
+	// Without hostnames, it serves its listeners' (set once the Gateways are known).
+	hosts, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "hostnames")
 	route := policy.ServedRoute{Hosts: hosts}
 	rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
 	for i, r := range rules {
@@ -148,12 +148,11 @@ func fromHTTPRoute(u *unstructured.Unstructured) *Object {
 	return o
 }
 
-// acceptedBy lists the Gateways ("namespace/name") that accepted the route as it is now:
-// status.parents[] entries for a Gateway whose Accepted condition is True and observed the
-// route's current generation. A stale acceptance (of an earlier spec) does not count: the
-// Gateway has not yet seen what the route routes now. before reports whether some Gateway
-// accepted an earlier generation.
-func acceptedBy(u *unstructured.Unstructured) (out []string, before bool) {
+// acceptedBy lists the Gateways that accepted the route as it is now: status.parents[] entries
+// for a Gateway whose Accepted condition is True and observed the route's current generation.
+// A stale acceptance (of an earlier spec) does not count: the Gateway has not yet seen what the
+// route routes now. before reports whether some Gateway accepted an earlier generation.
+func acceptedBy(u *unstructured.Unstructured) (out []ParentRef, before bool) {
 	parents, _, _ := unstructured.NestedSlice(u.Object, "status", "parents")
 	for _, p := range parents {
 		parent, _ := p.(map[string]any)
@@ -162,6 +161,8 @@ func acceptedBy(u *unstructured.Unstructured) (out []string, before bool) {
 		kind, hasKind, _ := unstructured.NestedString(ref, "kind")
 		name, _, _ := unstructured.NestedString(ref, "name")
 		namespace, _, _ := unstructured.NestedString(ref, "namespace")
+		section, _, _ := unstructured.NestedString(ref, "sectionName")
+		port, _, _ := unstructured.NestedInt64(ref, "port")
 		if (hasGroup && group != gatewayGroup) || (hasKind && kind != defaultParentKind) || name == "" {
 			continue
 		}
@@ -179,9 +180,7 @@ func acceptedBy(u *unstructured.Unstructured) (out []string, before bool) {
 				before = true
 				continue
 			}
-			if ref := namespace + "/" + name; !containsString(out, ref) {
-				out = append(out, ref)
-			}
+			out = append(out, ParentRef{Gateway: namespace + "/" + name, Section: section, Port: port})
 			break
 		}
 	}

@@ -185,6 +185,7 @@ type sources struct {
 	workload  string                    // Cluster.WorkloadNamespace
 	mu        sync.Mutex
 	routes    []cache.SharedIndexInformer // empty until the HTTPRoute CRD is found
+	gateways  cache.SharedIndexInformer   // cluster-wide; nil until the Gateway CRD is found
 }
 
 func (s *sources) synced() bool {
@@ -251,6 +252,12 @@ func (a *Annotations) start(ctx context.Context, namespaces []string) *sources {
 					src.routes = append(src.routes, inf)
 					go inf.RunWithContext(ctx)
 				}
+				// The listeners of every Gateway: which hostnames each route really gets.
+				if a.clients.HasResource(ctx, GatewayGVR) {
+					src.gateways = dynamicInformer(a.clients.Dynamic, GatewayGVR, metav1.NamespaceAll, nil)
+					_, _ = src.gateways.AddEventHandler(handler)
+					go src.gateways.RunWithContext(ctx)
+				}
 				src.mu.Unlock()
 				a.log.Info("watching HTTPRoutes (gateway.networking.k8s.io/v1)")
 				a.markDirty()
@@ -270,7 +277,9 @@ func (a *Annotations) start(ctx context.Context, namespaces []string) *sources {
 	return src
 }
 
-// cluster is what the informers say of the cluster beyond its objects.
+// cluster is what the informers say of the cluster beyond its objects. Gateways are known once
+// their informer has synced (where RBAC does not allow reading them, HTTPRoutes serve the
+// hostnames they name, and the client-go log says why).
 func (s *sources) cluster() Cluster {
 	c := Cluster{WorkloadNamespace: s.workload, IngressClasses: map[string]bool{}}
 	if s.classes == nil {
@@ -279,6 +288,18 @@ func (s *sources) cluster() Cluster {
 	for _, item := range s.classes.GetStore().List() {
 		if m, ok := item.(*metav1.PartialObjectMetadata); ok {
 			c.IngressClasses[m.Name] = m.Annotations[annDefaultClass] == "true"
+		}
+	}
+	s.mu.Lock()
+	gateways := s.gateways
+	s.mu.Unlock()
+	if gateways != nil && gateways.HasSynced() {
+		c.Gateways = map[string][]Listener{}
+		for _, item := range gateways.GetStore().List() {
+			if u, ok := item.(*unstructured.Unstructured); ok {
+				key, listeners := fromGateway(u)
+				c.Gateways[key] = listeners
+			}
 		}
 	}
 	return c
