@@ -1,10 +1,13 @@
 package kube
 
 import (
+	"slices"
 	"strings"
 
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+
+	"github.com/betterauthz/betterauthz/internal/config"
 )
 
 // An HTTPRoute serves only the hostnames its Gateway's listeners admit: a route that names
@@ -117,4 +120,53 @@ func covers(pattern, host string) bool {
 	}
 	h := strings.TrimPrefix(host, "*")
 	return len(h) > len(suffix) && strings.HasSuffix(h, suffix)
+}
+
+// servedHostnames are the hostnames an HTTPRoute serves through the Gateways that accepted it
+// (those of annotations.gateways, when set): its own, narrowed to what each admitting listener
+// takes (a route without hostnames takes the listeners'). A Gateway betterauthz does not see
+// leaves the route's own hostnames. reason says why none can be indexed.
+func servedHostnames(o *Object, a config.Annotations, c Cluster) (hosts []string, reason string) {
+	var own []string
+	for _, r := range o.Routes {
+		own = append(own, r.Hosts...)
+	}
+	if c.Gateways == nil {
+		if len(own) == 0 {
+			return nil, "no spec.hostnames: it serves every host of its Gateway listeners, which betterauthz cannot see"
+		}
+		return own, ""
+	}
+	every := false
+	for _, ref := range o.ParentRefs {
+		if len(a.Gateways) > 0 && !slices.Contains(a.Gateways, ref.Gateway) {
+			continue
+		}
+		listeners, known := c.Gateways[ref.Gateway]
+		if !known {
+			hosts = append(hosts, own...)
+			every = every || len(own) == 0
+			continue
+		}
+		gatewayNS, _, _ := strings.Cut(ref.Gateway, "/")
+		var admitting []Listener
+		for _, l := range listeners {
+			if l.admits(ref, gatewayNS, o.Namespace) {
+				admitting = append(admitting, l)
+			}
+		}
+		h, e := routeHostnames(own, admitting)
+		hosts = append(hosts, h...)
+		every = every || e
+	}
+	slices.Sort(hosts)
+	hosts = slices.Compact(hosts)
+	switch {
+	case len(hosts) > 0:
+		return hosts, ""
+	case every:
+		return nil, "no spec.hostnames: it serves every host of a Gateway listener without a hostname (or of a Gateway betterauthz does not see): betterauthz cannot tell which, so its annotations do not apply"
+	default:
+		return nil, "none of its hostnames is one its Gateways' listeners take"
+	}
 }

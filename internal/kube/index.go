@@ -168,6 +168,37 @@ func BuildIndex(objects []*Object, a config.Annotations, c Cluster) Index {
 // to the config) and listed in Invalid; it never affects other objects.
 func (b *Builder) Build(objects []*Object, a config.Annotations, c Cluster) Index {
 	var out Index
+	served := servedObjects(objects, a, c, &out)
+	markRegexHosts(served)
+	// Oldest first: a namespace's budgets go to its oldest objects.
+	slices.SortStableFunc(served, func(x, y *Object) int {
+		return cmp.Or(x.Created.Compare(y.Created), cmp.Compare(x.Ref(), y.Ref()))
+	})
+	bb := buildState{parsed: make(map[string]parsedRules, len(b.parsed)), routes: map[string]int{}, policyBytes: map[string]int{}}
+	var mesh []*policy.Object
+	for _, o := range served {
+		if mo := b.index(o, a, c, &bb, &out); mo != nil {
+			mesh = append(mesh, mo)
+		}
+	}
+	b.parsed = bb.parsed
+	out.Objects = policy.NewObjectIndex(mesh)
+	out.Dropped = append(out.Dropped, out.Objects.Dropped...)
+	return out
+}
+
+// buildState is what one Build counts as it goes.
+type buildState struct {
+	parsed      map[string]parsedRules
+	routes      map[string]int // namespace -> routes indexed
+	policyBytes map[string]int // namespace -> betterauthz.io/ bytes parsed
+}
+
+// servedObjects keeps the objects that route traffic to the proxies this betterauthz answers
+// (see notServed), reporting the annotated others in out.Ignored. An HTTPRoute its Gateway
+// accepted before its latest edit is kept for its claims to its hosts until the Gateway
+// answers: the owner's edit must not hand them to others.
+func servedObjects(objects []*Object, a config.Annotations, c Cluster, out *Index) []*Object {
 	served := make([]*Object, 0, len(objects))
 	for _, o := range objects {
 		if c.WorkloadNamespace != "" && o.Namespace != c.WorkloadNamespace {
@@ -178,8 +209,6 @@ func (b *Builder) Build(objects []*Object, a config.Annotations, c Cluster) Inde
 			if o.hasPolicy() {
 				out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: reason})
 			}
-			// An HTTPRoute its Gateway accepted before its latest edit keeps its claims to its
-			// hosts until the Gateway answers: the owner's edit must not hand them to others.
 			if o.Kind == "HTTPRoute" && o.AcceptedBefore && len(o.Parents) == 0 {
 				o.claimOnly = true
 				served = append(served, o)
@@ -188,66 +217,55 @@ func (b *Builder) Build(objects []*Object, a config.Annotations, c Cluster) Inde
 		}
 		served = append(served, o)
 	}
-	markRegexHosts(served)
-	// Oldest first: a namespace's budget goes to its oldest objects.
-	slices.SortStableFunc(served, func(x, y *Object) int {
-		return cmp.Or(x.Created.Compare(y.Created), cmp.Compare(x.Ref(), y.Ref()))
-	})
-	parsed := make(map[string]parsedRules, len(b.parsed))
-	budget := map[string]int{}      // namespace -> routes indexed
-	policyBytes := map[string]int{} // namespace -> betterauthz.io/ bytes parsed
-	var mesh []*policy.Object
-	for _, o := range served {
-		mo := &policy.Object{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Created: o.Created, Routes: o.Routes, TightenOnly: o.Regex, ClaimOnly: o.claimOnly}
-		switch o.Kind {
-		case "Service":
-			mo.Routes = serviceRoutes(o.Name, o.Namespace, a.ClusterDomain)
-		case "HTTPRoute":
-			hosts, reason := servedHostnames(o, a, c)
-			if reason != "" {
-				if o.hasPolicy() {
-					out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: reason})
-				}
-				continue
+	return served
+}
+
+// index turns one served object into the index's form, within its namespace's budgets; nil
+// when it is left out (and reported in out).
+func (b *Builder) index(o *Object, a config.Annotations, c Cluster, bb *buildState, out *Index) *policy.Object {
+	mo := &policy.Object{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Created: o.Created, Routes: o.Routes, TightenOnly: o.Regex, ClaimOnly: o.claimOnly}
+	switch o.Kind {
+	case "Service":
+		mo.Routes = serviceRoutes(o.Name, o.Namespace, a.ClusterDomain)
+	case "HTTPRoute":
+		hosts, reason := servedHostnames(o, a, c)
+		if reason != "" {
+			if o.hasPolicy() {
+				out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: reason})
 			}
-			mo.Routes = nil
-			for _, r := range o.Routes {
-				mo.Routes = append(mo.Routes, policy.ServedRoute{Hosts: hosts, Paths: r.Paths})
-			}
+			return nil
 		}
-		n := routeCount(mo.Routes)
-		switch {
-		case n > MaxObjectRoutes:
-			out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: fmt.Sprintf("it routes %d host and path pairs, more than the %d betterauthz indexes for one object", n, MaxObjectRoutes)})
-			continue
-		case budget[o.Namespace]+n > MaxNamespaceRoutes:
-			out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: fmt.Sprintf("the objects of namespace %s route more than the %d host and path pairs betterauthz indexes for one namespace", o.Namespace, MaxNamespaceRoutes)})
-			continue
-		}
-		budget[o.Namespace] += n
-		if o.hasPolicy() && !o.claimOnly {
-			n := policy.PolicyBytes(o.Annotations)
-			if policyBytes[o.Namespace]+n > MaxNamespacePolicyBytes {
-				out.Invalid = append(out.Invalid, Invalid{Object: o, Err: fmt.Errorf("the betterauthz.io/ annotations of namespace %s come to more than %d bytes: the newest objects' are ignored", o.Namespace, MaxNamespacePolicyBytes)})
-				mesh = append(mesh, mo)
-				continue
-			}
-			policyBytes[o.Namespace] += n
-			op, err := b.rules(parsed, o, a)
-			if err != nil {
-				out.Invalid = append(out.Invalid, Invalid{Object: o, Err: err})
-			} else {
-				mo.Rules = op
-			}
-		}
-		if len(mo.Routes) > 0 {
-			mesh = append(mesh, mo)
+		mo.Routes = nil
+		for _, r := range o.Routes {
+			mo.Routes = append(mo.Routes, policy.ServedRoute{Hosts: hosts, Paths: r.Paths})
 		}
 	}
-	b.parsed = parsed
-	out.Objects = policy.NewObjectIndex(mesh)
-	out.Dropped = append(out.Dropped, out.Objects.Dropped...)
-	return out
+	n := routeCount(mo.Routes)
+	switch {
+	case n > MaxObjectRoutes:
+		out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: fmt.Sprintf("it routes %d host and path pairs, more than the %d betterauthz indexes for one object", n, MaxObjectRoutes)})
+		return nil
+	case bb.routes[o.Namespace]+n > MaxNamespaceRoutes:
+		out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: fmt.Sprintf("the objects of namespace %s route more than the %d host and path pairs betterauthz indexes for one namespace", o.Namespace, MaxNamespaceRoutes)})
+		return nil
+	}
+	bb.routes[o.Namespace] += n
+	if !o.hasPolicy() || o.claimOnly {
+		return mo
+	}
+	size := policy.PolicyBytes(o.Annotations)
+	if bb.policyBytes[o.Namespace]+size > MaxNamespacePolicyBytes {
+		out.Invalid = append(out.Invalid, Invalid{Object: o, Err: fmt.Errorf("the betterauthz.io/ annotations of namespace %s come to more than %d bytes: the newest objects' are ignored", o.Namespace, MaxNamespacePolicyBytes)})
+		return mo
+	}
+	bb.policyBytes[o.Namespace] += size
+	op, err := b.rules(bb.parsed, o, a)
+	if err != nil {
+		out.Invalid = append(out.Invalid, Invalid{Object: o, Err: err})
+	} else {
+		mo.Rules = op
+	}
+	return mo
 }
 
 // rules parses an object's annotations, or takes what the last build parsed of the same ones.
@@ -297,55 +315,6 @@ func notServed(o *Object, a config.Annotations, c Cluster) string {
 		}
 	}
 	return ""
-}
-
-// servedHostnames are the hostnames an HTTPRoute serves through the Gateways that accepted it
-// (those of annotations.gateways, when set): its own, narrowed to what each admitting listener
-// takes (a route without hostnames takes the listeners'). A Gateway betterauthz does not see
-// leaves the route's own hostnames. reason says why none can be indexed.
-func servedHostnames(o *Object, a config.Annotations, c Cluster) (hosts []string, reason string) {
-	var own []string
-	for _, r := range o.Routes {
-		own = append(own, r.Hosts...)
-	}
-	if c.Gateways == nil {
-		if len(own) == 0 {
-			return nil, "no spec.hostnames: it serves every host of its Gateway listeners, which betterauthz cannot see"
-		}
-		return own, ""
-	}
-	every := false
-	for _, ref := range o.ParentRefs {
-		if len(a.Gateways) > 0 && !slices.Contains(a.Gateways, ref.Gateway) {
-			continue
-		}
-		listeners, known := c.Gateways[ref.Gateway]
-		if !known {
-			hosts = append(hosts, own...)
-			every = every || len(own) == 0
-			continue
-		}
-		gatewayNS, _, _ := strings.Cut(ref.Gateway, "/")
-		var admitting []Listener
-		for _, l := range listeners {
-			if l.admits(ref, gatewayNS, o.Namespace) {
-				admitting = append(admitting, l)
-			}
-		}
-		h, e := routeHostnames(own, admitting)
-		hosts = append(hosts, h...)
-		every = every || e
-	}
-	slices.Sort(hosts)
-	hosts = slices.Compact(hosts)
-	switch {
-	case len(hosts) > 0:
-		return hosts, ""
-	case every:
-		return nil, "no spec.hostnames: it serves every host of a Gateway listener without a hostname (or of a Gateway betterauthz does not see): betterauthz cannot tell which, so its annotations do not apply"
-	default:
-		return nil, "none of its hostnames is one its Gateways' listeners take"
-	}
 }
 
 // markRegexHosts makes Regex every Ingress on a host where an Ingress of the same class has

@@ -3,7 +3,7 @@ package betterauth
 // These tests check the helpers of plugins.go against the real Better Auth server, and with
 // them document what Better Auth (versions pinned in test/betterauth/package.json) issues with
 // its organization, admin, anonymous, API key and OAuth provider plugins: the facts the edge
-// will rely on (docs/research/better-auth-plugins.md lists them).
+// will rely on (test/betterauth/plugin-facts.md lists them).
 
 import (
 	"encoding/base64"
