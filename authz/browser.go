@@ -67,8 +67,10 @@ func samePort(a, b, scheme string) bool {
 // signInRedirect says where a browser without a session goes: for GET and HEAD requests that
 // accept text/html (a page, not an API call: */* alone does not count), sessions.signInURL with
 // callbackURL set to the original URL — only when that URL is on signInURL's site (the same
-// registrable domain), so the sign-in page can never be made to send anyone elsewhere.
-func (s *Sessions) signInRedirect(r *Request, host, target string) (string, bool) {
+// registrable domain), so the sign-in page can never be made to send anyone elsewhere. host is
+// the request's host normalized, authority the same as sent (with its port), target the path
+// and query as sent.
+func (s *Sessions) signInRedirect(r *Request, host, authority, target string) (string, bool) {
 	if s.SignInURL == "" || (r.Method != "GET" && r.Method != "HEAD") {
 		return "", false
 	}
@@ -83,14 +85,45 @@ func (s *Sessions) signInRedirect(r *Request, host, target string) (string, bool
 	if !sameSite(host, strings.ToLower(signIn.Hostname())) {
 		return s.SignInURL, true
 	}
-	scheme := r.Scheme
-	if scheme == "" {
-		scheme = "https"
+	callback, ok := callbackURL(r.Scheme, authority, target)
+	if !ok {
+		return s.SignInURL, true
 	}
 	q := signIn.Query()
-	q.Set("callbackURL", scheme+"://"+r.Host+target)
+	q.Set("callbackURL", callback)
 	signIn.RawQuery = q.Encode()
 	return signIn.String(), true
+}
+
+// callbackURL builds the original request's absolute URL from its parts, never by joining
+// strings: a target is joined to a host only when it is a path ("/…"), since anything else
+// ("@evil.com/x", "x") could make a URL of another host. The path and query are kept as sent;
+// the scheme is http or https (unknown: https). ok is false when there is no such URL.
+func callbackURL(scheme, authority, target string) (string, bool) {
+	if authority == "" || !strings.HasPrefix(target, "/") {
+		return "", false
+	}
+	switch scheme = strings.ToLower(scheme); scheme {
+	case "":
+		scheme = "https"
+	case "http", "https":
+	default:
+		return "", false
+	}
+	target, _, _ = strings.Cut(target, "#")
+	rawPath, rawQuery, _ := strings.Cut(target, "?")
+	path, err := url.PathUnescape(rawPath)
+	if err != nil {
+		return "", false
+	}
+	u := url.URL{Scheme: scheme, Host: authority, Path: path, RawPath: rawPath, RawQuery: rawQuery}
+	// Read back, the URL must name the same host: the authority was checked (normalizeHost),
+	// this proves that no part of the target became part of it.
+	back, err := url.Parse(u.String())
+	if err != nil || back.Host != authority {
+		return "", false
+	}
+	return u.String(), true
 }
 
 // sameSite reports whether two hosts share a registrable domain (eTLD+1); IP addresses and

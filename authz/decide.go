@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"strings"
 
 	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/jwks"
@@ -11,6 +12,14 @@ import (
 
 // Decide answers one request. It never fails: every problem is a denial with a reason.
 func Decide(ctx context.Context, l *Live, r *Request) Decision {
+	d := decide(ctx, l, r)
+	if d.Allowed() {
+		d.Underscored = l.Config.underscoreNames()
+	}
+	return d
+}
+
+func decide(ctx context.Context, l *Live, r *Request) Decision {
 	if l == nil || l.Config == nil {
 		return Decision{Reason: ReasonNotReady, Description: "no config loaded yet"}
 	}
@@ -86,7 +95,7 @@ func (l *Live) dryRun(ctx context.Context, r *Request, d Decision, rq readReques
 	set, names := r.identityBuffers()
 	if cred.valid() && !csrf {
 		d.Subject = cred.claims.Subject()
-		d.Set, d.Remove = c.identity(cred.claims, set, names)
+		d.Set, d.Remove = c.identity(cred.claims, cred.issuer, set, names)
 		d.ResponseHeaders = setCookies(cred.setCookie)
 		return d
 	}
@@ -98,8 +107,9 @@ func (l *Live) dryRun(ctx context.Context, r *Request, d Decision, rq readReques
 
 // readRequest is the request's host and target as rules read them.
 type readRequest struct {
-	host   string // normalized
-	target string // the path and query as sent (of an absolute-form target, its path part)
+	host      string // normalized
+	authority string // the host as sent, with its port (of an absolute-form target, its own)
+	target    string // the path and query as sent (of an absolute-form target, its path part)
 }
 
 // rules reads the request's host and path and collects the rules every reading of it must
@@ -117,7 +127,7 @@ func (l *Live) rules(dst []*policy.Rule, r *Request, d Decision, rq *readRequest
 	if err != nil {
 		return nil, d.deny(ReasonBadRequest, err.Error()), false
 	}
-	rq.host, rq.target = host, target
+	rq.host, rq.authority, rq.target = host, rawHost, target
 	route, err := l.Config.extensions.Rules(r.ContextExtensions, policy.Limits{RefuseDryRun: l.Config.AnnotationsOnlyTighten, Issuers: l.Config.IssuerNames})
 	if err != nil {
 		d = d.deny(ReasonInvalidRoutePolicy, "this route's betterauthz.io/ settings are invalid")
@@ -135,12 +145,32 @@ func (l *Live) rules(dst []*policy.Rule, r *Request, d Decision, rq *readRequest
 		rules = l.rulesFor(rules, route, host, sp, r.Method, r.DestinationNamespace)
 		rules = l.rulesFor(rules, route, host, sp.Folded(foldBuf[:]), r.Method, r.DestinationNamespace)
 	}
-	d.Route = rules[0].Name
-	for _, rule := range rules[1:] {
-		d.Route += "+" + rule.Name
-	}
+	d.Route = routeName(rules)
 	d.RouteLabel = rules[0].Label()
 	return rules, d, true
+}
+
+// maxRouteName bounds Decision.Route: many objects tied on one path all apply, and their names
+// are logged with the decision.
+const maxRouteName = 512
+
+// routeName names the rules that decide, joined with "+" (cut at maxRouteName bytes).
+func routeName(rules []*policy.Rule) string {
+	if len(rules) == 1 {
+		return rules[0].Name
+	}
+	var b strings.Builder
+	for i, rule := range rules {
+		if i > 0 {
+			b.WriteByte('+')
+		}
+		if b.Len()+len(rule.Name) > maxRouteName {
+			b.WriteString("…")
+			break
+		}
+		b.WriteString(rule.Name)
+	}
+	return b.String()
 }
 
 // authenticate verifies the request's credential against what its rules ask.
@@ -157,7 +187,7 @@ func (l *Live) authenticate(ctx context.Context, r *Request, d Decision, rq read
 		d.Reason = ReasonPublic
 		if cred.valid() && !csrf {
 			d.Subject = cred.claims.Subject()
-			d.Set, d.Remove = c.identity(cred.claims, set, names)
+			d.Set, d.Remove = c.identity(cred.claims, cred.issuer, set, names)
 			d.ResponseHeaders = setCookies(cred.setCookie)
 			return d
 		}
@@ -167,7 +197,7 @@ func (l *Live) authenticate(ctx context.Context, r *Request, d Decision, rq read
 	}
 	switch {
 	case !cred.sent, !cred.valid() && !cred.bearer && signInReason(cred.reason):
-		if loc, ok := c.Sessions.signInRedirect(r, rq.host, rq.target); ok {
+		if loc, ok := c.Sessions.signInRedirect(r, rq.host, rq.authority, rq.target); ok {
 			d = d.deny(ReasonSignIn, "sign in")
 			d.Location = loc
 			return d
@@ -193,7 +223,7 @@ func (l *Live) authenticate(ctx context.Context, r *Request, d Decision, rq read
 		}
 	}
 	d.Reason = ReasonAllowed
-	d.Set, d.Remove = c.identity(cred.claims, set, names)
+	d.Set, d.Remove = c.identity(cred.claims, cred.issuer, set, names)
 	d.ResponseHeaders = setCookies(cred.setCookie)
 	return d
 }

@@ -96,6 +96,16 @@ func TestDecide(t *testing.T) {
 		"plain OPTIONS is not a preflight": {
 			method: "OPTIONS", reason: ReasonMissingToken, desc: "a bearer token is required",
 		},
+		"Origin: null is never a preflight": {
+			method:  "OPTIONS",
+			headers: map[string]string{"origin": "null", "access-control-request-method": "POST"},
+			reason:  ReasonMissingToken, desc: "a bearer token is required",
+		},
+		"an empty Origin is never a preflight": {
+			method:  "OPTIONS",
+			headers: map[string]string{"origin": " ", "access-control-request-method": "POST"},
+			reason:  ReasonMissingToken, desc: "a bearer token is required",
+		},
 		"CORS preflight when turned off": {
 			config:  func(p *testConfig) { p.AllowCORSPreflight = false },
 			method:  "OPTIONS",
@@ -120,6 +130,15 @@ func TestDecide(t *testing.T) {
 			}
 			if !slices.Equal(d.Set, tc.set) || !slices.Equal(d.Remove, tc.remove) {
 				t.Fatalf("set %v remove %v, want set %v remove %v", d.Set, d.Remove, tc.set, tc.remove)
+			}
+			// An allowed request also loses a client's underscore spellings (a CGI upstream
+			// reads x_user_id as x-user-id); a denied one goes nowhere.
+			var underscored []string
+			if d.Allowed() {
+				underscored = []string{"x_user_email", "x_user_id", "x_user_name", "x_user_org"}
+			}
+			if !slices.Equal(d.Underscored, underscored) {
+				t.Fatalf("underscored %v, want %v", d.Underscored, underscored)
 			}
 		})
 	}

@@ -115,6 +115,11 @@ type Decision struct {
 	Set []Header
 	// Remove are identity headers to strip from the upstream request (allow only).
 	Remove []string
+	// Underscored are the underscore spellings of the identity headers ("x_user_id" for
+	// "x-user-id"), which CGI and WSGI upstreams read as the headers themselves (allow only;
+	// never in Set or Remove). A transport whose proxy passes every client header on strips
+	// them too (Envoy: headers_to_remove); the shared slice must not be modified.
+	Underscored []string
 	// ResponseHeaders go to the client with the upstream's answer (allow only): session-cache
 	// cookies Better Auth refreshed.
 	ResponseHeaders []Header

@@ -116,3 +116,12 @@ func isNumericLabel(l string) bool {
 	}
 	return l != ""
 }
+
+// SameHost reports whether two spellings of a host are one host as rules read it: each
+// readable, and equal once case, a trailing dot and any port are set aside. Transports that
+// are told the host more than once compare the spellings with it.
+func SameHost(a, b string) bool {
+	na, errA := normalizeHost(a)
+	nb, errB := normalizeHost(b)
+	return errA == nil && errB == nil && na == nb
+}

@@ -75,8 +75,12 @@ func TestRequestTarget(t *testing.T) {
 		err                              error
 	}{
 		"origin-form":               {host: "h", target: "/a?b", wantHost: "h", wantPath: "/a?b"},
-		"relative":                  {host: "h", target: "a", wantHost: "h", wantPath: "a"},
-		"asterisk":                  {host: "h", target: "*", wantHost: "h", wantPath: "*"},
+		"relative":                  {host: "h", target: "docs/a", err: errTargetForm},
+		"relative, userinfo-like":   {host: "h", target: "@evil.com/x", err: errTargetForm},
+		"query only":                {host: "h", target: "?q", err: errTargetForm},
+		"empty":                     {host: "h", target: "", err: errTargetForm},
+		"asterisk":                  {host: "h", target: "*", err: errTargetForm},
+		"backslash first":           {host: "h", target: `\\evil\admin`, err: errTargetForm},
 		"absolute-form":             {host: "h", target: "http://h/admin/x", wantHost: "h", wantPath: "/admin/x"},
 		"absolute-form https ports": {host: "h:443", target: "HTTPS://H:8443/admin", wantHost: "H:8443", wantPath: "/admin"},
 		"absolute-form no path":     {host: "h", target: "http://h", wantHost: "h", wantPath: "/"},
@@ -162,4 +166,30 @@ func FuzzNormalizeHost(f *testing.F) {
 			t.Fatalf("not idempotent: %q -> %q -> %q (%v)", in, got, again, err)
 		}
 	})
+}
+
+func TestSameHost(t *testing.T) {
+	cases := map[string]struct {
+		a, b string
+		want bool
+	}{
+		"equal":                 {"app.example.com", "app.example.com", true},
+		"case":                  {"App.Example.COM", "app.example.com", true},
+		"trailing dot":          {"app.example.com.", "app.example.com", true},
+		"a port on one":         {"app.example.com:8443", "app.example.com", true},
+		"different ports":       {"app.example.com:8443", "app.example.com:80", true},
+		"IPv6 spellings":        {"[::1]:8080", "[0:0::1]", true},
+		"other host":            {"admin.example.com", "status.example.com", false},
+		"a sub-domain":          {"a.app.example.com", "app.example.com", false},
+		"unreadable is unequal": {"evil@app.example.com", "app.example.com", false},
+		"both unreadable":       {"a b", "a b", false},
+		"empty":                 {"", "app.example.com", false},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if got := SameHost(tc.a, tc.b); got != tc.want {
+				t.Fatalf("SameHost(%q, %q) = %v, want %v", tc.a, tc.b, got, tc.want)
+			}
+		})
+	}
 }

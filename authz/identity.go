@@ -1,6 +1,11 @@
 package authz
 
-import "github.com/betterauthz/betterauthz/jwks"
+import (
+	"slices"
+	"strings"
+
+	"github.com/betterauthz/betterauthz/jwks"
+)
 
 // maxIdentityValue bounds an identity header's value: a claim such as a data-URL avatar must not
 // push Envoy past its header limits.
@@ -9,30 +14,62 @@ const maxIdentityValue = 4096
 // IdentityHeader sets header Name from claim Claim on allowed requests.
 type IdentityHeader struct {
 	Name  string // lower case
-	Claim string // a claim name or a dotted path into nested claims
+	Claim string // a claim name or a dotted path into nested claims, or IssuerClaim
 }
 
-// identity computes identity headers from verified claims: each configured header whose claim
-// renders to a usable value is set, every other one is removed. A header is never in both lists.
-// They are appended to set and remove (the request's scratch memory, or nil); an empty list is
-// nil.
-func (c *Config) identity(claims jwks.ClaimReader, set []Header, remove []string) ([]Header, []string) {
+// IssuerClaim is not a claim of the credential: as an identity header's Claim, it stands for the
+// name (config issuers[].name) of the issuer whose keys verified the credential. Claim names that
+// start with "@" are betterauthz's own: Better Auth's claims (user fields, JavaScript
+// identifiers) never do.
+const IssuerClaim = "@issuer"
+
+// identity computes identity headers from a verified credential — its claims, and issuer, the
+// name of the issuer it is of: each configured header whose value is usable is set, every other
+// one is removed. A header is never in both lists. They are appended to set and remove (the
+// request's scratch memory, or nil); an empty list is nil.
+func (c *Config) identity(claims jwks.ClaimReader, issuer string, set []Header, remove []string) ([]Header, []string) {
 	for _, h := range c.IdentityHeaders {
-		if v, ok := claims.Claim(h.Claim); ok {
-			if s, ok := v.String(); ok && validHeaderValue(s) {
-				set = append(set, Header{Name: h.Name, Value: s})
-				continue
-			}
+		if s, ok := identityValue(claims, issuer, h.Claim); ok && validHeaderValue(s) {
+			set = append(set, Header{Name: h.Name, Value: s})
+			continue
 		}
 		remove = append(remove, h.Name)
 	}
 	return nilIfEmpty(set), nilIfEmpty(remove)
 }
 
+func identityValue(claims jwks.ClaimReader, issuer, claim string) (string, bool) {
+	if claim == IssuerClaim {
+		return issuer, issuer != ""
+	}
+	if v, ok := claims.Claim(claim); ok {
+		return v.String()
+	}
+	return "", false
+}
+
 // Identity is the identity headers a check with these verified claims would set, and those it
-// would remove (for tools that explain a decision, e.g. betterauthz verify).
+// would remove (for tools that explain a decision, e.g. betterauthz verify). The issuer is the
+// one the claims' iss names.
 func (c *Config) Identity(claims jwks.ClaimReader) (set []Header, remove []string) {
-	return c.identity(claims, nil, nil)
+	return c.identity(claims, c.Issuers[stringClaim(claims, "iss")], nil, nil)
+}
+
+// underscoreNames is the underscore spelling of every identity header with a "-" in its name
+// ("x_user_id" for "x-user-id"): CGI and WSGI servers read both spellings as one variable
+// (HTTP_X_USER_ID), so a client's x_user_id would pass for ours. A spelling that is itself an
+// identity header is left out (it is set or removed as one). Computed once per Config.
+func (c *Config) underscoreNames() []string {
+	c.underscoreOnce.Do(func() {
+		for _, h := range c.IdentityHeaders {
+			u := strings.ReplaceAll(h.Name, "-", "_")
+			if u == h.Name || slices.ContainsFunc(c.IdentityHeaders, func(o IdentityHeader) bool { return o.Name == u }) {
+				continue
+			}
+			c.underscore = append(c.underscore, u)
+		}
+	})
+	return c.underscore
 }
 
 // identityNames lists every identity header, appended to names (scratch memory, or nil).

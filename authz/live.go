@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"sync"
 
 	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/jwks"
@@ -53,6 +54,9 @@ type Config struct {
 	Sessions Sessions
 
 	extensions policy.Extensions // parsed context_extensions, per config
+
+	underscoreOnce sync.Once
+	underscore     []string // see underscoreNames
 }
 
 // TokenVerifier checks a token; errors follow package jwks's sentinels.

@@ -1,5 +1,7 @@
 package authz
 
+import "strings"
+
 // Request is what a decision needs to know of an HTTP request, whichever transport brought it.
 type Request struct {
 	// Transport names the door it came through ("grpc", "http"), for logs and metrics.
@@ -95,12 +97,15 @@ func (r *Request) Header(name string) (value string, n int) {
 }
 
 // CORSPreflight reports whether this is a browser's CORS preflight: OPTIONS with Origin and
-// Access-Control-Request-Method. A plain OPTIONS is not one.
+// Access-Control-Request-Method. A plain OPTIONS is not one, nor one whose Origin is "null"
+// (an opaque origin — a sandboxed page, a file, a redirect — which anyone can send, and which no
+// CORS policy should grant anything) or empty.
 func (r *Request) CORSPreflight() bool {
 	if r.Method != "OPTIONS" {
 		return false
 	}
-	_, origin := r.Header("origin")
+	origin, n := r.Header("origin")
 	_, method := r.Header("access-control-request-method")
-	return origin > 0 && method > 0
+	origin = strings.TrimSpace(origin)
+	return n == 1 && origin != "" && !strings.EqualFold(origin, "null") && method > 0
 }

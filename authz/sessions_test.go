@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"net/url"
 	"slices"
 	"strings"
 	"testing"
@@ -100,14 +101,17 @@ func TestSessionCredentials(t *testing.T) {
 		"CSRF: GET needs no origin":         {path: "/orders", headers: map[string]string{"cookie": "better-auth.session_data=cookie-alice", "origin": "https://evil.example"}, want: want{reason: ReasonAllowed, subject: "alice"}},
 		"CSRF on a public route: anonymous": {method: "POST", path: "/public/x", headers: map[string]string{"cookie": "better-auth.session_data=cookie-alice", "origin": "https://evil.example"}, want: want{reason: ReasonPublic}},
 
-		"browser without a session: sign in": {path: "/orders?x=1", headers: map[string]string{"accept": html}, want: want{reason: ReasonSignIn, loc: "https://app.example.com/sign-in?callbackURL=https%3A%2F%2Fapi.example.com%2Forders%3Fx%3D1"}},
-		"browser with an expired cookie":     {path: "/orders", headers: map[string]string{"accept": html, "cookie": "better-auth.session_data=cookie-expired"}, want: want{reason: ReasonSignIn, loc: "https://app.example.com/sign-in?callbackURL="}},
-		"browser during an outage: 503":      {path: "/orders", headers: map[string]string{"accept": html, "cookie": "better-auth.session_token=tok-down"}, want: want{reason: ReasonSessionUnavailable}},
-		"browser with a bad bearer: 401":     {path: "/orders", headers: map[string]string{"accept": html, "authorization": "Bearer bad"}, want: want{reason: ReasonInvalidToken}},
-		"API client: 401":                    {path: "/orders", headers: map[string]string{"accept": "application/json"}, want: want{reason: ReasonMissingToken}},
-		"*/* alone is not a browser":         {path: "/orders", headers: map[string]string{"accept": "*/*"}, want: want{reason: ReasonMissingToken}},
-		"a POST is never redirected":         {method: "POST", path: "/orders", headers: map[string]string{"accept": html}, want: want{reason: ReasonMissingToken}},
-		"HEAD is":                            {method: "HEAD", path: "/orders", headers: map[string]string{"accept": html}, want: want{reason: ReasonSignIn, loc: "https://app.example.com/sign-in?"}},
+		"browser without a session: sign in":   {path: "/orders?x=1", headers: map[string]string{"accept": html}, want: want{reason: ReasonSignIn, loc: "https://app.example.com/sign-in?callbackURL=https%3A%2F%2Fapi.example.com%2Forders%3Fx%3D1"}},
+		"browser with an expired cookie":       {path: "/orders", headers: map[string]string{"accept": html, "cookie": "better-auth.session_data=cookie-expired"}, want: want{reason: ReasonSignIn, loc: "https://app.example.com/sign-in?callbackURL="}},
+		"browser during an outage: 503":        {path: "/orders", headers: map[string]string{"accept": html, "cookie": "better-auth.session_token=tok-down"}, want: want{reason: ReasonSessionUnavailable}},
+		"browser with a bad bearer: 401":       {path: "/orders", headers: map[string]string{"accept": html, "authorization": "Bearer bad"}, want: want{reason: ReasonInvalidToken}},
+		"API client: 401":                      {path: "/orders", headers: map[string]string{"accept": "application/json"}, want: want{reason: ReasonMissingToken}},
+		"*/* alone is not a browser":           {path: "/orders", headers: map[string]string{"accept": "*/*"}, want: want{reason: ReasonMissingToken}},
+		"a POST is never redirected":           {method: "POST", path: "/orders", headers: map[string]string{"accept": html}, want: want{reason: ReasonMissingToken}},
+		"HEAD is":                              {method: "HEAD", path: "/orders", headers: map[string]string{"accept": html}, want: want{reason: ReasonSignIn, loc: "https://app.example.com/sign-in?"}},
+		"absolute-form: the URI's own parts":   {path: "http://API.example.com:8443/orders?x=1", headers: map[string]string{"accept": html}, want: want{reason: ReasonSignIn, loc: "https://app.example.com/sign-in?callbackURL=https%3A%2F%2FAPI.example.com%3A8443%2Forders%3Fx%3D1"}},
+		"a target with an authority-like path": {path: "//evil.com/x", headers: map[string]string{"accept": html}, want: want{reason: ReasonSignIn, loc: "https://app.example.com/sign-in?callbackURL=https%3A%2F%2Fapi.example.com%2F%2Fevil.com%2Fx"}},
+		"a relative target: 400, no redirect":  {path: "@evil.com/x", headers: map[string]string{"accept": html}, want: want{reason: ReasonBadRequest}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -208,7 +212,7 @@ func TestSignInCallbackStaysOnSite(t *testing.T) {
 		"10.0.0.1":             false,
 	} {
 		r := &Request{Method: "GET", Scheme: "https", Host: host, Headers: HeaderMap{"accept": "text/html"}}
-		loc, ok := s.signInRedirect(r, host, "/x")
+		loc, ok := s.signInRedirect(r, host, host, "/x")
 		if !ok || !strings.HasPrefix(loc, "https://app.example.com/sign-in?") {
 			t.Fatalf("%s: %q %v", host, loc, ok)
 		}
@@ -218,5 +222,47 @@ func TestSignInCallbackStaysOnSite(t *testing.T) {
 		if !strings.Contains(loc, "from=mesh") {
 			t.Errorf("%s: signInURL's own query lost: %q", host, loc)
 		}
+	}
+}
+
+// TestCallbackURL: the way back is built from parts, and a target that is not a path is never
+// joined to a host.
+func TestCallbackURL(t *testing.T) {
+	cases := map[string]struct {
+		scheme, authority, target string
+		want                      string // "" for no callbackURL
+	}{
+		"path and query":             {"https", "app.example.com", "/orders?page=2&x=%2F", "https://app.example.com/orders?page=2&x=%2F"},
+		"port kept":                  {"http", "app.example.com:8080", "/a", "http://app.example.com:8080/a"},
+		"IPv6 literal":               {"http", "[::1]:8080", "/a", "http://[::1]:8080/a"},
+		"unknown scheme is https":    {"", "app.example.com", "/a", "https://app.example.com/a"},
+		"scheme case":                {"HTTP", "app.example.com", "/a", "http://app.example.com/a"},
+		"encodings kept as sent":     {"https", "h", "/a%2Fb/%7e", "https://h/a%2Fb/%7e"},
+		"fragment dropped":           {"https", "h", "/a?b#c", "https://h/a?b"},
+		"two slashes stay a path":    {"https", "h", "//evil.com/x", "https://h//evil.com/x"},
+		"backslashes stay a path":    {"https", "h", `/\evil.com/x`, "https://h/%5Cevil.com/x"},
+		"@ in the path stays in it":  {"https", "h", "/@evil.com/x", "https://h/@evil.com/x"},
+		"userinfo-like target":       {"https", "h", "@evil.com/x", ""},
+		"relative target":            {"https", "h", "evil.com/x", ""},
+		"query only":                 {"https", "h", "?x", ""},
+		"empty target":               {"https", "h", "", ""},
+		"no host":                    {"https", "", "/a", ""},
+		"another scheme":             {"javascript", "h", "/a", ""},
+		"host spelled with userinfo": {"https", "evil.com@h", "/a", ""},
+		"bad percent-encoding":       {"https", "h", "/a%zz", ""},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			got, ok := callbackURL(tc.scheme, tc.authority, tc.target)
+			if got != tc.want || ok != (tc.want != "") {
+				t.Fatalf("callbackURL(%q, %q, %q) = %q, %v; want %q", tc.scheme, tc.authority, tc.target, got, ok, tc.want)
+			}
+			if ok {
+				u, err := url.Parse(got)
+				if err != nil || u.Host != tc.authority {
+					t.Fatalf("%q reads as host %q, want %q (%v)", got, u.Host, tc.authority, err)
+				}
+			}
+		})
 	}
 }

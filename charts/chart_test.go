@@ -192,6 +192,11 @@ func TestDefaultsAreSecureAndHotReloadable(t *testing.T) {
 	if s.Issuers[0].Issuer != "https://auth.example.com" {
 		t.Errorf("issuer %s", s.Issuers[0].Issuer)
 	}
+	// Annotations may only tighten, and no preflight passes without a token, unless the
+	// platform owner says otherwise.
+	if s.Annotations.AllowPublic || s.AllowCORSPreflight {
+		t.Errorf("allowPublic %v, allowCORSPreflight %v by default", s.Annotations.AllowPublic, s.AllowCORSPreflight)
+	}
 
 	if len(find(objs, "PodDisruptionBudget")) != 1 {
 		t.Error("no PodDisruptionBudget by default")
@@ -201,8 +206,10 @@ func TestDefaultsAreSecureAndHotReloadable(t *testing.T) {
 			t.Errorf("%s rendered by default", kind)
 		}
 	}
-	if len(find(objs, "ClusterRole")) != 1 || len(find(objs, "ClusterRoleBinding")) != 1 || len(find(objs, "Role")) != 1 {
-		t.Error("want the ConfigMap Role and the annotations ClusterRole/Binding")
+	// The ConfigMap Role; the annotations ClusterRole and its binding; the one reading
+	// IngressClasses and Gateways (always bound cluster-wide).
+	if len(find(objs, "ClusterRole")) != 2 || len(find(objs, "ClusterRoleBinding")) != 2 || len(find(objs, "Role")) != 1 {
+		t.Error("want the ConfigMap Role and the annotations and IngressClasses ClusterRoles/Bindings")
 	}
 }
 
@@ -216,9 +223,26 @@ func TestToggles(t *testing.T) {
 	if _, found, _ := unstructured.NestedFieldNoCopy(one(t, objs, "Deployment").Object, "spec", "replicas"); found {
 		t.Error("replicas set while the HPA scales")
 	}
-	// annotationPolicies.namespaces: the ClusterRole is bound per namespace, not cluster-wide.
-	if len(find(objs, "ClusterRoleBinding")) != 0 {
-		t.Error("ClusterRoleBinding with annotationPolicies.namespaces set")
+	// annotationPolicies.namespaces: the ClusterRole is bound per namespace, not cluster-wide;
+	// only reading IngressClasses and Gateways is.
+	for _, crb := range find(objs, "ClusterRoleBinding") {
+		role, _, _ := unstructured.NestedString(crb.Object, "roleRef", "name")
+		if !strings.HasSuffix(role, "-cluster") {
+			t.Errorf("ClusterRoleBinding to %s with annotationPolicies.namespaces set", role)
+		}
+		for _, cr := range find(objs, "ClusterRole") {
+			if cr.GetName() != role {
+				continue
+			}
+			rules, _, _ := unstructured.NestedSlice(cr.Object, "rules")
+			var resources []string
+			for _, r := range rules {
+				resources = append(resources, fmt.Sprint(r.(map[string]any)["resources"]))
+			}
+			if strings.Join(resources, " ") != "[ingressclasses] [gateways]" {
+				t.Errorf("the cluster-wide ClusterRole grants %v", rules)
+			}
+		}
 	}
 	var bound []string
 	for _, rb := range find(objs, "RoleBinding") {

@@ -55,6 +55,8 @@ func TestTypedValuesInOwnWords(t *testing.T) {
 		"caBundle.key":               {[]string{"caBundle.configMapName=ca", "caBundle.key=ca/crt"}, `caBundle.key: "ca/crt" is not a key of a ConfigMap or Secret`},
 		"grpcTLS.secretName":         {[]string{"grpcTLS.secretName=TLS"}, `grpcTLS.secretName: "TLS" is not a Kubernetes object name`},
 		"namespace":                  {[]string{"annotationPolicies.namespaces[0]=Shop"}, `"Shop" is not a namespace name`},
+		"ingressClasses":             {[]string{"annotationPolicies.ingressClasses[0]=Nginx"}, `annotationPolicies.ingressClasses: "Nginx" is not an IngressClass name`},
+		"gateways":                   {[]string{"annotationPolicies.gateways[0]=public"}, `annotationPolicies.gateways: "public" is not a Gateway (write it as NAMESPACE/NAME`},
 		"clusterDomain":              {[]string{"annotationPolicies.clusterDomain=cluster_local"}, `annotationPolicies.clusterDomain: "cluster_local" is not a DNS domain`},
 		"image.digest":               {[]string{"image.digest=latest"}, `image.digest: "latest" is not an image digest`},
 		"podDisruptionBudget":        {[]string{"podDisruptionBudget.minAvailable=half"}, `podDisruptionBudget.minAvailable: "half" is neither a number of pods nor a percentage (write it like 1 or 50%)`},

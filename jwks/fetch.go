@@ -14,6 +14,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -196,13 +197,15 @@ func (f *fetcher) download(ctx context.Context) ([]jwkset.JWK, []error, error) {
 
 // ParseSet parses a JWKS document. A key that cannot be used (unsupported type, bad
 // parameters, no kid, use other than "sig", symmetric, RSA under MinRSABits) is skipped and
-// reported in problems, as is a key repeated identically. The set as a whole fails when it is
-// not one JSON object, when a member name appears twice anywhere in it or two different keys
-// share a kid (which key is meant would be a guess), or when it lists keys and none is usable.
-// {"keys":[]} is a valid, empty set.
+// reported in problems, as is a key repeated identically. A kid under which two different keys
+// are listed is dropped whole — neither key is trusted, which one is meant would be a guess —
+// and reported, while the rest of the set stays usable: an attacker who slips a key in beside a
+// real one must not also stop a key rotation from being picked up. The set as a whole fails
+// when it is not one JSON object, when a member name appears twice anywhere in it, or when it
+// lists keys and none is usable. {"keys":[]} is a valid, empty set.
 func ParseSet(data []byte) (keys []jwkset.JWK, problems []error, err error) {
 	// A name twice anywhere — "keys", or "x" inside a key — makes the document mean different
-	// keys to different parsers: refused whole, like two keys under one kid.
+	// keys to different parsers: refused whole.
 	var rawKeys []byte
 	err = walkObject(data, true, func(name, value []byte) error {
 		if string(name) == "keys" {
@@ -221,6 +224,7 @@ func ParseSet(data []byte) (keys []jwkset.JWK, problems []error, err error) {
 		return nil, nil, errors.New(`not a JSON Web Key Set: "keys" is not a list`)
 	}
 	byKid := make(map[string]jwkset.JWK, len(list))
+	var ambiguous map[string]bool // kids listed with two different keys
 	for i, raw := range list {
 		jwk, err := parseKey(raw)
 		if err != nil {
@@ -228,15 +232,23 @@ func ParseSet(data []byte) (keys []jwkset.JWK, problems []error, err error) {
 			continue
 		}
 		kid := jwk.Marshal().KID
-		if prev, dup := byKid[kid]; dup {
-			if !sameKey(prev, jwk) {
-				return nil, problems, fmt.Errorf("keys[%d]: kid %q names two different keys", i, kid)
+		prev, dup := byKid[kid]
+		switch {
+		case !dup:
+			byKid[kid] = jwk
+			keys = append(keys, jwk)
+		case ambiguous[kid] || !sameKey(prev, jwk):
+			if ambiguous == nil {
+				ambiguous = map[string]bool{}
 			}
+			ambiguous[kid] = true
+			problems = append(problems, fmt.Errorf("keys[%d]: kid %q names two different keys: neither is trusted", i, kid))
+		default:
 			problems = append(problems, fmt.Errorf("keys[%d]: kid %q: duplicate kid (the same key again, ignored)", i, kid))
-			continue
 		}
-		byKid[kid] = jwk
-		keys = append(keys, jwk)
+	}
+	if len(ambiguous) > 0 {
+		keys = slices.DeleteFunc(keys, func(k jwkset.JWK) bool { return ambiguous[k.Marshal().KID] })
 	}
 	if len(list) > 0 && len(keys) == 0 {
 		return nil, problems, fmt.Errorf("none of its %d keys is usable: %w", len(list), problems[0])

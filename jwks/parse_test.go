@@ -1,13 +1,18 @@
 package jwks_test
 
 import (
+	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
 	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/MicahParks/jwkset"
 
 	"github.com/betterauthz/betterauthz/jwks"
 )
@@ -22,6 +27,7 @@ func TestParseSet(t *testing.T) {
 	cases := map[string]struct {
 		doc      string
 		keys     int
+		kids     []string // the kids of the keys, in order, when given
 		problems int
 		err      string // substring; "" = no error
 	}{
@@ -42,10 +48,32 @@ func TestParseSet(t *testing.T) {
 			doc:  `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","kid":"g"},{"kty":"XYZ","kid":"b"},7]}`,
 			keys: 1, problems: 2,
 		},
-		"two different keys under one kid refuse the set": {
+		// Neither key of a kid listed twice is trusted, the rest of the set is: a key rotated in
+		// while an attacker's key sits beside a real one still verifies.
+		"two different keys under one kid drop that kid": {
+			doc: `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","kid":"d"},` +
+				`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"d"},` +
+				`{"kty":"OKP","crv":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","kid":"d"},` +
+				`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"rotated"}]}`,
+			kids: []string{"rotated"}, problems: 2,
+		},
+		"the same key under one kid twice, the other after a different one": {
+			doc: `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","kid":"d"},` +
+				`{"kty":"OKP","crv":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","kid":"d"},` +
+				`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"d"},` +
+				`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"e"}]}`,
+			kids: []string{"e"}, problems: 2,
+		},
+		"one algorithm under one kid, another under the same kid": {
+			doc: `{"keys":[{"kty":"OKP","crv":"Ed25519","alg":"EdDSA","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","kid":"d"},` +
+				`{"kty":"OKP","crv":"Ed25519","alg":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","kid":"d"},` +
+				`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"e"}]}`,
+			kids: []string{"d", "e"}, problems: 1, // Ed25519 is EdDSA's other name: the same key
+		},
+		"only a kid listed twice": {
 			doc: `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","kid":"d"},` +
 				`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"d"}]}`,
-			err: `kid "d" names two different keys`,
+			err: `none of its 2 keys is usable: keys[1]: kid "d" names two different keys: neither is trusted`,
 		},
 		"a member twice in a key refuses the set": {
 			doc: `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","kid":"g"},{"kty":"OKP","crv":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"x2"}]}`,
@@ -71,6 +99,16 @@ func TestParseSet(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
+			var kids []string
+			for _, k := range keys {
+				kids = append(kids, k.Marshal().KID)
+			}
+			if tc.kids != nil {
+				tc.keys = len(tc.kids)
+				if !slices.Equal(kids, tc.kids) {
+					t.Errorf("kids %q, want %q", kids, tc.kids)
+				}
+			}
 			if len(keys) != tc.keys || len(problems) != tc.problems {
 				t.Fatalf("%d keys, %d problems (%v); want %d, %d", len(keys), len(problems), problems, tc.keys, tc.problems)
 			}
@@ -89,7 +127,8 @@ func rsaJWK(bits int, kid string) string {
 }
 
 func FuzzParseSet(f *testing.F) {
-	for _, seed := range []string{betterAuthJWKS, `{"keys":[]}`, `{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB","kid":"r"}]}`, `null`, `{"keys":null}`, `{"keys":[{"kty":"EC","crv":"P-521","x":"","y":"","kid":"x"}]}`} {
+	for _, seed := range []string{betterAuthJWKS, `{"keys":[]}`, `{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB","kid":"r"}]}`, `null`, `{"keys":null}`, `{"keys":[{"kty":"EC","crv":"P-521","x":"","y":"","kid":"x"}]}`,
+		`{"keys":[{"kty":"OKP","crv":"Ed25519","x":"vINYwpagLtkt_D8W9bgGgUebfAZs0M1-0WM5EpsFOrc","kid":"d"},{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"d"},{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"e"}]}`} {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -97,14 +136,36 @@ func FuzzParseSet(f *testing.F) {
 		if err != nil && len(keys) > 0 {
 			t.Fatalf("error %v with %d keys", err, len(keys))
 		}
-		seen := map[string]bool{}
+		seen := map[string]jwkset.JWK{}
 		for _, k := range keys {
 			kid := k.Marshal().KID
-			if kid == "" || seen[kid] {
+			if _, dup := seen[kid]; kid == "" || dup {
 				t.Fatalf("kid %q empty or repeated", kid)
 			}
-			seen[kid] = true
+			seen[kid] = k
 		}
-		_ = problems
+		if err != nil || len(keys) == 0 {
+			return
+		}
+		// A kid kept is never one the document also lists with another usable key: which of
+		// two keys is meant would be a guess.
+		var doc struct{ Keys []json.RawMessage }
+		if json.Unmarshal(data, &doc) != nil {
+			t.Fatalf("ParseSet accepted what encoding/json refuses: %q", data)
+		}
+		for i, raw := range doc.Keys {
+			one, _, err := jwks.ParseSet([]byte(`{"keys":[` + string(raw) + `]}`))
+			if err != nil || len(one) != 1 {
+				continue
+			}
+			kept, ok := seen[one[0].Marshal().KID]
+			if !ok {
+				continue
+			}
+			type equaler interface{ Equal(crypto.PublicKey) bool }
+			if e, ok := kept.Key().(equaler); !ok || !e.Equal(one[0].Key()) || kept.Marshal().ALG != one[0].Marshal().ALG {
+				t.Fatalf("kid %q kept although keys[%d] is another key under it (%d problems)", one[0].Marshal().KID, i, len(problems))
+			}
+		}
 	})
 }

@@ -35,7 +35,7 @@ func TestKubernetesManifestsDryRun(t *testing.T) {
 	if err := api.CreateNamespaces(ctx, "betterauthz", "shop", "app", "istio-system"); err != nil {
 		t.Fatal(err)
 	}
-	for _, file := range []string{"rbac.yaml", "install.yaml", "istio/envoyfilter.yaml", "sidecar/configmap.yaml", "sidecar/app.yaml", "sidecar/istio.yaml", "sidecar/istio-unix.yaml", "istio/destinationrule-tls.yaml", "istio/destinationrule-mtls.yaml"} {
+	for _, file := range []string{"rbac.yaml", "install.yaml", "istio/envoyfilter.yaml", "istio/drop-underscore-headers.yaml", "sidecar/configmap.yaml", "sidecar/app.yaml", "sidecar/istio.yaml", "sidecar/istio-unix.yaml", "istio/destinationrule-tls.yaml", "istio/destinationrule-mtls.yaml"} {
 		t.Run(file, func(t *testing.T) {
 			data, err := os.ReadFile(file)
 			if err != nil {

@@ -1,6 +1,7 @@
 // Package session resolves Better Auth session tokens — the session_token cookie — by asking
-// Better Auth's get-session endpoint, coalescing concurrent lookups of one session and caching
-// the answer for a short, bounded while. It knows nothing of Envoy, Kubernetes or policy.
+// Better Auth's get-session endpoint, coalescing concurrent lookups of one session, capping the
+// calls in flight and caching the answer for a short, bounded while. It knows nothing of Envoy,
+// Kubernetes or policy.
 package session
 
 import (
@@ -12,9 +13,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
-
-	"golang.org/x/sync/singleflight"
 
 	"github.com/betterauthz/betterauthz/jwks"
 )
@@ -36,12 +36,20 @@ type Options struct {
 	// URL of Better Auth's get-session endpoint, e.g. https://auth.example.com/api/auth/get-session.
 	// Required.
 	URL string
-	// TTL is how long an answer — a session, or that there is none — is trusted; a sign-out
-	// shows within it. Default 30s.
+	// TTL is how long a session is trusted; a sign-out shows within it. Default 30s.
 	TTL time.Duration
+	// RefusedTTL is how long an answer that there is no session is trusted: short, so that a
+	// session Better Auth does not see yet (a read replica behind) is not refused for long.
+	// Default the shorter of TTL and 5s.
+	RefusedTTL time.Duration
+	// MaxConcurrent caps the get-session calls in flight; a lookup that finds no free slot waits
+	// for one under its caller's context. Default 64.
+	MaxConcurrent int
 	// Timeout bounds one call to Better Auth. Default 2s.
 	Timeout time.Duration
-	// MaxEntries and MaxBytes bound the cache. Defaults 10000 and 16 MiB.
+	// MaxEntries and MaxBytes bound the cache of sessions. Defaults 10000 and 16 MiB. Answers
+	// that there is no session are cached apart, in an eighth of each, so that a flood of
+	// made-up tokens cannot push live sessions out.
 	MaxEntries, MaxBytes int
 	// MaxResponseBytes caps get-session's answer. Default 64 KiB.
 	MaxResponseBytes int64
@@ -54,8 +62,10 @@ type Options struct {
 
 // Defaults of Options.
 const (
-	DefaultTTL     = 30 * time.Second
-	DefaultTimeout = 2 * time.Second
+	DefaultTTL           = 30 * time.Second
+	DefaultRefusedTTL    = 5 * time.Second
+	DefaultTimeout       = 2 * time.Second
+	DefaultMaxConcurrent = 64
 )
 
 // Session is what a lookup found.
@@ -69,9 +79,26 @@ type Session struct {
 
 // Lookup resolves session tokens through get-session. It is safe for concurrent use.
 type Lookup struct {
-	o      Options
-	cache  *cache
-	flight singleflight.Group
+	o       Options
+	cache   *cache        // sessions
+	refused *cache        // answers that there is no session
+	slots   chan struct{} // one per get-session call in flight
+
+	mu    sync.Mutex
+	calls map[[32]byte]*call // the lookup running for each token, waiting for a slot or asking
+}
+
+// call is one lookup of a token, shared by every caller asking for that token meanwhile.
+type call struct {
+	done    chan struct{} // closed when s and err are set
+	s       *Session
+	err     error
+	waiters int
+	// asking: the call holds a slot, and goes on for the answer's sake (it is cached) when
+	// its callers have gone. Until then, their going ends it: a token nobody waits for any more
+	// is not worth a call to Better Auth.
+	asking  bool
+	abandon context.CancelFunc
 }
 
 // New returns a Lookup.
@@ -81,6 +108,12 @@ func New(o Options) (*Lookup, error) {
 	}
 	if o.TTL <= 0 {
 		o.TTL = DefaultTTL
+	}
+	if o.RefusedTTL <= 0 {
+		o.RefusedTTL = min(o.TTL, DefaultRefusedTTL)
+	}
+	if o.MaxConcurrent <= 0 {
+		o.MaxConcurrent = DefaultMaxConcurrent
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
@@ -103,35 +136,107 @@ func New(o Options) (*Lookup, error) {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Lookup{o: o, cache: newCache(o.MaxEntries, o.MaxBytes)}, nil
+	return &Lookup{
+		o:       o,
+		cache:   newCache(o.MaxEntries, o.MaxBytes),
+		refused: newCache(max(o.MaxEntries/8, 1), max(o.MaxBytes/8, 1024)),
+		slots:   make(chan struct{}, o.MaxConcurrent),
+		calls:   map[[32]byte]*call{},
+	}, nil
 }
 
 // Lookup resolves the session token sent in cookie cookieName. Concurrent lookups of one token
-// share one call to Better Auth; answers are cached for TTL. The wait is bounded by ctx (see
-// jwks.WaitContext); the call itself by Timeout, so that a caller giving up does not cancel
-// it for the others.
+// share one call to Better Auth, and at most MaxConcurrent calls are in flight; a session is
+// cached for TTL, its absence for RefusedTTL. The wait — for a slot, then for the answer — is
+// bounded by ctx (see jwks.WaitContext) and ends in ErrTimeout; the call itself is bounded by
+// Timeout, so that a caller giving up does not cancel it for the others.
 func (l *Lookup) Lookup(ctx context.Context, cookieName, token string) (*Session, error) {
 	key := sha256.Sum256([]byte(cookieName + "=" + token))
 	now := l.o.Now()
 	if s, err, ok := l.cache.get(key, now); ok {
 		return s, err
 	}
-	ch := l.flight.DoChan(string(key[:]), func() (any, error) {
-		s, err := l.ask(cookieName, token)
-		if err == nil || errors.Is(err, ErrNoSession) {
-			l.cache.put(key, s, err, l.o.Now().Add(l.o.TTL))
-		}
-		return s, err
-	})
+	if _, err, ok := l.refused.get(key, now); ok {
+		return nil, err
+	}
+	c := l.join(key, cookieName, token)
 	wctx, cancel := jwks.WaitContext(ctx)
 	defer cancel()
 	select {
-	case r := <-ch:
-		s, _ := r.Val.(*Session)
-		return s, r.Err
+	case <-c.done:
+		return c.s, c.err
 	case <-wctx.Done():
+		l.leave(key, c)
 		return nil, fmt.Errorf("%w: %w", ErrTimeout, wctx.Err())
 	}
+}
+
+// join adds the caller to the lookup of key running now, or starts one.
+func (l *Lookup) join(key [32]byte, cookieName, token string) *call {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c := l.calls[key]
+	if c == nil {
+		ctx, abandon := context.WithCancel(context.Background())
+		c = &call{done: make(chan struct{}), abandon: abandon}
+		l.calls[key] = c
+		go l.run(ctx, key, c, cookieName, token)
+	}
+	c.waiters++
+	return c
+}
+
+// leave takes a caller that gave up off c. The last one to go ends a call still waiting for a
+// slot, and the next caller of that token starts afresh.
+func (l *Lookup) leave(key [32]byte, c *call) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	c.waiters--
+	if c.waiters == 0 && !c.asking {
+		c.abandon()
+		if l.calls[key] == c {
+			delete(l.calls, key)
+		}
+	}
+}
+
+// run waits for a slot, asks Better Auth and caches the answer. A call abandoned before it
+// got a slot asks nothing.
+func (l *Lookup) run(ctx context.Context, key [32]byte, c *call, cookieName, token string) {
+	defer c.abandon()
+	select {
+	case l.slots <- struct{}{}:
+	case <-ctx.Done():
+		c.err = fmt.Errorf("%w: every caller gave up before a get-session slot was free", ErrTimeout)
+		close(c.done)
+		return
+	}
+	l.mu.Lock()
+	if ctx.Err() != nil { // abandoned while the slot was being taken
+		l.mu.Unlock()
+		<-l.slots
+		c.err = fmt.Errorf("%w: every caller gave up before a get-session slot was free", ErrTimeout)
+		close(c.done)
+		return
+	}
+	c.asking = true
+	l.mu.Unlock()
+
+	s, err := l.ask(cookieName, token)
+	<-l.slots
+	switch {
+	case err == nil:
+		l.cache.put(key, s, nil, l.o.Now().Add(l.o.TTL))
+	case errors.Is(err, ErrNoSession):
+		l.refused.put(key, nil, err, l.o.Now().Add(l.o.RefusedTTL))
+	}
+	l.mu.Lock()
+	if l.calls[key] == c {
+		delete(l.calls, key)
+	}
+	l.mu.Unlock()
+	c.s, c.err = s, err
+	close(c.done)
 }
 
 // ask calls get-session with only the session token cookie, and disableCookieCache so that

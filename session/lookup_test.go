@@ -292,3 +292,183 @@ func FuzzParseAnswer(f *testing.F) {
 		}
 	})
 }
+
+// inFlight is a fake get-session that holds every call until released, and records how many
+// were in flight at most.
+type inFlight struct {
+	mu       sync.Mutex
+	now, max int
+	tokens   map[string]int // calls per Cookie header
+	release  chan struct{}
+}
+
+func newInFlight(t *testing.T, answer string) (*inFlight, string) {
+	f := &inFlight{tokens: map[string]int{}, release: make(chan struct{})}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f.mu.Lock()
+		f.now++
+		f.max = max(f.max, f.now)
+		f.tokens[r.Header.Get("Cookie")]++
+		f.mu.Unlock()
+		defer func() { f.mu.Lock(); f.now--; f.mu.Unlock() }()
+		select {
+		case <-f.release:
+		case <-r.Context().Done():
+		}
+		fmt.Fprint(w, answer)
+	}))
+	t.Cleanup(srv.Close)
+	return f, srv.URL
+}
+
+func (f *inFlight) stats() (now, max, calls int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, n := range f.tokens {
+		calls += n
+	}
+	return f.now, f.max, calls
+}
+
+// waitFor polls cond for up to 5 s.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func TestLookupCapsTheCallsInFlight(t *testing.T) {
+	f, url := newInFlight(t, "null")
+	l := newLookup(t, url, Options{MaxConcurrent: 3})
+	var wg sync.WaitGroup
+	errs := make(chan error, 20)
+	for i := range 20 {
+		wg.Go(func() {
+			_, err := l.Lookup(context.Background(), "c", fmt.Sprint("token-", i))
+			errs <- err
+		})
+	}
+	waitFor(t, "3 calls in flight", func() bool { now, _, _ := f.stats(); return now == 3 })
+	time.Sleep(50 * time.Millisecond)
+	if now, _, calls := f.stats(); now != 3 || calls != 3 {
+		t.Fatalf("%d calls in flight, %d made, with 20 lookups waiting: want 3 and 3", now, calls)
+	}
+	close(f.release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if !errors.Is(err, ErrNoSession) {
+			t.Fatalf("a lookup that waited for a slot: %v, want ErrNoSession", err)
+		}
+	}
+	if _, most, calls := f.stats(); most != 3 || calls != 20 {
+		t.Fatalf("%d calls at most in flight, %d made: want 3 and 20", most, calls)
+	}
+}
+
+func TestLookupWithoutASlotFailsWithinTheCallersDeadlineAndAsksNothing(t *testing.T) {
+	f, url := newInFlight(t, answer)
+	l := newLookup(t, url, Options{MaxConcurrent: 1})
+	held := make(chan error, 1)
+	go func() { _, err := l.Lookup(context.Background(), "c", "holder"); held <- err }()
+	waitFor(t, "the slot taken", func() bool { now, _, _ := f.stats(); return now == 1 })
+
+	var wg sync.WaitGroup
+	for i := range 10 {
+		wg.Go(func() {
+			// The slot stays taken until every one of these has answered: they can only
+			// answer by giving up.
+			ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+			defer cancel()
+			if _, err := l.Lookup(ctx, "c", fmt.Sprint("flood-", i)); !errors.Is(err, ErrTimeout) {
+				t.Errorf("a lookup that found no slot: %v, want ErrTimeout", err)
+			}
+		})
+	}
+	wg.Wait()
+	close(f.release)
+	if err := <-held; err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond) // a call wrongly left waiting would take the slot now
+	if _, _, calls := f.stats(); calls != 1 {
+		t.Fatalf("%d calls: lookups whose callers gave up before a slot was free reached Better Auth", calls)
+	}
+	// A caller of the same token after they gave up starts afresh.
+	if _, err := l.Lookup(context.Background(), "c", "flood-3"); err != nil {
+		t.Fatalf("a later lookup of a token whose callers gave up: %v", err)
+	}
+}
+
+func TestLookupCoalescesIdenticalLookupsWaitingForASlot(t *testing.T) {
+	f, url := newInFlight(t, answer)
+	l := newLookup(t, url, Options{MaxConcurrent: 1})
+	go func() { _, _ = l.Lookup(context.Background(), "c", "holder") }()
+	waitFor(t, "the slot taken", func() bool { now, _, _ := f.stats(); return now == 1 })
+	var wg sync.WaitGroup
+	for range 30 {
+		wg.Go(func() {
+			if _, err := l.Lookup(context.Background(), "c", "same"); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	// Some of them give up; the others still share the one call.
+	for range 5 {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+		if _, err := l.Lookup(ctx, "c", "same"); !errors.Is(err, ErrTimeout) {
+			t.Errorf("a caller that gave up: %v", err)
+		}
+		cancel()
+	}
+	close(f.release)
+	wg.Wait()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := f.tokens["c=same"]; n != 1 {
+		t.Fatalf("%d calls for 35 lookups of one token, want 1", n)
+	}
+}
+
+func TestRefusedTokensDoNotPushSessionsOut(t *testing.T) {
+	srv, calls := fakeBetterAuth(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Cookie") == "c=live" {
+			fmt.Fprint(w, answer)
+			return
+		}
+		fmt.Fprint(w, "null")
+	})
+	now := time.Unix(1_000_000, 0)
+	var mu sync.Mutex
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	l := newLookup(t, srv.URL, Options{MaxEntries: 16, TTL: time.Minute, Now: clock})
+	ctx := context.Background()
+	if _, err := l.Lookup(ctx, "c", "live"); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 200 {
+		if _, err := l.Lookup(ctx, "c", fmt.Sprint("bogus-", i)); !errors.Is(err, ErrNoSession) {
+			t.Fatal(err)
+		}
+	}
+	if len(l.refused.m) > 2 {
+		t.Fatalf("%d refused tokens cached, bound 16/8", len(l.refused.m))
+	}
+	before := calls.Load()
+	if _, err := l.Lookup(ctx, "c", "live"); err != nil || calls.Load() != before {
+		t.Fatalf("the live session after a flood of bogus tokens: %v, %d more calls (want it cached)", err, calls.Load()-before)
+	}
+	// A refused token is remembered for RefusedTTL (5 s), not the session TTL.
+	if _, err := l.Lookup(ctx, "c", "bogus-199"); !errors.Is(err, ErrNoSession) || calls.Load() != before {
+		t.Fatalf("a refused token again: %v, %d more calls (want it cached)", err, calls.Load()-before)
+	}
+	mu.Lock()
+	now = now.Add(DefaultRefusedTTL)
+	mu.Unlock()
+	if _, err := l.Lookup(ctx, "c", "bogus-199"); !errors.Is(err, ErrNoSession) || calls.Load() != before+1 {
+		t.Fatalf("a refused token after RefusedTTL: %v, %d more calls (want 1)", err, calls.Load()-before)
+	}
+}

@@ -2,6 +2,7 @@ package extauthz
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -122,6 +123,32 @@ func TestCheckAllocatesOnlyTheAnswer(t *testing.T) {
 	ctx := context.Background()
 	if n := testing.AllocsPerRun(200, func() { _, _ = svc.Check(ctx, req) }); n != 1 {
 		t.Errorf("Check: %v allocations, want 1", n)
+	}
+}
+
+// An allowed Check strips a client's underscore spellings of the identity headers too (a CGI
+// or WSGI upstream reads x_user_id as x-user-id), in its one block or, with more identity
+// headers than fit there, apart.
+func TestCheckRemovesUnderscoreSpellings(t *testing.T) {
+	v := fakeVerifier{"good": claims(`{"sub":"u1","email":"a@example.com","name":"Alice"}`)}
+	many := testLive(v)
+	for i := range 10 {
+		many.Config.IdentityHeaders = append(many.Config.IdentityHeaders, authz.IdentityHeader{Name: fmt.Sprintf("x-z-%d", i), Claim: "sub"})
+	}
+	for name, tc := range map[string]struct {
+		live *authz.Live
+		want []string
+	}{
+		"fits": {testLive(v), []string{"x-user-org", "x_user_email", "x_user_id", "x_user_name", "x_user_org"}},
+		"many": {many, []string{"x-user-org", "x_user_email", "x_user_id", "x_user_name", "x_user_org", "x_z_0", "x_z_1", "x_z_2", "x_z_3", "x_z_4", "x_z_5", "x_z_6", "x_z_7", "x_z_8", "x_z_9"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			svc := NewServer(authz.NewAuthorizer(tc.live, nil))
+			resp, _ := svc.Check(context.Background(), benchRequest("/api/orders"))
+			if got := resp.GetOkResponse().GetHeadersToRemove(); !slices.Equal(got, tc.want) {
+				t.Errorf("headers_to_remove %v, want %v", got, tc.want)
+			}
+		})
 	}
 }
 

@@ -13,7 +13,9 @@ import (
 //
 // Allowed: identity headers are set with OVERWRITE_IF_EXISTS_OR_ADD (with neither append nor
 // append_action set, Envoy appends, and a client's own x-user-id would reach the upstream next
-// to ours) and every identity header not set is in headers_to_remove.
+// to ours) and every identity header not set is in headers_to_remove, as is the underscore
+// spelling of every identity header (x_user_id, which a CGI or WSGI upstream reads as
+// x-user-id: Envoy passes it on unless headers_with_underscores_action drops it).
 //
 // Denied: the HTTP status from the outcome table, a JSON body, and WWW-Authenticate,
 // Retry-After or (a sign-in redirect) Location where they apply.
@@ -38,6 +40,9 @@ type answer struct {
 	ptrs   [answerHeaders]*corev3.HeaderValueOption
 	opts   [answerHeaders]corev3.HeaderValueOption
 	vals   [answerHeaders]corev3.HeaderValue
+	// removes holds headers_to_remove when the identity headers' removals and their underscore
+	// spellings fit.
+	removes [2 * answerHeaders]string
 }
 
 // render answers d, in a's block when d allows the request.
@@ -51,6 +56,13 @@ func (a *answer) render(d *authz.Decision) *authv3.CheckResponse {
 func (a *answer) allow(d *authz.Decision) *authv3.CheckResponse {
 	ok := &a.okResp
 	ok.HeadersToRemove = d.Remove
+	if len(d.Underscored) > 0 {
+		remove := a.removes[:0]
+		if n := len(d.Remove) + len(d.Underscored); n > len(a.removes) {
+			remove = make([]string, 0, n)
+		}
+		ok.HeadersToRemove = append(append(remove, d.Remove...), d.Underscored...)
+	}
 	if n := len(d.Set); n > 0 {
 		ptrs, opts, vals := a.ptrs[:0], a.opts[:0], a.vals[:0]
 		if n > answerHeaders {

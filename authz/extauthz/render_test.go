@@ -5,6 +5,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
@@ -25,8 +26,10 @@ func sampleDecision(r authz.Reason) authz.Decision {
 	case authz.ReasonAllowed, authz.ReasonPublic:
 		d.Set = []authz.Header{{Name: "x-user-email", Value: "a@example.com"}, {Name: "x-user-id", Value: "u1"}}
 		d.Remove = []string{"x-user-name"}
+		d.Underscored = []string{"x_user_email", "x_user_id", "x_user_name"}
 	case authz.ReasonCORSPreflight:
 		d.Remove = []string{"x-user-email", "x-user-id", "x-user-name"}
+		d.Underscored = []string{"x_user_email", "x_user_id", "x_user_name"}
 	case authz.ReasonMissingToken:
 		d.Description = "a bearer token is required"
 	case authz.ReasonInvalidToken:
@@ -118,9 +121,22 @@ func TestRenderInvariants(t *testing.T) {
 				}
 				set[h.GetHeader().GetKey()] = true
 			}
+			removed := map[string]bool{}
 			for _, name := range ok.GetHeadersToRemove() {
 				if set[name] {
 					t.Errorf("%s: %s is both set and removed", reason, name)
+				}
+				removed[name] = true
+			}
+			// A CGI or WSGI upstream reads x_user_id as x-user-id: a client's must not pass.
+			for name := range set {
+				if u := strings.ReplaceAll(name, "-", "_"); !removed[u] {
+					t.Errorf("%s: %s is set, but a client's %s is not removed", reason, name, u)
+				}
+			}
+			for _, name := range d.Remove {
+				if u := strings.ReplaceAll(name, "-", "_"); !removed[u] {
+					t.Errorf("%s: %s is removed, but a client's %s is not", reason, name, u)
 				}
 			}
 			continue

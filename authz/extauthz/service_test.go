@@ -161,6 +161,7 @@ func TestCheckAlwaysAnswersWithACheckResponse(t *testing.T) {
 		"no http":         {&authv3.CheckRequest{Attributes: &authv3.AttributeContext{}}, codes.InvalidArgument, 400, authz.ReasonBadRequest},
 		"verifier panics": {httpCheck("GET", "h", "/", map[string]string{"authorization": "Bearer boom"}), codes.Internal, 500, authz.ReasonInternal},
 		"missing token":   {httpCheck("GET", "h", "/", nil), codes.Unauthenticated, 401, authz.ReasonMissingToken},
+		"relative path":   {httpCheck("GET", "h", "docs/a", nil), codes.InvalidArgument, 400, authz.ReasonBadRequest},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -33,6 +33,7 @@ func (f fakeVerifier) Verify(_ context.Context, token string) (jwks.Claims, erro
 func testHandler(t *testing.T, v fakeVerifier) *Handler {
 	t.Helper()
 	rules, errs := policy.CompileRules([]policy.RuleSpec{
+		{Name: "public-host", Hosts: []string{"public.example.com"}, Policy: "public"},
 		{Name: "public", Paths: []string{"/public/**"}, Policy: "public"},
 		{Name: "admin", Paths: []string{"/admin/**"}, Claims: map[string]any{"role": "admin"}},
 		{Name: "closed", Paths: []string{"/closed"}, Policy: "deny"},
@@ -122,6 +123,47 @@ func TestHandler(t *testing.T) {
 			headers: map[string]string{"X-Forwarded-Uri": "/public/x", "X-Original-Uri": "/admin/x"},
 			want:    want{status: 400, reason: "invalid_request"},
 		},
+		"a relative target: 400, as in gRPC mode": {
+			target:  "/check",
+			headers: map[string]string{"X-Forwarded-Uri": "public/x"},
+			want:    want{status: 400, reason: "invalid_request"},
+		},
+		"a relative X-Original-URI: 400": {
+			target:  "/check",
+			headers: map[string]string{"X-Original-Uri": "@public.example.com/x"},
+			want:    want{status: 400, reason: "invalid_request"},
+		},
+		"the original host decides": {
+			target:  "/check",
+			headers: map[string]string{"X-Original-Uri": "/api", "Host": "public.example.com"},
+			want:    want{status: 200},
+		},
+		"a client's X-Forwarded-Host beside X-Original-URI has no say": {
+			target:  "/check",
+			headers: map[string]string{"X-Original-Method": "GET", "X-Original-Uri": "/api", "X-Forwarded-Host": "public.example.com"},
+			want:    want{status: 401, reason: "missing_token"},
+		},
+		"a client's whole X-Forwarded-* family beside X-Original-URI: 400": {
+			target:  "/check",
+			headers: map[string]string{"X-Original-Uri": "/api", "X-Forwarded-Host": "public.example.com", "X-Forwarded-Uri": "/api", "X-Forwarded-Method": "GET"},
+			want:    want{status: 400, reason: "invalid_request"},
+		},
+		"an absolute-form request line for another host (ingress-nginx): 400": {
+			target: "/check",
+			headers: map[string]string{
+				"X-Forwarded-Method": "GET", "X-Forwarded-Host": "app.example.com", "X-Forwarded-Uri": "/api",
+				"X-Original-Method": "GET", "X-Original-Url": "http://public.example.com/api",
+			},
+			want: want{status: 400, reason: "invalid_request"},
+		},
+		"a port in the client's Host (ingress-nginx) is no disagreement": {
+			target: "/check",
+			headers: map[string]string{
+				"X-Forwarded-Method": "GET", "X-Forwarded-Host": "public.example.com", "X-Forwarded-Uri": "/api",
+				"X-Original-Method": "GET", "X-Original-Url": "http://Public.Example.com:8080/api",
+			},
+			want: want{status: 200},
+		},
 		"no original path": {
 			target: "/check",
 			want:   want{status: 400, reason: "invalid_request"},
@@ -159,6 +201,10 @@ func TestHandler(t *testing.T) {
 			req := httptest.NewRequest(method, tc.target, nil)
 			req.Host = "app.example.com"
 			for k, v := range tc.headers {
+				if k == "Host" {
+					req.Host = v
+					continue
+				}
 				req.Header.Set(k, v)
 			}
 			rec := httptest.NewRecorder()

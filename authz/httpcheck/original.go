@@ -4,6 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
+
+	"github.com/betterauthz/betterauthz/authz"
 )
 
 // The headers proxies describe the original request with, in two families.
@@ -23,6 +25,7 @@ var (
 	errDisagree    = errors.New("X-Forwarded-* and X-Original-* describe different requests: a proxy passes a client's own headers of the family it does not set, so the configuration must set or clear both")
 	errOriginalURL = errors.New("X-Original-URL is not an absolute http(s) URL")
 	errURLAndURI   = errors.New("X-Original-URL and X-Original-URI name different targets")
+	errMethod      = errors.New("X-Forwarded-Method or X-Original-Method is not an HTTP method")
 )
 
 // original is the request a proxy asks about; scheme is "" when no header says.
@@ -36,10 +39,20 @@ type family struct {
 }
 
 // forwardAuth reads the original request of a forward-auth call from its headers: the
-// X-Forwarded-* family (Traefik, Caddy) or the X-Original-* family (nginx, ingress-nginx),
-// falling back to the call's own method and Host. Proxies forward a client's own headers of the
-// family they do not set themselves, so when both families are present every field they both
-// give must agree: a disagreement is refused, never settled by picking one.
+// X-Forwarded-* family (Traefik, Caddy) or the X-Original-* family (nginx, ingress-nginx).
+//
+// A family describes the request when it gives a target (X-Forwarded-Uri; X-Original-URI or
+// -URL). Only a describing family is read: the method, host or scheme of a family that gives
+// no target are a client's own headers passed through by a proxy that sets the other family
+// (nginx as its docs configure it passes a client's X-Forwarded-Host), and are ignored
+// entirely. A describing family that does not give the method or the host stands for the
+// call's own (nginx's auth_request keeps the request's Host unless told otherwise).
+//
+// When both families describe the request, one of them may be a client's, so every field must
+// agree — hosts as rules read them (case, a trailing dot and the port aside; two different
+// ports named are a disagreement too) — and a disagreement is refused, never settled by
+// picking one. A host with a port wins over the same host without one: the port is part of
+// the request's origin, which cookie CSRF and the sign-in callbackURL use.
 func forwardAuth(h http.Header, method, host string) (original, error) {
 	for _, name := range []string{hForwardedMethod, hForwardedHost, hForwardedURI, hForwardedProto, hOriginalMethod, hOriginalURI, hOriginalURL} {
 		if len(h.Values(name)) > 1 {
@@ -51,19 +64,71 @@ func forwardAuth(h http.Header, method, host string) (original, error) {
 	if err != nil {
 		return original{}, err
 	}
-	if !agree(fwd.method, orig.method, true) || !agree(fwd.host, orig.host, true) || !agree(fwd.target, orig.target, false) || !agree(fwd.scheme, orig.scheme, true) {
-		return original{}, errDisagree
+	var described []family
+	for _, f := range []family{fwd, orig} {
+		if f.target != "" {
+			f.method = first(f.method, method)
+			f.host = first(f.host, host)
+			if !isToken(f.method) {
+				// Upper-casing or case-folding anything else could turn it into a method
+				// ("poſt" is POST to strings.ToUpper) that the backend never saw.
+				return original{}, errMethod
+			}
+			described = append(described, f)
+		}
 	}
-	o := original{
-		method: strings.ToUpper(first(fwd.method, orig.method, method)),
-		host:   first(fwd.host, orig.host, host),
-		target: first(fwd.target, orig.target),
-		scheme: strings.ToLower(first(fwd.scheme, orig.scheme)),
-	}
-	if o.target == "" {
+	if len(described) == 0 {
 		return original{}, errNoPath
 	}
-	return o, nil
+	o := described[0]
+	if len(described) == 2 {
+		if o, err = merge(o, described[1]); err != nil {
+			return original{}, err
+		}
+	}
+	return original{method: strings.ToUpper(o.method), host: o.host, target: o.target, scheme: strings.ToLower(o.scheme)}, nil
+}
+
+// isToken reports whether s is an HTTP token (RFC 9110 §5.6.2), which a method is.
+func isToken(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0) {
+			return false
+		}
+	}
+	return s != ""
+}
+
+// merge reads two families describing one request: every field they both give must agree.
+func merge(a, b family) (family, error) {
+	if a.target != b.target || !strings.EqualFold(a.method, b.method) || !agree(a.scheme, b.scheme) || !sameHost(a.host, b.host) {
+		return family{}, errDisagree
+	}
+	if port(a.host) == "" && port(b.host) != "" {
+		a.host = b.host
+	}
+	a.scheme = first(a.scheme, b.scheme)
+	return a, nil
+}
+
+// sameHost compares two families' hosts as rules read them; when both name a port, the ports
+// must be the same too.
+func sameHost(a, b string) bool {
+	if a == b {
+		return true
+	}
+	pa, pb := port(a), port(b)
+	return authz.SameHost(a, b) && (pa == "" || pb == "" || pa == pb)
+}
+
+// port is a host's port, "" when it names none.
+func port(host string) string {
+	i := strings.LastIndexByte(host, ':')
+	if i < 0 || i < strings.LastIndexByte(host, ']') {
+		return ""
+	}
+	return host[i+1:]
 }
 
 // originalFamily reads X-Original-Method, -URI and -URL; a full URL gives the host too.
@@ -106,16 +171,10 @@ func splitAbsoluteURL(raw string) (scheme, host, target string, ok bool) {
 	return scheme, host, target, host != ""
 }
 
-// agree reports whether two families' values for one field are compatible: equal, or one of
-// them silent. Methods and hosts compare case-insensitively.
-func agree(a, b string, fold bool) bool {
-	if a == "" || b == "" {
-		return true
-	}
-	if fold {
-		return strings.EqualFold(a, b)
-	}
-	return a == b
+// agree reports whether two families' values for one field are compatible: equal but for
+// case, or one of them silent.
+func agree(a, b string) bool {
+	return a == "" || b == "" || strings.EqualFold(a, b)
 }
 
 func first(values ...string) string {

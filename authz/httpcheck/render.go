@@ -10,7 +10,12 @@ import (
 //
 // Allowed: 200, every identity header as a response header — the ones the token has no claim
 // for sent with an empty value, so that a proxy copying the header replaces (or, for nginx,
-// drops) a client's own copy instead of leaving it.
+// drops) a client's own copy instead of leaving it. The underscore spellings (d.Underscored)
+// are not sent: these proxies copy only the headers their config names from the answer
+// (Traefik authResponseHeaders, Caddy copy_headers, nginx auth_request_set), so an empty
+// x_user_id would touch a client's x_user_id only in a config that names it — which could as
+// well delete it. The shipped configs do (nginx drops every header with an underscore by
+// default, the Caddyfile deletes them, Traefik's entry point drops them: aliasHeadersStrategy).
 //
 // Denied: the status, body, WWW-Authenticate and Retry-After of the gRPC answer's HTTP side.
 func render(w http.ResponseWriter, d *authz.Decision) {

@@ -25,5 +25,5 @@ func ParseAction(s string) (Action, error) {
 			return a, nil
 		}
 	}
-	return 0, fmt.Errorf("%q is not a policy (public, authenticated, deny)", s)
+	return 0, fmt.Errorf("%q is not a policy (public, authenticated, deny)", clip(s))
 }

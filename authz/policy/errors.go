@@ -1,6 +1,9 @@
 package policy
 
-import "fmt"
+import (
+	"fmt"
+	"unicode/utf8"
+)
 
 // FieldError is one problem in a config, located by its key path ("routes[2].policy").
 type FieldError struct {
@@ -10,7 +13,7 @@ type FieldError struct {
 }
 
 func (e *FieldError) Error() string {
-	path := e.Path
+	path := clip(e.Path)
 	if path == "" {
 		path = "(top level)"
 	}
@@ -20,10 +23,35 @@ func (e *FieldError) Error() string {
 	return fmt.Sprintf("%s: %s", path, e.Msg)
 }
 
-// Errorf makes a FieldError.
+// Errorf makes a FieldError. String arguments are clipped to maxLoggedValue bytes: errors are
+// logged, and a value written by someone else (an annotation, an Envoy route) is never logged
+// in full.
 func Errorf(path string, line int, format string, args ...any) *FieldError {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = clip(s)
+		}
+	}
 	return &FieldError{Path: path, Line: line, Msg: fmt.Sprintf(format, args...)}
 }
+
+// maxLoggedValue bounds how much of one outside value an error or a log line repeats.
+const maxLoggedValue = 256
+
+// clip cuts s to at most maxLoggedValue bytes (at a UTF-8 boundary), marking the cut with "…".
+func clip(s string) string {
+	if len(s) <= maxLoggedValue {
+		return s
+	}
+	cut := maxLoggedValue - len("…")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}
+
+// Clip is clip for other packages' log lines: at most 256 bytes of an outside value.
+func Clip(s string) string { return clip(s) }
 
 // JoinPath prefixes a key path: JoinPath("routes[2]", "claims.role") is "routes[2].claims.role".
 func JoinPath(path, key string) string { return join(path, key) }

@@ -59,14 +59,18 @@ type pathPattern struct {
 	trailing bool     // pattern ends with "/"
 }
 
+// MaxPatternSegments bounds a path pattern's depth: far beyond the paths applications route on,
+// and what keeps a pattern's compiled form small.
+const MaxPatternSegments = 32
+
 func compilePath(p string) (pathPattern, error) {
 	switch {
 	case p == "":
 		return pathPattern{}, errors.New("path pattern is empty")
 	case !strings.HasPrefix(p, "/"):
-		return pathPattern{}, fmt.Errorf("path pattern %q must start with /", p)
+		return pathPattern{}, fmt.Errorf("path pattern %q must start with /", clip(p))
 	case strings.ContainsAny(p, "?#\\%;"):
-		return pathPattern{}, fmt.Errorf("path pattern %q may not contain ?, #, \\, %% or ; (patterns match decoded, normalized paths)", p)
+		return pathPattern{}, fmt.Errorf("path pattern %q may not contain ?, #, \\, %% or ; (patterns match decoded, normalized paths)", clip(p))
 	}
 	pp := pathPattern{raw: p}
 	body := strings.TrimPrefix(p, "/")
@@ -77,12 +81,17 @@ func compilePath(p string) (pathPattern, error) {
 		pp.trailing = true
 		body = strings.TrimSuffix(body, "/")
 	}
-	for _, s := range strings.Split(body, "/") {
+	if strings.Count(body, "/") >= MaxPatternSegments {
+		return pathPattern{}, fmt.Errorf("path pattern %q is deeper than %d segments", clip(p), MaxPatternSegments)
+	}
+	parts := strings.Split(body, "/")
+	pp.segments, pp.lower = make([]string, 0, len(parts)), make([]string, 0, len(parts))
+	for _, s := range parts {
 		switch {
 		case s == "" || s == "." || s == "..":
-			return pathPattern{}, fmt.Errorf("path pattern %q has an empty, . or .. segment", p)
+			return pathPattern{}, fmt.Errorf("path pattern %q has an empty, . or .. segment", clip(p))
 		case strings.Contains(s, "**") && s != "**":
-			return pathPattern{}, fmt.Errorf("path pattern %q: ** must be a whole segment", p)
+			return pathPattern{}, fmt.Errorf("path pattern %q: ** must be a whole segment", clip(p))
 		}
 		pp.segments = append(pp.segments, s)
 		pp.lower = append(pp.lower, strings.ToLower(s))

@@ -31,6 +31,13 @@ type RuleSpec struct {
 	DryRun bool `yaml:"dryRun"`
 }
 
+// MaxRuleName bounds a rule's name: names are logged with every decision. MaxRuleMethods bounds
+// the methods a rule lists.
+const (
+	MaxRuleName    = 256
+	MaxRuleMethods = 32
+)
+
 // Where rules come from (Rule.Source); a Kubernetes object's rules name the object instead,
 // e.g. "Service shop/orders".
 const (
@@ -74,6 +81,10 @@ func CompileRule(spec RuleSpec, path, source string, allowHosts bool, lines Line
 	if r.Name == "" {
 		r.Name = path
 	}
+	if len(spec.Name) > MaxRuleName {
+		bad(JoinPath(path, "name"), "is %d bytes, more than %d", len(spec.Name), MaxRuleName)
+		r.Name = clip(spec.Name)
+	}
 	if spec.Policy != "" {
 		a, err := ParseAction(spec.Policy)
 		if err != nil {
@@ -100,7 +111,13 @@ func CompileRule(spec RuleSpec, path, source string, allowHosts bool, lines Line
 		}
 		r.paths = append(r.paths, pp)
 	}
+	if len(spec.Methods) > MaxRuleMethods {
+		bad(JoinPath(path, "methods"), "lists %d methods, more than %d", len(spec.Methods), MaxRuleMethods)
+	}
 	for i, m := range spec.Methods {
+		if i == MaxRuleMethods {
+			break
+		}
 		up := strings.ToUpper(m)
 		if up == "" || strings.ContainsFunc(up, func(c rune) bool { return c < 'A' || c > 'Z' }) {
 			bad(fmt.Sprintf("%s.methods[%d]", path, i), "%q is not an HTTP method", m)
@@ -150,18 +167,28 @@ func CompileRules(specs []RuleSpec, path, source string, allowHosts bool, lines 
 	return rules, errs
 }
 
+// The route metric label of rules that anyone who can write an Envoy route or annotate an object
+// brings: their names are not bounded by the config.
+const (
+	LabelExtensions = "extensions"
+	LabelAnnotation = "annotation"
+)
+
 // Label names the rule in metrics, where the set of values must stay bounded: a rule from the
-// config or from an Envoy route by its name (the config and Envoy's route table bound those),
-// the default as "default", and every rule a Kubernetes object brings — as many as the cluster
-// has objects — as "annotation". Logs name every rule in full.
+// config by its name (the config bounds those), the default as "default", every rule an Envoy
+// route's context_extensions bring as "extensions" and every rule a Kubernetes object brings as
+// "annotation" — whoever edits those could make a new series per name. Logs name every rule
+// (names are at most MaxRuleName bytes).
 func (r *Rule) Label() string {
 	switch r.Source {
-	case SourceConfig, SourceContextExtensions:
+	case SourceConfig:
 		return r.Name
+	case SourceContextExtensions:
+		return LabelExtensions
 	case SourceDefault:
 		return "default"
 	default:
-		return "annotation"
+		return LabelAnnotation
 	}
 }
 

@@ -6,6 +6,7 @@ package policy
 // just the first.
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"strconv"
@@ -20,6 +21,7 @@ import (
 type DecodeResult struct {
 	Errs  []error
 	lines map[string]int
+	nodes int // decoded so far, aliases expanded
 }
 
 // Line is the line of the key at path (0 if unknown).
@@ -35,9 +37,29 @@ func (d *DecodeResult) Failed(path string) bool {
 	return false
 }
 
+// maxDecodedNodes bounds the nodes one document decodes to, aliases expanded: a few kilobytes of
+// YAML whose aliases point at aliases (a "billion laughs") would otherwise take minutes of CPU
+// and gigabytes of memory.
+const maxDecodedNodes = 100_000
+
+// ErrAliases refuses YAML anchors and aliases in documents betterauthz takes from people it does
+// not trust as it trusts the config's owner (annotations, Envoy routes).
+var ErrAliases = errors.New("YAML anchors and aliases (&name, *name) are not accepted here: write the values out")
+
 // Decode decodes YAML into out (a pointer). Unlike yaml.v3's KnownFields, every error names the
-// full key path (prefixed with base, which may be empty), and all errors are reported.
+// full key path (prefixed with base, which may be empty), and all errors are reported. Aliases
+// are expanded, up to maxDecodedNodes nodes in all.
 func Decode(data []byte, out any, base string) *DecodeResult {
+	return decode(data, out, base, true)
+}
+
+// DecodeUntrusted is Decode for documents from annotations and Envoy routes: a document with an
+// anchor or an alias is refused whole (ErrAliases).
+func DecodeUntrusted(data []byte, out any, base string) *DecodeResult {
+	return decode(data, out, base, false)
+}
+
+func decode(data []byte, out any, base string, aliases bool) *DecodeResult {
 	d := &DecodeResult{lines: map[string]int{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
@@ -47,8 +69,27 @@ func Decode(data []byte, out any, base string) *DecodeResult {
 	if doc.Kind == 0 || len(doc.Content) == 0 {
 		return d // empty document: all defaults
 	}
+	if !aliases {
+		if line := anchorLine(&doc); line > 0 {
+			d.Errs = append(d.Errs, &FieldError{Path: base, Line: line, Msg: ErrAliases.Error()})
+			return d
+		}
+	}
 	decodeNode(doc.Content[0], reflect.ValueOf(out).Elem(), base, d)
 	return d
+}
+
+// anchorLine is the line of the first anchor or alias in the document, 0 if it has none.
+func anchorLine(n *yaml.Node) int {
+	if n.Anchor != "" || n.Kind == yaml.AliasNode {
+		return max(n.Line, 1)
+	}
+	for _, c := range n.Content {
+		if line := anchorLine(c); line > 0 {
+			return line
+		}
+	}
+	return 0
 }
 
 var durationType = reflect.TypeOf(time.Duration(0))
@@ -61,10 +102,16 @@ type decoder struct {
 }
 
 func (dc decoder) fail(format string, args ...any) {
-	dc.d.Errs = append(dc.d.Errs, &FieldError{Path: dc.path, Line: dc.n.Line, Msg: fmt.Sprintf(format, args...)})
+	dc.d.Errs = append(dc.d.Errs, Errorf(dc.path, dc.n.Line, format, args...))
 }
 
 func decodeNode(n *yaml.Node, v reflect.Value, path string, d *DecodeResult) {
+	if d.nodes++; d.nodes > maxDecodedNodes {
+		if d.nodes == maxDecodedNodes+1 {
+			d.Errs = append(d.Errs, &FieldError{Path: path, Line: n.Line, Msg: fmt.Sprintf("the document decodes to more than %d values (aliases expanded)", maxDecodedNodes)})
+		}
+		return
+	}
 	if _, ok := d.lines[path]; !ok {
 		d.lines[path] = n.Line
 	}

@@ -106,7 +106,7 @@ func (c *chaos) fault(ctx context.Context, m faultjwks.Mode) bool {
 		d = slowFaultFor
 	}
 	before := c.fj.Requests()
-	c.tl.begin(m)
+	c.tl.begin(m, c.pool.firstKid())
 	ok := sleep(ctx, d)
 	c.tl.end()
 	c.mu.Lock()

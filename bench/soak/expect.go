@@ -11,9 +11,9 @@ import (
 	"github.com/betterauthz/betterauthz/internal/testenv/faultjwks"
 )
 
-// What each kind of token must get. The expectations hold for betterauthz's JWKS behaviour as
-// it is and as it is being hardened (refusing JWKS redirects, RSA keys under 2048 bits, and a
-// set with two different keys under one kid): where the two differ, both answers are right.
+// What each kind of token must get. betterauthz refuses JWKS redirects and RSA keys under 2048
+// bits, and trusts neither key of a kid a set lists with two different keys (the rest of the
+// set it does).
 
 // kind is a kind of token the load sends.
 type kind int
@@ -108,6 +108,9 @@ type conditions struct {
 	// established: an earlier check of a token with this kid was allowed, after the last Empty
 	// window — betterauthz has shown it holds the key, and it keeps it through failed fetches.
 	established bool
+	// duplicated: the check met a DuplicateKid window (or its settle time) that listed this
+	// token's kid twice, so betterauthz may have dropped the kid (401 unknown_key).
+	duplicated bool
 }
 
 // verdict is how an answer is judged.
@@ -128,10 +131,12 @@ func judge(k kind, sub string, a answer, c conditions) (verdict, string) {
 	}
 	// While a fault is active or has just ended, a token whose kid betterauthz does not hold
 	// may find the JWKS unreachable (503 keys_unavailable), the wait for it cut short (503
-	// timeout, or the check's own deadline), or a set without its key (Empty: 401 unknown_key).
+	// timeout, or the check's own deadline), or a set without its key (Empty, or DuplicateKid
+	// for the kid it lists twice: 401 unknown_key).
 	unreachable := !c.quiet && (a.reason == "keys_unavailable" || a.reason == "timeout" || a.deadline)
 	emptied := !c.quiet && c.episode.has(faultjwks.Empty) && a.reason == "unknown_key"
-	keyMissing := (!c.established && unreachable) || emptied
+	dropped := c.duplicated && a.reason == "unknown_key"
+	keyMissing := (!c.established && unreachable) || emptied || dropped
 
 	switch k {
 	case kindValid, kindRotated:

@@ -82,6 +82,8 @@ func TestJudge(t *testing.T) {
 	emptied := conditions{episode: modeSet(0).with(faultjwks.Empty), established: false}
 	redirect := conditions{episode: modeSet(0).with(faultjwks.Redirect).with(faultjwks.Status500)}
 	unsupported := conditions{episode: modeSet(0).with(faultjwks.UnsupportedBeside)}
+	dupOf := conditions{episode: modeSet(0).with(faultjwks.DuplicateKid), duplicated: true}
+	dupOther := conditions{episode: modeSet(0).with(faultjwks.DuplicateKid), established: true}
 
 	tests := map[string]struct {
 		k    kind
@@ -122,6 +124,13 @@ func TestJudge(t *testing.T) {
 		"collision refused":                    {kindCollision, invalid, quiet, right},
 		"collision allowed":                    {kindCollision, ok, redirect, wrong},
 		"collision unknown_key after empty":    {kindCollision, unknown, emptied, relaxed},
+		// Neither key of a kid listed twice is trusted; every other kid stays.
+		"collision unknown_key, its kid listed twice": {kindCollision, unknown, dupOf, relaxed},
+		"collision allowed, its kid listed twice":     {kindCollision, ok, dupOf, wrong},
+		"valid unknown_key, its kid listed twice":     {kindValid, unknown, dupOf, relaxed},
+		"valid unknown_key, another kid listed twice": {kindValid, unknown, dupOther, wrong},
+		"rotated allowed, another kid listed twice":   {kindRotated, ok, dupOther, right},
+		"rotated 503, another kid listed twice":       {kindRotated, unavailable, dupOther, wrong},
 	}
 	for name, tt := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -145,13 +154,13 @@ func TestTimeline(t *testing.T) {
 		t.Errorf("before any fault: %+v", c)
 	}
 	tl.allowed("k", t0)
-	tl.begin(faultjwks.Hang)
+	tl.begin(faultjwks.Hang, "")
 	s1 := tl.now()
 	if c := tl.conditions("k", t0, s0, time.Now(), s1); c.quiet || !c.episode.has(faultjwks.Hang) || !c.established {
 		t.Errorf("a check that saw a hang begin: %+v", c)
 	}
 	tl.end()
-	tl.begin(faultjwks.Empty)
+	tl.begin(faultjwks.Empty, "")
 	tl.end()
 	s2 := tl.now()
 	now := time.Now()
@@ -166,8 +175,27 @@ func TestTimeline(t *testing.T) {
 	later := *s2
 	later.lastEnd = now.Add(-2 * settle)
 	tl.state.Store(&later)
-	tl.begin(faultjwks.Garbage)
+	tl.begin(faultjwks.Garbage, "")
 	if ep := tl.now().episode; ep.has(faultjwks.Hang) || !ep.has(faultjwks.Garbage) {
 		t.Errorf("episode after a quiet stretch: %s", ep)
+	}
+	tl.end()
+
+	// A kid listed twice may be dropped; the others stay established.
+	t3 := time.Now()
+	tl.allowed("k", t3)
+	tl.allowed("other", t3)
+	tl.begin(faultjwks.DuplicateKid, "k")
+	tl.end()
+	s3, now := tl.now(), time.Now()
+	if c := tl.conditions("k", now, s3, now, s3); !c.duplicated || c.established {
+		t.Errorf("the kid listed twice, after the window: %+v", c)
+	}
+	if c := tl.conditions("other", now, s3, now, s3); c.duplicated || !c.established {
+		t.Errorf("another kid, after the window: %+v", c)
+	}
+	tl.allowed("k", time.Now())
+	if c := tl.conditions("k", now, s3, now, s3); !c.established {
+		t.Errorf("the kid allowed again after the window: %+v", c)
 	}
 }

@@ -24,6 +24,11 @@ type faultState struct {
 	// lastEmptyEnd is when the last Empty window ended: keys betterauthz held before it may
 	// have been dropped, since a set without keys is a successful fetch.
 	lastEmptyEnd time.Time
+	// dupKid is the kid the last DuplicateKid window listed twice, and lastDupEnd when that
+	// window ended: betterauthz trusts neither key of a kid listed twice, so the real key of
+	// dupKid may have been dropped until the next fetch after it.
+	dupKid     string
+	lastDupEnd time.Time
 	// episode is the modes of the faults since the last quiet stretch (settle without a
 	// fault), the active one included.
 	episode modeSet
@@ -51,9 +56,10 @@ func newTimeline(fj *faultjwks.Server) *timeline {
 
 func (t *timeline) now() *faultState { return t.state.Load() }
 
-// begin puts mode m on. The state is published before the server switches, so no answer to
-// the fault can be judged by a state without it.
-func (t *timeline) begin(m faultjwks.Mode) {
+// begin puts mode m on; target is the kid DuplicateKid lists twice (the JWKS's first). The
+// state is published before the server switches, so no answer to the fault can be judged by a
+// state without it.
+func (t *timeline) begin(m faultjwks.Mode, target string) {
 	prev := t.state.Load()
 	next := *prev
 	now := time.Now()
@@ -61,6 +67,9 @@ func (t *timeline) begin(m faultjwks.Mode) {
 		next.episode = 0
 	}
 	next.active, next.episode = m, next.episode.with(m)
+	if m == faultjwks.DuplicateKid {
+		next.dupKid = target
+	}
 	t.state.Store(&next)
 	t.fj.Set(m)
 }
@@ -75,8 +84,11 @@ func (t *timeline) end() {
 	t.fj.Set(faultjwks.Normal)
 	next := *prev
 	now := time.Now()
-	if prev.active == faultjwks.Empty {
+	switch prev.active {
+	case faultjwks.Empty:
 		next.lastEmptyEnd = now
+	case faultjwks.DuplicateKid:
+		next.lastDupEnd = now
 	}
 	next.active, next.lastEnd = faultjwks.Normal, now
 	t.state.Store(&next)
@@ -88,11 +100,17 @@ func (t *timeline) conditions(kid string, start time.Time, atStart *faultState, 
 	if !c.quiet {
 		c.episode = atStart.episode | atEnd.episode
 	}
+	// A check that met the DuplicateKid window listing its kid twice may find the kid dropped.
+	c.duplicated = kid != "" && !c.quiet && c.episode.has(faultjwks.DuplicateKid) &&
+		(kid == atStart.dupKid || kid == atEnd.dupKid)
 	if kid != "" && atEnd.active != faultjwks.Empty {
 		t.mu.Lock()
 		at, ok := t.est[kid]
 		t.mu.Unlock()
 		c.established = ok && at.After(atEnd.lastEmptyEnd)
+		if kid == atEnd.dupKid {
+			c.established = c.established && atEnd.active != faultjwks.DuplicateKid && at.After(atEnd.lastDupEnd)
+		}
 	}
 	return c
 }

@@ -43,6 +43,7 @@ type pool struct {
 	gens      []*generation // oldest first
 	attacker  []token       // signed by the attacker key under its own kid
 	collision []token       // signed by the attacker key under the first real kid
+	first     string        // the first kid of Better Auth's JWKS, as of the last refreshForged
 	weakRSA   []token       // signed by the 1024-bit RSA key
 	bogusKids []string      // a few made-up kids, reused (so repeats hit the negative cache)
 }
@@ -182,9 +183,16 @@ func (p *pool) refreshForged() error {
 		wk = append(wk, t)
 	}
 	p.mu.Lock()
-	p.attacker, p.collision, p.weakRSA = at, col, wk
+	p.attacker, p.collision, p.weakRSA, p.first = at, col, wk, first
 	p.mu.Unlock()
 	return nil
+}
+
+// firstKid is the first kid of Better Auth's JWKS: the one DuplicateKid lists twice.
+func (p *pool) firstKid() string {
+	p.mu.RLock()
+	defer p.mu.RUnlock()
+	return p.first
 }
 
 // pick returns a token of kind k, or false when there is none right now.

@@ -16,23 +16,49 @@ import (
 
 // expect is what a proxy does with the stub's answers, where proxies differ.
 type expect struct {
-	family          string // the header family the auth service gets: "X-Original" or "X-Forwarded"
-	emptyIdentity   bool   // an identity header the answer has empty reaches the app empty (else: absent)
-	jsonBody        bool   // denials keep the auth service's JSON body
-	www403          bool   // a 403 keeps its WWW-Authenticate
-	status503       int    // what the client gets for the auth service's 503
-	retryAfter      bool   // ... with its Retry-After
-	status400       int    // what the client gets for the auth service's 400
-	authDownStatus  int    // what the client gets when the auth service does not answer
-	underscoreAlias bool   // a client's X_User_Id reaches the app
-	dotAlias        bool   // a client's X.User.Id reaches the app
+	family string // the header family the auth service gets: "X-Original", "X-Forwarded" or "both"
+	// The headers naming the original host the auth service gets for an absolute-form request
+	// line (GET http://admin.example.com/things with Host: status.example.com:8080), and for a
+	// Host with a port (app.example.com:8080): the host the proxy routes by, and the port.
+	absoluteForm, withPort map[string]string
+	emptyIdentity          bool // an identity header the answer has empty reaches the app empty (else: absent)
+	jsonBody               bool // denials keep the auth service's JSON body
+	www403                 bool // a 403 keeps its WWW-Authenticate
+	status503              int  // what the client gets for the auth service's 503
+	retryAfter             bool // ... with its Retry-After
+	status400              int  // what the client gets for the auth service's 400
+	authDownStatus         int  // what the client gets when the auth service does not answer
+	underscoreAlias        bool // a client's X_User_Id reaches the app
+	dotAlias               bool // a client's X.User.Id reaches the app
 }
 
 var expects = map[proxies.Kind]expect{
-	proxies.Nginx:        {family: "X-Original", status503: 503, retryAfter: true, status400: 400, authDownStatus: 500},
-	proxies.IngressNginx: {family: "X-Original", status503: 500, status400: 500, authDownStatus: 500},
-	proxies.Caddy:        {family: "X-Forwarded", jsonBody: true, www403: true, status503: 503, retryAfter: true, status400: 400, authDownStatus: 502, dotAlias: true},
-	proxies.Traefik:      {family: "X-Forwarded", emptyIdentity: true, jsonBody: true, www403: true, status503: 503, retryAfter: true, status400: 400, authDownStatus: 500},
+	proxies.Nginx: {
+		family:       "X-Original",
+		absoluteForm: map[string]string{"X-Original-Url": "http://admin.example.com:8080/things?page=2"},
+		withPort:     map[string]string{"X-Original-Url": "http://app.example.com:8080/things?page=2"},
+		status503:    503, retryAfter: true, status400: 400, authDownStatus: 500,
+	},
+	proxies.IngressNginx: {
+		family: "both",
+		// X-Original-URL has the client's Host whatever the config says; X-Forwarded-Host,
+		// set by the ConfigMap, the routed host: betterauthz refuses the two hosts.
+		absoluteForm: map[string]string{"X-Forwarded-Host": "admin.example.com", "X-Original-Url": "http://status.example.com:8080/things?page=2"},
+		withPort:     map[string]string{"X-Forwarded-Host": "app.example.com", "X-Original-Url": "http://app.example.com:8080/things?page=2"},
+		status503:    500, status400: 500, authDownStatus: 500,
+	},
+	proxies.Caddy: {
+		family:       "X-Forwarded",
+		absoluteForm: map[string]string{"X-Forwarded-Host": "admin.example.com"},
+		withPort:     map[string]string{"X-Forwarded-Host": "app.example.com:8080"},
+		jsonBody:     true, www403: true, status503: 503, retryAfter: true, status400: 400, authDownStatus: 502, dotAlias: true,
+	},
+	proxies.Traefik: {
+		family:        "X-Forwarded",
+		absoluteForm:  map[string]string{"X-Forwarded-Host": "admin.example.com"},
+		withPort:      map[string]string{"X-Forwarded-Host": "app.example.com:8080"},
+		emptyIdentity: true, jsonBody: true, www403: true, status503: 503, retryAfter: true, status400: 400, authDownStatus: 500,
+	},
 }
 
 var spoofed = http.Header{
@@ -76,6 +102,29 @@ func TestWhatEachProxySendsAndCarries(t *testing.T) {
 				}
 				checkRequest(t, reqs[0], want.family)
 			})
+			t.Run("the host the proxy routes by, with the client's port", func(t *testing.T) {
+				for name, tc := range map[string]struct {
+					target, host string
+					want         map[string]string
+				}{
+					"absolute-form request line": {"http://admin.example.com/things?page=2", "status.example.com:8080", want.absoluteForm},
+					"a port in Host":             {"/things?page=2", "app.example.com:8080", want.withPort},
+				} {
+					t.Run(name, func(t *testing.T) {
+						auth.Reset()
+						proxies.Send(t, p.Addr, "GET", tc.target, with(spoofed, "Host", tc.host, "Authorization", "Bearer good"))
+						reqs := auth.Requests()
+						if len(reqs) != 1 {
+							t.Fatalf("auth service got %d requests", len(reqs))
+						}
+						for h, v := range tc.want {
+							if got := reqs[0].Header.Values(h); len(got) != 1 || got[0] != v {
+								t.Errorf("auth service got %s: %q, want %q", h, got, v)
+							}
+						}
+					})
+				}
+			})
 			t.Run("allow", func(t *testing.T) {
 				up.Reset()
 				resp := proxies.Send(t, p.Addr, "GET", "/things?page=2", with(spoofed, "Authorization", "Bearer good"))
@@ -105,10 +154,16 @@ func checkRequest(t *testing.T, r proxies.AuthRequest, family string) {
 		"X-Original-Method": "POST", "X-Original-Uri": "/things?page=2", "X-Original-Url": "http://app.example.com/things?page=2",
 		"X-Forwarded-Method": "", "X-Forwarded-Uri": "", "X-Forwarded-Host": "",
 	}
-	if family == "X-Forwarded" {
+	switch family {
+	case "X-Forwarded":
 		wantHeaders = map[string]string{
 			"X-Forwarded-Method": "POST", "X-Forwarded-Uri": "/things?page=2", "X-Forwarded-Host": "app.example.com",
 			"X-Original-Method": "", "X-Original-Uri": "", "X-Original-Url": "",
+		}
+	case "both":
+		wantHeaders = map[string]string{
+			"X-Original-Method": "POST", "X-Original-Uri": "/things?page=2", "X-Original-Url": "http://app.example.com/things?page=2",
+			"X-Forwarded-Method": "POST", "X-Forwarded-Uri": "/things?page=2", "X-Forwarded-Host": "app.example.com",
 		}
 	}
 	for name, value := range wantHeaders {

@@ -45,11 +45,13 @@ func TestCaddyfileDeletesIdentityHeadersBeforeForwardAuthInOneRoute(t *testing.T
 
 func TestNginxSetsOneFamilyAndClearsTheOther(t *testing.T) {
 	c := read(t, "nginx.conf")
+	// The host nginx routes by ($host) is what betterauthz decides for, with the client's port.
+	ordered(t, "nginx.conf", c, "map $http_host $betterauthz_port {", `"~(:[0-9]+)$" $1;`, `default       "";`, "}", "server {")
 	ordered(t, "nginx.conf", c, "location = /_betterauthz {", "internal;", "proxy_pass http://BETTERAUTHZ_CHECK_ADDR/check;",
 		"proxy_pass_request_body off;", `proxy_set_header Content-Length "";`,
-		"proxy_set_header Host              $http_host;",
+		"proxy_set_header Host              $host$betterauthz_port;",
 		"proxy_set_header X-Original-Method $request_method;", "proxy_set_header X-Original-URI    $request_uri;",
-		"proxy_set_header X-Original-URL    $scheme://$http_host$request_uri;",
+		"proxy_set_header X-Original-URL    $scheme://$host$betterauthz_port$request_uri;",
 		`proxy_set_header X-Forwarded-Method "";`, `proxy_set_header X-Forwarded-Host   "";`, `proxy_set_header X-Forwarded-Uri    "";`,
 		`proxy_set_header X-Forwarded-Proto  "";`)
 	// Browser sessions: the refreshed session-cache cookie to the browser, the sign-in redirect
@@ -75,9 +77,9 @@ func TestTraefikTrustsNoClientForwardedHeadersAndDropsAliases(t *testing.T) {
 		"authResponseHeaders:", "- X-User-Id", "- X-User-Email", "- X-User-Name")
 }
 
-func TestIngressNginxClearsTheForwardedFamily(t *testing.T) {
+func TestIngressNginxSetsTheForwardedFamilyToTheRoutedHost(t *testing.T) {
 	ordered(t, "ingress-nginx.yaml", read(t, "ingress-nginx.yaml"), "kind: ConfigMap", "name: betterauthz-auth-headers",
-		`X-Forwarded-Method: ""`, `X-Forwarded-Host: ""`, `X-Forwarded-Uri: ""`, "kind: Ingress",
+		"X-Forwarded-Method: $request_method", "X-Forwarded-Host: $host", "X-Forwarded-Uri: $request_uri", "kind: Ingress",
 		"nginx.ingress.kubernetes.io/auth-url: http://", "nginx.ingress.kubernetes.io/auth-method: GET",
 		"nginx.ingress.kubernetes.io/auth-response-headers: X-User-Id, X-User-Email, X-User-Name",
 		"nginx.ingress.kubernetes.io/auth-proxy-set-headers: shop/betterauthz-auth-headers")

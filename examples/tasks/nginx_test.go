@@ -9,11 +9,12 @@ import (
 
 // TestNginxConfIsTheShippedOne: the example's nginx.conf checks requests exactly as the shipped
 // examples/proxies/nginx.conf does (which the proxy tests prove against every kind of spoofing),
-// plus the two lines that keep the credentials from the app.
+// with the same map for the port of the host nginx routes by, plus the two lines that keep the
+// credentials from the app.
 func TestNginxConfIsTheShippedOne(t *testing.T) {
 	tasks, shipped := readFile(t, "nginx.conf"), readFile(t, "../proxies/nginx.conf")
 	extra := []string{`proxy_set_header Authorization "";`, `proxy_set_header Cookie "";`}
-	for _, loc := range []string{"location /", "location = /_betterauthz", "location @betterauthz_error"} {
+	for _, loc := range []string{"map $http_host $betterauthz_port", "location /", "location = /_betterauthz", "location @betterauthz_error"} {
 		got, want := directives(t, tasks, loc), directives(t, shipped, loc)
 		if loc == "location /" {
 			for _, e := range extra {

@@ -162,6 +162,8 @@ func TestUsageErrors(t *testing.T) {
 		"stray argument":    {args: []string{"serve", "extra"}, code: 2, msg: `unexpected argument "extra"`},
 		"bad log decisions": {args: []string{"serve", "--log-decisions", "some", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"}, code: 1, msg: "--log-decisions"},
 		"help":              {args: []string{"serve", "-h"}, code: 0},
+		"bad workload namespace": {args: []string{"serve", "--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"},
+			env: map[string]string{"BETTERAUTHZ_WORKLOAD_NAMESPACE": "Payments_Team"}, code: 1, msg: `--workload-namespace: "Payments_Team" is not a namespace name`},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

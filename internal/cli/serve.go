@@ -20,6 +20,7 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stder
 	fs.StringVar(&o.ConfigPath, "config", "", "YAML config file, watched and hot-reloaded (default: built-in defaults and $BETTER_AUTH_URL)")
 	fs.StringVar(&o.ConfigMap, "configmap", "", "NAMESPACE/NAME of a ConfigMap whose config.yaml is the config, watched through the Kubernetes API")
 	fs.StringVar(&o.Kubeconfig, "kubeconfig", "", "kubeconfig file for the Kubernetes API (default: the pod's service account)")
+	fs.StringVar(&o.WorkloadNamespace, "workload-namespace", "", "namespace of the one workload this betterauthz guards (a sidecar; set it from the downward API): Kubernetes objects of other namespaces never decide its requests")
 	fs.StringVar(&o.GRPCAddr, "grpc-addr", ":9000", "address for ext_authz gRPC and grpc.health.v1: host:port, or unix:///path for a Unix socket")
 	fs.DurationVar(&o.GRPCMaxConnectionAge, "grpc-max-connection-age", server.DefaultMaxConnectionAge, "end each gRPC connection (GOAWAY) after about this long, so Envoy's connections spread over new replicas; 0: never")
 	fs.DurationVar(&o.GRPCMaxConnectionAgeGrace, "grpc-max-connection-age-grace", server.DefaultMaxConnectionAgeGrace, "time the checks in flight on an aged connection get to finish")

@@ -10,7 +10,7 @@ import (
 func (f *File) annotations(c *checker, s *Settings) {
 	s.Annotations = Annotations{
 		Enabled:       deref(f.Annotations.Enabled, true),
-		AllowPublic:   deref(f.Annotations.AllowPublic, true),
+		AllowPublic:   deref(f.Annotations.AllowPublic, false),
 		ClusterDomain: cmp.Or(strings.TrimSuffix(f.Annotations.ClusterDomain, "."), "cluster.local"),
 	}
 	for i, ns := range f.Annotations.Namespaces {
@@ -23,12 +23,46 @@ func (f *File) annotations(c *checker, s *Settings) {
 		}
 	}
 	slices.Sort(s.Annotations.Namespaces)
+	for i, class := range f.Annotations.IngressClasses {
+		if !isDNSSubdomain(class) {
+			c.bad(fmt.Sprintf("annotations.ingressClasses[%d]", i), "%q is not an IngressClass name", class)
+			continue
+		}
+		if !slices.Contains(s.Annotations.IngressClasses, class) {
+			s.Annotations.IngressClasses = append(s.Annotations.IngressClasses, class)
+		}
+	}
+	slices.Sort(s.Annotations.IngressClasses)
+	for i, gw := range f.Annotations.Gateways {
+		ns, name, ok := strings.Cut(gw, "/")
+		if !ok || !isDNSLabel(ns) || !isDNSSubdomain(name) {
+			c.bad(fmt.Sprintf("annotations.gateways[%d]", i), "%q is not NAMESPACE/NAME of a Gateway", gw)
+			continue
+		}
+		if !slices.Contains(s.Annotations.Gateways, gw) {
+			s.Annotations.Gateways = append(s.Annotations.Gateways, gw)
+		}
+	}
+	slices.Sort(s.Annotations.Gateways)
 	for _, label := range strings.Split(s.Annotations.ClusterDomain, ".") {
 		if !isDNSLabel(label) {
 			c.bad("annotations.clusterDomain", "%q is not a DNS domain", f.Annotations.ClusterDomain)
 			break
 		}
 	}
+}
+
+// isDNSSubdomain: DNS labels joined by dots, at most 253 bytes (Kubernetes object names).
+func isDNSSubdomain(s string) bool {
+	if s == "" || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if !isDNSLabel(label) {
+			return false
+		}
+	}
+	return true
 }
 
 // isDNSLabel: lower-case letters, digits and '-', 1..63, not starting or ending with '-'.

@@ -18,25 +18,30 @@ import (
 
 // File is the config file's schema. Pointers mark keys whose absence means "default".
 type File struct {
-	Issuers             []IssuerFile      `yaml:"issuers"`
-	BetterAuthURL       string            `yaml:"betterAuthURL"`
-	BasePath            string            `yaml:"basePath"`
-	JWKSURL             string            `yaml:"jwksURL"`
-	JWKSRefreshInterval *time.Duration    `yaml:"jwksRefreshInterval"`
-	JWKSCAFile          string            `yaml:"jwksCAFile"`
-	MaxKeyAge           *time.Duration    `yaml:"maxKeyAge"`
-	Issuer              string            `yaml:"issuer"`
-	Audiences           []string          `yaml:"audiences"`
-	Algorithms          []string          `yaml:"algorithms"`
-	ClockSkew           *time.Duration    `yaml:"clockSkew"`
-	IdentityHeaders     map[string]string `yaml:"identityHeaders"`
-	AllowCORSPreflight  *bool             `yaml:"allowCORSPreflight"`
-	DefaultPolicy       string            `yaml:"defaultPolicy"`
-	DryRun              *bool             `yaml:"dryRun"`
-	Routes              []policy.RuleSpec `yaml:"routes"`
-	Annotations         AnnotationsFile   `yaml:"annotations"`
-	Cache               CacheFile         `yaml:"cache"`
-	Sessions            SessionsFile      `yaml:"sessions"`
+	Issuers             []IssuerFile   `yaml:"issuers"`
+	BetterAuthURL       string         `yaml:"betterAuthURL"`
+	BasePath            string         `yaml:"basePath"`
+	JWKSURL             string         `yaml:"jwksURL"`
+	JWKSRefreshInterval *time.Duration `yaml:"jwksRefreshInterval"`
+	JWKSCAFile          string         `yaml:"jwksCAFile"`
+	MaxKeyAge           *time.Duration `yaml:"maxKeyAge"`
+	Issuer              string         `yaml:"issuer"`
+	Audiences           []string       `yaml:"audiences"`
+	Algorithms          []string       `yaml:"algorithms"`
+	ClockSkew           *time.Duration `yaml:"clockSkew"`
+	// IdentityHeaders maps a header to the claim it carries on allowed requests (a dotted path
+	// reaches nested claims); every one is stripped when it is not set. "@issuer" is not a claim
+	// but the name of the issuer whose keys verified the credential; no other claim name may
+	// start with @. Default: x-user-id: sub, x-user-email: email, x-user-name: name, and with
+	// more than one issuer x-user-issuer: "@issuer".
+	IdentityHeaders    map[string]string `yaml:"identityHeaders"`
+	AllowCORSPreflight *bool             `yaml:"allowCORSPreflight"`
+	DefaultPolicy      string            `yaml:"defaultPolicy"`
+	DryRun             *bool             `yaml:"dryRun"`
+	Routes             []policy.RuleSpec `yaml:"routes"`
+	Annotations        AnnotationsFile   `yaml:"annotations"`
+	Cache              CacheFile         `yaml:"cache"`
+	Sessions           SessionsFile      `yaml:"sessions"`
 }
 
 // CacheFile is the cache section: the verified-token cache.
@@ -47,10 +52,22 @@ type CacheFile struct {
 
 // AnnotationsFile is the annotations section: how far Kubernetes objects may set policy.
 type AnnotationsFile struct {
-	Enabled       *bool    `yaml:"enabled"`
-	Namespaces    []string `yaml:"namespaces"`
-	AllowPublic   *bool    `yaml:"allowPublic"`
-	ClusterDomain string   `yaml:"clusterDomain"`
+	// Enabled: read per-route policy from the betterauthz.io/ annotations of Services,
+	// Ingresses and HTTPRoutes. Default true.
+	Enabled *bool `yaml:"enabled"`
+	// Namespaces to watch; empty: all.
+	Namespaces []string `yaml:"namespaces"`
+	// AllowPublic: annotations may open routes (public, public-paths, dry runs). Default false:
+	// annotation rules add to the config's, so they can tighten a route but never open one.
+	AllowPublic *bool `yaml:"allowPublic"`
+	// ClusterDomain completes Service host names (name.ns.svc.<domain>). Default cluster.local.
+	ClusterDomain string `yaml:"clusterDomain"`
+	// IngressClasses: the classes of the Ingress controllers that ask this betterauthz; an
+	// Ingress of another class never decides. Empty: every IngressClass that exists.
+	IngressClasses []string `yaml:"ingressClasses"`
+	// Gateways ("NAMESPACE/NAME") that ask this betterauthz: an HTTPRoute decides only through
+	// one of them. Empty: any Gateway that accepted the route.
+	Gateways []string `yaml:"gateways"`
 }
 
 // Annotations are the validated annotations settings.
@@ -63,11 +80,18 @@ type Annotations struct {
 	AllowPublic bool
 	// ClusterDomain completes Service host names (name.ns.svc.<domain>).
 	ClusterDomain string
+	// IngressClasses, sorted: only Ingresses of these classes decide; empty means any class
+	// that exists.
+	IngressClasses []string
+	// Gateways, sorted ("namespace/name"): only HTTPRoutes accepted by one of these decide;
+	// empty means any Gateway.
+	Gateways []string
 }
 
 // Equal reports whether two settings watch and compile the same.
 func (a Annotations) Equal(b Annotations) bool {
-	return a.Enabled == b.Enabled && slices.Equal(a.Namespaces, b.Namespaces) && a.AllowPublic == b.AllowPublic && a.ClusterDomain == b.ClusterDomain
+	return a.Enabled == b.Enabled && slices.Equal(a.Namespaces, b.Namespaces) && a.AllowPublic == b.AllowPublic &&
+		a.ClusterDomain == b.ClusterDomain && slices.Equal(a.IngressClasses, b.IngressClasses) && slices.Equal(a.Gateways, b.Gateways)
 }
 
 // Defaults, as documented in the README's config reference. Those of the verifier and the key
@@ -151,7 +175,7 @@ func (c *checker) bad(path, format string, args ...any) {
 }
 
 func (f *File) routes(c *checker, s *Settings) {
-	s.AllowCORSPreflight = deref(f.AllowCORSPreflight, true)
+	s.AllowCORSPreflight = deref(f.AllowCORSPreflight, false)
 	s.DefaultPolicy = policy.Authenticated
 	if f.DefaultPolicy != "" {
 		a, err := policy.ParseAction(f.DefaultPolicy)

@@ -75,7 +75,8 @@ func TestDefaultsFollowBetterAuth(t *testing.T) {
 		IdentityHeaders: []authz.IdentityHeader{
 			{Name: "x-user-email", Claim: "email"}, {Name: "x-user-id", Claim: "sub"}, {Name: "x-user-name", Claim: "name"},
 		},
-		AllowCORSPreflight: true,
+		// Secure defaults (issue 18): no CORS preflight lets anything through without a token.
+		AllowCORSPreflight: false,
 		DefaultPolicy:      policy.Authenticated,
 	}
 	if !equalSettings(s, want) {
@@ -142,7 +143,8 @@ func TestValidConfigs(t *testing.T) {
 			}
 		}},
 		"annotations.yaml": {check: func(t *testing.T, s *Settings) {
-			want := Annotations{Enabled: true, Namespaces: []string{"billing", "shop"}, AllowPublic: false, ClusterDomain: "corp.internal"}
+			want := Annotations{Enabled: true, Namespaces: []string{"billing", "shop"}, AllowPublic: true, ClusterDomain: "corp.internal",
+				IngressClasses: []string{"internal.example.com", "nginx"}, Gateways: []string{"gateways/public", "infra/internal"}}
 			if !s.Annotations.Equal(want) {
 				t.Errorf("annotations %+v", s.Annotations)
 			}
@@ -177,6 +179,22 @@ func TestValidConfigs(t *testing.T) {
 			if len(s.Routes) != 1 || s.Routes[0].Spec.Issuer != "production" {
 				t.Errorf("routes %+v", s.Routes)
 			}
+			// With more than one issuer, the default identity headers name the issuer too.
+			want := []authz.IdentityHeader{
+				{Name: "x-user-email", Claim: "email"}, {Name: "x-user-id", Claim: "sub"},
+				{Name: "x-user-issuer", Claim: "@issuer"}, {Name: "x-user-name", Claim: "name"},
+			}
+			if !slices.Equal(s.IdentityHeaders, want) {
+				t.Errorf("identity headers %v, want %v", s.IdentityHeaders, want)
+			}
+		}},
+		"issuers-own-identity-headers.yaml": {check: func(t *testing.T, s *Settings) {
+			// Identity headers written out are exactly those, with several issuers too; one of
+			// them may name the issuer.
+			want := []authz.IdentityHeader{{Name: "x-tenant", Claim: "@issuer"}, {Name: "x-user-id", Claim: "sub"}}
+			if len(s.Issuers) != 2 || !slices.Equal(s.IdentityHeaders, want) {
+				t.Errorf("identity headers %v, want %v", s.IdentityHeaders, want)
+			}
 		}},
 		"dry-run.yaml": {check: func(t *testing.T, s *Settings) {
 			if !s.DryRun || !s.Config().DryRun || len(s.Routes) != 1 || !s.Routes[0].DryRun() {
@@ -186,7 +204,8 @@ func TestValidConfigs(t *testing.T) {
 		"sessions.yaml": {check: func(t *testing.T, s *Settings) {
 			want := Sessions{CookieCache: true, Lookup: true, LookupTTL: 10 * time.Second, CookiePrefix: "myapp",
 				LookupURL: "http://better-auth.auth.svc.cluster.local:3000/api/get-session",
-				SignInURL: "https://app.example.com/sign-in?from=mesh", Issuer: "default", TrustedOrigins: []string{"https://app.example.com", "http://localhost:3000"}}
+				SignInURL: "https://app.example.com/sign-in?from=mesh", Issuer: "default", TrustedOrigins: []string{"https://app.example.com", "http://localhost:3000"},
+				MaxConcurrentLookups: 16}
 			if !reflect.DeepEqual(s.Sessions, want) {
 				t.Errorf("sessions %+v", s.Sessions)
 			}
@@ -196,14 +215,14 @@ func TestValidConfigs(t *testing.T) {
 			}
 		}},
 		"empty.yaml": {check: func(t *testing.T, s *Settings) {
-			if !reflect.DeepEqual(s.Sessions, Sessions{CookiePrefix: "better-auth", LookupTTL: 30 * time.Second, LookupURL: "http://localhost:3000/api/auth/get-session", Issuer: "default"}) {
+			if !reflect.DeepEqual(s.Sessions, Sessions{CookiePrefix: "better-auth", LookupTTL: 30 * time.Second, LookupURL: "http://localhost:3000/api/auth/get-session", Issuer: "default", MaxConcurrentLookups: 64}) {
 				t.Errorf("sessions %+v: want off", s.Sessions)
 			}
 			if s.MaxKeyAge != 24*time.Hour || s.JWKSCAFile != "" {
 				t.Errorf("max key age %s, CA file %q", s.MaxKeyAge, s.JWKSCAFile)
 			}
 			if len(s.IdentityHeaders) != 3 || s.DefaultPolicy != policy.Authenticated ||
-				!s.Annotations.Equal(Annotations{Enabled: true, AllowPublic: true, ClusterDomain: "cluster.local"}) {
+				!s.Annotations.Equal(Annotations{Enabled: true, AllowPublic: false, ClusterDomain: "cluster.local"}) {
 				t.Errorf("%+v", s)
 			}
 		}},

@@ -12,15 +12,22 @@ import (
 )
 
 // DefaultIdentityHeaders is used when the config has no identityHeaders key; the map is the
-// caller's.
+// caller's. With more than one issuer, IssuerHeader is added.
 func DefaultIdentityHeaders() map[string]string {
 	return map[string]string{"x-user-id": "sub", "x-user-email": "email", "x-user-name": "name"}
 }
+
+// IssuerHeader is the default identity header of the issuer's name when several issuers are
+// trusted, so that an upstream can tell a staging user from a production one.
+const IssuerHeader = "x-user-issuer"
 
 func (f *File) identity(c *checker, s *Settings) {
 	headers := f.IdentityHeaders
 	if headers == nil {
 		headers = DefaultIdentityHeaders()
+		if len(s.Issuers) > 1 {
+			headers[IssuerHeader] = authz.IssuerClaim
+		}
 	}
 	seen := map[string]string{}
 	for _, name := range slices.Sorted(maps.Keys(headers)) {
@@ -34,12 +41,22 @@ func (f *File) identity(c *checker, s *Settings) {
 			c.bad(path, "names no claim")
 			continue
 		}
-		lower := strings.ToLower(name)
-		if prev, ok := seen[lower]; ok {
-			c.bad(path, "repeats %s (header names are case-insensitive)", prev)
+		if strings.HasPrefix(claim, "@") && claim != authz.IssuerClaim {
+			c.bad(path, "%q is not a claim: names starting with @ are betterauthz's own; the only one is %s (the name of the credential's issuer)", claim, authz.IssuerClaim)
 			continue
 		}
-		seen[lower] = name
+		lower := strings.ToLower(name)
+		// CGI and WSGI upstreams read "_" as "-": x_user_id and x-user-id would be one header.
+		folded := strings.ReplaceAll(lower, "_", "-")
+		if prev, ok := seen[folded]; ok {
+			if strings.ToLower(prev) == lower {
+				c.bad(path, "repeats %s (header names are case-insensitive)", prev)
+			} else {
+				c.bad(path, "repeats %s (CGI and WSGI upstreams read _ as -)", prev)
+			}
+			continue
+		}
+		seen[folded] = name
 		s.IdentityHeaders = append(s.IdentityHeaders, authz.IdentityHeader{Name: lower, Claim: claim})
 	}
 	sort.Slice(s.IdentityHeaders, func(i, j int) bool { return s.IdentityHeaders[i].Name < s.IdentityHeaders[j].Name })

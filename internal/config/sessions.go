@@ -20,6 +20,10 @@ type SessionsFile struct {
 	Issuer         string         `yaml:"issuer"`
 	SignInURL      string         `yaml:"signInURL"`
 	TrustedOrigins []string       `yaml:"trustedOrigins"`
+	// MaxConcurrentLookups caps the get-session calls in flight (default 64, 1..4096):
+	// identical lookups share one call, and a lookup that finds no free slot waits for one
+	// within the check's deadline, then answers 503.
+	MaxConcurrentLookups *int `yaml:"maxConcurrentLookups"`
 }
 
 // Sessions are the validated sessions settings.
@@ -34,6 +38,8 @@ type Sessions struct {
 	// LookupURL is Better Auth's get-session endpoint (default origin(betterAuthURL) + basePath
 	// + /get-session; set it to reach Better Auth inside the cluster, as jwksURL may).
 	LookupURL string
+	// MaxConcurrentLookups caps the get-session calls in flight.
+	MaxConcurrentLookups int
 	// Issuer names the issuer whose cookies these are (default: the first): its keys verify the
 	// session-cache cookie, its get-session resolves session tokens.
 	Issuer string
@@ -48,8 +54,9 @@ type Sessions struct {
 const DefaultCookiePrefix = "better-auth"
 
 const (
-	minLookupTTL = time.Second
-	maxLookupTTL = 10 * time.Minute
+	minLookupTTL            = time.Second
+	maxLookupTTL            = 10 * time.Minute
+	maxMaxConcurrentLookups = 4096
 )
 
 func (f *File) sessions(c *checker, s *Settings) {
@@ -72,6 +79,11 @@ func (f *File) sessions(c *checker, s *Settings) {
 		SignInURL:    sf.SignInURL,
 		LookupURL:    cmp.Or(sf.LookupURL, is.Origin+is.BasePath+"/get-session"),
 		Issuer:       is.Name,
+
+		MaxConcurrentLookups: deref(sf.MaxConcurrentLookups, session.DefaultMaxConcurrent),
+	}
+	if n := s.Sessions.MaxConcurrentLookups; n < 1 || n > maxMaxConcurrentLookups {
+		c.bad("sessions.maxConcurrentLookups", "%d is outside 1..%d (get-session calls in flight at once)", n, maxMaxConcurrentLookups)
 	}
 	if !isCookieName(s.Sessions.CookiePrefix) {
 		c.bad("sessions.cookiePrefix", "%q is not a cookie name prefix (letters, digits, - _ .)", s.Sessions.CookiePrefix)

@@ -24,7 +24,8 @@ func FuzzAnnotations(f *testing.F) {
 		}
 		fuzzed := &Object{Kind: "Service", APIVersion: "v1", Namespace: "shop", Name: "orders", UID: "u1", Annotations: ann}
 		good := &Object{Kind: "Service", APIVersion: "v1", Namespace: "shop", Name: "catalog", UID: "u2", Annotations: map[string]string{"betterauthz.io/policy": "public"}}
-		mesh, invalid := BuildIndex([]*Object{fuzzed, good}, settings)
+		built := BuildIndex([]*Object{fuzzed, good}, settings, Cluster{})
+		mesh, invalid := built.Objects, built.Invalid
 		for _, inv := range invalid {
 			if inv.Object != fuzzed || inv.Err == nil || inv.Err.Error() == "" {
 				t.Fatalf("invalid %+v", inv)

@@ -29,8 +29,9 @@ type ingress struct {
 }
 
 type ingressSpec struct {
-	DefaultBackend *struct{}     `json:"defaultBackend,omitempty"` // present or not
-	Rules          []ingressRule `json:"rules,omitempty"`
+	IngressClassName string        `json:"ingressClassName,omitempty"`
+	DefaultBackend   *struct{}     `json:"defaultBackend,omitempty"` // present or not
+	Rules            []ingressRule `json:"rules,omitempty"`
 }
 
 type ingressRule struct {
@@ -54,7 +55,7 @@ type ingressList struct {
 }
 
 func (in *ingress) DeepCopyObject() runtime.Object {
-	out := &ingress{TypeMeta: in.TypeMeta, Spec: ingressSpec{DefaultBackend: in.Spec.DefaultBackend}}
+	out := &ingress{TypeMeta: in.TypeMeta, Spec: ingressSpec{IngressClassName: in.Spec.IngressClassName, DefaultBackend: in.Spec.DefaultBackend}}
 	in.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
 	if in.Spec.Rules != nil {
 		out.Spec.Rules = make([]ingressRule, len(in.Spec.Rules))

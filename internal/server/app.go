@@ -124,7 +124,7 @@ func (a *app) newKubeSources() error {
 		a.reloader.onRefused = func(err error) { a.configMap.RecordRefused(recorder, strings.Join(problemList(err), "; ")) }
 	}
 	a.annotations = kube.NewAnnotations(clients, a.log, a.metrics, recorder,
-		func(idx *policy.ObjectIndex) { a.reloader.send(objectsIndexed{idx}) }, o.CRDPoll)
+		func(idx *policy.ObjectIndex) { a.reloader.send(objectsIndexed{idx}) }, o.CRDPoll, o.WorkloadNamespace)
 	a.reloader.onSettings = a.annotations.Configure
 	return nil
 }

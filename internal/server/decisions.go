@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/betterauthz/betterauthz/authz"
+	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/internal/metrics"
 	"github.com/betterauthz/betterauthz/internal/tracing"
 )
@@ -48,35 +49,44 @@ func (o *decisionObserver) Decided(ctx context.Context, r *authz.Request, d *aut
 		slog.String("decision", decision),
 		slog.String("reason", string(d.Reason)),
 		slog.Int("status", d.HTTPStatus()),
-		slog.String("route", d.Route),
+		slog.String("route", policy.Clip(d.Route)),
 	}
 	if d.DryRun {
 		attrs = append(attrs, slog.Bool("dry_run", true))
 	}
 	if r.ID != "" || r.Method != "" {
 		attrs = append(attrs,
-			slog.String("request_id", r.ID),
-			slog.String("method", r.Method),
-			slog.String("host", r.Host),
+			slog.String("request_id", policy.Clip(r.ID)),
+			slog.String("method", policy.Clip(r.Method)),
+			slog.String("host", policy.Clip(r.Host)),
 			slog.String("path", logPath(r.Path)))
 	}
 	if d.Credential != "" {
 		attrs = append(attrs, slog.String("credential", d.Credential))
 	}
 	if d.Subject != "" {
-		attrs = append(attrs, slog.String("subject", d.Subject))
+		attrs = append(attrs, slog.String("subject", policy.Clip(d.Subject)))
 	}
 	if !allowed || d.DryRun {
-		attrs = append(attrs, slog.String("description", d.Description))
+		attrs = append(attrs, slog.String("description", policy.Clip(d.Description)))
 	}
 	if d.Detail != "" {
-		attrs = append(attrs, slog.String("detail", d.Detail))
+		attrs = append(attrs, slog.String("detail", clipDetail(d.Detail)))
 	}
 	if id := tracing.TraceID(ctx); id != "" {
 		attrs = append(attrs, slog.String("trace_id", id))
 	}
 	attrs = append(attrs, slog.Float64("elapsed_ms", float64(elapsed.Microseconds())/1000))
 	o.log.LogAttrs(ctx, slog.LevelInfo, "decision", attrs...)
+}
+
+// clipDetail bounds a detail (every problem of an invalid route's settings, each value in it
+// already clipped by package policy) to a few lines.
+func clipDetail(s string) string {
+	if len(s) > 1024 {
+		return strings.ToValidUTF8(s[:1024], "") + "…"
+	}
+	return s
 }
 
 // logPath drops the query (it can carry secrets) and bounds the length.

@@ -26,6 +26,8 @@ func TestDryRunRolloutOverGRPC(t *testing.T) {
   - name: admin-real
     paths: ["/staff/**"]
     claims: {role: admin}
+annotations:
+  allowPublic: true # Envoy routes' dry runs too
 `, func(o *server.Options) { o.LogDecisions = server.LogDecisionsDeny })
 	r.waitReady(t, 10*time.Second)
 	user, err := ba.Mint(betterauth.MintOptions{})
@@ -98,7 +100,7 @@ func TestDryRunAnnotations(t *testing.T) {
 	k := newKube(t)
 	cfg := baseConfig(ba) + "annotations:\n  namespaces: [" + k.ns + "]\n"
 	var path string
-	r := run(t, cfg, func(o *server.Options) { o.Kubeconfig = k.kubeconfig; path = o.ConfigPath })
+	r := run(t, cfg+"  allowPublic: true\n", func(o *server.Options) { o.Kubeconfig = k.kubeconfig; path = o.ConfigPath })
 	r.waitReady(t, 20*time.Second)
 	user, _ := ba.Mint(betterauth.MintOptions{})
 	k.service(t, k.ns, "orders", map[string]string{"betterauthz.io/policy": "deny", "betterauthz.io/dry-run": "true"})
@@ -113,9 +115,9 @@ func TestDryRunAnnotations(t *testing.T) {
 		return ""
 	})
 
-	// allowPublic: false: the object's policy is refused (its requests fall back to the
-	// config, which needs a token) and the reason is logged.
-	writeAtomically(t, path, cfg+"  allowPublic: false\n")
+	// allowPublic: false (the default): the object's policy is refused (its requests fall back
+	// to the config, which needs a token) and the reason is logged.
+	writeAtomically(t, path, cfg)
 	expectAnswer(t, r, "GET", "orders."+k.ns, "/x", nil, "denied 401")
 	eventually(t, 10*time.Second, func() string {
 		if want := "dry runs are refused here while annotations.allowPublic is false"; !strings.Contains(r.logs.String(), want) {

@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -201,7 +202,7 @@ identityHeaders:
 }
 
 func TestEndToEndWithRealTokens(t *testing.T) {
-	r := run(t, baseConfig(ba), nil)
+	r := run(t, baseConfig(ba)+"allowCORSPreflight: true\n", nil)
 	r.waitReady(t, 10*time.Second)
 
 	for _, alg := range []string{"EdDSA", "ES256", "ES512", "RS256", "PS256"} {
@@ -229,8 +230,11 @@ func TestEndToEndWithRealTokens(t *testing.T) {
 					t.Errorf("%s append action %s", name, h.GetAppendAction())
 				}
 			}
-			if rm := resp.GetOkResponse().GetHeadersToRemove(); len(rm) != 1 || rm[0] != "x-user-org" {
-				t.Errorf("headers_to_remove %v, want [x-user-org] (the token has no activeOrganizationId)", rm)
+			// x-user-org: the token has no activeOrganizationId; the underscore spellings: a CGI or
+			// WSGI upstream would read a client's x_user_id as x-user-id.
+			wantRemoved := []string{"x-user-org", "x_user_email", "x_user_id", "x_user_name", "x_user_org", "x_user_role"}
+			if rm := resp.GetOkResponse().GetHeadersToRemove(); !slices.Equal(rm, wantRemoved) {
+				t.Errorf("headers_to_remove %v, want %v", rm, wantRemoved)
 			}
 		})
 	}
@@ -284,8 +288,13 @@ func TestEndToEndWithRealTokens(t *testing.T) {
 		resp := r.checkRequest(t, "OPTIONS", "/api/things", map[string]string{
 			"origin": "https://app.example.com", "access-control-request-method": "POST", "x-user-id": "spoof",
 		})
-		if resp.GetOkResponse() == nil || len(resp.GetOkResponse().GetHeadersToRemove()) != 5 {
-			t.Fatalf("preflight: %v", resp)
+		if resp.GetOkResponse() == nil || len(resp.GetOkResponse().GetHeadersToRemove()) != 10 {
+			t.Fatalf("preflight: %v (want the 5 identity headers and their underscore spellings removed)", resp)
+		}
+		// An opaque origin is never a preflight: anyone can send it.
+		resp = r.checkRequest(t, "OPTIONS", "/api/things", map[string]string{"origin": "null", "access-control-request-method": "POST"})
+		if got := reasonOf(resp); got != "missing_token" {
+			t.Fatalf("Origin: null preflight: %s", got)
 		}
 	})
 

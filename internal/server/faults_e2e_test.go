@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -45,7 +46,8 @@ func kidOf(t *testing.T, token string) string {
 
 // TestJWKSFaults puts each fault between betterauthz and the real Better Auth server's JWKS:
 // decisions stay right, the last good keys stay, readiness and metrics say what happened, and
-// the next good answer is picked up within seconds.
+// the next good answer is picked up within seconds. DuplicateKid is not a failed fetch: see
+// TestRotationDuringADuplicatedKid.
 func TestJWKSFaults(t *testing.T) {
 	t.Parallel()
 	valid, err := ba.Mint(betterauth.MintOptions{})
@@ -68,10 +70,6 @@ func TestJWKSFaults(t *testing.T) {
 		faultjwks.Redirect: {failure: "redirect", forged: func(f *faultjwks.Server) string {
 			kid, key := f.AttackerKey()
 			return signedBy(t, ba, jwt.SigningMethodEdDSA, "EdDSA", kid, key)
-		}},
-		faultjwks.DuplicateKid: {failure: "invalid", forged: func(f *faultjwks.Server) string {
-			_, key := f.AttackerKey()
-			return signedBy(t, ba, jwt.SigningMethodEdDSA, "EdDSA", realKid, key)
 		}},
 		faultjwks.DuplicateMember: {failure: "invalid", forged: func(f *faultjwks.Server) string {
 			_, key := f.AttackerKey()
@@ -239,4 +237,105 @@ func TestJWKSWithAPrivateCA(t *testing.T) {
 	if code, body := untrusted.get(t, "/readyz"); code != 503 || !strings.Contains(body, "not loaded") {
 		t.Errorf("/readyz %d %q without the CA", code, body)
 	}
+}
+
+// A JWKS that lists a real kid twice — the attacker's key beside the real one — is not refused
+// whole: neither key of that kid is trusted, and the rest of the set is, so a key rotated in
+// during the attack verifies at once instead of answering 503 for as long as it lasts.
+func TestRotationDuringADuplicatedKid(t *testing.T) {
+	t.Parallel()
+	s, err := betterauth.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	old, err := s.Mint(betterauth.MintOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldKid := kidOf(t, old.Token)
+	f, err := faultjwks.Start(s.JWKSURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	r := run(t, baseConfig(s)+"jwksURL: "+f.URL+"\n", nil)
+	r.waitReady(t, 10*time.Second)
+	if got := reasonOf(r.check(t, bearer(old.Token))); got != "allowed" {
+		t.Fatalf("before the attack: %s", got)
+	}
+
+	f.Set(faultjwks.DuplicateKid)
+	if err := s.Rotate("EdDSA"); err != nil {
+		t.Fatal(err)
+	}
+	fresh, err := s.Mint(betterauth.MintOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	freshKid := kidOf(t, fresh.Token)
+	if freshKid == oldKid {
+		t.Fatal("the rotation did not change the signing key")
+	}
+	// The premise: the fault serves the old kid twice and the new one once.
+	if counts := servedKids(t, f.URL); counts[oldKid] != 2 || counts[freshKid] != 1 {
+		t.Fatalf("the fault serves kids %v; want %s twice and %s once", counts, oldKid, freshKid)
+	}
+
+	// The new key's first token asks for the set now, and verifies with it.
+	if got := reasonOf(r.check(t, bearer(fresh.Token))); got != "allowed" {
+		t.Fatalf("a token of the key rotated in during the attack: %s, want allowed", got)
+	}
+	_, attacker := f.AttackerKey()
+	forged := signedBy(t, s, jwt.SigningMethodEdDSA, "EdDSA", oldKid, attacker)
+	for name, token := range map[string]string{"the attacker's": forged, "the real key's": old.Token} {
+		if got := reasonOf(r.check(t, bearer(token))); got != "unknown_key" {
+			t.Errorf("%s token under the duplicated kid: %s, want unknown_key (neither key is trusted)", name, got)
+		}
+	}
+	if code, body := r.get(t, "/readyz"); code != 200 {
+		t.Errorf("/readyz %d %q: the set is usable", code, body)
+	}
+	_, metrics := r.get(t, "/metrics")
+	if strings.Contains(metrics, "betterauthz_jwks_refresh_failures_total{") {
+		t.Error("a refresh failure was counted: the set is usable, only the duplicated kid is not")
+	}
+	// slog's JSON escapes the quotes around the kid.
+	if logs := r.logs.String(); !strings.Contains(logs, `kid \"`+oldKid+`\" names two different keys: neither is trusted`) {
+		t.Error("the duplicated kid was not logged")
+	}
+
+	// The attack over, the old key verifies again (after the 5 s its kid is remembered absent).
+	f.Set(faultjwks.Normal)
+	eventually(t, 15*time.Second, func() string {
+		if got := reasonOf(r.check(t, bearer(old.Token))); got != "allowed" {
+			return "the old key's token after the attack: " + got
+		}
+		return ""
+	})
+	if got := reasonOf(r.check(t, bearer(forged))); got == "allowed" {
+		t.Error("the attacker's token was allowed after the attack")
+	}
+	if got := reasonOf(r.check(t, bearer(fresh.Token))); got != "allowed" {
+		t.Errorf("the new key's token after the attack: %s", got)
+	}
+}
+
+// servedKids counts the kids of the key set served at url.
+func servedKids(t *testing.T, url string) map[string]int {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc struct{ Keys []struct{ Kid string } }
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	counts := map[string]int{}
+	for _, k := range doc.Keys {
+		counts[k.Kid]++
+	}
+	return counts
 }

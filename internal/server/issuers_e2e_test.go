@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -102,6 +103,49 @@ func TestSeveralIssuers(t *testing.T) {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s", want)
 		}
+	}
+}
+
+// With several issuers and the default identity headers, x-user-issuer names the issuer whose
+// keys verified the token (a client's own copy, and its underscore spelling, never pass).
+func TestSeveralIssuersNameTheIssuer(t *testing.T) {
+	t.Parallel()
+	second, err := betterauth.Start()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Stop()
+	r := run(t, fmt.Sprintf(`issuers:
+  - name: production
+    betterAuthURL: %s
+  - name: staging
+    betterAuthURL: %s
+allowCORSPreflight: true
+`, ba.URL, second.URL), nil)
+	r.waitReady(t, 15*time.Second)
+	for issuer, s := range map[string]*betterauth.Server{"production": ba, "staging": second} {
+		m, err := s.Mint(betterauth.MintOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := bearer(m.Token)
+		h["x-user-issuer"], h["x_user_issuer"] = "production", "production"
+		resp := r.check(t, h)
+		set := setHeaders(resp)
+		if got := set["x-user-issuer"].GetHeader().GetValue(); got != issuer {
+			t.Errorf("%s's token: x-user-issuer %q, want %q", issuer, got, issuer)
+		}
+		if got := set["x-user-id"].GetHeader().GetValue(); got != m.UserID {
+			t.Errorf("%s's token: x-user-id %q, want %q", issuer, got, m.UserID)
+		}
+		if rm := resp.GetOkResponse().GetHeadersToRemove(); !slices.Contains(rm, "x_user_issuer") {
+			t.Errorf("%s's token: headers_to_remove %v lacks x_user_issuer", issuer, rm)
+		}
+	}
+	// Without a credential the header is stripped like every identity header.
+	resp := r.checkRequest(t, "OPTIONS", "/x", map[string]string{"origin": "https://app.example.com", "access-control-request-method": "GET", "x-user-issuer": "production"})
+	if rm := resp.GetOkResponse().GetHeadersToRemove(); !slices.Contains(rm, "x-user-issuer") || !slices.Contains(rm, "x_user_issuer") {
+		t.Errorf("a preflight: headers_to_remove %v, want x-user-issuer and x_user_issuer", rm)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -111,6 +112,23 @@ func (k *kubeFixture) service(t *testing.T, ns, name string, annotations map[str
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// ingressClass creates a cluster-wide IngressClass (removed when the test ends); isDefault marks
+// it the cluster's default. Tests name theirs after their namespace: the API server is shared.
+func (k *kubeFixture) ingressClass(t *testing.T, name string, isDefault bool) {
+	t.Helper()
+	ctx := context.Background()
+	ic := &networkingv1.IngressClass{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: networkingv1.IngressClassSpec{Controller: "example.com/ingress-controller"}}
+	if isDefault {
+		ic.Annotations = map[string]string{"ingressclass.kubernetes.io/is-default-class": "true"}
+	}
+	if _, err := k.cs.NetworkingV1().IngressClasses().Create(ctx, ic, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = k.cs.NetworkingV1().IngressClasses().Delete(context.Background(), name, metav1.DeleteOptions{})
+	})
 }
 
 // acceptRoute marks an HTTPRoute accepted by a Gateway, as a Gateway controller would: only
@@ -277,10 +295,12 @@ func TestAnnotationsOnServicesIngressesAndHTTPRoutes(t *testing.T) {
 	admin, _ := ba.Mint(betterauth.MintOptions{User: map[string]any{"role": "admin,user"}})
 	user, _ := ba.Mint(betterauth.MintOptions{})
 	// Each test watches its own namespaces: the API server is shared.
-	r := run(t, baseConfig(ba)+annotationConfig+"annotations:\n  namespaces: ["+k.ns+", "+other+"]\n", func(o *server.Options) {
+	// Annotations may open routes here (allowPublic is off by default).
+	r := run(t, baseConfig(ba)+annotationConfig+"annotations:\n  allowPublic: true\n  namespaces: ["+k.ns+", "+other+"]\n", func(o *server.Options) {
 		o.Kubeconfig = k.kubeconfig
 		o.CRDPoll = 500 * time.Millisecond
 	})
+	k.ingressClass(t, k.ns, false)
 	r.waitReady(t, 20*time.Second)
 	svcHost := "orders." + k.ns + ".svc.cluster.local"
 
@@ -310,7 +330,7 @@ func TestAnnotationsOnServicesIngressesAndHTTPRoutes(t *testing.T) {
 		backend := networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "shop", Port: networkingv1.ServiceBackendPort{Number: 80}}}
 		ing := &networkingv1.Ingress{
 			ObjectMeta: metav1.ObjectMeta{Name: "shop", Namespace: k.ns, Annotations: map[string]string{"betterauthz.io/policy": "public"}},
-			Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{
+			Spec: networkingv1.IngressSpec{IngressClassName: &k.ns, Rules: []networkingv1.IngressRule{{
 				Host: "shop.example.com",
 				IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{Paths: []networkingv1.HTTPIngressPath{
 					{Path: "/catalog", PathType: &prefix, Backend: backend},
@@ -437,7 +457,7 @@ func TestAnnotationsOnServicesIngressesAndHTTPRoutes(t *testing.T) {
 
 func TestMalformedAnnotationIsIgnoredForThatObjectOnly(t *testing.T) {
 	k := newKube(t)
-	r := run(t, baseConfig(ba)+annotationConfig+"annotations:\n  namespaces: ["+k.ns+"]\n", func(o *server.Options) { o.Kubeconfig = k.kubeconfig })
+	r := run(t, baseConfig(ba)+annotationConfig+"annotations:\n  allowPublic: true\n  namespaces: ["+k.ns+"]\n", func(o *server.Options) { o.Kubeconfig = k.kubeconfig })
 	r.waitReady(t, 20*time.Second)
 	k.service(t, k.ns, "good", map[string]string{"betterauthz.io/policy": "public"})
 	k.service(t, k.ns, "bad", map[string]string{"betterauthz.io/policy": "public", "betterauthz.io/rules": "- {paths: [nope], policy: public}"})
@@ -494,7 +514,7 @@ func TestMalformedAnnotationIsIgnoredForThatObjectOnly(t *testing.T) {
 // decision log says which issuer it takes), and the rest of the object applies.
 func TestAnnotationRulesNameTheConfigsIssuers(t *testing.T) {
 	k := newKube(t)
-	r := run(t, fmt.Sprintf("issuers:\n  - name: main\n    betterAuthURL: %s\n", ba.URL)+annotationConfig+"annotations:\n  namespaces: ["+k.ns+"]\n",
+	r := run(t, fmt.Sprintf("issuers:\n  - name: main\n    betterAuthURL: %s\n", ba.URL)+annotationConfig+"annotations:\n  allowPublic: true\n  namespaces: ["+k.ns+"]\n",
 		func(o *server.Options) { o.Kubeconfig = k.kubeconfig })
 	r.waitReady(t, 20*time.Second)
 	k.service(t, k.ns, "known", map[string]string{"betterauthz.io/policy": "public", "betterauthz.io/rules": "- {paths: [/admin/*], issuer: main}"})
@@ -516,15 +536,15 @@ func TestNamespaceRestrictionAndAllowPublicFalse(t *testing.T) {
 	user, _ := ba.Mint(betterauth.MintOptions{})
 	cfg := baseConfig(ba) + annotationConfig + "annotations:\n  namespaces: [" + k.ns + "]\n"
 	var path string
-	r := run(t, cfg, func(o *server.Options) { o.Kubeconfig = k.kubeconfig; path = o.ConfigPath })
+	r := run(t, cfg+"  allowPublic: true\n", func(o *server.Options) { o.Kubeconfig = k.kubeconfig; path = o.ConfigPath })
 	r.waitReady(t, 20*time.Second)
 	k.service(t, k.ns, "api", map[string]string{"betterauthz.io/policy": "public"})
 	k.service(t, outside, "api", map[string]string{"betterauthz.io/policy": "public"})
 	expectAnswer(t, r, "GET", "api."+k.ns, "/x", nil, "allowed")
 	expectAnswer(t, r, "GET", "api."+outside, "/x", nil, "denied 401") // not a watched namespace
 
-	// allowPublic: false — annotations may tighten, never make public.
-	writeAtomically(t, path, cfg+"  allowPublic: false\n")
+	// allowPublic: false (the default) — annotations may tighten, never make public.
+	writeAtomically(t, path, cfg)
 	expectAnswer(t, r, "GET", "api."+k.ns, "/x", nil, "denied 401")
 	expectAnswer(t, r, "GET", "api."+k.ns, "/x", bearer(user.Token), "allowed")
 	expectAnswer(t, r, "GET", "api."+k.ns, "/internal/x", bearer(user.Token), "denied 403") // config deny holds
@@ -536,19 +556,24 @@ func TestNamespaceRestrictionAndAllowPublicFalse(t *testing.T) {
 	expectAnswer(t, r, "GET", "api."+k.ns, "/x", bearer(user.Token), "allowed")
 }
 
-func TestTiesApplyEveryPolicyAndAreReported(t *testing.T) {
+// Of two namespaces whose Services are both called "web", the older one owns the bare name: the
+// newer one's policy decides nothing for it, neither to close nor to open (this used to apply
+// both policies; hosts are owned since issue 18). Each still owns its namespaced names.
+func TestAHostNamedFromTwoNamespacesIsTheOldestOnes(t *testing.T) {
 	k := newKube(t)
 	second := k.ns + "-z"
 	createNamespace(t, k.cs, second)
-	r := run(t, baseConfig(ba)+"annotations:\n  namespaces: ["+k.ns+", "+second+"]\n", func(o *server.Options) { o.Kubeconfig = k.kubeconfig })
+	r := run(t, baseConfig(ba)+"annotations:\n  allowPublic: true\n  namespaces: ["+k.ns+", "+second+"]\n", func(o *server.Options) { o.Kubeconfig = k.kubeconfig })
 	r.waitReady(t, 20*time.Second)
-	// "web" alone names a Service in both namespaces: both policies apply, so the deny holds.
 	k.service(t, k.ns, "web", map[string]string{"betterauthz.io/policy": "public"})
+	time.Sleep(1100 * time.Millisecond) // creationTimestamp counts seconds
 	k.service(t, second, "web", map[string]string{"betterauthz.io/policy": "deny"})
-	expectAnswer(t, r, "GET", "web", "/", nil, "denied 403")
-	expectAnswer(t, r, "GET", "web."+k.ns, "/", nil, "allowed")
 	expectAnswer(t, r, "GET", "web."+second, "/", nil, "denied 403")
-	want := "host web path / (prefix) is claimed by Service " + k.ns + "/web, Service " + second + "/web; the policies of all of them apply"
+	expectAnswer(t, r, "GET", "web", "/", nil, "allowed")
+	expectAnswer(t, r, "GET", "web."+k.ns, "/", nil, "allowed")
+	refs := []string{"Service " + k.ns + "/web", "Service " + second + "/web"}
+	slices.Sort(refs)
+	want := "host web is named by objects of several namespaces (" + strings.Join(refs, ", ") + "); namespace " + k.ns + " owns it"
 	eventually(t, 5*time.Second, func() string {
 		if !strings.Contains(r.logs.String(), want) {
 			return "conflict not logged"
@@ -585,7 +610,7 @@ func TestTheRBACManifestSuffices(t *testing.T) {
 		t.Fatal(err)
 	}
 	cm := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "betterauthz", Namespace: "betterauthz"},
-		Data: map[string]string{"config.yaml": baseConfig(ba)}}
+		Data: map[string]string{"config.yaml": baseConfig(ba) + "annotations:\n  allowPublic: true\n"}}
 	if _, err := k.cs.CoreV1().ConfigMaps("betterauthz").Create(ctx, cm, metav1.CreateOptions{}); err != nil && !strings.Contains(err.Error(), "already exists") {
 		t.Fatal(err)
 	}
@@ -611,11 +636,12 @@ func TestTheRBACManifestSuffices(t *testing.T) {
 	})
 	r.waitReady(t, 20*time.Second)
 
+	k.ingressClass(t, k.ns, false)
 	k.service(t, k.ns, "svc", map[string]string{"betterauthz.io/policy": "public"})
 	k.service(t, k.ns, "broken", map[string]string{"betterauthz.io/policy": "sometimes"})
 	exact := networkingv1.PathTypeExact
 	ing := &networkingv1.Ingress{ObjectMeta: metav1.ObjectMeta{Name: "ing", Namespace: k.ns, Annotations: map[string]string{"betterauthz.io/policy": "public"}},
-		Spec: networkingv1.IngressSpec{Rules: []networkingv1.IngressRule{{Host: "ing.example.com", IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
+		Spec: networkingv1.IngressSpec{IngressClassName: &k.ns, Rules: []networkingv1.IngressRule{{Host: "ing.example.com", IngressRuleValue: networkingv1.IngressRuleValue{HTTP: &networkingv1.HTTPIngressRuleValue{
 			Paths: []networkingv1.HTTPIngressPath{{Path: "/", PathType: &exact, Backend: networkingv1.IngressBackend{Service: &networkingv1.IngressServiceBackend{Name: "svc", Port: networkingv1.ServiceBackendPort{Number: 80}}}}}}}}}}}
 	if _, err := k.cs.NetworkingV1().Ingresses(k.ns).Create(ctx, ing, metav1.CreateOptions{}); err != nil {
 		t.Fatal(err)

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"path"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -26,13 +28,17 @@ type proxyTraits struct {
 	status503     int  // what the client gets for betterauthz's 503: nginx's auth_request makes
 	// any status but 2xx/401/403 a 500, which the shipped nginx.conf turns back; ingress-nginx
 	// cannot
+	// betterauthz is told the host the proxy routes by, even when an absolute-form request line
+	// names another host than Host. Else (ingress-nginx, whose X-Original-URL always has the
+	// Host header) it is told both, refuses them (400), and the client gets a 500.
+	routedHost bool
 }
 
 var traits = map[proxies.Kind]proxyTraits{
-	proxies.Nginx:        {status503: 503},
+	proxies.Nginx:        {status503: 503, routedHost: true},
 	proxies.IngressNginx: {status503: 500},
-	proxies.Caddy:        {jsonBody: true, www403: true, status503: 503},
-	proxies.Traefik:      {emptyIdentity: true, jsonBody: true, www403: true, status503: 503},
+	proxies.Caddy:        {jsonBody: true, www403: true, status503: 503, routedHost: true},
+	proxies.Traefik:      {emptyIdentity: true, jsonBody: true, www403: true, status503: 503, routedHost: true},
 }
 
 // proxiesConfig: x-user-name comes from nickname, a claim Better Auth's default payload lacks,
@@ -44,6 +50,7 @@ identityHeaders:
   x-user-email: email
   x-user-name: nickname
 defaultPolicy: authenticated
+allowCORSPreflight: true # off by default since issue 18; the proxies must carry it when on
 routes:
   - name: public-host
     hosts: ["public.example.com"]
@@ -286,6 +293,32 @@ func TestProxiesCarryBetterauthzDecisions(t *testing.T) {
 				identity(t, kind, got, noIdentity)
 				denied(t, send(t, "GET", "/api/orders", headers("Host", "shop.example.com")), 401, realm)
 			})
+			t.Run("an absolute-form request line is decided for the host the proxy routes to", func(t *testing.T) {
+				// The proxy serves the request line's host, not Host's: public.example.com is
+				// public (the public-host route), shop.example.com needs a token.
+				resp := send(t, "GET", "http://shop.example.com/api/orders", headers("Host", "public.example.com"))
+				if traits[kind].routedHost {
+					denied(t, resp, 401, realm)
+				} else {
+					denied(t, resp, 500, "")
+				}
+				resp = send(t, "GET", "http://public.example.com/api/orders", headers("Host", "shop.example.com"))
+				if !traits[kind].routedHost {
+					denied(t, resp, 500, "")
+					return
+				}
+				got := allowed(t, resp)
+				identity(t, kind, got, noIdentity)
+				if got.Host != "public.example.com" {
+					t.Errorf("the app got Host %q, decided for public.example.com", got.Host)
+				}
+			})
+			t.Run("a port in Host is no disagreement", func(t *testing.T) {
+				got := allowed(t, send(t, "GET", "/api/orders", headers("Host", "shop.example.com:8080", "Authorization", tok(user))))
+				identity(t, kind, got, map[string]string{"X-User-Id": user.UserID})
+				got = allowed(t, send(t, "GET", "/api/orders", headers("Host", "Public.Example.com.:8080")))
+				identity(t, kind, got, noIdentity)
+			})
 			t.Run("CORS preflight passes without a token", func(t *testing.T) {
 				got := allowed(t, send(t, "OPTIONS", "/api/orders", headers("Origin", "https://app.example.com", "Access-Control-Request-Method", "DELETE")))
 				identity(t, kind, got, noIdentity)
@@ -321,6 +354,74 @@ func TestProxiesCarryBetterauthzDecisions(t *testing.T) {
 					t.Errorf("with every forged header: %d, the app got %d requests", resp.Status, len(up.Requests()))
 				}
 			})
+		})
+	}
+}
+
+// TestNginxAsItsDocsShowCannotBeSteered: behind an nginx configured as nginx's documentation
+// shows (only X-Original-URI and -Method describe the request), a client's own X-Forwarded-*
+// headers, which nginx passes through, never decide the host.
+func TestNginxAsItsDocsShowCannotBeSteered(t *testing.T) {
+	r, checkAddr := runCheckHTTP(t, proxiesConfig(ba))
+	r.waitReady(t, 10*time.Second)
+	user, err := ba.Mint(betterauth.MintOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf, err := os.ReadFile(filepath.Join("testdata", "nginx-docs-auth-request.conf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	up := proxies.NewUpstream(t)
+	p := proxies.Start(t, proxies.Nginx, proxies.Config{Main: string(conf), ReadyPath: "/public/ready"}, proxies.Addrs{Check: checkAddr, Upstream: up.Addr})
+	send := func(target string, h http.Header) proxies.Response {
+		up.Reset()
+		return proxies.Send(t, p.Addr, "GET", target, h)
+	}
+	if resp := send("/api/orders", http.Header{"Authorization": {"Bearer " + user.Token}}); resp.Status != 200 || len(up.Requests()) != 1 {
+		t.Fatalf("with a token: %d, the app got %d requests", resp.Status, len(up.Requests()))
+	}
+	for name, h := range map[string]http.Header{
+		"X-Forwarded-Host alone":  {"X-Forwarded-Host": {"public.example.com"}},
+		"with -Method and -Proto": {"X-Forwarded-Host": {"public.example.com"}, "X-Forwarded-Method": {"GET"}, "X-Forwarded-Proto": {"https"}},
+		// A whole family, with the real target: compared with the Host nginx sends, refused.
+		"a whole X-Forwarded-* family": {"X-Forwarded-Host": {"public.example.com"}, "X-Forwarded-Uri": {"/api/orders"}, "X-Forwarded-Method": {"GET"}},
+	} {
+		t.Run(name, func(t *testing.T) {
+			resp := send("/api/orders", h)
+			if resp.Status == 200 || len(up.Requests()) != 0 {
+				t.Fatalf("%d, the app got %d requests: the client's X-Forwarded-Host decided", resp.Status, len(up.Requests()))
+			}
+			t.Logf("%d", resp.Status)
+		})
+	}
+}
+
+// TestTargetsThatAreNotPathsAreRefused: a request target neither origin-form nor absolute-form
+// is a 400 through both doors, and never becomes a sign-in callbackURL. Proxies refuse such a
+// request line themselves, so these ask betterauthz directly, as a proxy would.
+func TestTargetsThatAreNotPathsAreRefused(t *testing.T) {
+	r, _ := runCheckHTTP(t, proxiesConfig(ba)+`sessions:
+  cookieCache: true
+  signInURL: https://app.example.com/sign-in
+`)
+	r.waitReady(t, 10*time.Second)
+	html := "text/html,application/xhtml+xml"
+	for _, target := range []string{"docs/intro", "public/page", "@evil.com/public/x", "?next=/public/x", "*"} {
+		t.Run(target, func(t *testing.T) {
+			for name, h := range map[string]map[string]string{
+				"X-Forwarded-Uri": {"X-Forwarded-Method": "GET", "X-Forwarded-Host": "app.example.com", "X-Forwarded-Uri": target, "Accept": html},
+				"X-Original-URI":  {"X-Original-Method": "GET", "Host": "app.example.com", "X-Original-Uri": target, "Accept": html},
+			} {
+				resp, body := r.ask(t, "GET", "/check", h)
+				if resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
+					t.Errorf("%s: %d, Location %q (%s), want 400 and no redirect", name, resp.StatusCode, resp.Header.Get("Location"), body)
+				}
+			}
+			resp := r.checkRequest(t, "GET", target, map[string]string{"accept": html})
+			if got := resp.GetDeniedResponse().GetStatus().GetCode(); got != 400 {
+				t.Errorf("gRPC: HTTP %d, want 400", got)
+			}
 		})
 	}
 }
@@ -477,6 +578,30 @@ routes:
 				if resp.Status != 302 || err != nil || loc.Host != "app.example.com" || loc.Path != "/sign-in" ||
 					loc.Query().Get("callbackURL") != "http://app.example.com/orders?page=2" {
 					t.Errorf("%d Location %q, want 302 to the sign-in page with callbackURL", resp.Status, resp.Header.Get("Location"))
+				}
+			})
+			t.Run("the callbackURL is the routed host, with the client's port", func(t *testing.T) {
+				for name, tc := range map[string]struct{ target, host, callback string }{
+					"a port in Host":             {"/orders?page=2", "app.example.com:8080", "http://app.example.com:8080/orders?page=2"},
+					"absolute-form request line": {"http://app.example.com/orders?page=2", "other.example.com", "http://app.example.com/orders?page=2"},
+				} {
+					t.Run(name, func(t *testing.T) {
+						up.Reset()
+						resp := proxies.Send(t, p.Addr, "GET", tc.target, headers("Host", tc.host, "Accept", "text/html"))
+						if len(up.Requests()) != 0 {
+							t.Fatal("the app was reached without a session")
+						}
+						if !want.redirect || (name == "absolute-form request line" && !traits[kind].routedHost) {
+							if resp.Status != 500 {
+								t.Errorf("%d, want the 500 this proxy makes of it", resp.Status)
+							}
+							return
+						}
+						loc, err := url.Parse(resp.Header.Get("Location"))
+						if resp.Status != 302 || err != nil || loc.Query().Get("callbackURL") != tc.callback {
+							t.Errorf("%d Location %q, want callbackURL %s", resp.Status, resp.Header.Get("Location"), tc.callback)
+						}
+					})
 				}
 			})
 			t.Run("an API call without a session: 401", func(t *testing.T) {

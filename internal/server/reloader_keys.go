@@ -295,7 +295,7 @@ func newVerifiers(s *config.Settings, ring keyRing) (verifiers, error) {
 		v.cookies = cookies
 	}
 	if s.Sessions.Lookup {
-		sessions, err := session.New(session.Options{URL: s.Sessions.LookupURL, TTL: s.Sessions.LookupTTL})
+		sessions, err := session.New(session.Options{URL: s.Sessions.LookupURL, TTL: s.Sessions.LookupTTL, MaxConcurrent: s.Sessions.MaxConcurrentLookups})
 		if err != nil {
 			return v, err
 		}
@@ -311,7 +311,7 @@ func sameVerification(a, b *config.Settings) bool {
 		a.CacheEntries == b.CacheEntries && a.CacheBytes == b.CacheBytes &&
 		a.Sessions.CookieCache == b.Sessions.CookieCache && a.Sessions.Lookup == b.Sessions.Lookup &&
 		a.Sessions.LookupTTL == b.Sessions.LookupTTL && a.Sessions.LookupURL == b.Sessions.LookupURL &&
-		a.Sessions.Issuer == b.Sessions.Issuer
+		a.Sessions.MaxConcurrentLookups == b.Sessions.MaxConcurrentLookups && a.Sessions.Issuer == b.Sessions.Issuer
 }
 
 func sameIssuer(a, b config.Issuer) bool {

@@ -78,6 +78,9 @@ func buildRouteTable(s *config.Settings, mesh *policy.ObjectIndex, invalid []str
 				}
 			}
 			hosts = dedupe(hosts)
+			if o.TightenOnly {
+				served = []string{"* (paths unreadable: tighten only)"}
+			}
 			add := func(r *policy.Rule, paths []string) {
 				row := ruleRow("annotation", o.Ref(), r)
 				row.Hosts = hosts
@@ -153,7 +156,7 @@ func writeRouteTable(w io.Writer, t routeTable) {
 	}
 	tw.Flush()
 	if len(t.Invalid) > 0 {
-		fmt.Fprintln(w, "\nIgnored objects (malformed annotations; their requests fall back to the config):")
+		fmt.Fprintln(w, "\nIgnored objects (malformed annotations, or routing no traffic this betterauthz decides; their requests fall back to the config):")
 		for _, s := range t.Invalid {
 			fmt.Fprintln(w, "  "+s)
 		}

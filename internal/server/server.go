@@ -12,6 +12,7 @@ import (
 
 	"github.com/betterauthz/betterauthz/authz/extauthz"
 	"github.com/betterauthz/betterauthz/internal/config"
+	"github.com/betterauthz/betterauthz/internal/kube"
 )
 
 // DefaultShutdownTimeout bounds the drain of in-flight checks.
@@ -65,6 +66,11 @@ type Options struct {
 	// Kubeconfig is used to reach the Kubernetes API; empty means the pod's service account
 	// (when running in a cluster).
 	Kubeconfig string
+	// WorkloadNamespace, when set, is the namespace of the one workload this betterauthz guards
+	// (a sidecar): Kubernetes objects of other namespaces never decide its requests, and only
+	// that namespace's objects are watched. Default "": every namespace (a gateway's
+	// betterauthz).
+	WorkloadNamespace string
 	// Pprof serves net/http/pprof under /debug/pprof/ on the ops port. Default off.
 	Pprof bool
 	// CRDPoll is how often an absent Gateway API CRD is looked for. Default 30s.
@@ -123,6 +129,11 @@ func Run(ctx context.Context, o Options) error {
 	}
 	if err := checkConnectionAge(&o); err != nil {
 		return err
+	}
+	if ns := o.WorkloadNamespace; ns != "" {
+		if err := kube.CheckNamespace(ns); err != nil {
+			return fmt.Errorf("--workload-namespace: %w", err)
+		}
 	}
 	a, err := newApp(ctx, o)
 	if err != nil {

@@ -25,6 +25,7 @@ import (
 	"google.golang.org/grpc/metadata"
 
 	"github.com/betterauthz/betterauthz/authz"
+	"github.com/betterauthz/betterauthz/authz/policy"
 )
 
 // SpanName names the span of a check.
@@ -153,7 +154,7 @@ func (t *Tracer) Start(ctx context.Context, r *authz.Request) (context.Context, 
 		if d.Allowed() {
 			decision = "allow"
 		}
-		span.SetAttributes(AttrDecision.String(decision), AttrReason.String(string(d.Reason)), AttrRoute.String(d.Route))
+		span.SetAttributes(AttrDecision.String(decision), AttrReason.String(string(d.Reason)), AttrRoute.String(policy.Clip(d.Route)))
 		if d.DryRun {
 			span.SetAttributes(AttrDryRun.Bool(true))
 		}

@@ -111,7 +111,7 @@ claims, ...) passes through unchanged.
 {{- fail "config.betterAuthURL is not allowed: set the top-level value betterAuthURL instead" }}
 {{- end }}
 {{- if hasKey $cfg "annotations" }}
-{{- fail "config.annotations is not allowed: use the annotationPolicies values (enabled, namespaces, allowPublic, clusterDomain) instead, which also set the RBAC to match" }}
+{{- fail "config.annotations is not allowed: use the annotationPolicies values (enabled, namespaces, allowPublic, clusterDomain, ingressClasses, gateways) instead, which also set the RBAC to match" }}
 {{- end }}
 {{- if hasKey $cfg "issuers" }}
 {{- if .Values.betterAuthURL }}
@@ -127,7 +127,7 @@ claims, ...) passes through unchanged.
 {{- $_ := set $cfg "betterAuthURL" .Values.betterAuthURL }}
 {{- end }}
 {{- $ap := .Values.annotationPolicies }}
-{{- $_ := set $cfg "annotations" (dict "enabled" $ap.enabled "namespaces" (($ap.namespaces | default list) | uniq) "allowPublic" $ap.allowPublic "clusterDomain" $ap.clusterDomain) }}
+{{- $_ := set $cfg "annotations" (dict "enabled" $ap.enabled "namespaces" (($ap.namespaces | default list) | uniq) "allowPublic" $ap.allowPublic "clusterDomain" $ap.clusterDomain "ingressClasses" (($ap.ingressClasses | default list) | uniq) "gateways" (($ap.gateways | default list) | uniq)) }}
 {{- toYaml $cfg }}
 {{- end }}
 

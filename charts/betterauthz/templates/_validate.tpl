@@ -48,6 +48,16 @@ pattern; charts/configschema_test.go fails when one is missing here). */}}
 {{- fail (printf "%q is not a namespace name (lowercase letters, digits and '-', starting and ending with a letter or digit): in annotationPolicies.namespaces or istio.authorizationPolicy.namespace" .) }}
 {{- end }}
 {{- end }}
+{{- range $v.annotationPolicies.ingressClasses | default list }}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" .) }}
+{{- fail (printf "annotationPolicies.ingressClasses: %q is not an IngressClass name (lowercase letters, digits, '-' and '.', starting and ending with a letter or digit)" .) }}
+{{- end }}
+{{- end }}
+{{- range $v.annotationPolicies.gateways | default list }}
+{{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?/[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" .) }}
+{{- fail (printf "annotationPolicies.gateways: %q is not a Gateway (write it as NAMESPACE/NAME, e.g. istio-system/public)" .) }}
+{{- end }}
+{{- end }}
 {{- if not (regexMatch "^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$" $v.annotationPolicies.clusterDomain) }}
 {{- fail (printf "annotationPolicies.clusterDomain: %q is not a DNS domain (write it like cluster.local)" $v.annotationPolicies.clusterDomain) }}
 {{- end }}

@@ -35,7 +35,9 @@ const (
 	UnsupportedBeside
 	// DuplicateKid serves the real keys plus a second, different key (the attacker's public
 	// key) under the first real key's kid, after it. A client that lets the later key win
-	// accepts the attacker's signatures under a genuine kid.
+	// accepts the attacker's signatures under a genuine kid; one that refuses the whole set
+	// misses a key rotated in meanwhile. betterauthz trusts neither key of that kid and keeps
+	// the others.
 	DuplicateKid
 	// DuplicateKidSame serves the real keys with the first one repeated identically.
 	DuplicateKidSame
