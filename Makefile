@@ -26,7 +26,7 @@ FUZZ_TARGETS := ./jwks:FuzzParseSet:30000 ./jwks:FuzzVerify:40000 ./jwks:FuzzPar
 
 STATIC_OUT ?= bin/betterauthz-static
 
-.PHONY: all build build-static test test-deps lint fuzz fuzz-corpus print-fuzz-targets demo example manifests schema bench soak clean
+.PHONY: all build build-static test test-deps lint fuzz fuzz-corpus print-fuzz-targets demo example manifests schema docs bench soak clean
 
 all: build
 
@@ -59,6 +59,7 @@ lint:
 
 test: test-deps lint
 	$(GO) test -race -count=1 ./...
+	$(MAKE) docs
 	$(MAKE) fuzz
 
 fuzz:
@@ -84,6 +85,13 @@ manifests:
 # either is stale).
 schema:
 	$(GO) run ./internal/config/schema/gen
+
+# The docs' reference pages generated from the code (docs/reference/; a test fails when they are
+# stale), then the site (mkdocs.yml) built into site/ with --strict: a broken link or a page
+# missing from nav fails. mkdocs comes from Debian (scripts/system-deps.sh).
+docs:
+	$(GO) run ./internal/reference/gen
+	mkdocs build --strict --quiet
 
 # End-to-end benchmark: writes docs/benchmarks.md (see bench/main.go).
 bench: build-static test/betterauth/node_modules/.package-lock.json
