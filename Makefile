@@ -58,7 +58,7 @@ IMAGE_BIN = bin/image/betterauthz-linux-$(image_arch)
 # Release artifacts (`make dist`, see scripts/dist.sh); DIST must not exist yet.
 DIST ?= dist
 
-.PHONY: all build build-static image image-rootfs image-layout dist test test-deps lint fuzz fuzz-corpus print-fuzz-targets demo example manifests schema bench soak clean
+.PHONY: all build build-static image image-rootfs image-layout dist test test-deps lint fuzz fuzz-corpus print-fuzz-targets demo example manifests schema docs bench soak clean
 
 all: build
 
@@ -124,6 +124,7 @@ lint:
 # a node).
 test: test-deps lint
 	$(GO) test -race -count=1 -timeout 30m ./...
+	$(MAKE) docs
 	$(MAKE) fuzz
 
 fuzz:
@@ -149,6 +150,13 @@ manifests:
 # either is stale).
 schema:
 	$(GO) run ./internal/config/schema/gen
+
+# The docs' reference pages generated from the code (docs/reference/; a test fails when they are
+# stale), then the site (mkdocs.yml) built into site/ with --strict: a broken link or a page
+# missing from nav fails. mkdocs comes from Debian (scripts/system-deps.sh).
+docs:
+	$(GO) run ./internal/reference/gen
+	mkdocs build --strict --quiet
 
 # End-to-end benchmark: writes docs/benchmarks.md (see bench/main.go).
 bench: build-static test/betterauth/node_modules/.package-lock.json

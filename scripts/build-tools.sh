@@ -3,7 +3,7 @@
 # (git-ignored):
 #   kube-apiserver, kube-controller-manager, kube-scheduler, etcd, and the real node's kubelet
 #     and kube-proxy — pinned in tools/go.mod (one Kubernetes version for all of them)
-#   helm, kwok, staticcheck, caddy, actionlint, cyclonedx-gomod, crane — pinned below, built
+#   helm, kwok, staticcheck, caddy, egctl, actionlint, cyclonedx-gomod, crane — pinned below, built
 #     with `go install module@version` (crane only when named: the release pushes with it)
 #   traefik — pinned below, built from its module's source as scripts/traefik-source.sh
 #     prepares it (its go.mod has replace directives, which `go install module@version` refuses)
@@ -31,6 +31,10 @@ declare -A installs=(
 	# client's header when the auth answer omits it) on purpose: the proxy tests prove that the
 	# shipped Caddyfile is safe even there.
 	[caddy]=github.com/caddyserver/caddy/v2/cmd/caddy@v2.10.2
+	# Envoy Gateway's CLI: its `x translate` runs Envoy Gateway's own translator on the shipped
+	# SecurityPolicies (manifests/envoygateway_test.go). The same version as the CRDs the tests
+	# install (internal/testenv/kubeapi/crds.go).
+	[egctl]=github.com/envoyproxy/gateway/cmd/egctl@v1.9.1
 	# `make lint` checks .github/workflows with it.
 	[actionlint]=github.com/rhysd/actionlint/cmd/actionlint@v1.7.12
 	# The SBOM of `make dist` (CycloneDX, from the binary's module graph): light beside syft.

@@ -23,8 +23,8 @@ type RuleSpec struct {
 	Policy string `yaml:"policy"`
 	// Claims the token must carry (authenticated only): all keys must match; a list means any of.
 	Claims map[string]any `yaml:"claims"`
-	// Issuer, when set, is the name of the issuer (config issuers[].name) whose tokens the rule
-	// accepts (authenticated only); a token of another issuer is denied (403).
+	// Issuer names the issuer (config issuers[].name) whose tokens the rule accepts
+	// (authenticated only); a token of another issuer is denied (403). Default: any issuer.
 	Issuer string `yaml:"issuer"`
 	// DryRun: a request this rule would deny is allowed, and the denial it would have had is
 	// logged and counted. Identity headers still follow the credential alone.
