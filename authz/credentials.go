@@ -19,7 +19,7 @@ type credential struct {
 	// issuer names the issuer the credential is of (config issuers[].name), when valid.
 	issuer string
 	// claims, when the credential is valid.
-	claims jwks.ClaimReader
+	claims jwks.Claims
 	// setCookie: session-cache cookies Better Auth refreshed during a lookup, for the browser.
 	setCookie []string
 	// reason and description say why it is not valid.
@@ -34,7 +34,7 @@ const (
 	CredentialSessionToken  = "session_token"  // the session token cookie, through get-session
 )
 
-func (c *credential) valid() bool { return c.claims != nil }
+func (c *credential) valid() bool { return !c.claims.IsZero() }
 
 func (c *credential) fail(reason Reason, description string) credential {
 	c.reason, c.description = reason, description
@@ -52,14 +52,11 @@ func (l *Live) credential(ctx context.Context, r *Request) credential {
 		if err != nil {
 			return c.fail(ReasonInvalidToken, err.Error())
 		}
-		claims, err := verify(ctx, l.Verifier, token)
+		claims, err := l.Verifier.Verify(ctx, token)
 		if err != nil {
 			return c.fail(VerifyReason(err), jwks.Describe(err))
 		}
-		c.claims = claims
-		if claims != nil {
-			c.issuer = l.Config.Issuers[stringClaim(claims, "iss")]
-		}
+		c.claims, c.issuer = claims, l.Config.Issuers[claims.StringClaim("iss")]
 		return c
 	}
 	s := &l.Config.Sessions
@@ -76,7 +73,7 @@ func (l *Live) credential(ctx context.Context, r *Request) credential {
 	c := credential{sent: useData || useToken, issuer: s.Issuer}
 	if useData {
 		c.source = CredentialSessionCookie
-		claims, err := verify(ctx, l.SessionVerifier, cookies.data)
+		claims, err := l.SessionVerifier.Verify(ctx, cookies.data)
 		if err == nil {
 			c.claims = claims
 			return c
@@ -97,7 +94,7 @@ func (l *Live) lookup(ctx context.Context, c credential, cookies sessionCookies)
 	sess, err := l.Sessions.Lookup(ctx, cookies.tokenName, cookies.token)
 	switch {
 	case err == nil:
-		c.claims, c.setCookie = readerOf(sess.Claims), sess.SetCookie
+		c.claims, c.setCookie = sess.Claims, sess.SetCookie
 		return c
 	case errors.Is(err, session.ErrNoSession):
 		return c.fail(ReasonInvalidToken, "session not found: signed out or expired")

@@ -18,11 +18,11 @@ func (f fakeVerifier) Verify(ctx context.Context, token string) (jwks.Claims, er
 	case jwks.Claims:
 		return v, nil
 	case error:
-		return nil, v
+		return jwks.Claims{}, v
 	case func(context.Context) (jwks.Claims, error):
 		return v(ctx)
 	default:
-		return nil, jwks.ErrInvalidToken
+		return jwks.Claims{}, jwks.ErrInvalidToken
 	}
 }
 

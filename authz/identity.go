@@ -27,7 +27,7 @@ const IssuerClaim = "@issuer"
 // name of the issuer it is of: each configured header whose value is usable is set, every other
 // one is removed. A header is never in both lists. They are appended to set and remove (the
 // request's scratch memory, or nil); an empty list is nil.
-func (c *Config) identity(claims jwks.ClaimReader, issuer string, set []Header, remove []string) ([]Header, []string) {
+func (c *Config) identity(claims jwks.Claims, issuer string, set []Header, remove []string) ([]Header, []string) {
 	for _, h := range c.IdentityHeaders {
 		if s, ok := identityValue(claims, issuer, h.Claim); ok && validHeaderValue(s) {
 			set = append(set, Header{Name: h.Name, Value: s})
@@ -38,7 +38,7 @@ func (c *Config) identity(claims jwks.ClaimReader, issuer string, set []Header, 
 	return nilIfEmpty(set), nilIfEmpty(remove)
 }
 
-func identityValue(claims jwks.ClaimReader, issuer, claim string) (string, bool) {
+func identityValue(claims jwks.Claims, issuer, claim string) (string, bool) {
 	if claim == IssuerClaim {
 		return issuer, issuer != ""
 	}
@@ -51,8 +51,8 @@ func identityValue(claims jwks.ClaimReader, issuer, claim string) (string, bool)
 // Identity is the identity headers a check with these verified claims would set, and those it
 // would remove (for tools that explain a decision, e.g. betterauthz verify). The issuer is the
 // one the claims' iss names.
-func (c *Config) Identity(claims jwks.ClaimReader) (set []Header, remove []string) {
-	return c.identity(claims, c.Issuers[stringClaim(claims, "iss")], nil, nil)
+func (c *Config) Identity(claims jwks.Claims) (set []Header, remove []string) {
+	return c.identity(claims, c.Issuers[claims.StringClaim("iss")], nil, nil)
 }
 
 // underscoreNames is the underscore spelling of every identity header with a "-" in its name

@@ -59,46 +59,10 @@ type Config struct {
 	underscore     []string // see underscoreNames
 }
 
-// TokenVerifier checks a token; errors follow package jwks's sentinels.
+// TokenVerifier checks a token; errors follow package jwks's sentinels. jwks.Verifier is one:
+// a token it verified before comes from its cache, and allocates nothing.
 type TokenVerifier interface {
 	Verify(ctx context.Context, token string) (jwks.Claims, error)
-}
-
-// ReaderVerifier is a TokenVerifier that can also answer with the claims as its cache keeps
-// them (jwks.Verifier does): decisions read them without decoding, and a cache hit allocates
-// nothing. Decisions use VerifyReader whenever the verifier has it.
-type ReaderVerifier interface {
-	VerifyReader(ctx context.Context, token string) (jwks.ClaimReader, error)
-}
-
-// verify checks a token with v, through VerifyReader when v has it. Claims are nil on error.
-func verify(ctx context.Context, v TokenVerifier, token string) (jwks.ClaimReader, error) {
-	if rv, ok := v.(ReaderVerifier); ok {
-		c, err := rv.VerifyReader(ctx, token)
-		if err != nil {
-			return nil, err
-		}
-		return c, nil
-	}
-	c, err := v.Verify(ctx, token)
-	return readerOf(c), err
-}
-
-// readerOf is decoded claims as a ClaimReader: nil (no claims, so no valid credential) for
-// nil.
-func readerOf(c jwks.Claims) jwks.ClaimReader {
-	if c == nil {
-		return nil
-	}
-	return c
-}
-
-// stringClaim is a top-level string claim, "" when it is absent or not a string.
-func stringClaim(c jwks.ClaimReader, name string) string {
-	if v, ok := c.Claim(name); ok && v.Kind() == jwks.KindString {
-		return v.Text()
-	}
-	return ""
 }
 
 // SessionLookup resolves a session token cookie; errors follow package session's sentinels.

@@ -74,7 +74,7 @@ func verify(ctx context.Context, args []string, getenv func(string) string, stdi
 		return &ExitError{Code: 2, Err: err}
 	}
 	var keys *keySource
-	if probe.Claims != nil && probe.Trust != "" {
+	if !probe.Claims.IsZero() && probe.Trust != "" {
 		is, _ := s.IssuerNamed(probe.Trust)
 		if keys, err = f.loadKeys(ctx, s, is); err != nil {
 			return err

@@ -17,7 +17,7 @@ import (
 // between what Better Auth puts in a token and what the config trusts.
 
 func (r *report) issuer(e jwks.Explanation) {
-	raw, present := e.Claims["iss"]
+	raw, present := e.Claims.Lookup("iss")
 	iss, isString := raw.(string)
 	named := func() string {
 		if len(r.s.Issuers) == 1 && r.s.Issuers[0].Name == config.DefaultIssuerName {
@@ -77,7 +77,7 @@ func issuerHints(iss string, is config.Issuer) []string {
 
 func (r *report) audience(e jwks.Explanation) {
 	is, _ := r.s.IssuerNamed(e.Trust)
-	aud, _ := jwt.MapClaims(e.Claims).GetAudience()
+	aud, _ := jwt.MapClaims(e.Claims.Map()).GetAudience()
 	switch err := e.Audience.Err; {
 	case !e.Audience.Checked:
 		r.line("--", "aud", "not checked: no issuer's audiences to check against")
@@ -124,7 +124,7 @@ func audienceHints(aud, accepted []string) []string {
 
 // times checks exp, nbf and iat against the clock, with the clock skew.
 func (r *report) times(e jwks.Explanation) {
-	c := jwt.MapClaims(e.Claims)
+	c := jwt.MapClaims(e.Claims.Map())
 	skew := r.s.ClockSkew
 	exp, _ := c.GetExpirationTime()
 	switch err := e.Expiry.Err; {

@@ -82,13 +82,13 @@ func (r *report) keys(k *keySource) {
 // explain writes one line per check of e.
 func (r *report) explain(e jwks.Explanation, k *keySource, empty bool) {
 	r.now = time.Now()
-	if e.Claims != nil {
-		b, _ := json.MarshalIndent(shown(e.Claims), "", "  ")
+	if !e.Claims.IsZero() {
+		b, _ := json.MarshalIndent(shown(e.Claims.Map()), "", "  ")
 		fmt.Fprintf(r.w, "Claims: %s\n", b)
 	}
 	fmt.Fprintln(r.w)
 	r.form(e, empty)
-	if e.Header == (jwks.Header{}) && e.Claims == nil {
+	if e.Header == (jwks.Header{}) && e.Claims.IsZero() {
 		return
 	}
 	typ := "no typ"
@@ -97,7 +97,7 @@ func (r *report) explain(e jwks.Explanation, k *keySource, empty bool) {
 	}
 	r.line("", "header", fmt.Sprintf("alg %q, kid %q, %s", e.Header.Alg, e.Header.Kid, typ))
 	r.typ(e)
-	if e.Claims == nil {
+	if e.Claims.IsZero() {
 		return
 	}
 	r.issuer(e)
@@ -200,7 +200,7 @@ func (r *report) key(e jwks.Explanation, k *keySource) {
 			has = "it is empty"
 		}
 		var fixes []string
-		iss, _ := e.Claims["iss"].(string)
+		iss := e.Claims.StringClaim("iss")
 		switch why, skipped := k.skipped(kid); {
 		case skipped:
 			fixes = append(fixes, "the JWKS lists it, but it cannot be used: "+why)
@@ -267,7 +267,7 @@ func (r *report) verdict(e jwks.Explanation, k *keySource) error {
 
 // shown is claims as printed: the session-cache cookie's payload carries the session token
 // itself (session.token, and sid), a credential as good as the cookie, which is left out.
-func shown(claims jwks.Claims) jwks.Claims {
+func shown(claims map[string]any) map[string]any {
 	const hidden = "(the session token: not shown)"
 	out := maps.Clone(claims)
 	if _, ok := out["sid"]; ok {

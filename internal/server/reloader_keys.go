@@ -285,7 +285,7 @@ func newVerifiers(s *config.Settings, ring keyRing) (verifiers, error) {
 			}},
 			ClockSkew:     s.ClockSkew,
 			SessionCookie: true,
-			Transform:     func(c jwks.Claims) (jwks.Claims, error) { return session.Claims(c) },
+			Transform:     func(c jwks.Claims) (jwks.Claims, error) { return session.Claims(c.Map()) },
 			CacheEntries:  s.CacheEntries,
 			CacheBytes:    s.CacheBytes,
 		})

@@ -1,4 +1,4 @@
-package jwks
+package claims
 
 import (
 	"testing"
@@ -6,19 +6,18 @@ import (
 )
 
 func TestCacheStatsCountHitsMissesAndEvictions(t *testing.T) {
-	v := &Verifier{cache: newTokenCache(cacheShards, 1<<30)} // one entry per shard
-	c := v.cache
+	c := NewCache(cacheShards, 1<<30) // one entry per shard
 	now := time.Now().UnixNano()
 	later := now + int64(time.Hour)
-	c.put(key(1), &cacheEntry{claims: Claims{}, kid: "k", expires: later}, now)
-	c.get(key(1), now)   // hit
-	c.get(key(1), now)   // hit
-	c.get(key(2), now)   // miss
-	c.get(key(1), later) // expired: a miss, and not an eviction
+	c.Put(key(1), &Entry{Claims: Claims{}, Kid: "k", Expires: later}, now)
+	c.Get(key(1), now)   // hit
+	c.Get(key(1), now)   // hit
+	c.Get(key(2), now)   // miss
+	c.Get(key(1), later) // expired: a miss, and not an eviction
 	for i := range 10 * cacheShards {
-		c.put(key(100+i), &cacheEntry{claims: Claims{}, kid: "k", expires: later}, now)
+		c.Put(key(100+i), &Entry{Claims: Claims{}, Kid: "k", Expires: later}, now)
 	}
-	st := v.CacheStats()
+	st := c.Stats()
 	if st.Hits != 2 || st.Misses != 2 {
 		t.Errorf("hits %d misses %d, want 2 and 2", st.Hits, st.Misses)
 	}
@@ -31,7 +30,7 @@ func TestCacheStatsCountHitsMissesAndEvictions(t *testing.T) {
 	if st.Bytes <= 0 {
 		t.Errorf("bytes %d", st.Bytes)
 	}
-	if (&Verifier{}).CacheStats() != (CacheStats{}) {
+	if (*Cache)(nil).Stats() != (Stats{}) {
 		t.Error("a verifier without a cache has stats")
 	}
 }

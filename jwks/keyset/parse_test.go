@@ -1,4 +1,4 @@
-package jwks_test
+package keyset_test
 
 import (
 	"crypto"
@@ -14,7 +14,7 @@ import (
 
 	"github.com/MicahParks/jwkset"
 
-	"github.com/betterauthz/betterauthz/jwks"
+	"github.com/betterauthz/betterauthz/jwks/keyset"
 )
 
 // A JWKS as Better Auth 1.7 serves it: every algorithm it supports, kid/kty/alg (and crv), no use.
@@ -89,7 +89,7 @@ func TestParseSet(t *testing.T) {
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
-			keys, problems, err := jwks.ParseSet([]byte(tc.doc))
+			keys, problems, err := keyset.ParseSet([]byte(tc.doc))
 			if tc.err != "" {
 				if err == nil || !strings.Contains(err.Error(), tc.err) {
 					t.Fatalf("error %v, want one containing %q", err, tc.err)
@@ -132,7 +132,7 @@ func FuzzParseSet(f *testing.F) {
 		f.Add([]byte(seed))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		keys, problems, err := jwks.ParseSet(data)
+		keys, problems, err := keyset.ParseSet(data)
 		if err != nil && len(keys) > 0 {
 			t.Fatalf("error %v with %d keys", err, len(keys))
 		}
@@ -154,7 +154,7 @@ func FuzzParseSet(f *testing.F) {
 			t.Fatalf("ParseSet accepted what encoding/json refuses: %q", data)
 		}
 		for i, raw := range doc.Keys {
-			one, _, err := jwks.ParseSet([]byte(`{"keys":[` + string(raw) + `]}`))
+			one, _, err := keyset.ParseSet([]byte(`{"keys":[` + string(raw) + `]}`))
 			if err != nil || len(one) != 1 {
 				continue
 			}

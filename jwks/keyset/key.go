@@ -1,9 +1,8 @@
-package jwks
+package keyset
 
 import (
 	"context"
 	"crypto"
-	"errors"
 
 	"github.com/MicahParks/jwkset"
 )
@@ -23,12 +22,11 @@ func verificationKeyOf(j jwkset.JWK) verificationKey {
 	return verificationKey{alg: j.Marshal().ALG.String(), key: key}
 }
 
-var errKeyAlgorithm = errors.New("the key's alg is not the token's")
-
-// verificationKey returns the key that checks a token of alg whose header names kid. A kid the
+// Key returns the public key that checks a token of alg whose header names kid. A kid the
 // current set does not hold goes through KeyRead, which waits for a refresh; keys past MaxKeyAge
-// are refused (ErrKeysStale) either way. A key whose JWK names another alg is refused too.
-func (k *KeySet) verificationKey(ctx context.Context, kid, alg string) (any, error) {
+// are refused (ErrKeysStale) either way. A key whose JWK names another alg is refused
+// (ErrKeyAlgorithm).
+func (k *KeySet) Key(ctx context.Context, kid, alg string) (any, error) {
 	vk, ok := k.lookup(kid)
 	if !ok || k.Stale() {
 		jwk, err := k.KeyRead(ctx, kid)
@@ -38,7 +36,7 @@ func (k *KeySet) verificationKey(ctx context.Context, kid, alg string) (any, err
 		vk = verificationKeyOf(jwk)
 	}
 	if vk.alg != "" && vk.alg != alg {
-		return nil, errKeyAlgorithm
+		return nil, ErrKeyAlgorithm
 	}
 	return vk.key, nil
 }

@@ -1,15 +1,15 @@
-package jwks_test
+package claims_test
 
 import (
 	"encoding/json"
 	"strings"
 	"testing"
 
-	"github.com/betterauthz/betterauthz/jwks"
+	"github.com/betterauthz/betterauthz/jwks/claims"
 )
 
 func TestClaimsLookupAndString(t *testing.T) {
-	var c jwks.Claims
+	var c claims.Claims
 	dec := json.NewDecoder(strings.NewReader(`{"sub":"u1","role":"admin,user","emailVerified":true,"n":12345678901234567890,
 		"image":null,"org":{"id":"o1","tags":["a","b"]},"https://x.example/claim":"dotted","list":[1,"two",false],"nested":[{"a":1}]}`))
 	dec.UseNumber()
@@ -38,7 +38,7 @@ func TestClaimsLookupAndString(t *testing.T) {
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
 			v, ok := c.Lookup(tc.path)
-			s, rendered := jwks.String(v)
+			s, rendered := claims.String(v)
 			if (ok && rendered) != tc.found || s != tc.want {
 				t.Fatalf("Lookup(%q) = %q (found %v, rendered %v), want %q (%v)", tc.path, s, ok, rendered, tc.want, tc.found)
 			}

@@ -1,4 +1,4 @@
-package jwks
+package keyset
 
 import (
 	"bytes"
@@ -19,6 +19,9 @@ import (
 	"time"
 
 	"github.com/MicahParks/jwkset"
+
+	"github.com/betterauthz/betterauthz/jwks/internal/strictjson"
+	"github.com/betterauthz/betterauthz/jwks/jws"
 )
 
 // Why a fetch failed. Each error from a fetch wraps exactly one of these.
@@ -63,7 +66,7 @@ func (e *StatusError) Unwrap() error {
 	return ErrFetchStatus
 }
 
-// FetchOptions configure FetchSet; each zero value is the default of the KeySetOptions field
+// FetchOptions configure FetchSet; each zero value is the default of the Options field
 // of the same name.
 type FetchOptions struct {
 	Client           *http.Client
@@ -76,7 +79,7 @@ type FetchOptions struct {
 // and size, redirects not followed, the body read by ParseSet. The error wraps one of the
 // ErrFetch sentinels; a status other than 200 is a *StatusError.
 func FetchSet(ctx context.Context, url string, o FetchOptions) (keys []jwkset.JWK, problems []error, err error) {
-	ko := KeySetOptions{URL: url, Client: o.Client, FetchTimeout: o.FetchTimeout, MaxResponseBytes: o.MaxResponseBytes}
+	ko := Options{URL: url, Client: o.Client, FetchTimeout: o.FetchTimeout, MaxResponseBytes: o.MaxResponseBytes}
 	ko.setDefaults()
 	f := newFetcher(url, o.CAFile, ko.Client, ko.MaxResponseBytes)
 	ctx, cancel := context.WithTimeout(ctx, ko.FetchTimeout)
@@ -207,7 +210,7 @@ func ParseSet(data []byte) (keys []jwkset.JWK, problems []error, err error) {
 	// A name twice anywhere — "keys", or "x" inside a key — makes the document mean different
 	// keys to different parsers: refused whole.
 	var rawKeys []byte
-	err = walkObject(data, true, func(name, value []byte) error {
+	err = strictjson.Walk(data, true, func(name, value []byte) error {
 		if string(name) == "keys" {
 			rawKeys = value
 		}
@@ -270,7 +273,7 @@ func parseKey(raw json.RawMessage) (jwkset.JWK, error) {
 		return jwkset.JWK{}, fmt.Errorf("kid %q: symmetric keys are never trusted", m.KID)
 	}
 	// RFC 9864 names EdDSA over Ed25519 "Ed25519": one algorithm under two names.
-	if m.ALG == jwkset.ALG(AlgEd25519) {
+	if m.ALG == jwkset.ALG(jws.AlgEd25519) {
 		m.ALG = jwkset.AlgEdDSA
 	}
 	// Only public parameters are read: a JWKS that leaks private ones still yields a public key.

@@ -1,4 +1,4 @@
-package jwks
+package claims
 
 import (
 	"errors"
@@ -9,14 +9,14 @@ import (
 	"unsafe"
 )
 
-func key(i int) tokenKey { return keyOf(fmt.Sprintf("token-%d", i)) }
+func key(i int) Key { return KeyOf(fmt.Sprintf("token-%d", i)) }
 
 func TestCacheBounds(t *testing.T) {
-	c := newTokenCache(1000, 1<<20)
+	c := NewCache(1000, 1<<20)
 	now := time.Now().UnixNano()
 	later := now + int64(time.Hour)
 	for i := range 20000 {
-		c.put(key(i), &cacheEntry{claims: Claims{"sub": i}, kid: "k", expires: later, size: 100}, now)
+		c.Put(key(i), &Entry{Claims: Claims{}, Kid: "k", Expires: later, Size: 100}, now)
 	}
 	n, b := c.len()
 	if n > 1000+cacheShards || b > 1<<20 {
@@ -26,9 +26,9 @@ func TestCacheBounds(t *testing.T) {
 		t.Fatalf("only %d entries kept", n)
 	}
 
-	small := newTokenCache(100000, 64*1024)
+	small := NewCache(100000, 64*1024)
 	for i := range 5000 {
-		small.put(key(i), &cacheEntry{expires: later, size: 1000}, now)
+		small.Put(key(i), &Entry{Expires: later, Size: 1000}, now)
 	}
 	if _, b := small.len(); b > 64*1024 {
 		t.Fatalf("%d bytes, bound 64 KiB", b)
@@ -36,19 +36,19 @@ func TestCacheBounds(t *testing.T) {
 }
 
 func TestCacheRefusalsCannotCrowdOutTokens(t *testing.T) {
-	c := newTokenCache(6400, 1<<30)
+	c := NewCache(6400, 1<<30)
 	now := time.Now().UnixNano()
 	later := now + int64(time.Hour)
 	for i := range 3000 {
-		c.put(key(i), &cacheEntry{claims: Claims{}, kid: "k", expires: later}, now)
+		c.Put(key(i), &Entry{Claims: Claims{}, Kid: "k", Expires: later}, now)
 	}
 	refused := errors.New("invalid token")
 	for i := range 100000 {
-		c.put(key(-i-1), &cacheEntry{err: refused, expires: later}, now)
+		c.Put(key(-i-1), &Entry{Err: refused, Expires: later}, now)
 	}
 	kept := 0
 	for i := range 3000 {
-		if _, ok := c.get(key(i), now); ok {
+		if _, ok := c.Get(key(i), now); ok {
 			kept++
 		}
 	}
@@ -58,26 +58,26 @@ func TestCacheRefusalsCannotCrowdOutTokens(t *testing.T) {
 }
 
 func TestCacheExpiry(t *testing.T) {
-	c := newTokenCache(10, 1<<20)
+	c := NewCache(10, 1<<20)
 	now := time.Now().UnixNano()
-	c.put(key(1), &cacheEntry{expires: now + 10}, now)
-	if _, ok := c.get(key(1), now+9); !ok {
+	c.Put(key(1), &Entry{Expires: now + 10}, now)
+	if _, ok := c.Get(key(1), now+9); !ok {
 		t.Fatal("live entry missing")
 	}
-	if _, ok := c.get(key(1), now+10); ok {
+	if _, ok := c.Get(key(1), now+10); ok {
 		t.Fatal("entry served at its expiry")
 	}
-	c.put(key(2), &cacheEntry{expires: now}, now)
+	c.Put(key(2), &Entry{Expires: now}, now)
 	if n, _ := c.len(); n != 0 {
 		t.Fatalf("an already expired entry was stored (%d entries)", n)
 	}
-	if newTokenCache(0, 1) != nil {
+	if NewCache(0, 1) != nil {
 		t.Fatal("maxEntries 0 must turn the cache off")
 	}
 }
 
 func TestCacheConcurrency(t *testing.T) {
-	c := newTokenCache(500, 1<<20)
+	c := NewCache(500, 1<<20)
 	var wg sync.WaitGroup
 	for g := range 8 {
 		wg.Add(1)
@@ -86,10 +86,10 @@ func TestCacheConcurrency(t *testing.T) {
 			for i := range 5000 {
 				now := time.Now().UnixNano()
 				k := key((g * 7919 * i) % 2000)
-				if e, ok := c.get(k, now); ok && e.kid != "k" {
+				if e, ok := c.Get(k, now); ok && e.Kid != "k" {
 					t.Error("wrong entry")
 				}
-				c.put(k, &cacheEntry{kid: "k", expires: now + int64(time.Millisecond*time.Duration(i%5)), size: 10}, now)
+				c.Put(k, &Entry{Kid: "k", Expires: now + int64(time.Millisecond*time.Duration(i%5)), Size: 10}, now)
 			}
 		}()
 	}
@@ -99,22 +99,22 @@ func TestCacheConcurrency(t *testing.T) {
 // An entry larger than a shard's byte bound is not stored, and costs the shard nothing: it
 // used to empty the shard before finding it could not fit.
 func TestCacheOversizeEntryEvictsNothing(t *testing.T) {
-	c := newTokenCache(1000, 64*cacheShards*1024) // 64 KiB per shard
+	c := NewCache(1000, 64*cacheShards*1024) // 64 KiB per shard
 	now := time.Now().UnixNano()
 	later := now + int64(time.Hour)
 	k := key(1)
-	c.put(k, &cacheEntry{claims: Claims{}, kid: "k", expires: later, size: 100}, now)
-	var sameShard tokenKey
+	c.Put(k, &Entry{Claims: Claims{}, Kid: "k", Expires: later, Size: 100}, now)
+	var sameShard Key
 	for i := 2; ; i++ {
 		if sameShard = key(i); sameShard[0]%cacheShards == k[0]%cacheShards {
 			break
 		}
 	}
-	c.put(sameShard, &cacheEntry{claims: Claims{}, kid: "k", expires: later, size: 128 * 1024}, now)
-	if _, ok := c.get(k, now); !ok {
+	c.Put(sameShard, &Entry{Claims: Claims{}, Kid: "k", Expires: later, Size: 128 * 1024}, now)
+	if _, ok := c.Get(k, now); !ok {
 		t.Fatal("an entry that could not fit evicted one that did")
 	}
-	if _, ok := c.get(sameShard, now); ok {
+	if _, ok := c.Get(sameShard, now); ok {
 		t.Fatal("an entry over the shard's bound was stored")
 	}
 }

@@ -1,4 +1,4 @@
-package jwks
+package jws
 
 import (
 	"encoding/json"
@@ -23,14 +23,14 @@ func FuzzParseHeader(f *testing.F) {
 		if err := json.Unmarshal(data, &m); err != nil {
 			t.Fatalf("accepted what encoding/json refuses: %v", err)
 		}
-		for name, got := range map[string]string{"alg": h.alg, "kid": h.kid, "typ": h.typ} {
+		for name, got := range map[string]string{"alg": h.Alg, "kid": h.Kid, "typ": h.Typ} {
 			want, _ := m[name].(string)
 			if got != want {
 				t.Fatalf("%s = %q, encoding/json reads %q", name, got, want)
 			}
 		}
-		if _, crit := m["crit"]; crit != h.crit {
-			t.Fatalf("crit %v, encoding/json sees %v", h.crit, crit)
+		if _, crit := m["crit"]; crit != h.Crit {
+			t.Fatalf("crit %v, encoding/json sees %v", h.Crit, crit)
 		}
 	})
 }

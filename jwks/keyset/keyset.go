@@ -1,4 +1,12 @@
-package jwks
+// Package keyset keeps Better Auth's JSON Web Key Set — its life: the first load, retried with
+// backoff; background refreshes; one coalesced, rate-limited refresh when a token names a kid
+// the set lacks (Better Auth rotates lazily, so a new key appears with the first token it
+// signs); the last good keys kept through an outage, until they are too old to trust.
+//
+// Fetches (fetch.go) are bounded in time and size, never follow redirects, and only a whole,
+// unambiguous key set replaces the last good one; each fetch resolves its keys for signature
+// checks once (key.go).
+package keyset
 
 import (
 	"context"
@@ -13,10 +21,27 @@ import (
 	"github.com/MicahParks/jwkset"
 )
 
-// KeySetOptions configure a KeySet. Every field but URL has a default fit for Better Auth, which
+// Why a key could not be had. Each error of Key wraps exactly one of them.
+var (
+	// ErrNotReady: no key set has ever been loaded, so nothing can be verified yet.
+	ErrNotReady = errors.New("signing keys not loaded yet")
+	// ErrUnknownKey: the token names a kid that the key set does not hold, even after a refresh.
+	ErrUnknownKey = errors.New("unknown signing key")
+	// ErrTimeout: the caller's context ended while waiting for a key refresh.
+	ErrTimeout = errors.New("timed out waiting for signing keys")
+	// ErrKeysUnavailable: the token names a kid the key set lacks, and refreshing it failed.
+	ErrKeysUnavailable = errors.New("signing keys unavailable: the JWKS could not be refreshed")
+	// ErrKeysStale: the key set has not been refreshed successfully for longer than MaxKeyAge,
+	// so its keys are no longer trusted (a key Better Auth revoked meanwhile would still verify).
+	ErrKeysStale = errors.New("signing keys stale: the JWKS has not been refreshed for too long")
+	// ErrKeyAlgorithm: the key's JWK names another alg than the token's.
+	ErrKeyAlgorithm = errors.New("the key's alg is not the token's")
+)
+
+// Options configure a KeySet. Every field but URL has a default fit for Better Auth, which
 // rotates keys lazily (a new kid appears with the first token it signs) and sends no
 // Cache-Control on its JWKS.
-type KeySetOptions struct {
+type Options struct {
 	// URL of the JWKS, e.g. https://auth.example.com/api/auth/jwks. Required.
 	URL string
 	// Name labels the set in logs and in what the Observer is told (the issuer's name).
@@ -63,7 +88,7 @@ type Observer interface {
 
 // Fetch describes one JWKS fetch.
 type Fetch struct {
-	// Name is the key set's KeySetOptions.Name.
+	// Name is the key set's Options.Name.
 	Name string
 	// Trigger says why it ran: "initial", "interval", "retry" or "unknown_kid".
 	Trigger string
@@ -93,7 +118,7 @@ const (
 	defaultMaxResponseBytes   = 1 << 20
 )
 
-func (o *KeySetOptions) setDefaults() {
+func (o *Options) setDefaults() {
 	if o.Client == nil {
 		o.Client = &http.Client{Transport: http.DefaultTransport}
 	}
@@ -129,7 +154,7 @@ type KeySet struct {
 	// nothing else (current holds the same keys, resolved for signature checks).
 	keys *jwkset.MemoryJWKSet
 
-	opts    KeySetOptions
+	opts    Options
 	fetcher *fetcher
 	ctx     context.Context // ends fetches when the KeySet stops
 	cancel  context.CancelFunc
@@ -149,8 +174,8 @@ type KeySet struct {
 	kids      []string             // sorted kids of the current set, to log changes
 }
 
-// NewKeySet returns a KeySet that has loaded nothing yet; Run loads and refreshes it.
-func NewKeySet(opts KeySetOptions) (*KeySet, error) {
+// New returns a KeySet that has loaded nothing yet; Run loads and refreshes it.
+func New(opts Options) (*KeySet, error) {
 	if opts.URL == "" {
 		return nil, errors.New("jwks: key set URL is empty")
 	}
@@ -170,12 +195,12 @@ func NewKeySet(opts KeySetOptions) (*KeySet, error) {
 	}, nil
 }
 
-// NewStaticKeySet returns a KeySet that holds keys (from ParseSet or FetchSet) and never
+// NewStatic returns a KeySet that holds keys (from ParseSet or FetchSet) and never
 // fetches: it needs no Run, and a kid it lacks is unknown at once — what a KeySet concludes
 // after a refresh that did not bring the kid. For verifying with a key set read once, as
 // "betterauthz verify" does with a JWKS file.
-func NewStaticKeySet(name string, keys []jwkset.JWK) (*KeySet, error) {
-	opts := KeySetOptions{Name: name}
+func NewStatic(name string, keys []jwkset.JWK) (*KeySet, error) {
+	opts := Options{Name: name}
 	opts.setDefaults()
 	k := &KeySet{keys: jwkset.NewMemoryStorage(), opts: opts, ctx: context.Background(), cancel: func() {}, negative: make(map[string]time.Time)}
 	if err := k.keys.KeyReplaceAll(k.ctx, keys); err != nil {
@@ -189,7 +214,7 @@ func NewStaticKeySet(name string, keys []jwkset.JWK) (*KeySet, error) {
 // Attempted reports whether a first fetch has ended, whatever its outcome.
 func (k *KeySet) Attempted() bool { return k.attempted.Load() }
 
-// Name is the set's KeySetOptions.Name.
+// Name is the set's Options.Name.
 func (k *KeySet) Name() string { return k.opts.Name }
 
 // URL is the JWKS address this set fetches ("" for a static set).
