@@ -2,64 +2,157 @@ package authz
 
 import (
 	"context"
-	"errors"
 	"strconv"
 
 	"github.com/betterauthz/betterauthz/authz/policy"
-	"github.com/betterauthz/betterauthz/jwks"
 )
 
 // Decide answers one request. It never fails: every problem is a denial with a reason.
-func Decide(ctx context.Context, l *Live, r *Request) Decision {
-	d := decide(ctx, l, r)
-	if d.Allowed() {
-		d.Underscored = l.Config.underscoreNames()
-	}
-	return d
-}
-
-func decide(ctx context.Context, l *Live, r *Request) Decision {
-	if l == nil || l.Config == nil {
+//
+// A decision is five steps, in this order, each in a file of its own:
+//
+//  1. read the request's host and target strictly (read.go);
+//  2. find the rules every reading of it must satisfy (rules.go);
+//  3. get the credential and verify it (credential.go) — unless the rules decide without one;
+//  4. decide: the rules' verdict on the credential (below);
+//  5. write the identity headers: set from a valid credential, stripped otherwise (identity.go).
+func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
+	if s == nil || s.Config == nil {
 		return Decision{Reason: ReasonNotReady, Description: "no config loaded yet"}
 	}
-	c := l.Config
+	c := s.Config
 	d := Decision{Realm: c.Realm}
 	if ctx.Err() != nil {
 		return d.deny(ReasonTimeout, "deadline passed before the check ran")
 	}
+
+	// 1. Read the request.
+	rq, err := readRequest(r)
+	if err != nil {
+		return d.deny(ReasonBadRequest, err.Error())
+	}
+
+	// 2. Find the rules.
 	var buf [8]*policy.Rule
-	var rq readRequest
-	rules, d, ok := l.rules(buf[:0], r, d, &rq)
-	if !ok {
+	rules, err := s.findRules(buf[:0], r, rq)
+	if err != nil {
+		d = d.deny(ReasonInvalidRoutePolicy, "this route's betterauthz.io/ settings are invalid")
+		d.Detail = err.Error()
 		return d
 	}
-	d = l.decideRules(ctx, r, d, rq, rules)
-	if !d.Allowed() && dryRunnable(d.Reason) && (c.DryRun || allDryRun(rules)) {
-		return l.dryRun(ctx, r, d, rq)
+	d.Route, d.RouteLabel = routeNames(rules)
+	dryRun := c.DryRun || allDryRun(rules)
+
+	// 3. Get the credential, unless the rules decide without one: a deny rule (whose dry run
+	// still reads it, for the identity headers) or a browser's preflight.
+	d = c.decideWithoutCredential(d, r, rules)
+	var cred credential
+	if d.Reason == "" || dryRun && dryRunnable(d.Reason) {
+		cred = s.credential(ctx, r, rq)
+		d.Credential = cred.source
 	}
-	return d
+
+	// 4. Decide.
+	if d.Reason == "" {
+		d = c.verdict(d, r, rq, rules, cred)
+	}
+	if !d.Allowed() && dryRun && dryRunnable(d.Reason) {
+		// Allowed, keeping the reason it would have been denied for (the log and the metrics
+		// report it).
+		d.DryRun = true
+		d.Location = ""
+	}
+
+	// 5. Write the identity.
+	return c.writeIdentity(d, r, cred)
 }
 
-// decideRules answers a request the rules apply to.
-func (l *Live) decideRules(ctx context.Context, r *Request, d Decision, rq readRequest, rules []*policy.Rule) Decision {
-	c := l.Config
-	action := policy.Public
+// routeNames name the rules that decided: for logs ("a+b" when a path was read two ways) and,
+// from a bounded set, for metrics.
+func routeNames(rules []*policy.Rule) (route, label string) {
+	route = rules[0].Name
+	for _, rule := range rules[1:] {
+		route += "+" + rule.Name
+	}
+	return route, rules[0].Label()
+}
+
+// decideWithoutCredential answers what the rules answer whatever the credential: a deny rule
+// closes the route, and a browser's CORS preflight (when allowed) passes. The reason stays
+// empty otherwise.
+func (c *Config) decideWithoutCredential(d Decision, r *Request, rules []*policy.Rule) Decision {
 	for _, rule := range rules {
-		switch rule.Action {
-		case policy.Deny:
+		if rule.Action == policy.Deny {
 			d.RouteLabel = rule.Label()
 			return d.deny(ReasonPolicyDenied, "this route is closed")
-		case policy.Authenticated:
-			action = policy.Authenticated
 		}
 	}
 	if c.AllowCORSPreflight && r.CORSPreflight() {
 		d.Reason = ReasonCORSPreflight
-		_, names := r.identityBuffers()
-		d.Remove = c.identityNames(names)
+	}
+	return d
+}
+
+// verdict judges the credential against rules none of which denies outright: public lets
+// everything through; otherwise a valid credential from a trusted origin is needed, of the
+// issuer and with the claims each rule asks for.
+func (c *Config) verdict(d Decision, r *Request, rq reading, rules []*policy.Rule, cred credential) Decision {
+	if !authenticated(rules) {
+		d.Reason = ReasonPublic
 		return d
 	}
-	return l.authenticate(ctx, r, d, rq, rules, action)
+	switch {
+	case !cred.sent, !cred.valid() && !cred.bearer && signInReason(cred.reason):
+		if loc, ok := c.Browser.signInRedirect(r, rq.host, rq.authority, rq.target); ok {
+			d = d.deny(ReasonSignIn, "sign in")
+			d.Location = loc
+			return d
+		}
+		if !cred.sent {
+			return d.deny(ReasonMissingToken, c.missingDescription())
+		}
+		return d.deny(cred.reason, cred.description)
+	case !cred.valid():
+		return d.deny(cred.reason, cred.description)
+	case cred.crossSite:
+		return d.deny(ReasonUntrustedOrigin, "a cookie-authenticated "+r.Method+" must come from a trusted origin (Origin or Referer)")
+	}
+	d.Subject = cred.claims.Subject()
+	for _, rule := range rules {
+		if want := rule.Spec.Issuer; want != "" && want != cred.issuer {
+			d.RouteLabel = rule.Label()
+			return d.deny(ReasonInsufficientClaims, "this route takes tokens of issuer "+strconv.Quote(want)+" only")
+		}
+		if description, missing := rule.MissingClaim(cred.claims); missing {
+			d.RouteLabel = rule.Label()
+			return d.deny(ReasonInsufficientClaims, description)
+		}
+	}
+	d.Reason = ReasonAllowed
+	return d
+}
+
+// authenticated reports whether some rule asks for a credential.
+func authenticated(rules []*policy.Rule) bool {
+	for _, rule := range rules {
+		if rule.Action == policy.Authenticated {
+			return true
+		}
+	}
+	return false
+}
+
+// signInReason: a cookie that failed for one of these reasons is no session at all, and a
+// browser is better sent to sign in; an outage (503) is not a reason to sign in again.
+func signInReason(r Reason) bool {
+	return r == ReasonInvalidToken || r == ReasonExpired || r == ReasonUnknownKey
+}
+
+func (c *Config) missingDescription() string {
+	if c.Browser.enabled() {
+		return "a bearer token or a session cookie is required"
+	}
+	return "a bearer token is required"
 }
 
 // allDryRun reports whether every rule that decided is a dry run.
@@ -78,181 +171,9 @@ func dryRunnable(r Reason) bool {
 	return r != ReasonBadRequest && r != ReasonInvalidRoutePolicy && r != ReasonInternal
 }
 
-// dryRun lets a denied request through, keeping the reason it was denied for (the log and the
-// metrics report it). Identity headers follow the credential alone: a valid one sets them (as
-// on a public route), anything else strips them, so that a dry run never lets a client's own
-// x-user-id through.
-func (l *Live) dryRun(ctx context.Context, r *Request, d Decision, rq readRequest) Decision {
-	c := l.Config
-	d.DryRun = true
-	d.Location = ""
-	// The credential again (a deny rule decides before reading it): a verified token or a
-	// session comes from the caches.
-	cred := l.credential(ctx, r)
-	d.Credential = cred.source
-	csrf := !cred.bearer && !safeMethod(r.Method) && !c.Sessions.originTrusted(r, rq.host)
-	set, names := r.identityBuffers()
-	if cred.valid() && !csrf {
-		d.Subject = cred.claims.Subject()
-		d.Set, d.Remove = c.identity(cred.claims, cred.issuer, set, names)
-		d.ResponseHeaders = setCookies(cred.setCookie)
-		return d
-	}
-	d.Subject = ""
-	d.Set, d.ResponseHeaders = nil, nil
-	d.Remove = c.identityNames(names)
-	return d
-}
-
-// readRequest is the request's host and target as rules read them.
-type readRequest struct {
-	host      string // normalized
-	authority string // the host as sent, with its port (of an absolute-form target, its own)
-	target    string // the path and query as sent (of an absolute-form target, its path part)
-}
-
-// rules reads the request's host and path and collects the rules every reading of it must
-// satisfy (see precedence.go). ok is false when the request is refused before any rule applies.
-func (l *Live) rules(dst []*policy.Rule, r *Request, d Decision, rq *readRequest) (_ []*policy.Rule, _ Decision, ok bool) {
-	rawHost, target, err := requestTarget(r.Host, r.Path)
-	if err != nil {
-		return nil, d.deny(ReasonBadRequest, err.Error()), false
-	}
-	host, err := normalizeHost(rawHost)
-	if err != nil {
-		return nil, d.deny(ReasonBadRequest, err.Error()), false
-	}
-	rd, err := normalizePath(target)
-	if err != nil {
-		return nil, d.deny(ReasonBadRequest, err.Error()), false
-	}
-	rq.host, rq.authority, rq.target = host, rawHost, target
-	route, err := l.Config.extensions.Rules(r.ContextExtensions, policy.Limits{RefuseDryRun: l.Config.AnnotationsOnlyTighten, Issuers: l.Config.IssuerNames})
-	if err != nil {
-		d = d.deny(ReasonInvalidRoutePolicy, "this route's betterauthz.io/ settings are invalid")
-		d.Detail = err.Error()
-		return nil, d, false
-	}
-	// The backend may read the path in more than one way — encoded separators decoded or not,
-	// a leading "//" as a host or not, upper and lower case told apart or not — and every
-	// reading's rules must allow it.
-	var segBuf, foldBuf [16]string
-	var pathBuf [4]string
-	rules := dst
-	for _, path := range rd.all(&pathBuf) {
-		sp := policy.SplitPath(path, segBuf[:])
-		rules = l.rulesFor(rules, route, host, sp, r.Method, r.DestinationNamespace)
-		rules = l.rulesFor(rules, route, host, sp.Folded(foldBuf[:]), r.Method, r.DestinationNamespace)
-	}
-	d.Route = rules[0].Name
-	for _, rule := range rules[1:] {
-		d.Route += "+" + rule.Name
-	}
-	d.RouteLabel = rules[0].Label()
-	return rules, d, true
-}
-
-// authenticate verifies the request's credential against what its rules ask.
-func (l *Live) authenticate(ctx context.Context, r *Request, d Decision, rq readRequest, rules []*policy.Rule, action policy.Action) Decision {
-	c := l.Config
-	cred := l.credential(ctx, r)
-	d.Credential = cred.source
-	// A cookie rides along with requests other sites' pages make: an unsafe request it
-	// authenticates must come from a trusted origin (CSRF). Bearer tokens are not sent by
-	// browsers on their own, and are exempt.
-	csrf := cred.valid() && !cred.bearer && !safeMethod(r.Method) && !c.Sessions.originTrusted(r, rq.host)
-	set, names := r.identityBuffers()
-	if action == policy.Public {
-		d.Reason = ReasonPublic
-		if cred.valid() && !csrf {
-			d.Subject = cred.claims.Subject()
-			d.Set, d.Remove = c.identity(cred.claims, cred.issuer, set, names)
-			d.ResponseHeaders = setCookies(cred.setCookie)
-			return d
-		}
-		// No valid identity: strip every identity header so a client cannot supply its own.
-		d.Remove = c.identityNames(names)
-		return d
-	}
-	switch {
-	case !cred.sent, !cred.valid() && !cred.bearer && signInReason(cred.reason):
-		if loc, ok := c.Sessions.signInRedirect(r, rq.host, rq.authority, rq.target); ok {
-			d = d.deny(ReasonSignIn, "sign in")
-			d.Location = loc
-			return d
-		}
-		if !cred.sent {
-			return d.deny(ReasonMissingToken, c.missingDescription())
-		}
-		return d.deny(cred.reason, cred.description)
-	case !cred.valid():
-		return d.deny(cred.reason, cred.description)
-	case csrf:
-		return d.deny(ReasonUntrustedOrigin, "a cookie-authenticated "+r.Method+" must come from a trusted origin (Origin or Referer)")
-	}
-	d.Subject = cred.claims.Subject()
-	for _, rule := range rules {
-		if want := rule.Spec.Issuer; want != "" && want != cred.issuer {
-			d.RouteLabel = rule.Label()
-			return d.deny(ReasonInsufficientClaims, "this route takes tokens of issuer "+strconv.Quote(want)+" only")
-		}
-		if description, missing := rule.MissingClaim(cred.claims); missing {
-			d.RouteLabel = rule.Label()
-			return d.deny(ReasonInsufficientClaims, description)
-		}
-	}
-	d.Reason = ReasonAllowed
-	d.Set, d.Remove = c.identity(cred.claims, cred.issuer, set, names)
-	d.ResponseHeaders = setCookies(cred.setCookie)
-	return d
-}
-
-// signInReason: a cookie that failed for one of these reasons is no session at all, and a
-// browser is better sent to sign in; an outage (503) is not a reason to sign in again.
-func signInReason(r Reason) bool {
-	return r == ReasonInvalidToken || r == ReasonExpired || r == ReasonUnknownKey
-}
-
-func (c *Config) missingDescription() string {
-	if c.Sessions.enabled() {
-		return "a bearer token or a session cookie is required"
-	}
-	return "a bearer token is required"
-}
-
-func setCookies(cookies []string) []Header {
-	if len(cookies) == 0 {
-		return nil
-	}
-	out := make([]Header, len(cookies))
-	for i, v := range cookies {
-		out[i] = Header{Name: "set-cookie", Value: v}
-	}
-	return out
-}
-
 func (d Decision) deny(reason Reason, description string) Decision {
 	d.Reason = reason
 	d.Description = description
 	d.Set, d.Remove, d.ResponseHeaders = nil, nil, nil
 	return d
-}
-
-func VerifyReason(err error) Reason {
-	switch {
-	case errors.Is(err, jwks.ErrNotReady):
-		return ReasonNotReady
-	case errors.Is(err, jwks.ErrTimeout):
-		return ReasonTimeout
-	case errors.Is(err, jwks.ErrKeysUnavailable):
-		return ReasonKeysUnavailable
-	case errors.Is(err, jwks.ErrKeysStale):
-		return ReasonKeysStale
-	case errors.Is(err, jwks.ErrUnknownKey):
-		return ReasonUnknownKey
-	case errors.Is(err, jwks.ErrExpired):
-		return ReasonExpired
-	default:
-		return ReasonInvalidToken
-	}
 }

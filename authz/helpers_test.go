@@ -62,8 +62,8 @@ func testPolicy() *testConfig {
 
 // live is what a decision reads with this config, v verifying tokens and objects (may be
 // nil) serving requests.
-func (c *testConfig) live(v TokenVerifier, objects *policy.ObjectIndex) *Live {
-	return &Live{
+func (c *testConfig) live(v TokenVerifier, objects *policy.ObjectIndex) *Snapshot {
+	return &Snapshot{
 		Config: &Config{
 			Routes:                 policy.NewRoutes(c.Routes, c.Default),
 			IdentityHeaders:        c.IdentityHeaders,

@@ -7,6 +7,50 @@ import (
 	"github.com/betterauthz/betterauthz/jwks"
 )
 
+// Step 5 of a decision: write the identity headers. They follow the credential alone — never
+// the rules, never a dry run: an allowed request with a valid credential gets them set from
+// its claims, any other allowed request gets them all stripped, so that a client's own
+// x-user-id never reaches the upstream.
+
+// writeIdentity writes d's identity headers, when d lets the request through, from cred.
+func (c *Config) writeIdentity(d Decision, r *Request, cred credential) Decision {
+	if !d.Allowed() {
+		return d // a denial sets and strips nothing: the request goes nowhere
+	}
+	set, names := r.identityBuffers()
+	if cred.valid() && !cred.crossSite {
+		d.Subject = cred.claims.Subject()
+		d.Set, d.Remove = c.identity(cred.claims, cred.issuer, set, names)
+		d.ResponseHeaders = setCookies(cred.setCookie)
+	} else {
+		d.Subject = ""
+		d.Set, d.ResponseHeaders = nil, nil
+		d.Remove = c.identityNames(names)
+	}
+	d.Underscored = c.underscoreNames()
+	return d
+}
+
+// identityBuffers are where a decision collects identity headers: the request's Scratch, or
+// nothing (append allocates).
+func (r *Request) identityBuffers() ([]Header, []string) {
+	if r.Scratch == nil {
+		return nil, nil
+	}
+	return r.Scratch.set[:0], r.Scratch.names[:0]
+}
+
+func setCookies(cookies []string) []Header {
+	if len(cookies) == 0 {
+		return nil
+	}
+	out := make([]Header, len(cookies))
+	for i, v := range cookies {
+		out[i] = Header{Name: "set-cookie", Value: v}
+	}
+	return out
+}
+
 // maxIdentityValue bounds an identity header's value: a claim such as a data-URL avatar must not
 // push Envoy past its header limits.
 const maxIdentityValue = 4096

@@ -41,8 +41,8 @@ func claims(js string) jwks.Claims {
 
 // testLive is a config with Better Auth's defaults: every path authenticated, four identity
 // headers, CORS preflights allowed.
-func testLive(v authz.TokenVerifier) *authz.Live {
-	return &authz.Live{
+func testLive(v authz.TokenVerifier) *authz.Snapshot {
+	return &authz.Snapshot{
 		Config: &authz.Config{
 			Routes: policy.NewRoutes(nil, policy.Authenticated),
 			IdentityHeaders: []authz.IdentityHeader{

@@ -42,7 +42,7 @@ func testHandler(t *testing.T, v fakeVerifier) *Handler {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	live := &authz.Live{
+	live := &authz.Snapshot{
 		Config: &authz.Config{
 			Routes: policy.NewRoutes(rules, policy.Authenticated),
 			IdentityHeaders: []authz.IdentityHeader{

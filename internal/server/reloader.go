@@ -81,7 +81,7 @@ type reloader struct {
 	configMap bool     // a ConfigMap has supplied a config: files no longer apply
 	ring      keyRing  // the key sets of the config in force, one per issuer
 	pending   *pending // a config waiting for the keys at its new JWKS addresses
-	live      authz.Live
+	live      authz.Snapshot
 }
 
 // state is what other goroutines may read of the reloader's, published after each event.
@@ -209,7 +209,7 @@ func (r *reloader) commit(s *config.Settings, digest [32]byte, source string, ri
 			return err
 		}
 	}
-	r.live.Config = s.Config()
+	r.live.Config = s.Compile()
 	r.live.Verifier, r.live.SessionVerifier, r.live.Sessions = v.tokens, v.cookies, v.sessions
 	for _, k := range stopUnused(r.ring, ring) {
 		if ring.named(k.name) == nil {

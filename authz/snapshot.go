@@ -9,11 +9,11 @@ import (
 	"github.com/betterauthz/betterauthz/session"
 )
 
-// Live is everything one decision reads. It is published whole — a new config or a new index
-// of Kubernetes objects makes a new Live — so that a request never sees half of an old config
-// and half of a new one. A nil Live, or one without a Config, means no config has been loaded
-// yet: every check answers 503.
-type Live struct {
+// Snapshot is everything one decision reads. It is published whole — a new config or a new
+// index of Kubernetes objects makes a new Snapshot — so that a request never sees half of an old
+// config and half of a new one. A nil Snapshot, or one without a Config, means no config has
+// been loaded yet: every check answers 503.
+type Snapshot struct {
 	Config   *Config
 	Verifier TokenVerifier
 	// SessionVerifier verifies the session-cache cookie JWT; nil when sessions.cookieCache is
@@ -50,8 +50,9 @@ type Config struct {
 	// DryRun allows every request a rule would deny, reporting the denial instead (config
 	// dryRun); rules can be dry runs one by one too (policy.RuleSpec.DryRun).
 	DryRun bool
-	// Sessions says how browser sessions are read; the zero value reads none.
-	Sessions Sessions
+	// Browser says how browser sessions are read — Better Auth's cookies, the sign-in
+	// redirect, the origins trusted with cookies; the zero value reads none.
+	Browser Browser
 
 	extensions policy.Extensions // parsed context_extensions, per config
 
@@ -70,9 +71,9 @@ type SessionLookup interface {
 	Lookup(ctx context.Context, cookieName, token string) (*session.Session, error)
 }
 
-func (l *Live) realm() string {
-	if l == nil || l.Config == nil {
+func (s *Snapshot) realm() string {
+	if s == nil || s.Config == nil {
 		return ""
 	}
-	return l.Config.Realm
+	return s.Config.Realm
 }

@@ -3,8 +3,11 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"net/netip"
 	"strings"
 )
+
+// Patterns — of hosts and of paths — and the request paths they are matched against.
 
 // Path is one reading of a request path — normalized (see authz), split once into segments
 // for matching against many patterns.
@@ -34,6 +37,13 @@ func SplitPath(path string, buf []string) Path {
 		body = rest
 	}
 	return p
+}
+
+// Readings are a normalized path's two readings: as sent, and case-insensitive (how Express,
+// ASP.NET and others read it); segs and folded hold their segments when long enough.
+func Readings(path string, segs, folded []string) (asSent, caseInsensitive Path) {
+	asSent = SplitPath(path, segs)
+	return asSent, asSent.Folded(folded)
 }
 
 // Folded is the case-insensitive reading of p; buf holds its segments when long enough.
@@ -153,4 +163,35 @@ func globMatch(pattern, s string) bool {
 		s = s[i+len(mid):]
 	}
 	return len(s) >= len(last) && strings.HasSuffix(s, last)
+}
+
+// hostPattern matches request hosts (as authz normalizes them: lower case, no port, no trailing
+// dot): "*" matches any host, "*.example.com" any subdomain (at any depth) of example.com,
+// anything else exactly.
+type hostPattern string
+
+func compileHost(h string) (hostPattern, error) {
+	h = strings.ToLower(strings.TrimSpace(h))
+	switch {
+	case h == "":
+		return "", errors.New("host pattern is empty")
+	case strings.ContainsAny(h, "/ ?#@"):
+		return "", fmt.Errorf("host pattern %q must be a host name (no scheme, path or port)", clip(h))
+	case strings.Contains(h, ":") && !strings.HasPrefix(h, "["):
+		return "", fmt.Errorf("host pattern %q must not have a port: ports are ignored", clip(h))
+	}
+	h = strings.TrimSuffix(h, ".")
+	if strings.HasPrefix(h, "[") {
+		// An IPv6 literal matches in the canonical form requests are read in.
+		addr, err := netip.ParseAddr(strings.TrimSuffix(strings.TrimPrefix(h, "["), "]"))
+		if err != nil || !strings.HasSuffix(h, "]") || !addr.Is6() || addr.Zone() != "" {
+			return "", fmt.Errorf("host pattern %q is not an IPv6 address in brackets", clip(h))
+		}
+		h = "[" + addr.String() + "]"
+	}
+	return hostPattern(h), nil
+}
+
+func (hp hostPattern) match(host string) bool {
+	return globMatch(string(hp), host)
 }
