@@ -11,11 +11,11 @@ import (
 func (a *app) newOpsMetrics() {
 	metrics.RegisterBuildInfo(a.registry, a.o.Version, a.o.Commit)
 	metrics.RegisterTokenCache(a.registry, func() metrics.CacheStatser {
-		v, _ := a.reloader.current().verifier.(metrics.CacheStatser)
+		v, _ := a.inForce.current().verifier.(metrics.CacheStatser)
 		return v
 	})
 	metrics.RegisterKeyAge(a.registry, func() (map[string]time.Time, time.Duration, bool) {
-		st := a.reloader.current()
+		st := a.inForce.current()
 		if len(st.keys) == 0 || st.settings == nil {
 			return nil, 0, false
 		}
