@@ -80,10 +80,12 @@ manifests:
 	./scripts/render-manifests.sh
 
 # The config's JSON Schema, generated from the Go config types: docs/config.schema.json (for
-# editors) and the `config` value of charts/betterauthz/values.schema.json (a test fails when
-# either is stale).
+# editors) and the `config` value of charts/betterauthz/values.schema.json; and the README's
+# flag table, from the settings declared in internal/server.Options (a test fails when any is
+# stale).
 schema:
 	$(GO) run ./internal/config/schema/gen
+	$(GO) run ./internal/settings/gen
 
 # End-to-end benchmark: writes docs/benchmarks.md (see bench/main.go).
 bench: build-static test/betterauth/node_modules/.package-lock.json

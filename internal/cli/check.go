@@ -60,10 +60,10 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdin
 	fs.Var(&f.contexts, "context", "route context_extensions key=value, as Envoy's per-route check_settings sends (repeatable)")
 	f.tls.flags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: betterauthz check [flags]\n\nAsks a running betterauthz whether a request would pass. Exit code 0: allowed, 1: denied, 2: error.")
+		fmt.Fprintln(fs.Output(), "Usage: betterauthz check [flags]\n\nAsks a running betterauthz whether a request would pass. Exit code 0: allowed, 1: denied, 2: error.")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args, getenv); err != nil {
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	if f.output != "text" && f.output != "json" {
