@@ -17,10 +17,10 @@ import (
 // upgradeNote is what each failure below says: the codec is how a CheckRequest gRPC cannot
 // decode still gets a CheckResponse, and without it that request gets a gRPC error — which
 // Envoy's failure_mode_allow lets through unauthenticated.
-const upgradeNote = "a gRPC or go-control-plane upgrade changed what extauthz/grpc.go relies on; " +
+const upgradeNote = "a gRPC or go-control-plane upgrade changed what extauthz/service.go relies on; " +
 	"until it is fixed, a CheckRequest gRPC cannot decode is answered with a gRPC error, which failure_mode_allow lets through"
 
-// TestGRPCCodecContract pins, one by one, what the check codec (grpc.go) relies on in gRPC and
+// TestGRPCCodecContract pins, one by one, what the check codec (service.go) relies on in gRPC and
 // in the generated Authorization service, so that an upgrade that changes any of it fails here,
 // loudly, with the reason — rather than only as a vaguer end-to-end failure.
 func TestGRPCCodecContract(t *testing.T) {
