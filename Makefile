@@ -26,7 +26,7 @@ FUZZ_TARGETS := ./jwks/keyset:FuzzParseSet:30000 ./jwks:FuzzVerify:40000 ./jwks/
 
 STATIC_OUT ?= bin/betterauthz-static
 
-.PHONY: all build build-static test test-deps lint fuzz fuzz-corpus print-fuzz-targets demo example manifests schema bench soak clean
+.PHONY: all build build-static test test-deps lint fuzz fuzz-corpus print-fuzz-targets demo example manifests schema docs bench soak clean
 
 all: build
 
@@ -59,6 +59,7 @@ lint:
 
 test: test-deps lint
 	$(GO) test -race -count=1 ./...
+	$(MAKE) docs
 	$(MAKE) fuzz
 
 fuzz:
@@ -80,12 +81,17 @@ manifests:
 	./scripts/render-manifests.sh
 
 # The config's JSON Schema, generated from the Go config types: docs/config.schema.json (for
-# editors) and the `config` value of charts/betterauthz/values.schema.json; and the README's
-# flag table, from the settings declared in internal/server.Options (a test fails when any is
-# stale).
+# editors) and the `config` value of charts/betterauthz/values.schema.json (a test fails when
+# either is stale).
 schema:
 	$(GO) run ./internal/config/schema/gen
-	$(GO) run ./internal/settings/gen
+
+# The docs' reference pages generated from the code (docs/reference/; a test fails when they are
+# stale), then the site (mkdocs.yml) built into site/ with --strict: a broken link or a page
+# missing from nav fails. mkdocs comes from Debian (scripts/system-deps.sh).
+docs:
+	$(GO) run ./internal/reference/gen
+	mkdocs build --strict --quiet
 
 # End-to-end benchmark: writes docs/benchmarks.md (see bench/main.go).
 bench: build-static test/betterauth/node_modules/.package-lock.json

@@ -3,6 +3,7 @@ package authz
 import (
 	"context"
 	"strconv"
+	"strings"
 
 	"github.com/betterauthz/betterauthz/authz/policy"
 )
@@ -67,14 +68,33 @@ func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 	return c.writeIdentity(d, r, cred)
 }
 
-// routeNames name the rules that decided: for logs ("a+b" when a path was read two ways) and,
-// from a bounded set, for metrics.
+// routeNames name the rules that decided: for logs, joined with "+" ("a+b" when a path was
+// read two ways; cut at maxRouteName bytes) and, from a bounded set, for metrics.
 func routeNames(rules []*policy.Rule) (route, label string) {
-	route = rules[0].Name
-	for _, rule := range rules[1:] {
-		route += "+" + rule.Name
+	return routeName(rules), rules[0].Label()
+}
+
+// maxRouteName bounds Decision.Route: many objects tied on one path all apply, and their names
+// are logged with the decision.
+const maxRouteName = 512
+
+// routeName names the rules that decide, joined with "+" (cut at maxRouteName bytes).
+func routeName(rules []*policy.Rule) string {
+	if len(rules) == 1 {
+		return rules[0].Name
 	}
-	return route, rules[0].Label()
+	var b strings.Builder
+	for i, rule := range rules {
+		if i > 0 {
+			b.WriteByte('+')
+		}
+		if b.Len()+len(rule.Name) > maxRouteName {
+			b.WriteString("…")
+			break
+		}
+		b.WriteString(rule.Name)
+	}
+	return b.String()
 }
 
 // decideWithoutCredential answers what the rules answer whatever the credential: a deny rule

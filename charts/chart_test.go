@@ -198,8 +198,8 @@ func TestDefaultsAreSecureAndHotReloadable(t *testing.T) {
 			t.Errorf("%s rendered by default", kind)
 		}
 	}
-	// The ConfigMap Role; the annotations ClusterRole and its binding; the IngressClasses one
-	// (cluster-wide objects: always bound cluster-wide).
+	// The ConfigMap Role; the annotations ClusterRole and its binding; the one reading
+	// IngressClasses and Gateways (always bound cluster-wide).
 	if len(find(objs, "ClusterRole")) != 2 || len(find(objs, "ClusterRoleBinding")) != 2 || len(find(objs, "Role")) != 1 {
 		t.Error("want the ConfigMap Role and the annotations and IngressClasses ClusterRoles/Bindings")
 	}
@@ -216,10 +216,10 @@ func TestToggles(t *testing.T) {
 		t.Error("replicas set while the HPA scales")
 	}
 	// annotationPolicies.namespaces: the ClusterRole is bound per namespace, not cluster-wide;
-	// only reading IngressClasses (cluster-wide objects) is.
+	// only reading IngressClasses and Gateways is.
 	for _, crb := range find(objs, "ClusterRoleBinding") {
 		role, _, _ := unstructured.NestedString(crb.Object, "roleRef", "name")
-		if !strings.HasSuffix(role, "-ingressclasses") {
+		if !strings.HasSuffix(role, "-cluster") {
 			t.Errorf("ClusterRoleBinding to %s with annotationPolicies.namespaces set", role)
 		}
 		for _, cr := range find(objs, "ClusterRole") {
@@ -227,7 +227,11 @@ func TestToggles(t *testing.T) {
 				continue
 			}
 			rules, _, _ := unstructured.NestedSlice(cr.Object, "rules")
-			if len(rules) != 1 || fmt.Sprint(rules[0].(map[string]any)["resources"]) != "[ingressclasses]" {
+			var resources []string
+			for _, r := range rules {
+				resources = append(resources, fmt.Sprint(r.(map[string]any)["resources"]))
+			}
+			if strings.Join(resources, " ") != "[ingressclasses] [gateways]" {
 				t.Errorf("the cluster-wide ClusterRole grants %v", rules)
 			}
 		}

@@ -17,25 +17,34 @@ import (
 )
 
 // TestKubernetesManifestsDryRun submits every Kubernetes manifest in manifests/ to a real API
-// server (server-side dry run) with Istio's CRDs installed.
+// server (server-side dry run, CEL rules included) with Istio's, the Gateway API's and Envoy
+// Gateway's CRDs installed.
 func TestKubernetesManifestsDryRun(t *testing.T) {
 	api, err := kubeapi.Start()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer api.Stop()
-	crds, err := kubeapi.IstioCRDs()
-	if err != nil {
-		t.Fatal(err)
+	var crds [][]byte
+	for _, load := range []func() ([]byte, error){kubeapi.IstioCRDs, kubeapi.GatewayAPICRDs, kubeapi.EnvoyGatewayCRDs} {
+		c, err := load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		crds = append(crds, c)
 	}
 	ctx := context.Background()
-	if err := api.InstallCRDs(ctx, [][]byte{crds}, schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1alpha3", Resource: "envoyfilters"}); err != nil {
+	if err := api.InstallCRDs(ctx, crds,
+		schema.GroupVersionResource{Group: "networking.istio.io", Version: "v1alpha3", Resource: "envoyfilters"},
+		schema.GroupVersionResource{Group: "gateway.networking.k8s.io", Version: "v1", Resource: "gateways"},
+		schema.GroupVersionResource{Group: "gateway.envoyproxy.io", Version: "v1alpha1", Resource: "securitypolicies"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := api.CreateNamespaces(ctx, "betterauthz", "shop", "app", "istio-system"); err != nil {
+	if err := api.CreateNamespaces(ctx, "betterauthz", "shop", "app", "istio-system", "gateway"); err != nil {
 		t.Fatal(err)
 	}
-	for _, file := range []string{"rbac.yaml", "install.yaml", "istio/envoyfilter.yaml", "istio/drop-underscore-headers.yaml", "sidecar/configmap.yaml", "sidecar/app.yaml", "sidecar/istio.yaml", "sidecar/istio-unix.yaml", "istio/destinationrule-tls.yaml", "istio/destinationrule-mtls.yaml"} {
+	for _, file := range []string{"rbac.yaml", "install.yaml", "istio/envoyfilter.yaml", "istio/drop-underscore-headers.yaml", "sidecar/configmap.yaml", "sidecar/app.yaml", "sidecar/istio.yaml", "sidecar/istio-unix.yaml", "istio/destinationrule-tls.yaml", "istio/destinationrule-mtls.yaml",
+		"istio/ambient-waypoint.yaml", "envoy-gateway/securitypolicy-grpc.yaml", "envoy-gateway/securitypolicy-route.yaml", "envoy-gateway/securitypolicy-http.yaml"} {
 		t.Run(file, func(t *testing.T) {
 			data, err := os.ReadFile(file)
 			if err != nil {

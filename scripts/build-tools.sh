@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the programs the tests run, from the Go module proxy, into .cache/bin (git-ignored):
 #   kube-apiserver, kube-controller-manager, kube-scheduler, etcd — pinned in tools/go.mod
-#   helm, kwok, staticcheck, caddy — pinned below, built with `go install module@version`
+#   helm, kwok, staticcheck, caddy, egctl — pinned below, built with `go install module@version`
 #   traefik — pinned below, built from its module's source as scripts/traefik-source.sh
 #   prepares it (its go.mod has replace directives, which `go install module@version` refuses)
 # A binary is rebuilt only when its pin changes. Usage: scripts/build-tools.sh [name...]
@@ -24,6 +24,10 @@ declare -A installs=(
 	# client's header when the auth answer omits it) on purpose: the proxy tests prove that the
 	# shipped Caddyfile is safe even there.
 	[caddy]=github.com/caddyserver/caddy/v2/cmd/caddy@v2.10.2
+	# Envoy Gateway's CLI: its `x translate` runs Envoy Gateway's own translator on the shipped
+	# SecurityPolicies (manifests/envoygateway_test.go). The same version as the CRDs the tests
+	# install (internal/testenv/kubeapi/crds.go).
+	[egctl]=github.com/envoyproxy/gateway/cmd/egctl@v1.9.1
 )
 declare -A source_builds=(
 	[traefik]=github.com/traefik/traefik/v3@v3.7.13:./cmd/traefik

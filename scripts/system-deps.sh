@@ -2,8 +2,9 @@
 # Installs the system packages the tests run for real, when missing: nginx (the proxy tests,
 # internal/testenv/proxies, and the Task example), Chromium (the browser test,
 # internal/testenv/chromium), promtool (Debian's prometheus package: the chart's alerting rules,
-# charts/monitoring_test.go) and the Task example's FastAPI, uvicorn and SQLModel (Debian's
-# python3-fastapi, python3-uvicorn, python3-sqlmodel: examples/tasks). Debian or Ubuntu
+# charts/monitoring_test.go), mkdocs and its Material theme (the docs site, `make docs`) and the
+# Task example's FastAPI, uvicorn and SQLModel (Debian's python3-fastapi, python3-uvicorn,
+# python3-sqlmodel: examples/tasks). Debian or Ubuntu
 # (apt-get); as root, or through sudo. `make test-deps` calls it; `make example` calls it as
 # `system-deps.sh example`, which installs only what the example runs (nginx and the Python
 # packages); the demo needs none of them.
@@ -16,6 +17,9 @@ command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || need+=(nginx)
 if [ "${1:-}" != example ]; then
 	command -v chromium >/dev/null || command -v chromium-browser >/dev/null || need+=(chromium)
 	command -v promtool >/dev/null || need+=(prometheus)
+	command -v mkdocs >/dev/null || need+=(mkdocs)
+	/usr/bin/python3 -c 'import sys; from mkdocs.utils import get_theme_names; sys.exit("material" not in get_theme_names())' 2>/dev/null ||
+		need+=(mkdocs-material)
 fi
 [ ${#need[@]} -eq 0 ] && exit 0
 

@@ -3,6 +3,7 @@ package policy
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -35,6 +36,11 @@ func TestObjectRulesAreBounded(t *testing.T) {
 		"too many paths":          {map[string]string{KeyPublicPaths: strings.Join(paths, ",")}, "list 257 path patterns, more than 256"},
 		"a name too long":         {map[string]string{KeyRules: "- name: " + strings.Repeat("n", MaxRuleName+1)}, "is 257 bytes, more than 256"},
 		"a long value is clipped": {map[string]string{KeyPolicy: strings.Repeat("x", 10_000)}, strings.Repeat("x", 200)},
+		"thousands of problems":   {map[string]string{KeyPublicPaths: strings.TrimSuffix(strings.Repeat("a,", 16_000), ",")}, "and 15990 more problems"},
+		"a pattern too deep":      {map[string]string{KeyPublicPaths: strings.Repeat("/a", 33)}, "deeper than 32 segments"},
+		"too many segments":       {map[string]string{KeyPublicPaths: strings.TrimSuffix(strings.Repeat(strings.Repeat("/a", 30)+",", 40), ",")}, "have 1200 segments in all, more than 1024"},
+		"too many claim values":   {map[string]string{KeyRules: "- claims: {role: [" + strings.TrimSuffix(strings.Repeat("x, ", 300), ", ") + "]}"}, "list 300 values, more than 256"},
+		"too many methods":        {map[string]string{KeyRules: "- methods: [" + strings.TrimSuffix(strings.Repeat("GET, ", 40), ", ") + "]"}, "lists 40 methods, more than 32"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {
@@ -91,9 +97,13 @@ func TestConfigAliasesAreBounded(t *testing.T) {
 // byte bound is refused before it is parsed or kept.
 func TestExtensionsCacheIsBoundedInBytes(t *testing.T) {
 	var e Extensions
-	big := strings.Repeat("/a", 3000) // 6 KB of public-paths (one pattern, deep)
+	var b strings.Builder
+	for j := range MaxObjectRules {
+		fmt.Fprintf(&b, "- {name: r%d-%s, paths: [/a/%d/b/c], claims: {role: [a, b, c]}}\n", j, strings.Repeat("n", 200), j)
+	}
+	rules := b.String() // about 17 KB
 	for i := 0; i < 2000; i++ {
-		ext := map[string]string{KeyPublicPaths: fmt.Sprintf("/n%d%s", i, big)}
+		ext := map[string]string{KeyRules: fmt.Sprintf("# %d\n", i) + rules}
 		if _, err := e.Rules(ext, Limits{}); err != nil {
 			t.Fatal(err)
 		}
@@ -139,5 +149,63 @@ func TestClip(t *testing.T) {
 	}
 	if !errors.Is(fmt.Errorf("x: %w", ErrAliases), ErrAliases) {
 		t.Error("ErrAliases does not wrap")
+	}
+}
+
+// The extensions cache counts what an entry really holds: for the worst shapes the bounds allow,
+// the heap an entry takes stays within the bytes it is counted for.
+func TestExtensionsCacheCountsWhatEntriesHold(t *testing.T) {
+	shapes := map[string]func(i int) map[string]string{
+		"long rule names": func(i int) map[string]string {
+			var b strings.Builder
+			for j := range MaxObjectRules {
+				fmt.Fprintf(&b, "- {name: r%d-%d-%s, paths: [/a/%d], policy: deny}\n", i, j, strings.Repeat("n", 200), j)
+			}
+			return map[string]string{KeyRules: b.String()}
+		},
+		"claim values": func(i int) map[string]string {
+			var vs []string
+			for j := range MaxObjectClaimValues {
+				vs = append(vs, fmt.Sprintf("v%d-%d", i, j))
+			}
+			return map[string]string{KeyRules: "- claims: {role: [" + strings.Join(vs, ", ") + "]}"}
+		},
+		"short segments": func(i int) map[string]string {
+			var ps []string
+			for j := range MaxObjectPaths {
+				ps = append(ps, fmt.Sprintf("/p%d/%d/a/b", i, j))
+			}
+			return map[string]string{KeyPublicPaths: strings.Join(ps, ",")}
+		},
+		"methods and paths": func(i int) map[string]string {
+			var b strings.Builder
+			for j := range MaxObjectRules {
+				fmt.Fprintf(&b, "- {paths: [/m%d/%d/a/b], methods: [GET, PUT, POST, PATCH], claims: {a: [x, y, z]}}\n", i, j)
+			}
+			return map[string]string{KeyRules: b.String()}
+		},
+	}
+	for name, shape := range shapes {
+		t.Run(name, func(t *testing.T) {
+			var e Extensions
+			keyBytes := 0
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			for i := range 40 {
+				ext := shape(i)
+				if _, err := e.Rules(ext, Limits{}); err != nil {
+					t.Fatal(err)
+				}
+				keyBytes += len(CanonicalKey(ext))
+			}
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			held := int64(after.HeapAlloc) - int64(before.HeapAlloc)
+			if counted := e.bytes.Load(); held > counted {
+				t.Errorf("40 sets hold %d bytes of heap, counted as %d", held, counted)
+			}
+			runtime.KeepAlive(&e)
+		})
 	}
 }

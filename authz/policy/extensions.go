@@ -13,8 +13,6 @@ import (
 const (
 	maxCachedExtensions     = 4096
 	maxCachedExtensionBytes = 16 << 20
-	// parsedOverhead estimates what the parsed rules of a set hold beyond its text, per byte.
-	parsedOverhead = 4
 )
 
 // Extensions parses the betterauthz.io/ keys of Envoy routes' check_settings.
@@ -29,6 +27,16 @@ type parsedExtensions struct {
 	rules *ObjectRules
 	err   error
 }
+
+// settingsError is why a set of settings is invalid, with its message built once: Envoy sends the
+// set with every request, and each is answered (and logged) with the message.
+type settingsError struct {
+	err error
+	msg string
+}
+
+func (e *settingsError) Error() string { return e.msg }
+func (e *settingsError) Unwrap() error { return e.err }
 
 // Rules returns the rules a set of context_extensions sets (nil when it has no betterauthz.io/
 // key), or why they are invalid, lim included (see ObjectRules.Check); one Extensions must
@@ -53,7 +61,10 @@ func (e *Extensions) Rules(ext map[string]string, lim Limits) (*ObjectRules, err
 			rules = nil
 		}
 	}
-	size := int64(len(key) * (1 + parsedOverhead))
+	if err != nil {
+		err = &settingsError{err: err, msg: err.Error()}
+	}
+	size := int64(2*len(key) + rules.footprint()) // the key, the decoded text, the compiled rules
 	if e.count.Load() < maxCachedExtensions && e.bytes.Load()+size <= maxCachedExtensionBytes {
 		if _, loaded := e.cache.LoadOrStore(key, &parsedExtensions{rules, err}); !loaded {
 			e.count.Add(1)

@@ -76,7 +76,13 @@ func ParseObjectRules(kv map[string]string, source string) (*ObjectRules, error)
 	if n := op.pathCount(); n > MaxObjectPaths && len(errs) == 0 {
 		errs = append(errs, Errorf(KeyPrefix, 0, "its rules and public paths list %d path patterns, more than %d", n, MaxObjectPaths))
 	}
-	if err := errors.Join(errs...); err != nil {
+	if n := op.segmentCount(); n > MaxObjectPathSegments && len(errs) == 0 {
+		errs = append(errs, Errorf(KeyPrefix, 0, "its path patterns have %d segments in all, more than %d", n, MaxObjectPathSegments))
+	}
+	if n := op.claimValueCount(); n > MaxObjectClaimValues && len(errs) == 0 {
+		errs = append(errs, Errorf(KeyPrefix, 0, "its rules' claims list %d values, more than %d", n, MaxObjectClaimValues))
+	}
+	if err := errors.Join(capProblems(errs)...); err != nil {
 		return nil, err
 	}
 	if !seen {
@@ -144,7 +150,62 @@ const (
 	MaxObjectRules = 64
 	// MaxObjectPaths bounds the path patterns of all the rules and public-paths together.
 	MaxObjectPaths = 256
+	// MaxObjectPathSegments bounds the segments of all those path patterns together.
+	MaxObjectPathSegments = 1024
+	// MaxObjectClaimValues bounds the claim values the rules require, together.
+	MaxObjectClaimValues = 256
+	// maxProblems bounds the problems one object's or route's settings are reported with: its
+	// error is kept while it lasts, and logged.
+	maxProblems = 10
 )
+
+// capProblems keeps the first maxProblems problems, and says how many more there are.
+func capProblems(errs []error) []error {
+	if len(errs) <= maxProblems {
+		return errs
+	}
+	more := len(errs) - maxProblems
+	return append(errs[:maxProblems:maxProblems], Errorf(KeyPrefix, 0, "and %d more problems", more))
+}
+
+// footprint is an upper bound on the memory the compiled rules hold beyond the text they were
+// written in (a test measures it against the worst shapes the bounds allow).
+func (op *ObjectRules) footprint() int {
+	if op == nil {
+		return 0
+	}
+	n := 0
+	for _, r := range op.all() {
+		n += 1024 + 48*len(r.methods) + 48*len(r.Spec.Methods)
+		for _, p := range r.paths {
+			n += 160 + 48*len(p.segments)
+		}
+		for _, c := range r.claims {
+			n += 96 + 64*len(c.Values)
+		}
+	}
+	return n
+}
+
+func (op *ObjectRules) segmentCount() int {
+	n := 0
+	for _, r := range op.all() {
+		for _, p := range r.paths {
+			n += len(p.segments)
+		}
+	}
+	return n
+}
+
+func (op *ObjectRules) claimValueCount() int {
+	n := 0
+	for _, r := range op.all() {
+		for _, c := range r.claims {
+			n += len(c.Values)
+		}
+	}
+	return n
+}
 
 // PolicyBytes is the size of the betterauthz.io/ keys and values of kv.
 func PolicyBytes(kv map[string]string) int {

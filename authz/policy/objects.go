@@ -3,10 +3,14 @@ package policy
 import (
 	"cmp"
 	"fmt"
+	"maps"
+	"net"
 	"slices"
 	"sort"
 	"strings"
 	"time"
+
+	"golang.org/x/net/publicsuffix"
 )
 
 // Object is a Kubernetes object that serves requests (a Service, an Ingress, an HTTPRoute) and
@@ -27,6 +31,10 @@ type Object struct {
 	// open anything: a public rule of its is no opinion. For the paths it may route it stands
 	// for the config, as an object without rules does.
 	TightenOnly bool
+	// ClaimOnly: the object routes nothing right now (an HTTPRoute whose latest spec its Gateway
+	// has not accepted yet) but did: it keeps its namespace's claim to its hosts, so that the
+	// owner's edit does not hand them to another namespace for a moment. It decides nothing.
+	ClaimOnly bool
 }
 
 // ServedRoute is a set of hosts and the paths the object routes on them.
@@ -37,10 +45,6 @@ type ServedRoute struct {
 	Hosts []string
 	// Paths routed on those hosts; "/" as a prefix for every path.
 	Paths []RoutedPath
-	// Bound: the hosts belong to the object's namespace whatever other namespaces' objects
-	// claim, and however old those are — a Service's names that spell its namespace
-	// (name.ns, name.ns.svc, name.ns.svc.<cluster domain>).
-	Bound bool
 }
 
 // Ref names the object, e.g. "Service shop/orders".
@@ -60,23 +64,23 @@ func (rp RoutedPath) String() string {
 	return rp.Value + " (prefix)"
 }
 
-// covers reports whether the routed path serves the normalized request path.
-func (rp RoutedPath) covers(path string) bool {
+// key is where the index files the routed path: an exact path as it is, a prefix without its
+// trailing "/" ("" for "/"), in lower case (the case-insensitive reading looks it up too).
+func (rp RoutedPath) key() string {
 	if rp.Exact {
-		return path == rp.Value
+		return strings.ToLower(rp.Value)
 	}
-	prefix := strings.TrimSuffix(rp.Value, "/")
-	return prefix == "" || path == prefix || strings.HasPrefix(path, prefix+"/")
+	return strings.ToLower(strings.TrimSuffix(rp.Value, "/"))
 }
 
-// specificity orders routed paths: longer wins, exact beats prefix of the same length.
-func (rp RoutedPath) specificity() int {
-	n := 2 * len(strings.TrimSuffix(rp.Value, "/"))
-	if rp.Exact {
-		n++
-	}
-	return n
-}
+// Bounds on one host's entries of one namespace, checked on each request to the host: the
+// objects that claim the same path (all apply), the paths filed under one case-insensitive key
+// ("/Admin", "/ADMIN", ...), and the objects whose paths cannot be read (each tightens every
+// request). Past them, the others are left out and reported.
+const (
+	MaxTiedObjects   = 16
+	maxKeyCandidates = 64
+)
 
 // kindRank breaks ties between objects: the more specific kind of route wins.
 var kindRank = map[string]int{"HTTPRoute": 0, "Ingress": 1, "Service": 2}
@@ -87,19 +91,25 @@ var kindRank = map[string]int{"HTTPRoute": 0, "Ingress": 1, "Service": 2}
 // An object decides only for traffic of its own namespace's hosts. When objects of several
 // namespaces name one host, the namespace of the oldest of them owns it (Gateway API's rule
 // for conflicting claims), and objects of the other namespaces never decide for it — neither
-// to open nor to close: where one of them serves a request, the config decides. A wildcard
-// host never decides for a host an object of another namespace names more precisely (an exact
-// host, or a longer wildcard). When the check names the namespace of the workload that
-// receives the request (an Istio sidecar's identity, or --workload-namespace), only that
-// namespace's objects count, whoever owns the host.
+// to open nor to close: where one of them serves a request, the config decides, on top of the
+// owner's objects. A wildcard host never decides for a host an object of another namespace
+// names more precisely (an exact host, or a longer wildcard). A Service name,
+// NAME.NS.svc[.DOMAIN], belongs to namespace NS whoever names it. When the check names the
+// namespace of the workload that receives the request (an Istio sidecar's identity, or
+// --workload-namespace), only that namespace's objects count, whoever owns the host.
+//
+// A lookup costs a few map reads per path segment and host label, whatever the number of
+// objects.
 type ObjectIndex struct {
 	// Objects that carry rules, sorted by Ref.
 	Objects []*Object
 	// Conflicts are hosts and paths that more than one object claims.
 	Conflicts []Conflict
+	// Dropped are objects left out of the index, and why.
+	Dropped []string
 
 	exact    map[string]*hostClaims // host -> its claims
-	wildcard []wildcardHost         // "*.suffix" hosts, longest suffix first
+	wildcard map[string]*hostClaims // ".example.com" for "*.example.com" -> its claims
 }
 
 // hostClaims are the objects that name one host (exact, or one wildcard).
@@ -107,8 +117,8 @@ type hostClaims struct {
 	// owner is the namespace whose objects decide for the host when the check does not say
 	// which namespace receives the request.
 	owner string
-	// cands are the paths routed on the host, most specific first.
-	cands []candidate
+	// paths files the routed paths by RoutedPath.key, each list most specific first.
+	paths map[string][]candidate
 	// tighten are the TightenOnly objects that name the host.
 	tighten []*Object
 }
@@ -119,11 +129,6 @@ type candidate struct {
 	// standIn: the object's paths cannot be read; here it stands for the config, its rules
 	// apply through hostClaims.tighten.
 	standIn bool
-}
-
-type wildcardHost struct {
-	suffix string // ".example.com"
-	claims *hostClaims
 }
 
 // Conflict records objects claiming the same host (and path). Objects of one namespace that
@@ -139,86 +144,71 @@ type Conflict struct {
 
 func (c Conflict) String() string {
 	if c.Owner != "" {
-		return fmt.Sprintf("host %s is named by objects of several namespaces (%s); namespace %s owns it (the oldest claim): only its objects decide for that host, the others' requests fall back to the config",
+		return fmt.Sprintf("host %s is named by objects of several namespaces (%s); namespace %s owns it: only its objects decide for that host, the others' requests fall back to the config",
 			c.Host, strings.Join(c.Objects, ", "), c.Owner)
 	}
 	return fmt.Sprintf("host %s path %s is claimed by %s; the policies of all of them apply", c.Host, c.Path, strings.Join(c.Objects, ", "))
 }
 
-// claim is one object's claim to one host, for ownership.
-type claim struct {
-	obj   *Object
-	bound bool
-}
-
 // NewObjectIndex indexes objects (see ObjectIndex); conflicts are listed in Conflicts.
 func NewObjectIndex(objects []*Object) *ObjectIndex {
-	m := &ObjectIndex{exact: map[string]*hostClaims{}}
+	m := &ObjectIndex{exact: map[string]*hostClaims{}, wildcard: map[string]*hostClaims{}}
 	sorted := append([]*Object(nil), objects...)
 	sort.Slice(sorted, func(i, j int) bool {
 		a, b := sorted[i], sorted[j]
-		if kindRank[a.Kind] != kindRank[b.Kind] {
-			return kindRank[a.Kind] < kindRank[b.Kind]
-		}
-		if a.Namespace != b.Namespace {
-			return a.Namespace < b.Namespace
-		}
-		return a.Name < b.Name
+		return cmp.Or(cmp.Compare(kindRank[a.Kind], kindRank[b.Kind]), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name)) < 0
 	})
-	claims := map[string][]claim{} // host or "*.suffix" -> claims, one per object
+	claims := map[string][]*Object{} // host or "*.suffix" -> the objects naming it
 	all := map[string]*hostClaims{}
-	at := func(h string) *hostClaims {
-		hc := all[h]
-		if hc == nil {
-			hc = &hostClaims{}
-			all[h] = hc
-		}
-		return hc
-	}
 	for _, o := range sorted {
 		for _, route := range o.Routes {
 			for _, h := range route.Hosts {
 				h = strings.ToLower(strings.TrimSuffix(h, "."))
-				if h == "*" || h == "" || (strings.HasPrefix(h, "*") && !strings.HasPrefix(h, "*.")) {
-					continue // never indexed: see ServedRoute.Hosts
+				if reason := unindexable(h); reason != "" {
+					m.Dropped = append(m.Dropped, fmt.Sprintf("%s: host %q %s", o.Ref(), h, reason))
+					continue
 				}
-				hc := at(h)
-				if o.TightenOnly {
-					if !slices.Contains(hc.tighten, o) {
-						hc.tighten = append(hc.tighten, o)
+				hc := all[h]
+				if hc == nil {
+					hc = &hostClaims{paths: map[string][]candidate{}}
+					all[h] = hc
+				}
+				if !slices.Contains(claims[h], o) {
+					claims[h] = append(claims[h], o)
+				}
+				switch {
+				case o.ClaimOnly:
+				case o.TightenOnly:
+					if slices.Contains(hc.tighten, o) {
+						continue
 					}
-					hc.cands = append(hc.cands, candidate{obj: o, path: RoutedPath{Value: "/"}, standIn: true})
-				} else {
+					if countNS(hc.tighten, o.Namespace) == MaxTiedObjects {
+						m.Dropped = append(m.Dropped, fmt.Sprintf("%s: more than %d objects of namespace %s whose paths cannot be read name host %s", o.Ref(), MaxTiedObjects, o.Namespace, h))
+						continue
+					}
+					hc.tighten = append(hc.tighten, o)
+					hc.add(candidate{obj: o, path: RoutedPath{Value: "/"}, standIn: true})
+				default:
 					for _, p := range route.Paths {
-						hc.cands = append(hc.cands, candidate{obj: o, path: p})
+						hc.add(candidate{obj: o, path: p})
 					}
-				}
-				cl := claims[h]
-				if i := slices.IndexFunc(cl, func(c claim) bool { return c.obj == o }); i >= 0 {
-					cl[i].bound = cl[i].bound || route.Bound
-				} else {
-					claims[h] = append(cl, claim{obj: o, bound: route.Bound})
 				}
 			}
 		}
 	}
 	for h, hc := range all {
 		hc.owner = m.own(h, claims[h])
-		hc.cands = m.order(h, hc.cands)
+		for key, c := range hc.paths {
+			hc.paths[key] = m.order(h, c)
+		}
 		if suffix, ok := strings.CutPrefix(h, "*"); ok {
-			m.wildcard = append(m.wildcard, wildcardHost{suffix: suffix, claims: hc})
+			m.wildcard[suffix] = hc
 		} else {
 			m.exact[h] = hc
 		}
 	}
-	sort.Slice(m.wildcard, func(i, j int) bool {
-		if len(m.wildcard[i].suffix) != len(m.wildcard[j].suffix) {
-			return len(m.wildcard[i].suffix) > len(m.wildcard[j].suffix)
-		}
-		return m.wildcard[i].suffix < m.wildcard[j].suffix
-	})
 	for _, o := range sorted {
-		if o.Rules != nil {
+		if o.Rules != nil && !o.ClaimOnly {
 			m.Objects = append(m.Objects, o)
 		}
 	}
@@ -227,47 +217,100 @@ func NewObjectIndex(objects []*Object) *ObjectIndex {
 		a, b := m.Conflicts[i], m.Conflicts[j]
 		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Path, b.Path)) < 0
 	})
+	slices.Sort(m.Dropped)
+	m.Dropped = slices.Compact(m.Dropped)
 	return m
 }
 
-// own picks the namespace that owns a host: a namespace the host is bound to (a Service's
-// namespaced name), else the one with the oldest object naming it (creation time, then
-// namespace and name). A host named from several namespaces is recorded as a conflict.
-func (m *ObjectIndex) own(host string, cl []claim) string {
-	if len(cl) == 0 {
-		return ""
-	}
-	best := slices.MinFunc(cl, func(a, b claim) int {
-		if a.bound != b.bound {
-			if a.bound {
-				return -1
-			}
-			return 1
-		}
-		return cmp.Or(a.obj.Created.Compare(b.obj.Created), cmp.Compare(a.obj.Namespace, b.obj.Namespace), cmp.Compare(a.obj.Name, b.obj.Name))
-	})
-	var namespaces []string
-	for _, c := range cl {
-		if !slices.Contains(namespaces, c.obj.Namespace) {
-			namespaces = append(namespaces, c.obj.Namespace)
+func countNS(objs []*Object, ns string) int {
+	n := 0
+	for _, o := range objs {
+		if o.Namespace == ns {
+			n++
 		}
 	}
-	if len(namespaces) > 1 {
-		var refs []string
-		for _, c := range cl {
-			refs = append(refs, c.obj.Ref())
-		}
-		slices.Sort(refs)
-		m.Conflicts = append(m.Conflicts, Conflict{Host: host, Objects: slices.Compact(refs), Owner: best.obj.Namespace})
-	}
-	return best.obj.Namespace
+	return n
 }
 
-// order sorts one host's candidates, most specific path first (stable, so the object order
-// breaks ties), and records ties between objects of one namespace (those of several are
-// reported once per host, by own).
+func (hc *hostClaims) add(c candidate) {
+	k := c.path.key()
+	if !slices.ContainsFunc(hc.paths[k], func(x candidate) bool { return x == c }) {
+		hc.paths[k] = append(hc.paths[k], c)
+	}
+}
+
+// unindexable says why a host is never indexed: "" when it is indexed.
+func unindexable(h string) string {
+	switch {
+	case h == "" || h == "*":
+		return "names every host"
+	case strings.HasPrefix(h, "*") && !strings.HasPrefix(h, "*."):
+		return "is not a host name"
+	case net.ParseIP(strings.Trim(h, "[]")) != nil:
+		return "is an IP address: whatever reaches it by address would be decided by this object"
+	}
+	if suffix, ok := strings.CutPrefix(h, "*."); ok {
+		if ps, _ := publicsuffix.PublicSuffix(suffix); ps == suffix {
+			return "covers a whole public suffix"
+		}
+		if labels := strings.Split(suffix, "."); len(labels) >= 1 && labels[0] == "svc" {
+			return "covers the Services of every namespace"
+		}
+	}
+	return ""
+}
+
+// serviceNamespace is the namespace a Service name (NAME.NS.svc, NAME.NS.svc.DOMAIN, and
+// wildcards among them) belongs to, whoever names it; "" for other hosts.
+func serviceNamespace(h string) string {
+	first := strings.IndexByte(h, '.')
+	if first < 0 {
+		return ""
+	}
+	rest := h[first+1:]
+	ns, after, ok := strings.Cut(rest, ".")
+	if !ok || ns == "" || (after != "svc" && !strings.HasPrefix(after, "svc.")) {
+		return ""
+	}
+	return ns
+}
+
+// own picks the namespace that owns a host: for a Service name, its namespace; else the one
+// with the oldest object naming it (creation time, then namespace and name). A host named from
+// several namespaces is recorded as a conflict.
+func (m *ObjectIndex) own(host string, objs []*Object) string {
+	owner := serviceNamespace(strings.TrimPrefix(host, "*"))
+	if owner == "" {
+		owner = slices.MinFunc(objs, func(a, b *Object) int {
+			return cmp.Or(a.Created.Compare(b.Created), cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
+		}).Namespace
+	}
+	var refs []string
+	several := false
+	for _, o := range objs {
+		refs = append(refs, o.Ref())
+		several = several || o.Namespace != owner
+	}
+	if several {
+		slices.Sort(refs)
+		m.Conflicts = append(m.Conflicts, Conflict{Host: host, Objects: slices.Compact(refs), Owner: owner})
+	}
+	return owner
+}
+
+// order sorts the candidates of one host and path key, most specific first (exact before
+// prefix; stable, so the object order breaks ties), records ties between objects of one
+// namespace (those of several are reported once per host, by own), and keeps at most
+// MaxTiedObjects objects of a namespace in a tie.
 func (m *ObjectIndex) order(host string, c []candidate) []candidate {
-	sort.SliceStable(c, func(i, j int) bool { return c[i].path.specificity() > c[j].path.specificity() })
+	sort.SliceStable(c, func(i, j int) bool {
+		if c[i].path.Exact != c[j].path.Exact {
+			return c[i].path.Exact
+		}
+		return c[i].path.Value < c[j].path.Value
+	})
+	out := c[:0]
+	perNS := map[string]int{}
 	for i := 0; i < len(c); {
 		j := i + 1
 		for j < len(c) && c[j].path == c[i].path {
@@ -275,102 +318,24 @@ func (m *ObjectIndex) order(host string, c []candidate) []candidate {
 		}
 		byNS := map[string][]string{}
 		for _, x := range c[i:j] {
-			if refs := byNS[x.obj.Namespace]; !slices.Contains(refs, x.obj.Ref()) {
-				byNS[x.obj.Namespace] = append(refs, x.obj.Ref())
+			refs := byNS[x.obj.Namespace]
+			if slices.Contains(refs, x.obj.Ref()) {
+				continue
 			}
+			if len(refs) == MaxTiedObjects || perNS[x.obj.Namespace] == maxKeyCandidates {
+				m.Dropped = append(m.Dropped, fmt.Sprintf("%s: more than %d objects (or %d paths differing in case) of namespace %s claim one path of host %s", x.obj.Ref(), MaxTiedObjects, maxKeyCandidates, x.obj.Namespace, host))
+				continue
+			}
+			byNS[x.obj.Namespace] = append(refs, x.obj.Ref())
+			perNS[x.obj.Namespace]++
+			out = append(out, x)
 		}
-		for _, refs := range byNS {
-			if len(refs) > 1 {
+		for _, ns := range slices.Sorted(maps.Keys(byNS)) {
+			if refs := byNS[ns]; len(refs) > 1 {
 				m.Conflicts = append(m.Conflicts, Conflict{Host: host, Path: c[i].path.String(), Objects: refs})
 			}
 		}
 		i = j
 	}
-	return c
-}
-
-// levels calls f with the claims on host, most precise first: the exact host, then the
-// wildcards that match it, longest first. f returns false to stop.
-func (m *ObjectIndex) levels(host string, f func(*hostClaims) bool) {
-	if hc := m.exact[host]; hc != nil && !f(hc) {
-		return
-	}
-	for _, w := range m.wildcard {
-		if len(host) > len(w.suffix) && strings.HasSuffix(host, w.suffix) && !f(w.claims) {
-			return
-		}
-	}
-}
-
-// serving appends the candidates that serve a request (host normalized, path one reading):
-// those with the most specific routed path among objects for the exact host, else for a
-// wildcard host. Several come back only on a tie. ns is the namespace whose objects decide:
-// destNS when the check names the receiving workload's namespace (then only its objects are
-// considered at all), else the owner of the most precise host claimed.
-func (m *ObjectIndex) serving(dst []candidate, host, path, destNS string) (_ []candidate, ns string) {
-	ns = destNS
-	m.levels(host, func(hc *hostClaims) bool {
-		if ns == "" {
-			ns = hc.owner
-		}
-		best := -1
-		for _, c := range hc.cands {
-			if best >= 0 && c.path.specificity() < best {
-				break
-			}
-			if !c.path.covers(path) || (destNS != "" && c.obj.Namespace != destNS) {
-				continue
-			}
-			best = c.path.specificity()
-			if !slices.ContainsFunc(dst, func(d candidate) bool { return d.obj == c.obj && d.standIn == c.standIn }) {
-				dst = append(dst, c)
-			}
-		}
-		return len(dst) == 0
-	})
-	return dst, ns
-}
-
-// Lookup appends the rules the serving objects give a request (host normalized, path one
-// reading). configToo is true when the config must decide as well: no object serves the
-// request, or one of those that do has no rules or none for it, or belongs to a namespace
-// that does not own the host.
-func (m *ObjectIndex) Lookup(dst []*Rule, host string, path Path, method, destNS string) (rules []*Rule, configToo bool) {
-	var buf [4]candidate
-	serving, ns := m.serving(buf[:0], host, path.path, destNS)
-	configToo = len(serving) == 0
-	// On a tie, an object of the owner routes the request: another namespace's claim to the
-	// same path does not add the config (that would let it close what the owner opens).
-	owned := slices.ContainsFunc(serving, func(c candidate) bool { return c.obj.Namespace == ns })
-	for _, c := range serving {
-		if c.obj.Namespace != ns {
-			configToo = configToo || !owned
-			continue
-		}
-		if c.standIn || c.obj.Rules == nil {
-			configToo = true
-			continue
-		}
-		if r, ok := c.obj.Rules.Match(host, path, method); ok {
-			dst = AppendRule(dst, r)
-		} else {
-			configToo = true
-		}
-	}
-	if ns == "" {
-		return dst, configToo
-	}
-	// Objects whose paths cannot be read tighten every path of their hosts.
-	m.levels(host, func(hc *hostClaims) bool {
-		for _, o := range hc.tighten {
-			if o.Namespace != ns || o.Rules == nil {
-				continue
-			}
-			if r, ok := o.Rules.Match(host, path, method); ok && r.Action != Public {
-				dst = AppendRule(dst, r)
-			}
-		}
-		return true
-	})
-	return dst, configToo
+	return out
 }

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"slices"
 	"strings"
 	"testing"
@@ -37,11 +38,7 @@ func aged(o *Object, day int) *Object {
 }
 
 func svcRoute(name, ns string) []ServedRoute {
-	all := []RoutedPath{{Value: "/"}}
-	return []ServedRoute{
-		{Hosts: []string{name}, Paths: all},
-		{Hosts: []string{name + "." + ns, name + "." + ns + ".svc", name + "." + ns + ".svc.cluster.local"}, Paths: all, Bound: true},
-	}
+	return []ServedRoute{{Hosts: []string{name, name + "." + ns, name + "." + ns + ".svc", name + "." + ns + ".svc.cluster.local"}, Paths: []RoutedPath{{Value: "/"}}}}
 }
 
 func TestServedRoutes(t *testing.T) {
@@ -93,7 +90,8 @@ func TestServedRoutes(t *testing.T) {
 		{"plain.shop", "/x", "", "", true},      // an object without a policy: the config decides
 		{"shop.example.com", "/", "", "Ingress shop/web betterauthz.io/policy", false},
 		{"shop.example.com", "/admin/users", "", "Ingress shop/admin betterauthz.io/rules[0]", false},
-		{"shop.example.com", "/admin/cart/x", "", "", true}, // other/cart routes it: the config decides
+		// other/cart routes it: the config decides, and the owner's objects still apply.
+		{"shop.example.com", "/admin/cart/x", "", "Ingress shop/admin betterauthz.io/rules[0]", true},
 		{"shop.example.com", "/adminx", "", "Ingress shop/web betterauthz.io/policy", false},
 		{"shop.example.com", "/billing/x", "", "", true},
 		{"shop.example.com", "/x", "other", "Ingress other/web betterauthz.io/policy", false}, // other's own workload
@@ -102,7 +100,8 @@ func TestServedRoutes(t *testing.T) {
 		{"api.example.com", "/checkout/x", "", "", true}, // wild/all's wildcard: api.example.com is shop's
 		{"api.example.com", "/api/docs/a", "", "HTTPRoute shop/partial betterauthz.io/public-paths", false},
 		{"api.example.com", "/api/other", "", "", true}, // served, but the object has no rule for it
-		{"www.example.com", "/checkout", "", "", true},  // *.example.com: wild/all is older than shop/checkout
+		// *.example.com: wild/all is older than shop/checkout, which only adds the config.
+		{"www.example.com", "/checkout", "", "Ingress wild/all betterauthz.io/policy", true},
 		{"www.example.com", "/x", "", "Ingress wild/all betterauthz.io/policy", false},
 		{"www.example.com", "/checkout", "shop", "HTTPRoute shop/checkout betterauthz.io/policy", false},
 		{"unknown.host", "/", "", "", true},
@@ -178,5 +177,104 @@ func TestTightenOnlyObjects(t *testing.T) {
 				t.Errorf("%q config %v, want %q config %v", got, configToo, tc.want, tc.configToo)
 			}
 		})
+	}
+}
+
+// What a tenant can claim is bounded: no IP addresses, no whole public suffixes, no Services of
+// every namespace, and another namespace's Service names never, even when that namespace's
+// objects are not seen (not watched, or no Service yet).
+func TestHostsNoTenantCanClaim(t *testing.T) {
+	evil := func(name, host string) *Object {
+		return aged(object(t, "Ingress", "evil", name, map[string]string{KeyPolicy: "deny"},
+			ServedRoute{Hosts: []string{host}, Paths: []RoutedPath{{Value: "/"}}}), 0)
+	}
+	m := NewObjectIndex([]*Object{
+		evil("ip", "10.96.0.15"), evil("com", "*.com"), evil("couk", "*.co.uk"),
+		evil("svcs", "*.svc.cluster.local"), evil("platform", "*.platform.svc.cluster.local"),
+		evil("api", "api.platform.svc"),
+	})
+	for _, host := range []string{"10.96.0.15", "admin.example.com", "shop.co.uk", "orders.shop.svc.cluster.local", "api.platform.svc.cluster.local", "api.platform.svc"} {
+		if rules, configToo := m.Lookup(nil, host, SplitPath("/x", nil), "GET", ""); len(rules) != 0 || !configToo {
+			t.Errorf("%s: %s (config %v)", host, names(rules), configToo)
+		}
+	}
+	if len(m.Dropped) != 4 {
+		t.Errorf("dropped %q", m.Dropped)
+	}
+	// The platform's own objects decide for its names.
+	own := NewObjectIndex([]*Object{evil("platform", "*.platform.svc.cluster.local"),
+		aged(object(t, "Service", "platform", "api", map[string]string{KeyPolicy: "public"}, svcRoute("api", "platform")...), 9)})
+	if rules, _ := own.Lookup(nil, "api.platform.svc.cluster.local", SplitPath("/x", nil), "GET", ""); names(rules) != "Service platform/api betterauthz.io/policy" {
+		t.Errorf("the platform's Service: %s", names(rules))
+	}
+}
+
+// Another namespace's route that betterauthz reads as more precise (it may match on headers
+// betterauthz does not see) adds the config; it never takes the owner's checks off the path.
+func TestAnotherNamespacesRouteNeverRemovesTheOwnersChecks(t *testing.T) {
+	m := NewObjectIndex([]*Object{
+		aged(object(t, "Ingress", "a", "app", map[string]string{KeyRules: "- claims: {role: admin}"},
+			ServedRoute{Hosts: []string{"app.example.com"}, Paths: []RoutedPath{{Value: "/"}}}), 1),
+		aged(object(t, "HTTPRoute", "b", "headers", nil,
+			ServedRoute{Hosts: []string{"app.example.com"}, Paths: []RoutedPath{{Value: "/admin"}}}), 2),
+	})
+	rules, configToo := m.Lookup(nil, "app.example.com", SplitPath("/admin/users", nil), "GET", "")
+	if names(rules) != "Ingress a/app betterauthz.io/rules[0]" || !configToo {
+		t.Errorf("%s config %v", names(rules), configToo)
+	}
+}
+
+// The case-insensitive reading picks objects case-insensitively too: /ADMIN/x is served by the
+// /admin object for a backend that reads paths without case.
+func TestFoldedReadingPicksObjectsWithoutCase(t *testing.T) {
+	m := NewObjectIndex([]*Object{
+		aged(object(t, "Ingress", "a", "admin", map[string]string{KeyRules: "- claims: {role: admin}"},
+			ServedRoute{Hosts: []string{"app.example.com"}, Paths: []RoutedPath{{Value: "/admin"}}}), 1),
+		aged(object(t, "Ingress", "a", "site", map[string]string{KeyPolicy: "public"},
+			ServedRoute{Hosts: []string{"app.example.com"}, Paths: []RoutedPath{{Value: "/"}}}), 1),
+	})
+	p := SplitPath("/ADMIN/x", nil)
+	if rules, _ := m.Lookup(nil, "app.example.com", p, "GET", ""); names(rules) != "Ingress a/site betterauthz.io/policy" {
+		t.Errorf("as sent: %s", names(rules))
+	}
+	if rules, _ := m.Lookup(nil, "app.example.com", p.Folded(nil), "GET", ""); names(rules) != "Ingress a/admin betterauthz.io/rules[0]" {
+		t.Errorf("folded: %s", names(rules))
+	}
+}
+
+// Ties are found whatever else the host routes, and bounded per namespace.
+func TestTiesAreFoundAndBounded(t *testing.T) {
+	objs := []*Object{
+		object(t, "Ingress", "a", "x", map[string]string{KeyPolicy: "deny"}, ServedRoute{Hosts: []string{"h.example.com"}, Paths: []RoutedPath{{Value: "/aa"}, {Value: "/bb"}}}),
+		object(t, "Ingress", "a", "y", map[string]string{KeyPolicy: "public"}, ServedRoute{Hosts: []string{"h.example.com"}, Paths: []RoutedPath{{Value: "/aa"}}}),
+	}
+	m := NewObjectIndex(objs)
+	if len(m.Conflicts) != 1 || m.Conflicts[0].Path != "/aa (prefix)" {
+		t.Errorf("conflicts %v", m.Conflicts)
+	}
+	for i := range MaxTiedObjects + 4 {
+		objs = append(objs, object(t, "Ingress", "a", fmt.Sprintf("z%02d", i), map[string]string{KeyPolicy: "public"},
+			ServedRoute{Hosts: []string{"h.example.com"}, Paths: []RoutedPath{{Value: "/aa"}}}))
+	}
+	m = NewObjectIndex(objs)
+	rules, _ := m.Lookup(nil, "h.example.com", SplitPath("/aa", nil), "GET", "")
+	if len(rules) != MaxTiedObjects || len(m.Dropped) != 6 {
+		t.Errorf("%d rules, dropped %d", len(rules), len(m.Dropped))
+	}
+}
+
+// An owner's route that its Gateway has not accepted again yet keeps the owner's claim: the
+// host does not pass to another namespace for that moment.
+func TestClaimOnlyObjectsKeepTheirHosts(t *testing.T) {
+	owner := aged(object(t, "HTTPRoute", "a", "app", map[string]string{KeyPolicy: "public"},
+		ServedRoute{Hosts: []string{"app.example.com"}, Paths: []RoutedPath{{Value: "/"}}}), 1)
+	owner.ClaimOnly = true
+	m := NewObjectIndex([]*Object{owner, aged(object(t, "Ingress", "b", "squat", map[string]string{KeyPolicy: "deny"},
+		ServedRoute{Hosts: []string{"app.example.com"}, Paths: []RoutedPath{{Value: "/"}}}), 2)})
+	if rules, configToo := m.Lookup(nil, "app.example.com", SplitPath("/x", nil), "GET", ""); len(rules) != 0 || !configToo {
+		t.Errorf("%s config %v", names(rules), configToo)
+	}
+	if len(m.Objects) != 1 || m.Objects[0].Name != "squat" {
+		t.Errorf("listed %v", m.Objects)
 	}
 }

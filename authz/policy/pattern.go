@@ -69,6 +69,10 @@ type pathPattern struct {
 	trailing bool     // pattern ends with "/"
 }
 
+// MaxPatternSegments bounds a path pattern's depth: far beyond the paths applications route on,
+// and what keeps a pattern's compiled form small.
+const MaxPatternSegments = 32
+
 func compilePath(p string) (pathPattern, error) {
 	switch {
 	case p == "":
@@ -87,7 +91,12 @@ func compilePath(p string) (pathPattern, error) {
 		pp.trailing = true
 		body = strings.TrimSuffix(body, "/")
 	}
-	for _, s := range strings.Split(body, "/") {
+	if strings.Count(body, "/") >= MaxPatternSegments {
+		return pathPattern{}, fmt.Errorf("path pattern %q is deeper than %d segments", clip(p), MaxPatternSegments)
+	}
+	parts := strings.Split(body, "/")
+	pp.segments, pp.lower = make([]string, 0, len(parts)), make([]string, 0, len(parts))
+	for _, s := range parts {
 		switch {
 		case s == "" || s == "." || s == "..":
 			return pathPattern{}, fmt.Errorf("path pattern %q has an empty, . or .. segment", clip(p))

@@ -23,16 +23,20 @@ type RuleSpec struct {
 	Policy string `yaml:"policy"`
 	// Claims the token must carry (authenticated only): all keys must match; a list means any of.
 	Claims map[string]any `yaml:"claims"`
-	// Issuer, when set, is the name of the issuer (config issuers[].name) whose tokens the rule
-	// accepts (authenticated only); a token of another issuer is denied (403).
+	// Issuer names the issuer (config issuers[].name) whose tokens the rule accepts
+	// (authenticated only); a token of another issuer is denied (403). Default: any issuer.
 	Issuer string `yaml:"issuer"`
 	// DryRun: a request this rule would deny is allowed, and the denial it would have had is
 	// logged and counted. Identity headers still follow the credential alone.
 	DryRun bool `yaml:"dryRun"`
 }
 
-// MaxRuleName bounds a rule's name: names are logged with every decision.
-const MaxRuleName = 256
+// MaxRuleName bounds a rule's name: names are logged with every decision. MaxRuleMethods bounds
+// the methods a rule lists.
+const (
+	MaxRuleName    = 256
+	MaxRuleMethods = 32
+)
 
 // Where rules come from (Rule.Source); a Kubernetes object's rules name the object instead,
 // e.g. "Service shop/orders".
@@ -107,7 +111,13 @@ func CompileRule(spec RuleSpec, path, source string, allowHosts bool, lines Line
 		}
 		r.paths = append(r.paths, pp)
 	}
+	if len(spec.Methods) > MaxRuleMethods {
+		bad(JoinPath(path, "methods"), "lists %d methods, more than %d", len(spec.Methods), MaxRuleMethods)
+	}
 	for i, m := range spec.Methods {
+		if i == MaxRuleMethods {
+			break
+		}
 		up := strings.ToUpper(m)
 		if up == "" || strings.ContainsFunc(up, func(c rune) bool { return c < 'A' || c > 'Z' }) {
 			bad(fmt.Sprintf("%s.methods[%d]", path, i), "%q is not an HTTP method", m)

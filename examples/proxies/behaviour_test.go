@@ -1,6 +1,6 @@
 // Package proxies_test runs each shipped proxy config in front of a stub auth service with
 // betterauthz's HTTP answers (proxies.StubAuth): what each proxy sends to the auth service and
-// what it carries of the answer, the facts docs/proxies.md tabulates. The same files run in
+// what it carries of the answer, the facts docs/proxies/compared.md tabulates. The same files run in
 // front of the real betterauthz in internal/server/proxies_e2e_test.go.
 package proxies_test
 

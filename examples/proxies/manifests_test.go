@@ -88,7 +88,7 @@ func readYAML(t *testing.T, path string, v any) {
 }
 
 // TestEnvoyHTTPServiceConfig validates the Envoy example against Envoy's protos (no Envoy runs
-// here) and checks the settings docs/proxies.md relies on.
+// here) and checks the settings docs/proxies/compared.md relies on.
 func TestEnvoyHTTPServiceConfig(t *testing.T) {
 	var b bootstrapv3.Bootstrap
 	envoyvalidate.File(t, "envoy-http-service.yaml", &b)

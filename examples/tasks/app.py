@@ -8,7 +8,7 @@ or cookie code below, and no secret.
 
 That is only safe while every request reaches the app through the proxy: anyone who can open a
 connection to it directly can send any ``x-user-id``. See examples/tasks/kubernetes.yaml and
-the README ("The Task example"). A request without ``x-user-id`` is refused with 401 all the
+docs/tutorial-tasks.md. A request without ``x-user-id`` is refused with 401 all the
 same, so a misrouted request fails closed instead of landing on an empty user.
 
 Environment:

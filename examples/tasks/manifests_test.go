@@ -147,16 +147,19 @@ func TestKubernetesManifestLocksTheAppToTheGateway(t *testing.T) {
 	}
 }
 
-// TestREADMEShowsTheFiles: the README's copies are the tested files: the whole of
+// TestTutorialShowsTheFiles: the tutorial's copies are the tested files: the whole of
 // kubernetes.yaml, and an excerpt of app.py.
-func TestREADMEShowsTheFiles(t *testing.T) {
-	readme := readFile(t, "../../README.md")
-	if !strings.Contains(readme, "```yaml\n"+readFile(t, "kubernetes.yaml")+"```\n") {
-		t.Error("README.md does not show examples/tasks/kubernetes.yaml as it is")
+func TestTutorialShowsTheFiles(t *testing.T) {
+	page := readFile(t, tutorialPage)
+	if !strings.Contains(page, "```yaml\n"+readFile(t, "kubernetes.yaml")+"```\n") {
+		t.Errorf("%s does not show examples/tasks/kubernetes.yaml as it is", tutorialPage)
 	}
-	_, excerpt, _ := strings.Cut(readme, "```python\n")
+	_, excerpt, _ := strings.Cut(page, "```python\n")
 	excerpt, _, _ = strings.Cut(excerpt, "```\n")
 	if excerpt == "" || !strings.Contains(readFile(t, "app.py"), excerpt) {
-		t.Errorf("README.md's python block is not in app.py:\n%s", excerpt)
+		t.Errorf("%s's python block is not in app.py:\n%s", tutorialPage, excerpt)
 	}
 }
+
+// tutorialPage is the docs page of the Task example.
+const tutorialPage = "../../docs/tutorial-tasks.md"

@@ -174,7 +174,7 @@ func TestTaskExample(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%v\n%s\n%s", err, script, out)
 		}
-		readmeTryList(t, e)
+		tutorialTryList(t, e)
 		for _, want := range []string{`"title":"buy milk"`, `"status":200,"body":[]`, "HTTP/1.1 401", `"user":{"id"`} {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
@@ -183,17 +183,16 @@ func TestTaskExample(t *testing.T) {
 	})
 }
 
-// readmeTryList: the README's list is what scripts/example.sh prints, on its default ports.
-func readmeTryList(t *testing.T, e *example) {
+// tutorialTryList: the tutorial's list is what scripts/example.sh prints, on its default ports.
+func tutorialTryList(t *testing.T, e *example) {
 	t.Helper()
-	readme := readFile(t, "../../README.md")
-	_, sec, _ := strings.Cut(readme, "\n## The Task example")
-	_, block, _ := strings.Cut(sec, "```text\n")
+	page := readFile(t, tutorialPage)
+	_, block, _ := strings.Cut(page, "```text\n")
 	block, _, _ = strings.Cut(block, "```\n")
 	printed := tryCommands(t, e.Out.String(), true)
 	printed = strings.NewReplacer(e.URL, "http://127.0.0.1:8000", e.AppURL, "http://127.0.0.1:8001", e.Work, "$WORK").Replace(printed)
 	if strings.TrimSpace(block) != printed {
-		t.Errorf("README.md's Task example list differs from what make example prints (on its default ports):\n%s\nprinted:\n%s", block, printed)
+		t.Errorf("%s's list differs from what make example prints (on its default ports):\n%s\nprinted:\n%s", tutorialPage, block, printed)
 	}
 }
 

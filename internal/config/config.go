@@ -18,36 +18,65 @@ import (
 
 // File is the config file's schema. Pointers mark keys whose absence means "default".
 type File struct {
-	Issuers             []IssuerFile   `yaml:"issuers"`
-	BetterAuthURL       string         `yaml:"betterAuthURL"`
-	BasePath            string         `yaml:"basePath"`
-	JWKSURL             string         `yaml:"jwksURL"`
+	// Issuers are the Better Auths whose tokens are trusted. They replace the one-issuer keys
+	// below (betterAuthURL, basePath, jwksURL, issuer, audiences, algorithms); not both.
+	Issuers []IssuerFile `yaml:"issuers"`
+	// BetterAuthURL is Better Auth's base URL. Default: $BETTER_AUTH_URL, else
+	// http://localhost:3000.
+	BetterAuthURL string `yaml:"betterAuthURL"`
+	// BasePath is Better Auth's basePath. Default: /api/auth.
+	BasePath string `yaml:"basePath"`
+	// JWKSURL is where the signing keys are fetched. Default: origin(betterAuthURL) + basePath
+	// + /jwks.
+	JWKSURL string `yaml:"jwksURL"`
+	// JWKSRefreshInterval is how often the keys are refreshed in the background (10s..24h).
+	// Default: 5m.
 	JWKSRefreshInterval *time.Duration `yaml:"jwksRefreshInterval"`
-	JWKSCAFile          string         `yaml:"jwksCAFile"`
-	MaxKeyAge           *time.Duration `yaml:"maxKeyAge"`
-	Issuer              string         `yaml:"issuer"`
-	Audiences           []string       `yaml:"audiences"`
-	Algorithms          []string       `yaml:"algorithms"`
-	ClockSkew           *time.Duration `yaml:"clockSkew"`
+	// JWKSCAFile is a PEM file of the only CAs trusted for an https jwksURL, re-read before
+	// each fetch. Default: the system's CAs.
+	JWKSCAFile string `yaml:"jwksCAFile"`
+	// MaxKeyAge: keys not refreshed successfully for this long are no longer trusted (503
+	// keys_stale, not ready). 0s keeps them forever through an outage. Default: 24h.
+	MaxKeyAge *time.Duration `yaml:"maxKeyAge"`
+	// Issuer is the iss a token must carry. Default: origin(betterAuthURL).
+	Issuer string `yaml:"issuer"`
+	// Audiences: the token's aud needs one of them. Default: [origin(betterAuthURL)].
+	Audiences []string `yaml:"audiences"`
+	// Algorithms allowed, a subset of EdDSA, ES256, ES512, RS256, PS256 (Ed25519 is EdDSA);
+	// never HS* or none. Default: all five.
+	Algorithms []string `yaml:"algorithms"`
+	// ClockSkew is the tolerance on exp, nbf and iat (0s..5m). Default: 30s.
+	ClockSkew *time.Duration `yaml:"clockSkew"`
 	// IdentityHeaders maps a header to the claim it carries on allowed requests (a dotted path
 	// reaches nested claims); every one is stripped when it is not set. "@issuer" is not a claim
 	// but the name of the issuer whose keys verified the credential; no other claim name may
 	// start with @. Default: x-user-id: sub, x-user-email: email, x-user-name: name, and with
 	// more than one issuer x-user-issuer: "@issuer".
-	IdentityHeaders    map[string]string `yaml:"identityHeaders"`
-	AllowCORSPreflight *bool             `yaml:"allowCORSPreflight"`
-	DefaultPolicy      string            `yaml:"defaultPolicy"`
-	DryRun             *bool             `yaml:"dryRun"`
-	Routes             []policy.RuleSpec `yaml:"routes"`
-	Annotations        AnnotationsFile   `yaml:"annotations"`
-	Cache              CacheFile         `yaml:"cache"`
-	Sessions           SessionsFile      `yaml:"sessions"`
+	IdentityHeaders map[string]string `yaml:"identityHeaders"`
+	// AllowCORSPreflight: a browser preflight (OPTIONS with Origin and
+	// Access-Control-Request-Method) passes without a token. Default: false.
+	AllowCORSPreflight *bool `yaml:"allowCORSPreflight"`
+	// DefaultPolicy applies when no rule matches: public, authenticated or deny. Default:
+	// authenticated.
+	DefaultPolicy string `yaml:"defaultPolicy"`
+	// DryRun: every denial is only logged and counted; the request is allowed. Default: false.
+	DryRun *bool `yaml:"dryRun"`
+	// Routes are per-route rules; the first match wins. Default: none.
+	Routes []policy.RuleSpec `yaml:"routes"`
+	// Annotations: how far Kubernetes objects may set policy.
+	Annotations AnnotationsFile `yaml:"annotations"`
+	// Cache: the verified-token cache.
+	Cache CacheFile `yaml:"cache"`
+	// Sessions: browser sessions by Better Auth's cookies. Off by default.
+	Sessions SessionsFile `yaml:"sessions"`
 }
 
 // CacheFile is the cache section: the verified-token cache.
 type CacheFile struct {
+	// MaxEntries bounds the verified-token cache; 0 turns it off. Default: 10000.
 	MaxEntries *int `yaml:"maxEntries"`
-	MaxBytes   *int `yaml:"maxBytes"`
+	// MaxBytes bounds the cache's memory. Default: 33554432 (32 MiB).
+	MaxBytes *int `yaml:"maxBytes"`
 }
 
 // AnnotationsFile is the annotations section: how far Kubernetes objects may set policy.

@@ -13,14 +13,22 @@ import (
 // IssuerFile is one entry of the issuers list: a Better Auth whose tokens are trusted. The
 // top-level keys of the same names are its one-issuer shorthand, named DefaultIssuerName.
 type IssuerFile struct {
-	Name          string   `yaml:"name"`
-	BetterAuthURL string   `yaml:"betterAuthURL"`
-	BasePath      string   `yaml:"basePath"`
-	JWKSURL       string   `yaml:"jwksURL"`
-	Issuer        string   `yaml:"issuer"`
-	Audiences     []string `yaml:"audiences"`
-	Algorithms    []string `yaml:"algorithms"`
-	JWKSCAFile    string   `yaml:"jwksCAFile"`
+	// Name is a DNS label; rules (issuer: NAME), logs and metrics use it. Required.
+	Name string `yaml:"name"`
+	// BetterAuthURL is this Better Auth's base URL. Required.
+	BetterAuthURL string `yaml:"betterAuthURL"`
+	// BasePath is Better Auth's basePath. Default: /api/auth.
+	BasePath string `yaml:"basePath"`
+	// JWKSURL is where its keys are fetched. Default: origin(betterAuthURL) + basePath + /jwks.
+	JWKSURL string `yaml:"jwksURL"`
+	// Issuer is the iss its tokens carry. Default: origin(betterAuthURL).
+	Issuer string `yaml:"issuer"`
+	// Audiences: its token's aud needs one of them. Default: [origin(betterAuthURL)].
+	Audiences []string `yaml:"audiences"`
+	// Algorithms allowed for its tokens. Default: EdDSA, ES256, ES512, RS256, PS256.
+	Algorithms []string `yaml:"algorithms"`
+	// JWKSCAFile: PEM CAs trusted for its https jwksURL. Default: the top-level jwksCAFile.
+	JWKSCAFile string `yaml:"jwksCAFile"`
 }
 
 // Issuer is a validated issuer with every default applied.

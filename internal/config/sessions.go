@@ -12,14 +12,26 @@ import (
 
 // SessionsFile is the sessions section: browser sessions by Better Auth's cookies.
 type SessionsFile struct {
-	CookieCache    *bool          `yaml:"cookieCache"`
-	CookiePrefix   string         `yaml:"cookiePrefix"`
-	Lookup         *bool          `yaml:"lookup"`
-	LookupTTL      *time.Duration `yaml:"lookupTTL"`
-	LookupURL      string         `yaml:"lookupURL"`
-	Issuer         string         `yaml:"issuer"`
-	SignInURL      string         `yaml:"signInURL"`
-	TrustedOrigins []string       `yaml:"trustedOrigins"`
+	// CookieCache accepts Better Auth's session-cache cookie JWT, verified with the JWKS keys,
+	// from its cookie only. Default: false.
+	CookieCache *bool `yaml:"cookieCache"`
+	// CookiePrefix is Better Auth's advanced.cookiePrefix. Default: better-auth.
+	CookiePrefix string `yaml:"cookiePrefix"`
+	// Lookup resolves the session_token cookie by calling Better Auth's get-session. Default:
+	// false.
+	Lookup *bool `yaml:"lookup"`
+	// LookupTTL is how long a looked-up session is trusted (1s..10m). Default: 30s.
+	LookupTTL *time.Duration `yaml:"lookupTTL"`
+	// LookupURL is Better Auth's get-session endpoint. Default: origin(betterAuthURL) +
+	// basePath + /get-session.
+	LookupURL string `yaml:"lookupURL"`
+	// Issuer names the issuer whose cookies browsers carry. Default: the first issuer.
+	Issuer string `yaml:"issuer"`
+	// SignInURL: browsers without a session get a 302 here. Default: none (401).
+	SignInURL string `yaml:"signInURL"`
+	// TrustedOrigins may send cookie-authenticated unsafe requests, besides the request's own
+	// origin and betterAuthURL's. Default: none.
+	TrustedOrigins []string `yaml:"trustedOrigins"`
 	// MaxConcurrentLookups caps the get-session calls in flight (default 64, 1..4096):
 	// identical lookups share one call, and a lookup that finds no free slot waits for one
 	// within the check's deadline, then answers 503.

@@ -4,6 +4,7 @@
 package kube
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -15,10 +16,19 @@ import (
 	"github.com/betterauthz/betterauthz/internal/config"
 )
 
-// MaxObjectRoutes bounds the (host, path) pairs one object may route and still be indexed: far
-// above what an Ingress or HTTPRoute written by hand holds (an HTTPRoute may hold 16 hostnames
-// of 16 rules of 64 matches), and what keeps one object from growing every sidecar's index.
-const MaxObjectRoutes = 4096
+// Bounds on the index: far above what Ingresses and HTTPRoutes written by hand hold (an
+// HTTPRoute may hold 16 hostnames of 16 rules of 64 matches), and what keeps one team's objects
+// from growing every sidecar's index or every rebuild.
+const (
+	// MaxObjectRoutes bounds the (host, path) pairs one object may route and still be indexed.
+	MaxObjectRoutes = 4096
+	// MaxNamespaceRoutes bounds the (host, path) pairs of one namespace's objects together; past
+	// it, its newest objects are left out.
+	MaxNamespaceRoutes = 16384
+	// MaxNamespacePolicyBytes bounds the betterauthz.io/ annotations of one namespace's objects
+	// together; past it, the policy of its newest objects is ignored.
+	MaxNamespacePolicyBytes = 256 << 10
+)
 
 // Object is what the index needs of a Kubernetes object, whatever its kind.
 type Object struct {
@@ -33,8 +43,11 @@ type Object struct {
 	// kubernetes.io/ingress.class annotation; "" for neither (the cluster's default class).
 	IngressClass string
 	// Parents are the Gateways ("namespace/name") that accepted an HTTPRoute at its current
-	// generation.
-	Parents []string
+	// generation (ParentRefs: with the listener each named); AcceptedBefore, whether one accepted
+	// an earlier generation. An HTTPRoute's Routes hold its own hostnames (none: its listeners').
+	Parents        []string
+	ParentRefs     []ParentRef
+	AcceptedBefore bool
 	// Regex: its controller reads (some of) its paths as regular expressions, which betterauthz
 	// cannot match: it may tighten its whole hosts, never open (policy.Object.TightenOnly).
 	// RegexReasons say why, for the report.
@@ -49,6 +62,8 @@ type Object struct {
 	regexHosts bool
 	// class is an Ingress's class once resolved (the default class for none), while building.
 	class string
+	// claimOnly: indexed for its claims to hosts only (see policy.Object.ClaimOnly).
+	claimOnly bool
 }
 
 // Ref names the object, e.g. "Service shop/orders".
@@ -86,6 +101,9 @@ type Cluster struct {
 	// WorkloadNamespace, when set (--workload-namespace: a sidecar), is the namespace of the one
 	// workload this betterauthz guards: objects of other namespaces never decide.
 	WorkloadNamespace string
+	// Gateways are the listeners of each Gateway ("namespace/name"); nil when Gateways are not
+	// watched (no Gateway API): HTTPRoutes then serve the hostnames they name.
+	Gateways map[string][]Listener
 }
 
 // defaultClass is the cluster's default IngressClass: "" when none is marked, or more than one
@@ -109,9 +127,11 @@ type Index struct {
 	// Invalid objects: their annotations are ignored, their requests fall back to the config.
 	Invalid []Invalid
 	// Ignored objects route no traffic to the proxies that ask this betterauthz (an Ingress of
-	// a class not served, an HTTPRoute no Gateway accepted): their annotations do not apply.
-	// Reported only for objects with a policy.
+	// a class not served, an HTTPRoute no Gateway accepted; reported only for objects with a
+	// policy), or are past a bound of the index: their annotations do not apply.
 	Ignored []Ignored
+	// Dropped are hosts and objects the index left out (policy.ObjectIndex.Dropped).
+	Dropped []string
 }
 
 // Ignored is an annotated object left out of the index, and why.
@@ -148,48 +168,104 @@ func BuildIndex(objects []*Object, a config.Annotations, c Cluster) Index {
 // to the config) and listed in Invalid; it never affects other objects.
 func (b *Builder) Build(objects []*Object, a config.Annotations, c Cluster) Index {
 	var out Index
+	served := servedObjects(objects, a, c, &out)
+	markRegexHosts(served)
+	// Oldest first: a namespace's budgets go to its oldest objects.
+	slices.SortStableFunc(served, func(x, y *Object) int {
+		return cmp.Or(x.Created.Compare(y.Created), cmp.Compare(x.Ref(), y.Ref()))
+	})
+	bb := buildState{parsed: make(map[string]parsedRules, len(b.parsed)), routes: map[string]int{}, policyBytes: map[string]int{}}
+	var mesh []*policy.Object
+	for _, o := range served {
+		if mo := b.index(o, a, c, &bb, &out); mo != nil {
+			mesh = append(mesh, mo)
+		}
+	}
+	b.parsed = bb.parsed
+	out.Objects = policy.NewObjectIndex(mesh)
+	out.Dropped = append(out.Dropped, out.Objects.Dropped...)
+	return out
+}
+
+// buildState is what one Build counts as it goes.
+type buildState struct {
+	parsed      map[string]parsedRules
+	routes      map[string]int // namespace -> routes indexed
+	policyBytes map[string]int // namespace -> betterauthz.io/ bytes parsed
+}
+
+// servedObjects keeps the objects that route traffic to the proxies this betterauthz answers
+// (see notServed), reporting the annotated others in out.Ignored. An HTTPRoute its Gateway
+// accepted before its latest edit is kept for its claims to its hosts until the Gateway
+// answers: the owner's edit must not hand them to others.
+func servedObjects(objects []*Object, a config.Annotations, c Cluster, out *Index) []*Object {
 	served := make([]*Object, 0, len(objects))
 	for _, o := range objects {
 		if c.WorkloadNamespace != "" && o.Namespace != c.WorkloadNamespace {
 			continue
 		}
+		o.claimOnly = false
 		if reason := notServed(o, a, c); reason != "" {
 			if o.hasPolicy() {
 				out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: reason})
+			}
+			if o.Kind == "HTTPRoute" && o.AcceptedBefore && len(o.Parents) == 0 {
+				o.claimOnly = true
+				served = append(served, o)
 			}
 			continue
 		}
 		served = append(served, o)
 	}
-	markRegexHosts(served)
-	parsed := make(map[string]parsedRules, len(b.parsed))
-	var mesh []*policy.Object
-	for _, o := range served {
-		mo := &policy.Object{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Created: o.Created, Routes: o.Routes, TightenOnly: o.Regex}
-		if o.Kind == "Service" {
-			mo.Routes = serviceRoutes(o.Name, o.Namespace, a.ClusterDomain)
-		}
-		if n := routeCount(mo.Routes); n > MaxObjectRoutes {
+	return served
+}
+
+// index turns one served object into the index's form, within its namespace's budgets; nil
+// when it is left out (and reported in out).
+func (b *Builder) index(o *Object, a config.Annotations, c Cluster, bb *buildState, out *Index) *policy.Object {
+	mo := &policy.Object{Kind: o.Kind, Namespace: o.Namespace, Name: o.Name, Created: o.Created, Routes: o.Routes, TightenOnly: o.Regex, ClaimOnly: o.claimOnly}
+	switch o.Kind {
+	case "Service":
+		mo.Routes = serviceRoutes(o.Name, o.Namespace, a.ClusterDomain)
+	case "HTTPRoute":
+		hosts, reason := servedHostnames(o, a, c)
+		if reason != "" {
 			if o.hasPolicy() {
-				out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: fmt.Sprintf("it routes %d host and path pairs, more than the %d betterauthz indexes for one object", n, MaxObjectRoutes)})
+				out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: reason})
 			}
-			continue
+			return nil
 		}
-		if o.hasPolicy() {
-			op, err := b.rules(parsed, o, a)
-			if err != nil {
-				out.Invalid = append(out.Invalid, Invalid{Object: o, Err: err})
-			} else {
-				mo.Rules = op
-			}
-		}
-		if len(mo.Routes) > 0 {
-			mesh = append(mesh, mo)
+		mo.Routes = nil
+		for _, r := range o.Routes {
+			mo.Routes = append(mo.Routes, policy.ServedRoute{Hosts: hosts, Paths: r.Paths})
 		}
 	}
-	b.parsed = parsed
-	out.Objects = policy.NewObjectIndex(mesh)
-	return out
+	n := routeCount(mo.Routes)
+	switch {
+	case n > MaxObjectRoutes:
+		out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: fmt.Sprintf("it routes %d host and path pairs, more than the %d betterauthz indexes for one object", n, MaxObjectRoutes)})
+		return nil
+	case bb.routes[o.Namespace]+n > MaxNamespaceRoutes:
+		out.Ignored = append(out.Ignored, Ignored{Object: o, Reason: fmt.Sprintf("the objects of namespace %s route more than the %d host and path pairs betterauthz indexes for one namespace", o.Namespace, MaxNamespaceRoutes)})
+		return nil
+	}
+	bb.routes[o.Namespace] += n
+	if !o.hasPolicy() || o.claimOnly {
+		return mo
+	}
+	size := policy.PolicyBytes(o.Annotations)
+	if bb.policyBytes[o.Namespace]+size > MaxNamespacePolicyBytes {
+		out.Invalid = append(out.Invalid, Invalid{Object: o, Err: fmt.Errorf("the betterauthz.io/ annotations of namespace %s come to more than %d bytes: the newest objects' are ignored", o.Namespace, MaxNamespacePolicyBytes)})
+		return mo
+	}
+	bb.policyBytes[o.Namespace] += size
+	op, err := b.rules(bb.parsed, o, a)
+	if err != nil {
+		out.Invalid = append(out.Invalid, Invalid{Object: o, Err: err})
+	} else {
+		mo.Rules = op
+	}
+	return mo
 }
 
 // rules parses an object's annotations, or takes what the last build parsed of the same ones.
@@ -281,12 +357,10 @@ func routeCount(routes []policy.ServedRoute) int {
 	return n
 }
 
-// serviceRoutes are the names a Service answers to inside the cluster, every path of them. The
-// names that spell its namespace belong to that namespace, whoever else names them.
+// serviceRoutes are the names a Service answers to inside the cluster, every path of them.
+// Those under .svc belong to its namespace, whoever else names them (see policy.ObjectIndex).
 func serviceRoutes(name, namespace, clusterDomain string) []policy.ServedRoute {
-	all := []policy.RoutedPath{{Value: "/"}}
-	hosts := ServiceHosts(name, namespace, clusterDomain)
-	return []policy.ServedRoute{{Hosts: hosts[:1], Paths: all}, {Hosts: hosts[1:], Paths: all, Bound: true}}
+	return []policy.ServedRoute{{Hosts: ServiceHosts(name, namespace, clusterDomain), Paths: []policy.RoutedPath{{Value: "/"}}}}
 }
 
 // CheckNamespace reports whether ns can name a namespace.

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -123,8 +124,11 @@ func TestFromHTTPRoute(t *testing.T) {
 	if o := fromHTTPRoute(httpRoute(spec, false)); len(o.Parents) != 0 {
 		t.Errorf("a route no Gateway accepted has parents %v", o.Parents)
 	}
-	if o := fromHTTPRoute(httpRoute(map[string]any{"rules": []any{map[string]any{}}}, true)); len(o.Routes) != 0 || !strings.Contains(strings.Join(o.Notes, ""), "no spec.hostnames") {
-		t.Errorf("a route without hostnames is indexed: %+v", o)
+	// A route without hostnames serves its listeners' hosts: without the Gateways, not indexed.
+	hostless := fromHTTPRoute(httpRoute(map[string]any{"rules": []any{map[string]any{}}}, true))
+	built := BuildIndex([]*Object{hostless}, config.Annotations{Enabled: true, ClusterDomain: "cluster.local"}, Cluster{})
+	if len(built.Objects.Objects) != 0 || len(built.Ignored) != 1 || !strings.Contains(built.Ignored[0].Reason, "no spec.hostnames") {
+		t.Errorf("a route without hostnames is indexed: %+v", built.Ignored)
 	}
 }
 
@@ -362,5 +366,63 @@ func TestBuilderReparsesWhenTheSettingsChange(t *testing.T) {
 	closed := b.Build([]*Object{svc}, config.Annotations{Enabled: true, AllowPublic: false, ClusterDomain: "cluster.local"}, Cluster{})
 	if len(open.Invalid) != 0 || len(closed.Invalid) != 1 {
 		t.Errorf("invalid with allowPublic: %d, without: %d", len(open.Invalid), len(closed.Invalid))
+	}
+}
+
+// One namespace's objects share a budget of routes and of annotation bytes: past it, its newest
+// objects are left out (reported), never another namespace's.
+func TestBuildIndexBudgetsEachNamespace(t *testing.T) {
+	var objs []*Object
+	hosts := func(prefix string, n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("%s%d.example.com", prefix, i))
+		}
+		return out
+	}
+	for i := range 5 {
+		objs = append(objs, &Object{Kind: "HTTPRoute", Namespace: "greedy", Name: fmt.Sprintf("r%d", i), Parents: []string{"gw/gw"},
+			Created: time.Date(2024, 1, 1+i, 0, 0, 0, 0, time.UTC), Annotations: annotated,
+			Routes: []policy.ServedRoute{{Hosts: hosts(fmt.Sprintf("g%d-", i), 4000), Paths: []policy.RoutedPath{{Value: "/"}}}}})
+	}
+	objs = append(objs, &Object{Kind: "HTTPRoute", Namespace: "calm", Name: "r", Parents: []string{"gw/gw"}, Annotations: annotated,
+		Routes: []policy.ServedRoute{{Hosts: []string{"calm.example.com"}, Paths: []policy.RoutedPath{{Value: "/"}}}}})
+	built := BuildIndex(objs, config.Annotations{Enabled: true, ClusterDomain: "cluster.local"}, Cluster{})
+	var indexed []string
+	for _, o := range built.Objects.Objects {
+		indexed = append(indexed, o.Ref())
+	}
+	if want := []string{"HTTPRoute calm/r", "HTTPRoute greedy/r0", "HTTPRoute greedy/r1", "HTTPRoute greedy/r2", "HTTPRoute greedy/r3"}; !slices.Equal(indexed, want) {
+		t.Errorf("indexed %v, want %v", indexed, want)
+	}
+	if len(built.Ignored) != 1 || built.Ignored[0].Object.Name != "r4" {
+		t.Errorf("ignored %+v", built.Ignored)
+	}
+
+	var svcs []*Object
+	big := map[string]string{"betterauthz.io/public-paths": "/" + strings.Repeat("a", 30<<10)}
+	for i := range 10 {
+		svcs = append(svcs, &Object{Kind: "Service", Namespace: "wordy", Name: fmt.Sprintf("s%d", i), Annotations: big,
+			Created: time.Date(2024, 1, 1+i, 0, 0, 0, 0, time.UTC)})
+	}
+	built = BuildIndex(svcs, config.Annotations{Enabled: true, ClusterDomain: "cluster.local"}, Cluster{})
+	if len(built.Objects.Objects) != 8 || len(built.Invalid) != 2 || built.Invalid[0].Object.Name != "s8" {
+		t.Errorf("%d with rules, invalid %d", len(built.Objects.Objects), len(built.Invalid))
+	}
+}
+
+// An HTTPRoute edited since its Gateway accepted it decides nothing until accepted again, but
+// keeps its namespace's claim to its hosts meanwhile.
+func TestAnEditedRouteKeepsItsClaim(t *testing.T) {
+	owner := &Object{Kind: "HTTPRoute", Namespace: "a", Name: "app", AcceptedBefore: true, Annotations: annotated,
+		Created: time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC),
+		Routes:  []policy.ServedRoute{{Hosts: []string{"app.example.com"}, Paths: []policy.RoutedPath{{Value: "/"}}}}}
+	squat := &Object{Kind: "HTTPRoute", Namespace: "b", Name: "squat", Parents: []string{"b/gw"}, Annotations: map[string]string{"betterauthz.io/policy": "deny"},
+		Created: time.Date(2024, 2, 1, 0, 0, 0, 0, time.UTC),
+		Routes:  []policy.ServedRoute{{Hosts: []string{"app.example.com"}, Paths: []policy.RoutedPath{{Value: "/"}}}}}
+	built := BuildIndex([]*Object{owner, squat}, config.Annotations{Enabled: true, ClusterDomain: "cluster.local"}, Cluster{})
+	rules, configToo := built.Objects.Lookup(nil, "app.example.com", policy.SplitPath("/x", nil), "GET", "")
+	if len(rules) != 0 || !configToo {
+		t.Errorf("%d rules, config %v: the squatter decided", len(rules), configToo)
 	}
 }

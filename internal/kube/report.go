@@ -20,9 +20,10 @@ func (a *Annotations) rebuild(settings config.Annotations) {
 	for _, ig := range built.Ignored {
 		list = append(list, ig.Object.Ref()+": not indexed: "+ig.Reason)
 	}
+	list = append(list, built.Dropped...)
 	slices.Sort(list)
 	a.invalid.Store(&list)
-	a.reportNotes(objs, built.Ignored, index)
+	a.reportNotes(objs, built.Ignored, built.Dropped, index)
 	a.log.Debug("annotation index rebuilt", "objects", len(index.Objects), "invalid", len(built.Invalid), "ignored", len(built.Ignored), "conflicts", len(index.Conflicts))
 }
 
@@ -42,7 +43,7 @@ func (a *Annotations) reportInvalid(invalid []Invalid) []string {
 		a.reported[o.UID] = msg
 		a.metrics.AnnotationInvalid(o.Kind)
 		a.log.Warn("annotation ignored: the object's requests fall back to the config",
-			"object", o.Ref(), "kind", o.Kind, "namespace", o.Namespace, "name", o.Name, "error", msg)
+			"object", o.Ref(), "kind", o.Kind, "namespace", o.Namespace, "name", o.Name, "error", truncate(msg, 2048))
 		if a.recorder != nil {
 			a.recorder.Warn(o.eventRef(), "InvalidAnnotation", "betterauthz ignores this object's policy, its requests fall back to the config: "+truncate(msg, 900))
 		}
@@ -59,7 +60,7 @@ func (a *Annotations) reportInvalid(invalid []Invalid) []string {
 // each conflict once while it lasts; an annotated object whose paths are read as regular
 // expressions is also recorded as a Warning Event on it. Only the current ones are remembered,
 // so the set stays as small as the cluster's problems.
-func (a *Annotations) reportNotes(objs []*Object, ignored []Ignored, index *policy.ObjectIndex) {
+func (a *Annotations) reportNotes(objs []*Object, ignored []Ignored, dropped []string, index *policy.ObjectIndex) {
 	current := map[string]bool{}
 	once := func(key string) bool {
 		current[key] = true
@@ -84,7 +85,12 @@ func (a *Annotations) reportNotes(objs []*Object, ignored []Ignored, index *poli
 	}
 	for _, ig := range ignored {
 		if once(ig.Object.UID + "|" + ig.Reason) {
-			a.log.Warn("annotation ignored: the object routes no traffic this betterauthz decides", "object", ig.Object.Ref(), "reason", ig.Reason)
+			a.log.Warn("annotation ignored: the object routes no traffic this betterauthz decides, or is past a bound", "object", ig.Object.Ref(), "reason", ig.Reason)
+		}
+	}
+	for _, d := range dropped {
+		if once(d) {
+			a.log.Warn("left out of the annotation index", "detail", d)
 		}
 	}
 	for _, c := range index.Conflicts {

@@ -22,16 +22,16 @@ func TestReportedConflictsArePruned(t *testing.T) {
 	calm := policy.NewObjectIndex([]*policy.Object{svc("a")})
 	count := func() int { return strings.Count(logs.String(), "annotation conflict") }
 
-	a.reportNotes(nil, nil, clash)
-	a.reportNotes(nil, nil, clash)
+	a.reportNotes(nil, nil, nil, clash)
+	a.reportNotes(nil, nil, nil, clash)
 	if count() != 1 {
 		t.Fatalf("a lasting conflict logged %d times, want once", count())
 	}
-	a.reportNotes(nil, nil, calm)
+	a.reportNotes(nil, nil, nil, calm)
 	if len(a.noted) != 0 {
 		t.Fatalf("%d problems remembered after they ended", len(a.noted))
 	}
-	a.reportNotes(nil, nil, clash)
+	a.reportNotes(nil, nil, nil, clash)
 	if count() != 2 {
 		t.Fatalf("a conflict that came back logged %d times in all, want 2", count())
 	}

@@ -2,6 +2,7 @@ package kube
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	networkingv1 "k8s.io/api/networking/v1"
@@ -49,7 +50,8 @@ func fromIngress(ing *networkingv1.Ingress) *Object {
 	if o.IngressClass == "" {
 		o.IngressClass = strings.TrimSpace(ing.Annotations[annIngressClass])
 	}
-	o.regexHosts = strings.EqualFold(strings.TrimSpace(ing.Annotations[annUseRegex]), "true") || ing.Annotations[annRewriteTarget] != "" ||
+	useRegex, _ := strconv.ParseBool(strings.TrimSpace(ing.Annotations[annUseRegex])) // as ingress-nginx reads it ("1", "t", "TRUE"...)
+	o.regexHosts = useRegex || ing.Annotations[annRewriteTarget] != "" ||
 		ing.Annotations[annNginxOrgRegex] != "" || ing.Annotations[annNginxComRegex] != ""
 	if o.regexHosts {
 		o.regex("its annotations (" + strings.Join(regexAnnotations(ing.Annotations), ", ") + ") make its controller read its paths as regular expressions")
@@ -112,14 +114,14 @@ func pathType(p networkingv1.HTTPIngressPath) networkingv1.PathType {
 func fromHTTPRoute(u *unstructured.Unstructured) *Object {
 	o := &Object{Kind: "HTTPRoute", APIVersion: "gateway.networking.k8s.io/v1", Namespace: u.GetNamespace(), Name: u.GetName(),
 		UID: string(u.GetUID()), ResourceVersion: u.GetResourceVersion(), Created: u.GetCreationTimestamp().Time, Annotations: u.GetAnnotations()}
-	o.Parents = acceptedBy(u)
-	hosts, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "hostnames")
-	if len(hosts) == 0 {
-		if o.hasPolicy() {
-			o.Notes = append(o.Notes, "no spec.hostnames: it serves every host of its Gateway listeners, which betterauthz cannot see, so its annotations do not apply")
+	o.ParentRefs, o.AcceptedBefore = acceptedBy(u)
+	for _, p := range o.ParentRefs {
+		if !containsString(o.Parents, p.Gateway) {
+			o.Parents = append(o.Parents, p.Gateway)
 		}
-		return o
 	}
+	// Without hostnames, it serves its listeners' (set once the Gateways are known).
+	hosts, _, _ := unstructured.NestedStringSlice(u.Object, "spec", "hostnames")
 	route := policy.ServedRoute{Hosts: hosts}
 	rules, _, _ := unstructured.NestedSlice(u.Object, "spec", "rules")
 	for i, r := range rules {
@@ -155,12 +157,11 @@ func fromHTTPRoute(u *unstructured.Unstructured) *Object {
 	return o
 }
 
-// acceptedBy lists the Gateways ("namespace/name") that accepted the route as it is now:
-// status.parents[] entries for a Gateway whose Accepted condition is True and observed the
-// route's current generation. A stale acceptance (of an earlier spec) does not count: the
-// Gateway has not yet seen what the route routes now.
-func acceptedBy(u *unstructured.Unstructured) []string {
-	var out []string
+// acceptedBy lists the Gateways that accepted the route as it is now: status.parents[] entries
+// for a Gateway whose Accepted condition is True and observed the route's current generation.
+// A stale acceptance (of an earlier spec) does not count: the Gateway has not yet seen what the
+// route routes now. before reports whether some Gateway accepted an earlier generation.
+func acceptedBy(u *unstructured.Unstructured) (out []ParentRef, before bool) {
 	parents, _, _ := unstructured.NestedSlice(u.Object, "status", "parents")
 	for _, p := range parents {
 		parent, _ := p.(map[string]any)
@@ -169,6 +170,8 @@ func acceptedBy(u *unstructured.Unstructured) []string {
 		kind, hasKind, _ := unstructured.NestedString(ref, "kind")
 		name, _, _ := unstructured.NestedString(ref, "name")
 		namespace, _, _ := unstructured.NestedString(ref, "namespace")
+		section, _, _ := unstructured.NestedString(ref, "sectionName")
+		port, _, _ := unstructured.NestedInt64(ref, "port")
 		if (hasGroup && group != gatewayGroup) || (hasKind && kind != defaultParentKind) || name == "" {
 			continue
 		}
@@ -179,15 +182,18 @@ func acceptedBy(u *unstructured.Unstructured) []string {
 		for _, c := range conds {
 			m, _ := c.(map[string]any)
 			gen, _, _ := unstructured.NestedInt64(m, "observedGeneration")
-			if m["type"] == "Accepted" && m["status"] == "True" && gen == u.GetGeneration() {
-				if ref := namespace + "/" + name; !containsString(out, ref) {
-					out = append(out, ref)
-				}
-				break
+			if m["type"] != "Accepted" || m["status"] != "True" {
+				continue
 			}
+			if gen != u.GetGeneration() {
+				before = true
+				continue
+			}
+			out = append(out, ParentRef{Gateway: namespace + "/" + name, Section: section, Port: port})
+			break
 		}
 	}
-	return out
+	return out, before
 }
 
 func containsString(list []string, s string) bool {

@@ -58,6 +58,7 @@ type Annotations struct {
 	configure chan config.Annotations
 	dirty     chan struct{}
 	synced    atomic.Pointer[func() bool]
+	built     atomic.Bool // an index was published under the current watch
 	invalid   atomic.Pointer[[]string]
 
 	// Owned by Run's goroutine.
@@ -96,9 +97,9 @@ func (a *Annotations) Configure(s config.Annotations) {
 	a.configure <- s
 }
 
-// Synced reports whether the watched objects have been listed once under the current settings
-// (true when annotations are off).
-func (a *Annotations) Synced() bool { return (*a.synced.Load())() }
+// Synced reports whether the watched objects have been listed and indexed once under the
+// current settings (true when annotations are off): until then, no object's policy applies.
+func (a *Annotations) Synced() bool { return (*a.synced.Load())() && a.built.Load() }
 
 // Invalid lists the objects whose annotations are currently ignored, with the reason.
 func (a *Annotations) Invalid() []string {
@@ -116,6 +117,7 @@ func (a *Annotations) Run(ctx context.Context) error {
 	defer func() { stop() }()
 	settle := time.NewTimer(time.Hour)
 	settle.Stop()
+	pending := false
 	for {
 		select {
 		case <-ctx.Done():
@@ -129,9 +131,11 @@ func (a *Annotations) Run(ctx context.Context) error {
 			if restart {
 				stop()
 				a.sources = nil
+				a.built.Store(false)
 				if !s.Enabled {
 					always := func() bool { return true }
 					a.synced.Store(&always)
+					a.built.Store(true)
 					a.invalid.Store(nil)
 					a.publish(nil)
 					a.log.Info("annotation policies off (annotations.enabled: false)")
@@ -145,16 +149,24 @@ func (a *Annotations) Run(ctx context.Context) error {
 			}
 			a.markDirty()
 		case <-a.dirty:
-			settle.Reset(rebuildSettle)
+			// At most rebuildSettle after the first change: a steady stream of changes (any
+			// team's, say) batches into a rebuild every rebuildSettle, never postpones one.
+			if !pending {
+				pending = true
+				settle.Reset(rebuildSettle)
+			}
 		case <-settle.C:
+			pending = false
 			if a.sources == nil {
 				continue
 			}
 			if !a.sources.synced() {
+				pending = true
 				settle.Reset(rebuildSettle) // try again once the caches have filled
 				continue
 			}
 			a.rebuild(settings)
+			a.built.Store(true)
 		}
 	}
 }
@@ -174,6 +186,7 @@ type sources struct {
 	workload  string                    // Cluster.WorkloadNamespace
 	mu        sync.Mutex
 	routes    []cache.SharedIndexInformer // empty until the HTTPRoute CRD is found
+	gateways  cache.SharedIndexInformer   // cluster-wide; nil until the Gateway CRD is found
 }
 
 func (s *sources) synced() bool {
@@ -240,6 +253,12 @@ func (a *Annotations) start(ctx context.Context, namespaces []string) *sources {
 					src.routes = append(src.routes, inf)
 					go inf.RunWithContext(ctx)
 				}
+				// The listeners of every Gateway: which hostnames each route really gets.
+				if a.clients.HasResource(ctx, GatewayGVR) {
+					src.gateways = dynamicInformer(a.clients.Dynamic, GatewayGVR, metav1.NamespaceAll, nil)
+					_, _ = src.gateways.AddEventHandler(handler)
+					go src.gateways.RunWithContext(ctx)
+				}
 				src.mu.Unlock()
 				a.log.Info("watching HTTPRoutes (gateway.networking.k8s.io/v1)")
 				a.markDirty()
@@ -259,7 +278,9 @@ func (a *Annotations) start(ctx context.Context, namespaces []string) *sources {
 	return src
 }
 
-// cluster is what the informers say of the cluster beyond its objects.
+// cluster is what the informers say of the cluster beyond its objects. Gateways are known once
+// their informer has synced (where RBAC does not allow reading them, HTTPRoutes serve the
+// hostnames they name, and the client-go log says why).
 func (s *sources) cluster() Cluster {
 	c := Cluster{WorkloadNamespace: s.workload, IngressClasses: map[string]bool{}}
 	if s.classes == nil {
@@ -268,6 +289,18 @@ func (s *sources) cluster() Cluster {
 	for _, item := range s.classes.GetStore().List() {
 		if m, ok := item.(*metav1.PartialObjectMetadata); ok {
 			c.IngressClasses[m.Name] = m.Annotations[annDefaultClass] == "true"
+		}
+	}
+	s.mu.Lock()
+	gateways := s.gateways
+	s.mu.Unlock()
+	if gateways != nil && gateways.HasSynced() {
+		c.Gateways = map[string][]Listener{}
+		for _, item := range gateways.GetStore().List() {
+			if u, ok := item.(*unstructured.Unstructured); ok {
+				key, listeners := fromGateway(u)
+				c.Gateways[key] = listeners
+			}
 		}
 	}
 	return c

@@ -18,7 +18,7 @@ import (
 
 // betterauthz's HTTP check endpoint behind real nginx, Caddy and Traefik, and nginx running
 // what ingress-nginx generates, each with the config shipped in examples/proxies, with real
-// Better Auth tokens. Where the proxies differ (docs/proxies.md), proxyTraits says how.
+// Better Auth tokens. Where the proxies differ (docs/proxies/compared.md), proxyTraits says how.
 
 // proxyTraits is what a proxy carries of betterauthz's answer, where proxies differ.
 type proxyTraits struct {

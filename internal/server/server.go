@@ -17,28 +17,29 @@ import (
 
 // Options configure Run. The process settings are declared here once: each field's tags give
 // its flag, its environment variable, its default (taken when the field is its zero value) and
-// its help, and package settings makes of them serve's flags, --help and the README's flag
-// table (make schema). The other fields are for callers that run the server in-process.
+// its help, and package settings makes of them serve's flags, --help and the docs' flag table
+// (docs/reference/cli.md: make docs). The other fields are for callers that run the server
+// in-process.
 type Options struct {
-	ConfigPath string `flag:"config" env:"BETTERAUTHZ_CONFIG" meta:"PATH" unset:"none" help:"YAML [config file](#configuration), watched and hot-reloaded. Without it: the defaults plus '$BETTER_AUTH_URL'."`
-	GRPCAddr   string `flag:"grpc-addr" env:"BETTERAUTHZ_GRPC_ADDR" meta:"ADDR" default:":9000" help:"ext_authz v3 and 'grpc.health.v1': host:port, or 'unix:///path.sock' for a [Unix socket](#unix-sockets) (a stale socket file from a killed process is replaced; the socket is removed on a clean stop)"`
+	ConfigPath string `flag:"config" env:"BETTERAUTHZ_CONFIG" unset:"none" help:"YAML [config file](../configuration.md), watched and hot-reloaded. Without it: the defaults plus '$BETTER_AUTH_URL'."`
+	GRPCAddr   string `flag:"grpc-addr" env:"BETTERAUTHZ_GRPC_ADDR" default:":9000" help:"ext_authz v3 and 'grpc.health.v1': host:port, or 'unix:///path.sock' for a [Unix socket](../grpc.md#unix-sockets) (a stale socket file from a killed process is replaced; the socket is removed on a clean stop)"`
 	// GRPCMaxConnectionAge: negative is never (the flag's 0 becomes it).
-	GRPCMaxConnectionAge      time.Duration `flag:"grpc-max-connection-age" env:"BETTERAUTHZ_GRPC_MAX_CONNECTION_AGE" default:"5m" help:"each gRPC connection ends with a GOAWAY after about this long (±10 % jitter), so Envoy's connections [spread over new replicas](#connections); '0' never"`
+	GRPCMaxConnectionAge      time.Duration `flag:"grpc-max-connection-age" env:"BETTERAUTHZ_GRPC_MAX_CONNECTION_AGE" default:"5m" help:"each gRPC connection ends with a GOAWAY after about this long (±10 % jitter), so Envoy's connections [spread over new replicas](../grpc.md#connections); '0' never"`
 	GRPCMaxConnectionAgeGrace time.Duration `flag:"grpc-max-connection-age-grace" env:"BETTERAUTHZ_GRPC_MAX_CONNECTION_AGE_GRACE" default:"30s" help:"how long the checks in flight on an aged connection get to finish"`
-	GRPCTLSCert               string        `flag:"grpc-tls-cert" env:"BETTERAUTHZ_GRPC_TLS_CERT" meta:"PATH" unset:"plaintext" help:"PEM certificate (chain) of the gRPC port, which then speaks [TLS](#tls-and-mtls) only; re-read when the file changes, for new connections"`
-	GRPCTLSKey                string        `flag:"grpc-tls-key" env:"BETTERAUTHZ_GRPC_TLS_KEY" meta:"PATH" help:"PEM private key for '--grpc-tls-cert', re-read when the file changes"`
-	GRPCClientCA              string        `flag:"grpc-client-ca" env:"BETTERAUTHZ_GRPC_CLIENT_CA" meta:"PATH" help:"PEM CAs of accepted client certificates: mTLS, a client without one is refused (needs '--grpc-tls-cert'); re-read when the file changes"`
-	HTTPAddr                  string        `flag:"http-addr" env:"BETTERAUTHZ_HTTP_ADDR" meta:"ADDR" default:":8080" help:"'/healthz', '/readyz', '/metrics' and '/debug/routes'"`
-	CheckHTTPAddr             string        `flag:"check-http-addr" env:"BETTERAUTHZ_CHECK_HTTP_ADDR" meta:"ADDR" unset:"off" help:"the [HTTP check endpoint](#other-proxies-the-http-check-mode) for nginx, ingress-nginx, Traefik, Caddy and Envoy's 'http_service'"`
-	GRPCMaxRequestBytes       int           `flag:"grpc-max-request-bytes" env:"BETTERAUTHZ_GRPC_MAX_REQUEST_BYTES" default:"4194304" help:"largest CheckRequest accepted; keep Envoy's 'with_request_body.max_request_bytes' plus headers under it (see [Limits](#limits))"`
-	LogLevel                  slog.Level    `flag:"log-level" env:"BETTERAUTHZ_LOG_LEVEL" meta:"LEVEL" default:"info" help:"'debug', 'info', 'warn', 'error' (JSON logs on stderr)"`
-	LogDecisions              string        `flag:"log-decisions" env:"BETTERAUTHZ_LOG_DECISIONS" meta:"WHICH" default:"deny" help:"one log line per decision: 'all', 'deny' (allowed requests cost no logging), 'none'"`
+	GRPCTLSCert               string        `flag:"grpc-tls-cert" env:"BETTERAUTHZ_GRPC_TLS_CERT" unset:"plaintext" help:"PEM certificate (chain) of the gRPC port, which then speaks [TLS](../grpc.md#tls-and-mtls) only; re-read when the file changes, for new connections"`
+	GRPCTLSKey                string        `flag:"grpc-tls-key" env:"BETTERAUTHZ_GRPC_TLS_KEY" help:"PEM private key for '--grpc-tls-cert', re-read when the file changes"`
+	GRPCClientCA              string        `flag:"grpc-client-ca" env:"BETTERAUTHZ_GRPC_CLIENT_CA" help:"PEM CAs of accepted client certificates: mTLS, a client without one is refused (needs '--grpc-tls-cert'); re-read when the file changes"`
+	HTTPAddr                  string        `flag:"http-addr" env:"BETTERAUTHZ_HTTP_ADDR" default:":8080" help:"'/healthz', '/readyz', '/metrics' and '/debug/routes'"`
+	CheckHTTPAddr             string        `flag:"check-http-addr" env:"BETTERAUTHZ_CHECK_HTTP_ADDR" unset:"off" help:"the [HTTP check endpoint](../proxies/index.md#the-http-check-mode) for nginx, ingress-nginx, Traefik, Caddy and Envoy's 'http_service'"`
+	GRPCMaxRequestBytes       int           `flag:"grpc-max-request-bytes" env:"BETTERAUTHZ_GRPC_MAX_REQUEST_BYTES" default:"4194304" help:"largest CheckRequest accepted; keep Envoy's 'with_request_body.max_request_bytes' plus headers under it (see [Limits](limits.md))"`
+	LogLevel                  slog.Level    `flag:"log-level" env:"BETTERAUTHZ_LOG_LEVEL" default:"info" help:"'debug', 'info', 'warn', 'error' (JSON logs on stderr)"`
+	LogDecisions              string        `flag:"log-decisions" env:"BETTERAUTHZ_LOG_DECISIONS" default:"deny" help:"one log line per decision: 'all', 'deny' (allowed requests cost no logging), 'none'"`
 	ShutdownDelay             time.Duration `flag:"shutdown-delay" env:"BETTERAUTHZ_SHUTDOWN_DELAY" default:"0s" help:"on SIGTERM, keep answering (not ready) this long before draining, so that Envoy and Kubernetes stop sending first; set it to a few seconds in Kubernetes"`
 	ShutdownTimeout           time.Duration `flag:"shutdown-timeout" env:"BETTERAUTHZ_SHUTDOWN_TIMEOUT" default:"20s" help:"longest wait for in-flight checks when stopping"`
 	Pprof                     bool          `flag:"pprof" env:"BETTERAUTHZ_PPROF" default:"false" help:"serve Go profiles under '/debug/pprof/' on the ops port (for performance investigations)"`
-	ConfigMap                 string        `flag:"configmap" env:"BETTERAUTHZ_CONFIGMAP" meta:"NAMESPACE/NAME" unset:"none" help:"take the config from that ConfigMap's 'config.yaml', watched through the Kubernetes API; once it exists it wins over '--config'"`
-	Kubeconfig                string        `flag:"kubeconfig" env:"BETTERAUTHZ_KUBECONFIG" meta:"PATH" unset:"in-cluster" help:"how to reach the Kubernetes API (default: the pod's service account)"`
-	WorkloadNamespace         string        `flag:"workload-namespace" env:"BETTERAUTHZ_WORKLOAD_NAMESPACE" meta:"NS" unset:"none" help:"a sidecar's namespace (set it from the downward API): Kubernetes objects of other namespaces never decide its requests, and only its namespace is watched ([tenancy](#who-may-decide-for-what))"`
+	ConfigMap                 string        `flag:"configmap" env:"BETTERAUTHZ_CONFIGMAP" unset:"none" help:"take the config from that ConfigMap's 'config.yaml', watched through the Kubernetes API; once it exists it wins over '--config'"`
+	Kubeconfig                string        `flag:"kubeconfig" env:"BETTERAUTHZ_KUBECONFIG" unset:"in-cluster" help:"how to reach the Kubernetes API (default: the pod's service account)"`
+	WorkloadNamespace         string        `flag:"workload-namespace" env:"BETTERAUTHZ_WORKLOAD_NAMESPACE" unset:"none" help:"a sidecar's namespace (set it from the downward API): Kubernetes objects of other namespaces never decide its requests, and only its namespace is watched ([tenancy](../kubernetes.md#who-may-decide-for-what))"`
 
 	// Logger receives JSON logs. Default: discard.
 	Logger *slog.Logger

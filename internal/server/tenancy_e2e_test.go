@@ -408,3 +408,78 @@ func TestTenancyContextExtensionsAreBounded(t *testing.T) {
 		t.Error("the decision log does not name the rule")
 	}
 }
+
+// A steady stream of changes to objects (any team's) never postpones the index: a policy change
+// applies within a second while another object changes every 50 ms.
+func TestTenancyAStreamOfChangesNeverPostponesPolicy(t *testing.T) {
+	k := newKube(t)
+	r := run(t, baseConfig(ba)+"annotations:\n  namespaces: ["+k.ns+"]\n", func(o *server.Options) { o.Kubeconfig = k.kubeconfig })
+	r.waitReady(t, 20*time.Second)
+	user, _ := ba.Mint(betterauth.MintOptions{})
+	k.service(t, k.ns, "noisy", nil)
+	k.service(t, k.ns, "api", nil)
+	expectAnswer(t, r, "GET", "api."+k.ns, "/x", bearer(user.Token), "allowed")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ctx.Err() == nil; i++ {
+			svc, err := k.cs.CoreV1().Services(k.ns).Get(ctx, "noisy", metav1.GetOptions{})
+			if err == nil {
+				svc.Annotations = map[string]string{"example.com/tick": fmt.Sprint(i)}
+				_, _ = k.cs.CoreV1().Services(k.ns).Update(ctx, svc, metav1.UpdateOptions{})
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	k.service(t, k.ns, "api", map[string]string{"betterauthz.io/policy": "deny"})
+	deadline := time.Now().Add(3 * time.Second)
+	for r.hostCheck(t, "GET", "api."+k.ns, "/x", bearer(user.Token)) != "denied 403" {
+		if time.Now().After(deadline) {
+			t.Fatal("the deny did not apply within 3s of a stream of other changes")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	cancel()
+	<-done
+}
+
+// An HTTPRoute decides only for the hostnames its Gateway's listeners take from it: a tenant's
+// route that names another tenant's host, accepted through the tenant's own listener of a shared
+// Gateway, decides nothing for that host.
+func TestTenancyAnHTTPRouteDecidesOnlyForItsListenersHostnames(t *testing.T) {
+	k := newKube(t)
+	installGatewayAPI(t, k)
+	tenant := k.ns + "-evil"
+	createNamespace(t, k.cs, tenant)
+	domain := k.ns + ".test"
+	gw := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway",
+		"metadata": map[string]any{"name": "shared", "namespace": k.ns},
+		"spec": map[string]any{"gatewayClassName": "example", "listeners": []any{
+			map[string]any{"name": "a", "hostname": "*.a." + domain, "port": int64(80), "protocol": "HTTP",
+				"allowedRoutes": map[string]any{"namespaces": map[string]any{"from": "Same"}}},
+			map[string]any{"name": "evil", "hostname": "*.evil." + domain, "port": int64(8080), "protocol": "HTTP",
+				"allowedRoutes": map[string]any{"namespaces": map[string]any{"from": "All"}}},
+		}},
+	}}
+	if _, err := k.dyn.Resource(kube.GatewayGVR).Namespace(k.ns).Create(context.Background(), gw, metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	r := run(t, baseConfig(ba)+"annotations:\n  namespaces: ["+k.ns+", "+tenant+"]\n", func(o *server.Options) { o.Kubeconfig = k.kubeconfig; o.CRDPoll = 200 * time.Millisecond })
+	r.waitReady(t, 20*time.Second)
+	user, _ := ba.Mint(betterauth.MintOptions{})
+	deny := map[string]any{"betterauthz.io/policy": "deny"}
+	k.route(t, tenant, "squat", deny, []any{"x.evil." + domain, "app.a." + domain}, "/")
+	k.acceptRouteBy(t, tenant, "squat", k.ns, "shared", 0)
+	expectAnswer(t, r, "GET", "x.evil."+domain, "/x", bearer(user.Token), "denied 403")
+	expectAnswer(t, r, "GET", "app.a."+domain, "/x", bearer(user.Token), "allowed")
+
+	// The team's own route through its listener decides its host.
+	k.route(t, k.ns, "app", deny, []any{"app.a." + domain}, "/admin")
+	k.acceptRouteBy(t, k.ns, "app", k.ns, "shared", 0)
+	expectAnswer(t, r, "GET", "app.a."+domain, "/admin/x", bearer(user.Token), "denied 403")
+	expectAnswer(t, r, "GET", "app.a."+domain, "/x", bearer(user.Token), "allowed")
+}

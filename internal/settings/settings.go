@@ -8,11 +8,11 @@
 //   - flag: the flag's name (required: fields without it are not settings);
 //   - env: the environment variable that sets it when the flag is not given;
 //   - default: its value when neither says otherwise, written as on the command line;
-//   - meta: the value's placeholder in help ("PATH");
 //   - unset: what an empty value means, for help and docs ("off", "in-cluster");
 //   - help: what it does, with two kinds of markup: a link is written as in Markdown,
-//     [text](#anchor), and code between single quotes, 'unix:///path.sock' (no spaces: Envoy's
-//     and the pod's are words). The README's table shows them as a link and as code; --help
+//     [text](../page.md#anchor) (relative to docs/reference/, where the table is), and code
+//     between single quotes, 'unix:///path.sock' (no spaces: Envoy's
+//     and the pod's are words). The docs' table shows them as a link and as code; --help
 //     prints a link's text, and code in its quotes.
 //
 // Fields are strings, booleans, ints, time.Durations or encoding.TextUnmarshalers (slog.Level).
@@ -31,7 +31,7 @@ import (
 
 // Setting is one annotated field.
 type Setting struct {
-	Flag, Env, Default, Meta, Unset, Help string
+	Flag, Env, Default, Unset, Help string
 
 	index []int
 }
@@ -49,8 +49,8 @@ func List(v any) []Setting {
 			continue
 		}
 		out = append(out, Setting{
-			Flag: name, Env: f.Tag.Get("env"), Default: f.Tag.Get("default"), Meta: f.Tag.Get("meta"),
-			Unset: f.Tag.Get("unset"), Help: f.Tag.Get("help"), index: f.Index,
+			Flag: name, Env: f.Tag.Get("env"), Default: f.Tag.Get("default"), Unset: f.Tag.Get("unset"),
+			Help: f.Tag.Get("help"), index: f.Index,
 		})
 	}
 	return out
@@ -193,7 +193,7 @@ var (
 // Plain is help text for a terminal: links as their text.
 func Plain(help string) string { return link.ReplaceAllString(help, "$1") }
 
-// Markdown is help text for the README: code in backticks.
+// Markdown is help text for the docs: code in backticks.
 func Markdown(help string) string { return code.ReplaceAllString(help, "$1`$2`") }
 
 // DefaultText says what a setting is when not set: its default, or what its absence means.

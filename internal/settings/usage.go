@@ -1,6 +1,7 @@
 package settings
 
 import (
+	"encoding"
 	"fmt"
 	"io"
 	"reflect"
@@ -8,69 +9,70 @@ import (
 	"time"
 )
 
-// Usage writes the settings of v as --help lists them: each flag with its value's placeholder,
-// its default and its environment variable, then what it does.
+// Usage writes the settings of v as --help lists them, in the flag package's layout: each flag
+// with its value's type, then what it does, its default and its environment variable.
 func Usage(w io.Writer, v any) {
 	for _, s := range List(v) {
-		fmt.Fprintf(w, "  --%s", s.Flag)
-		if m := s.meta(v); m != "" {
-			fmt.Fprintf(w, " %s", m)
+		fmt.Fprintf(w, "  -%s", s.Flag)
+		if t := s.typeName(v); t != "" {
+			fmt.Fprintf(w, " %s", t)
 		}
-		fmt.Fprintf(w, "  (default %s", s.DefaultText())
+		text := Plain(s.Help) + " (default " + s.DefaultText()
 		if s.Env != "" {
-			fmt.Fprintf(w, "; $%s", s.Env)
+			text += "; $" + s.Env
 		}
-		fmt.Fprintf(w, ")\n        %s\n", wrap(Plain(s.Help), 88, "        "))
+		fmt.Fprintf(w, "\n    \t%s\n", wrap(text+")", 88, "\n    \t"))
 	}
 }
 
-// Table is the settings of v as the README's Markdown table: flag, default, environment
-// variable, what it does.
+// Table is the settings of v as the reference's Markdown table: flag, environment variable,
+// default, what it does.
 func Table(v any) string {
 	var b strings.Builder
-	b.WriteString("| flag | default | environment | |\n| --- | --- | --- | --- |\n")
+	b.WriteString("| flag | environment | default | |\n| --- | --- | --- | --- |\n")
 	for _, s := range List(v) {
 		flag := "--" + s.Flag
-		if m := s.meta(v); m != "" {
-			flag += " " + m
+		if t := s.typeName(v); t != "" {
+			flag += " " + t
 		}
 		def := s.DefaultText()
 		if def == s.Default {
 			def = "`" + def + "`"
 		}
-		fmt.Fprintf(&b, "| `%s` | %s | `%s` | %s |\n", flag, def, s.Env, Markdown(s.Help))
+		fmt.Fprintf(&b, "| `%s` | `%s` | %s | %s |\n", flag, s.Env, def, strings.ReplaceAll(Markdown(s.Help), "|", "\\|"))
 	}
 	return b.String()
 }
 
-// meta is the placeholder of the setting's value: its meta tag, else one for its type (none for
-// a boolean).
-func (s Setting) meta(v any) string {
-	if s.Meta != "" {
-		return s.Meta
-	}
+// typeName names the type of the setting's value as the flag package does: none for a boolean,
+// string, int, duration, and VALUE for the others.
+func (s Setting) typeName(v any) string {
 	t := reflect.TypeOf(v)
 	if t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	switch f := t.FieldByIndex(s.index); {
+	case reflect.PointerTo(f.Type).Implements(reflect.TypeFor[encoding.TextUnmarshaler]()):
+		return "VALUE"
 	case f.Type.Kind() == reflect.Bool:
 		return ""
 	case f.Type == reflect.TypeFor[time.Duration]():
-		return "DURATION"
+		return "duration"
 	case f.Type.Kind() == reflect.Int:
-		return "N"
+		return "int"
+	case f.Type.Kind() == reflect.String:
+		return "string"
 	}
 	return "VALUE"
 }
 
-// wrap breaks text into lines of at most width, the lines after the first indented.
-func wrap(text string, width int, indent string) string {
+// wrap breaks text into lines of at most width, joined with sep.
+func wrap(text string, width int, sep string) string {
 	var b strings.Builder
 	n := 0
 	for i, word := range strings.Fields(text) {
 		if i > 0 && n+1+len(word) > width {
-			b.WriteString("\n" + indent)
+			b.WriteString(sep)
 			n = 0
 		} else if i > 0 {
 			b.WriteByte(' ')

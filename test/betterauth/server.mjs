@@ -9,7 +9,10 @@
 // Environment: PORT (default 3000), HOST (default 127.0.0.1), BETTER_AUTH_URL (default
 // http://HOST:PORT), BETTER_AUTH_SECRET, COOKIE_CACHE_MAX_AGE (seconds; when set, the HTTP API's
 // sessions use the JWT cookie cache — session.cookieCache strategy "jwt" with
-// jwt({ sessionCookieCache: true }) — for that long).
+// jwt({ sessionCookieCache: true }) — for that long), TEST_PLUGINS (when "1", the HTTP API also
+// has the organization, anonymous, API key and MCP/OAuth provider plugins of plugins.mjs, with
+// their control API under /__test/plugins/ and an MCP server at /mcp that Better Auth's MCP
+// helper protects).
 import http from "node:http";
 import { randomUUID } from "node:crypto";
 import { betterAuth } from "better-auth";
@@ -18,6 +21,11 @@ import { jwt, createJwk } from "better-auth/plugins/jwt";
 import { admin } from "better-auth/plugins/admin";
 import { bearer } from "better-auth/plugins/bearer";
 import { toNodeHandler } from "better-auth/node";
+import { getAuthTables } from "better-auth/db";
+
+// The plugins are loaded only when asked for: they take a while to load.
+const withPlugins = process.env.TEST_PLUGINS === "1";
+const pluginSet = withPlugins ? await import("./plugins.mjs") : null;
 
 const host = process.env.HOST || "127.0.0.1";
 const port = Number(process.env.PORT || 3000);
@@ -54,30 +62,43 @@ function instanceFor(profile) {
   if (profile.issuer) pluginOptions.jwt.issuer = profile.issuer;
   if (profile.audience) pluginOptions.jwt.audience = profile.audience;
   if (profile.claims) {
-    const extra = profile.claims;
-    pluginOptions.jwt.definePayload = ({ user }) => ({ ...user, ...extra });
+    const claims = profile.claims;
+    pluginOptions.jwt.definePayload = ({ user }) => ({ ...user, ...claims });
+  }
+  if (profile.sessionClaims) {
+    // A deployment that puts the organization plugin's session fields in its /token JWTs.
+    pluginOptions.jwt.definePayload = ({ user, session }) => ({
+      ...user, activeOrganizationId: session.activeOrganizationId, activeTeamId: session.activeTeamId,
+    });
   }
   const options = {
     baseURL,
     secret,
     database: memoryAdapter(db),
     emailAndPassword: { enabled: true },
-    plugins: [jwt(pluginOptions), admin(), bearer()],
+    plugins: [jwt(pluginOptions), admin(), bearer(), ...(profile.plugins ? pluginSet.plugins(baseURL) : [])],
     logger: { level: "error" },
     telemetry: { enabled: false },
   };
   if (profile.sessionCookieCache) {
     options.session = { cookieCache: { enabled: true, strategy: "jwt", maxAge: cookieCacheMaxAge || 300 } };
     pluginOptions.sessionCookieCache = true;
+    if (profile.plugins) options.session.cookieCache.version = pluginSet.cookieCacheVersionOption;
   }
+  // The memory adapter needs a table for each model before it is first read.
+  for (const t of Object.values(getAuthTables(options))) db[t.modelName] ??= [];
   inst = { auth: betterAuth(options), pluginOptions };
   instances.set(key, inst);
   return inst;
 }
 
 const cookieCacheMaxAge = Number(process.env.COOKIE_CACHE_MAX_AGE || 0);
-const primary = instanceFor(cookieCacheMaxAge ? { alg: "EdDSA", sessionCookieCache: true } : { alg: "EdDSA" });
+const primaryProfile = { alg: "EdDSA" };
+if (cookieCacheMaxAge) primaryProfile.sessionCookieCache = true;
+if (withPlugins) primaryProfile.plugins = true;
+const primary = instanceFor(primaryProfile);
 const primaryHandler = toNodeHandler(primary.auth);
+const pluginControl = pluginSet ? pluginSet.createPluginControl({ auth: primary.auth, baseURL }) : null;
 
 let jwksMode = "normal"; // normal | down | garbage | slow
 let jwksFetches = 0;
@@ -153,7 +174,7 @@ async function control(req, res, path) {
   const body = req.method === "POST" ? await readJSON(req) : {};
   switch (path) {
     case "/__test/health":
-      return send(res, 200, { ok: true, baseURL });
+      return send(res, 200, { ok: true, baseURL, plugins: withPlugins });
     case "/__test/token":
       return send(res, 200, await mint(body));
     case "/__test/tokens": {
@@ -221,8 +242,21 @@ async function control(req, res, path) {
       jwksFetches = 0;
       getSessions = 0;
       return send(res, 200, {});
-    default:
+    default: {
+      const name = path.slice("/__test/plugins/".length);
+      if (pluginControl && path.startsWith("/__test/plugins/")) {
+        if (name === "session-token") {
+          // GET /token of an instance like the primary one whose JWTs carry the session's
+          // organization fields (jwt.definePayload), for the session of a cookie.
+          const { auth } = instanceFor({ ...primaryProfile, sessionClaims: true });
+          const r = await auth.handler(new Request(`${baseURL}/api/auth/token`, { headers: { cookie: body.cookie } }));
+          return send(res, r.status, await r.json());
+        }
+        const out = await pluginControl.control(name, body);
+        if (out) return send(res, 200, out);
+      }
       return send(res, 404, { error: "no such control endpoint" });
+    }
   }
 }
 
@@ -230,6 +264,11 @@ const server = http.createServer(async (req, res) => {
   const path = new URL(req.url, baseURL).pathname;
   try {
     if (path.startsWith("/__test/")) return await control(req, res, path);
+    if (pluginControl && (path === "/mcp" || path.startsWith("/mcp/"))) {
+      const r = await pluginControl.mcpResource(req, new URL(req.url, baseURL));
+      res.writeHead(r.status, Object.fromEntries(r.headers));
+      return res.end(await r.text());
+    }
     if (path === "/api/auth/jwks") {
       jwksFetches++;
       if (jwksMode === "down") return send(res, 503, { error: "down for the test" });
@@ -244,7 +283,7 @@ const server = http.createServer(async (req, res) => {
     return primaryHandler(req, res);
   } catch (err) {
     console.error(err);
-    send(res, 500, { error: String(err && err.message || err) });
+    send(res, 500, { error: String(err && err.message || err), ...(err && err.body ? { body: err.body } : {}) });
   }
 });
 

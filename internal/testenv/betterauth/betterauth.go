@@ -68,7 +68,8 @@ func ModuleRoot() (string, error) {
 	}
 }
 
-// Install makes sure test/betterauth/node_modules matches package-lock.json.
+// Install makes sure test/betterauth/node_modules matches package-lock.json: it runs npm ci
+// unless every dependency is installed at the version package.json pins.
 func Install() error {
 	dir, err := Dir()
 	if err != nil {
@@ -86,7 +87,7 @@ func Install() error {
 		return fmt.Errorf("betterauth: lock: %w", err)
 	}
 	defer syscall.Flock(int(lock.Fd()), syscall.LOCK_UN) //nolint:errcheck
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "better-auth", "package.json")); err == nil {
+	if installed(dir) {
 		return nil
 	}
 	cmd := exec.Command("npm", "ci", "--no-audit", "--no-fund", "--loglevel=error")
@@ -96,6 +97,28 @@ func Install() error {
 		return fmt.Errorf("betterauth: npm ci in %s: %v\n%s", dir, err, out)
 	}
 	return nil
+}
+
+// installed reports whether node_modules holds every dependency of package.json at the exact
+// version pinned there (a tree installed before a bump is installed again).
+func installed(dir string) bool {
+	var pkg struct {
+		Dependencies map[string]string `json:"dependencies"`
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "package.json"))
+	if err != nil || json.Unmarshal(b, &pkg) != nil {
+		return false
+	}
+	for name, want := range pkg.Dependencies {
+		var dep struct {
+			Version string `json:"version"`
+		}
+		b, err := os.ReadFile(filepath.Join(dir, "node_modules", name, "package.json"))
+		if err != nil || json.Unmarshal(b, &dep) != nil || dep.Version != want {
+			return false
+		}
+	}
+	return true
 }
 
 // FreePort returns a loopback port that was free a moment ago.
@@ -128,6 +151,9 @@ type StartOptions struct {
 	BaseURL string
 	// Port to listen on (default: a free one).
 	Port int
+	// Plugins adds the organization, anonymous, API key and OAuth provider (MCP) plugins and
+	// an MCP server (test/betterauth/plugins.mjs), driven by the functions of plugins.go.
+	Plugins bool
 }
 
 // StartWith runs a Better Auth server on a free loopback port, configured by o.
@@ -160,6 +186,9 @@ func startOnPort(port int, o StartOptions) (*Server, error) {
 	s.cmd.Env = append(os.Environ(), "PORT="+strconv.Itoa(port), "HOST=127.0.0.1", "BETTER_AUTH_URL="+s.BaseURL)
 	if o.CookieCache > 0 {
 		s.cmd.Env = append(s.cmd.Env, "COOKIE_CACHE_MAX_AGE="+strconv.Itoa(int(o.CookieCache.Seconds())))
+	}
+	if o.Plugins {
+		s.cmd.Env = append(s.cmd.Env, "TEST_PLUGINS=1")
 	}
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	pr, pw := io.Pipe()

@@ -37,6 +37,9 @@ const (
 	PrometheusOperatorModule = "github.com/prometheus-operator/prometheus-operator@v0.85.0"
 	// The Traefik the proxy tests run (scripts/build-tools.sh pins the same version).
 	TraefikModule = "github.com/traefik/traefik/v3@v3.7.13"
+	// Envoy Gateway, whose SecurityPolicy the docs wire betterauthz with (scripts/build-tools.sh
+	// builds its egctl at the same version).
+	EnvoyGatewayModule = "github.com/envoyproxy/gateway@v1.9.1"
 )
 
 // GatewayAPICRDs returns the standard-channel Gateway API CRDs (HTTPRoute among them).
@@ -47,6 +50,12 @@ func GatewayAPICRDs() ([]byte, error) {
 // IstioCRDs returns Istio's CRDs (AuthorizationPolicy, ServiceEntry, EnvoyFilter, ...).
 func IstioCRDs() ([]byte, error) {
 	return moduleFiles(IstioAPIModule, "kubernetes/customresourcedefinitions.gen.yaml")
+}
+
+// EnvoyGatewayCRDs returns Envoy Gateway's own CRDs (SecurityPolicy, ClientTrafficPolicy, ...),
+// without the Gateway API's, which GatewayAPICRDs gives.
+func EnvoyGatewayCRDs() ([]byte, error) {
+	return moduleFiles(EnvoyGatewayModule, "charts/gateway-helm/charts/crds/crds/generated/*.yaml")
 }
 
 // PrometheusOperatorCRDs returns the ServiceMonitor and PrometheusRule CRDs.
