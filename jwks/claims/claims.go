@@ -39,7 +39,7 @@ type member struct {
 
 const stringFlag = 1 << 31
 
-// ErrNotObject: the claims are not one JSON object with distinct member names.
+// ErrNotObject refuses claims that are not one JSON object with distinct member names.
 var ErrNotObject = errors.New("claims are not one JSON object with distinct member names")
 
 // Parse reads claims: one JSON object, no member name twice at any depth (see strictjson).
