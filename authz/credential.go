@@ -23,8 +23,10 @@ type credential struct {
 	source string
 	// issuer names the issuer the credential is of (config issuers[].name), when valid.
 	issuer string
-	// claims, when the credential is valid.
-	claims jwks.Claims
+	// valid: the credential holds, with its claims and their subject (sub).
+	valid   bool
+	claims  jwks.Claims
+	subject string
 	// crossSite: a valid cookie credential on an unsafe request from an origin that is not
 	// trusted (CSRF). It authenticates nothing.
 	crossSite bool
@@ -42,7 +44,10 @@ const (
 	CredentialSessionToken  = "session_token"  // the session token cookie, through get-session
 )
 
-func (c *credential) valid() bool { return !c.claims.IsZero() }
+// verified makes the credential valid with claims (none: no claims, no credential).
+func (c *credential) verified(claims jwks.Claims) {
+	c.valid, c.claims, c.subject = !claims.IsZero(), claims, claims.Subject()
+}
 
 func (c *credential) fail(reason Reason, description string) credential {
 	c.reason, c.description = reason, description
@@ -81,7 +86,8 @@ func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading) (
 	if err != nil {
 		return c.fail(VerifyReason(err), jwks.Describe(err)), true
 	}
-	c.claims, c.issuer = claims, s.Config.Issuers[claims.StringClaim("iss")]
+	c.verified(claims)
+	c.issuer = s.Config.Issuers[claims.StringClaim("iss")]
 	return c, true
 }
 
@@ -101,7 +107,7 @@ func sessionCredential(ctx context.Context, s *Snapshot, r *Request, rq reading)
 		return c.fail(ReasonInvalidToken, err.Error()), true
 	}
 	c := s.sessionCookies(ctx, cookies)
-	if c.valid() && !safeMethod(r.Method) && !b.originTrusted(r, rq.host) {
+	if c.valid && !safeMethod(r.Method) && !b.originTrusted(r, rq.host) {
 		c.crossSite = true
 	}
 	return c, c.sent
@@ -117,7 +123,7 @@ func (s *Snapshot) sessionCookies(ctx context.Context, cookies sessionCookies) c
 		c.source = CredentialSessionCookie
 		claims, err := s.SessionVerifier.Verify(ctx, cookies.data)
 		if err == nil {
-			c.claims = claims
+			c.verified(claims)
 			return c
 		}
 		if !errors.Is(err, jwks.ErrExpired) || !useToken {
@@ -131,7 +137,8 @@ func (s *Snapshot) sessionCookies(ctx context.Context, cookies sessionCookies) c
 	sess, err := s.Sessions.Lookup(ctx, cookies.tokenName, cookies.token)
 	switch {
 	case err == nil:
-		c.claims, c.setCookie = sess.Claims, sess.SetCookie
+		c.verified(sess.Claims)
+		c.setCookie = sess.SetCookie
 		return c
 	case errors.Is(err, session.ErrNoSession):
 		return c.fail(ReasonInvalidToken, "session not found: signed out or expired")

@@ -3,7 +3,6 @@ package authz
 import (
 	"context"
 	"strconv"
-	"strings"
 
 	"github.com/betterauthz/betterauthz/authz/policy"
 )
@@ -35,18 +34,24 @@ func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 
 	// 2. Find the rules.
 	var buf [8]*policy.Rule
-	rules, err := s.findRules(buf[:0], r, rq)
+	rules, set, err := s.findRules(buf[:0], r, &rq)
 	if err != nil {
 		d = d.deny(ReasonInvalidRoutePolicy, "this route's betterauthz.io/ settings are invalid")
 		d.Detail = err.Error()
 		return d
 	}
-	d.Route, d.RouteLabel = routeNames(rules)
-	dryRun := c.DryRun || allDryRun(rules)
+	d.Route, d.RouteLabel = set.route, set.label
+	dryRun := c.DryRun || set.dryRun
 
 	// 3. Get the credential, unless the rules decide without one: a deny rule (whose dry run
 	// still reads it, for the identity headers) or a browser's preflight.
-	d = c.decideWithoutCredential(d, r, rules)
+	switch {
+	case set.deny != nil:
+		d.RouteLabel = set.denyLabel
+		d = d.deny(ReasonPolicyDenied, "this route is closed")
+	case c.AllowCORSPreflight && r.CORSPreflight():
+		d.Reason = ReasonCORSPreflight
+	}
 	var cred credential
 	if d.Reason == "" || dryRun && dryRunnable(d.Reason) {
 		cred = s.credential(ctx, r, rq)
@@ -55,7 +60,7 @@ func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 
 	// 4. Decide.
 	if d.Reason == "" {
-		d = c.verdict(d, r, rq, rules, cred)
+		d = c.verdict(d, r, &rq, rules, set, cred)
 	}
 	if !d.Allowed() && dryRun && dryRunnable(d.Reason) {
 		// Allowed, keeping the reason it would have been denied for (the log and the metrics
@@ -68,61 +73,16 @@ func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 	return c.writeIdentity(d, r, cred)
 }
 
-// routeNames name the rules that decided: for logs, joined with "+" ("a+b" when a path was
-// read two ways; cut at maxRouteName bytes) and, from a bounded set, for metrics.
-func routeNames(rules []*policy.Rule) (route, label string) {
-	return routeName(rules), rules[0].Label()
-}
-
-// maxRouteName bounds Decision.Route: many objects tied on one path all apply, and their names
-// are logged with the decision.
-const maxRouteName = 512
-
-// routeName names the rules that decide, joined with "+" (cut at maxRouteName bytes).
-func routeName(rules []*policy.Rule) string {
-	if len(rules) == 1 {
-		return rules[0].Name
-	}
-	var b strings.Builder
-	for i, rule := range rules {
-		if i > 0 {
-			b.WriteByte('+')
-		}
-		if b.Len()+len(rule.Name) > maxRouteName {
-			b.WriteString("…")
-			break
-		}
-		b.WriteString(rule.Name)
-	}
-	return b.String()
-}
-
-// decideWithoutCredential answers what the rules answer whatever the credential: a deny rule
-// closes the route, and a browser's CORS preflight (when allowed) passes. The reason stays
-// empty otherwise.
-func (c *Config) decideWithoutCredential(d Decision, r *Request, rules []*policy.Rule) Decision {
-	for _, rule := range rules {
-		if rule.Action == policy.Deny {
-			d.RouteLabel = rule.Label()
-			return d.deny(ReasonPolicyDenied, "this route is closed")
-		}
-	}
-	if c.AllowCORSPreflight && r.CORSPreflight() {
-		d.Reason = ReasonCORSPreflight
-	}
-	return d
-}
-
 // verdict judges the credential against rules none of which denies outright: public lets
 // everything through; otherwise a valid credential from a trusted origin is needed, of the
 // issuer and with the claims each rule asks for.
-func (c *Config) verdict(d Decision, r *Request, rq reading, rules []*policy.Rule, cred credential) Decision {
-	if !authenticated(rules) {
+func (c *Config) verdict(d Decision, r *Request, rq *reading, rules []*policy.Rule, set ruleSet, cred credential) Decision {
+	if !set.authenticated {
 		d.Reason = ReasonPublic
 		return d
 	}
 	switch {
-	case !cred.sent, !cred.valid() && !cred.bearer && signInReason(cred.reason):
+	case !cred.sent, !cred.valid && !cred.bearer && signInReason(cred.reason):
 		if loc, ok := c.Browser.signInRedirect(r, rq.host, rq.authority, rq.target); ok {
 			d = d.deny(ReasonSignIn, "sign in")
 			d.Location = loc
@@ -132,12 +92,12 @@ func (c *Config) verdict(d Decision, r *Request, rq reading, rules []*policy.Rul
 			return d.deny(ReasonMissingToken, c.missingDescription())
 		}
 		return d.deny(cred.reason, cred.description)
-	case !cred.valid():
+	case !cred.valid:
 		return d.deny(cred.reason, cred.description)
 	case cred.crossSite:
 		return d.deny(ReasonUntrustedOrigin, "a cookie-authenticated "+r.Method+" must come from a trusted origin (Origin or Referer)")
 	}
-	d.Subject = cred.claims.Subject()
+	d.Subject = cred.subject
 	for _, rule := range rules {
 		if want := rule.Spec.Issuer; want != "" && want != cred.issuer {
 			d.RouteLabel = rule.Label()
@@ -152,16 +112,6 @@ func (c *Config) verdict(d Decision, r *Request, rq reading, rules []*policy.Rul
 	return d
 }
 
-// authenticated reports whether some rule asks for a credential.
-func authenticated(rules []*policy.Rule) bool {
-	for _, rule := range rules {
-		if rule.Action == policy.Authenticated {
-			return true
-		}
-	}
-	return false
-}
-
 // signInReason: a cookie that failed for one of these reasons is no session at all, and a
 // browser is better sent to sign in; an outage (503) is not a reason to sign in again.
 func signInReason(r Reason) bool {
@@ -173,16 +123,6 @@ func (c *Config) missingDescription() string {
 		return "a bearer token or a session cookie is required"
 	}
 	return "a bearer token is required"
-}
-
-// allDryRun reports whether every rule that decided is a dry run.
-func allDryRun(rules []*policy.Rule) bool {
-	for _, r := range rules {
-		if !r.DryRun() {
-			return false
-		}
-	}
-	return len(rules) > 0
 }
 
 // dryRunnable: the denials a dry run lets through — every one a rule or a credential causes.

@@ -18,8 +18,8 @@ func (c *Config) writeIdentity(d Decision, r *Request, cred credential) Decision
 		return d // a denial sets and strips nothing: the request goes nowhere
 	}
 	set, names := r.identityBuffers()
-	if cred.valid() && !cred.crossSite {
-		d.Subject = cred.claims.Subject()
+	if cred.valid && !cred.crossSite {
+		d.Subject = cred.subject
 		d.Set, d.Remove = c.identity(cred.claims, cred.issuer, set, names)
 		d.ResponseHeaders = setCookies(cred.setCookie)
 	} else {

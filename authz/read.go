@@ -17,7 +17,9 @@ type reading struct {
 	host      string // normalized
 	authority string // the host as sent, with its port (of an absolute-form target, its own)
 	target    string // the path and query as sent (of an absolute-form target, its path part)
-	paths     readings
+	// paths are the distinct readings of the path, as sent first: paths[:npaths].
+	paths  [4]string
+	npaths int
 }
 
 // readRequest reads r's host and target (see requestTarget, normalizeHost, normalizePath).
@@ -34,7 +36,9 @@ func readRequest(r *Request) (reading, error) {
 	if err != nil {
 		return reading{}, err
 	}
-	return reading{host: host, authority: authority, target: target, paths: paths}, nil
+	rq := reading{host: host, authority: authority, target: target}
+	rq.npaths = len(paths.all(&rq.paths))
+	return rq, nil
 }
 
 // The target.

@@ -191,8 +191,8 @@ func (c Claims) Subject() string {
 
 // StringClaim is a claim that is a string, "" when it is absent or not a string.
 func (c Claims) StringClaim(name string) string {
-	if v, ok := c.Claim(name); ok && v.Kind() == KindString {
-		return v.Text()
+	if v, ok := c.Claim(name); ok && v.kind == KindString {
+		return v.text
 	}
 	return ""
 }
