@@ -12,10 +12,10 @@ type Observer interface {
 	Decided(ctx context.Context, r *Request, d *Decision, elapsed time.Duration)
 }
 
-// Authorizer decides requests with the Live state in force. Every transport holds the same
+// Authorizer decides requests with the Snapshot in force. Every transport holds the same
 // one, so that they share the config, the token cache and the reason codes.
 type Authorizer struct {
-	live     atomic.Pointer[Live]
+	snapshot atomic.Pointer[Snapshot]
 	observer Observer
 
 	// OnPanic, when set, receives the stack of a panic that a decision turned into a 500. The
@@ -31,21 +31,21 @@ type Tracer interface {
 	Start(ctx context.Context, r *Request) (context.Context, func(*Decision))
 }
 
-// NewAuthorizer decides with live (nil: nothing loaded yet, every check answers 503) until
+// NewAuthorizer decides with snapshot (nil: nothing loaded yet, every check answers 503) until
 // Publish replaces it. observer may be nil.
-func NewAuthorizer(live *Live, observer Observer) *Authorizer {
+func NewAuthorizer(snapshot *Snapshot, observer Observer) *Authorizer {
 	a := &Authorizer{observer: observer}
-	a.live.Store(live)
+	a.snapshot.Store(snapshot)
 	return a
 }
 
-// Publish puts a new Live in force; decisions already running finish on the old one.
-func (a *Authorizer) Publish(l *Live) { a.live.Store(l) }
+// Publish puts a new Snapshot in force; decisions already running finish on the old one.
+func (a *Authorizer) Publish(s *Snapshot) { a.snapshot.Store(s) }
 
 // Authorize decides r. It never fails: a bug is a 500 (internal_error), never an escape.
 func (a *Authorizer) Authorize(ctx context.Context, r *Request) (d Decision) {
 	start := time.Now()
-	live := a.live.Load()
+	snapshot := a.snapshot.Load()
 	var end func(*Decision)
 	if a.Tracer != nil {
 		ctx, end = a.Tracer.Start(ctx, r)
@@ -60,7 +60,7 @@ func (a *Authorizer) Authorize(ctx context.Context, r *Request) (d Decision) {
 	}
 	defer func() {
 		if p := recover(); p != nil {
-			*out = a.internalError(live)
+			*out = a.internalError(snapshot)
 		}
 		a.observe(ctx, r, out, start)
 		if end != nil {
@@ -68,7 +68,7 @@ func (a *Authorizer) Authorize(ctx context.Context, r *Request) (d Decision) {
 		}
 		d = *out
 	}()
-	*out = Decide(ctx, live, r)
+	*out = Decide(ctx, snapshot, r)
 	return *out
 }
 
@@ -76,23 +76,23 @@ func (a *Authorizer) Authorize(ctx context.Context, r *Request) (d Decision) {
 // request or rendering the answer): a 500, observed like every decision. Call it from the
 // deferred recover.
 func (a *Authorizer) Panicked(ctx context.Context, transport string) Decision {
-	d := a.internalError(a.live.Load())
+	d := a.internalError(a.snapshot.Load())
 	a.traced(ctx, &Request{Transport: transport}, &d, time.Now())
 	return d
 }
 
-func (a *Authorizer) internalError(live *Live) Decision {
+func (a *Authorizer) internalError(snapshot *Snapshot) Decision {
 	if a.OnPanic != nil {
 		a.OnPanic(debug.Stack())
 	}
-	return Decision{Reason: ReasonInternal, Description: "internal error", Realm: live.realm()}
+	return Decision{Reason: ReasonInternal, Description: "internal error", Realm: snapshot.realm()}
 }
 
 // Refuse answers a request its transport could not read into a Request (reason is normally
 // ReasonBadRequest), and tells the observer. detail is for the log only.
 func (a *Authorizer) Refuse(ctx context.Context, transport string, reason Reason, description, detail string) Decision {
 	start := time.Now()
-	d := Decision{Reason: reason, Description: description, Detail: detail, Realm: a.live.Load().realm()}
+	d := Decision{Reason: reason, Description: description, Detail: detail, Realm: a.snapshot.Load().realm()}
 	a.traced(ctx, &Request{Transport: transport}, &d, start)
 	return d
 }

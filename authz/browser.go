@@ -12,6 +12,30 @@ import (
 // site's page makes (CSRF), and a browser without a session is better sent to sign in than
 // shown a 401.
 
+// Browser says how browser sessions are read: Better Auth's cookies, the sign-in redirect,
+// and the origins trusted to send cookie-authenticated unsafe requests.
+type Browser struct {
+	// CookieCache reads the session-cache cookie JWT (<prefix>.session_data).
+	CookieCache bool
+	// Lookup resolves the session token cookie (<prefix>.session_token) through Better Auth.
+	Lookup bool
+	// CookiePrefix is Better Auth's advanced.cookiePrefix ("better-auth").
+	CookiePrefix string
+	// SecureOnly reads only the __Secure- cookie names: Better Auth sets only those over https,
+	// and reading plain names too would let whoever can set a cookie for the domain over http
+	// (a sibling subdomain) plant their own session.
+	SecureOnly bool
+	// SignInURL, when set, is where browsers without a session are sent (302).
+	SignInURL string
+	// TrustedOrigins may send cookie-authenticated unsafe requests, besides the request's own
+	// origin; scheme://host[:port], lower case. Better Auth's origin is among them.
+	TrustedOrigins []string
+	// Issuer names the issuer the sessions belong to (for rules that require one).
+	Issuer string
+}
+
+func (b *Browser) enabled() bool { return b.CookieCache || b.Lookup }
+
 // safeMethod: the methods that must not change anything (RFC 9110 §9.2.1) — the ones a cookie
 // may authenticate from anywhere.
 func safeMethod(m string) bool { return m == "GET" || m == "HEAD" || m == "OPTIONS" }
@@ -19,7 +43,7 @@ func safeMethod(m string) bool { return m == "GET" || m == "HEAD" || m == "OPTIO
 // originTrusted reports whether a cookie-authenticated unsafe request comes from a page it may
 // come from: its Origin (else its Referer's origin) is one of the trusted origins or the
 // request's own. A missing or "null" origin is not trusted.
-func (s *Sessions) originTrusted(r *Request, host string) bool {
+func (b *Browser) originTrusted(r *Request, host string) bool {
 	origin, _ := r.Header("origin")
 	if origin == "" {
 		if ref, _ := r.Header("referer"); ref != "" {
@@ -32,7 +56,7 @@ func (s *Sessions) originTrusted(r *Request, host string) bool {
 	if origin == "" || origin == "null" {
 		return false
 	}
-	for _, o := range s.TrustedOrigins {
+	for _, o := range b.TrustedOrigins {
 		if origin == o {
 			return true
 		}
@@ -70,24 +94,24 @@ func samePort(a, b, scheme string) bool {
 // registrable domain), so the sign-in page can never be made to send anyone elsewhere. host is
 // the request's host normalized, authority the same as sent (with its port), target the path
 // and query as sent.
-func (s *Sessions) signInRedirect(r *Request, host, authority, target string) (string, bool) {
-	if s.SignInURL == "" || (r.Method != "GET" && r.Method != "HEAD") {
+func (b *Browser) signInRedirect(r *Request, host, authority, target string) (string, bool) {
+	if b.SignInURL == "" || (r.Method != "GET" && r.Method != "HEAD") {
 		return "", false
 	}
 	accept, _ := r.Header("accept")
 	if !strings.Contains(strings.ToLower(accept), "text/html") {
 		return "", false
 	}
-	signIn, err := url.Parse(s.SignInURL)
+	signIn, err := url.Parse(b.SignInURL)
 	if err != nil {
 		return "", false
 	}
 	if !sameSite(host, strings.ToLower(signIn.Hostname())) {
-		return s.SignInURL, true
+		return b.SignInURL, true
 	}
 	callback, ok := callbackURL(r.Scheme, authority, target)
 	if !ok {
-		return s.SignInURL, true
+		return b.SignInURL, true
 	}
 	q := signIn.Query()
 	q.Set("callbackURL", callback)

@@ -1,35 +1,13 @@
 package authz
 
+// Better Auth's session cookies, as a request carries them.
+
 import (
 	"errors"
 	"net/url"
 	"strconv"
 	"strings"
 )
-
-// Sessions says how browser sessions are read: Better Auth's cookies, the sign-in redirect,
-// and the origins trusted to send cookie-authenticated unsafe requests.
-type Sessions struct {
-	// CookieCache reads the session-cache cookie JWT (<prefix>.session_data).
-	CookieCache bool
-	// Lookup resolves the session token cookie (<prefix>.session_token) through Better Auth.
-	Lookup bool
-	// CookiePrefix is Better Auth's advanced.cookiePrefix ("better-auth").
-	CookiePrefix string
-	// SecureOnly reads only the __Secure- cookie names: Better Auth sets only those over https,
-	// and reading plain names too would let whoever can set a cookie for the domain over http
-	// (a sibling subdomain) plant their own session.
-	SecureOnly bool
-	// SignInURL, when set, is where browsers without a session are sent (302).
-	SignInURL string
-	// TrustedOrigins may send cookie-authenticated unsafe requests, besides the request's own
-	// origin; scheme://host[:port], lower case. Better Auth's origin is among them.
-	TrustedOrigins []string
-	// Issuer names the issuer the sessions belong to (for rules that require one).
-	Issuer string
-}
-
-func (s *Sessions) enabled() bool { return s.CookieCache || s.Lookup }
 
 var errCookieTwice = errors.New("a session cookie was sent more than once")
 
@@ -42,17 +20,17 @@ type sessionCookies struct {
 
 // readCookies finds the session cookies in the request's Cookie headers. The __Secure- name
 // wins over the plain one; a name sent twice makes the credential ambiguous, and is refused.
-func (s *Sessions) readCookies(r *Request) (sessionCookies, error) {
+func (b *Browser) readCookies(r *Request) (sessionCookies, error) {
 	values := r.Values("cookie")
 	if len(values) == 0 {
 		return sessionCookies{}, nil
 	}
 	jar := cookieJar{}
 	for _, v := range values {
-		jar.parse(v, s.CookiePrefix)
+		jar.parse(v, b.CookiePrefix)
 	}
 	var out sessionCookies
-	for _, prefix := range s.namePrefixes() {
+	for _, prefix := range b.namePrefixes() {
 		if out.data == "" {
 			data, err := jar.joined(prefix + ".session_data")
 			if err != nil {
@@ -73,11 +51,11 @@ func (s *Sessions) readCookies(r *Request) (sessionCookies, error) {
 	return out, nil
 }
 
-func (s *Sessions) namePrefixes() []string {
-	if s.SecureOnly {
-		return []string{"__Secure-" + s.CookiePrefix}
+func (b *Browser) namePrefixes() []string {
+	if b.SecureOnly {
+		return []string{"__Secure-" + b.CookiePrefix}
 	}
-	return []string{"__Secure-" + s.CookiePrefix, s.CookiePrefix}
+	return []string{"__Secure-" + b.CookiePrefix, b.CookiePrefix}
 }
 
 // cookieJar is a request's cookies whose names start with Better Auth's prefix (the others are

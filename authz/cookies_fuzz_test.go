@@ -17,7 +17,7 @@ func FuzzReadCookies(f *testing.F) {
 		f.Add(s, false)
 	}
 	f.Fuzz(func(t *testing.T, header string, secure bool) {
-		s := Sessions{CookieCache: true, Lookup: true, CookiePrefix: "better-auth", SecureOnly: secure}
+		s := Browser{CookieCache: true, Lookup: true, CookiePrefix: "better-auth", SecureOnly: secure}
 		c, err := s.readCookies(&Request{Headers: HeaderMap{"cookie": header}})
 		if err != nil {
 			if c != (sessionCookies{}) {

@@ -11,7 +11,7 @@ import (
 	"github.com/betterauthz/betterauthz/jwks"
 )
 
-func dryRunLive(t *testing.T) *Live {
+func dryRunLive(t *testing.T) *Snapshot {
 	t.Helper()
 	p := testPolicy()
 	rules, errs := policy.CompileRules([]policy.RuleSpec{

@@ -18,11 +18,11 @@ func (f fakeVerifier) Verify(ctx context.Context, token string) (jwks.Claims, er
 	case jwks.Claims:
 		return v, nil
 	case error:
-		return nil, v
+		return jwks.Claims{}, v
 	case func(context.Context) (jwks.Claims, error):
 		return v(ctx)
 	default:
-		return nil, jwks.ErrInvalidToken
+		return jwks.Claims{}, jwks.ErrInvalidToken
 	}
 }
 
@@ -62,8 +62,8 @@ func testPolicy() *testConfig {
 
 // live is what a decision reads with this config, v verifying tokens and objects (may be
 // nil) serving requests.
-func (c *testConfig) live(v TokenVerifier, objects *policy.ObjectIndex) *Live {
-	return &Live{
+func (c *testConfig) live(v TokenVerifier, objects *policy.ObjectIndex) *Snapshot {
+	return &Snapshot{
 		Config: &Config{
 			Routes:                 policy.NewRoutes(c.Routes, c.Default),
 			IdentityHeaders:        c.IdentityHeaders,

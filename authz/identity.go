@@ -7,6 +7,50 @@ import (
 	"github.com/betterauthz/betterauthz/jwks"
 )
 
+// Step 5 of a decision: write the identity headers. They follow the credential alone — never
+// the rules, never a dry run: an allowed request with a valid credential gets them set from
+// its claims, any other allowed request gets them all stripped, so that a client's own
+// x-user-id never reaches the upstream.
+
+// writeIdentity writes d's identity headers, when d lets the request through, from cred.
+func (c *Config) writeIdentity(d Decision, r *Request, cred credential) Decision {
+	if !d.Allowed() {
+		return d // a denial sets and strips nothing: the request goes nowhere
+	}
+	set, names := r.identityBuffers()
+	if cred.valid && !cred.crossSite {
+		d.Subject = cred.subject
+		d.Set, d.Remove = c.identity(cred.claims, cred.issuer, set, names)
+		d.ResponseHeaders = setCookies(cred.setCookie)
+	} else {
+		d.Subject = ""
+		d.Set, d.ResponseHeaders = nil, nil
+		d.Remove = c.identityNames(names)
+	}
+	d.Underscored = c.underscoreNames()
+	return d
+}
+
+// identityBuffers are where a decision collects identity headers: the request's Scratch, or
+// nothing (append allocates).
+func (r *Request) identityBuffers() ([]Header, []string) {
+	if r.Scratch == nil {
+		return nil, nil
+	}
+	return r.Scratch.set[:0], r.Scratch.names[:0]
+}
+
+func setCookies(cookies []string) []Header {
+	if len(cookies) == 0 {
+		return nil
+	}
+	out := make([]Header, len(cookies))
+	for i, v := range cookies {
+		out[i] = Header{Name: "set-cookie", Value: v}
+	}
+	return out
+}
+
 // maxIdentityValue bounds an identity header's value: a claim such as a data-URL avatar must not
 // push Envoy past its header limits.
 const maxIdentityValue = 4096
@@ -27,7 +71,7 @@ const IssuerClaim = "@issuer"
 // name of the issuer it is of: each configured header whose value is usable is set, every other
 // one is removed. A header is never in both lists. They are appended to set and remove (the
 // request's scratch memory, or nil); an empty list is nil.
-func (c *Config) identity(claims jwks.ClaimReader, issuer string, set []Header, remove []string) ([]Header, []string) {
+func (c *Config) identity(claims jwks.Claims, issuer string, set []Header, remove []string) ([]Header, []string) {
 	for _, h := range c.IdentityHeaders {
 		if s, ok := identityValue(claims, issuer, h.Claim); ok && validHeaderValue(s) {
 			set = append(set, Header{Name: h.Name, Value: s})
@@ -38,7 +82,7 @@ func (c *Config) identity(claims jwks.ClaimReader, issuer string, set []Header, 
 	return nilIfEmpty(set), nilIfEmpty(remove)
 }
 
-func identityValue(claims jwks.ClaimReader, issuer, claim string) (string, bool) {
+func identityValue(claims jwks.Claims, issuer, claim string) (string, bool) {
 	if claim == IssuerClaim {
 		return issuer, issuer != ""
 	}
@@ -51,8 +95,8 @@ func identityValue(claims jwks.ClaimReader, issuer, claim string) (string, bool)
 // Identity is the identity headers a check with these verified claims would set, and those it
 // would remove (for tools that explain a decision, e.g. betterauthz verify). The issuer is the
 // one the claims' iss names.
-func (c *Config) Identity(claims jwks.ClaimReader) (set []Header, remove []string) {
-	return c.identity(claims, c.Issuers[stringClaim(claims, "iss")], nil, nil)
+func (c *Config) Identity(claims jwks.Claims) (set []Header, remove []string) {
+	return c.identity(claims, c.Issuers[claims.StringClaim("iss")], nil, nil)
 }
 
 // underscoreNames is the underscore spelling of every identity header with a "-" in its name

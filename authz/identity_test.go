@@ -12,7 +12,7 @@ import (
 // credential: of a Bearer token, the issuer its iss names; of a session cookie or a looked-up
 // session token, sessions.issuer. Never a claim of the token, even one named "@issuer".
 func TestIdentityHeaderOfTheIssuer(t *testing.T) {
-	l := sessionsLive(t, func(s *Sessions) { s.Issuer = "staging" })
+	l := sessionsLive(t, func(s *Browser) { s.Issuer = "staging" })
 	l.Config.IdentityHeaders = []IdentityHeader{{Name: "x-user-id", Claim: "sub"}, {Name: "x-user-issuer", Claim: IssuerClaim}}
 	l.Config.Issuers = map[string]string{"https://auth.example.com": "production", "https://auth.staging.example.com": "staging"}
 	l.Verifier = fakeVerifier{

@@ -41,15 +41,6 @@ type Scratch struct {
 	names    [scratchHeaders]string
 }
 
-// identityBuffers are where a decision collects identity headers: the request's Scratch, or
-// nothing (append allocates).
-func (r *Request) identityBuffers() ([]Header, []string) {
-	if r.Scratch == nil {
-		return nil, nil
-	}
-	return r.Scratch.set[:0], r.Scratch.names[:0]
-}
-
 // Headers gives a request's headers.
 type Headers interface {
 	// Header returns the value of a header (name in lower case) and how many times it was

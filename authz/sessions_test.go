@@ -25,7 +25,7 @@ func (f fakeLookup) Lookup(_ context.Context, name, token string) (*session.Sess
 	return nil, session.ErrNoSession
 }
 
-func sessionsLive(t *testing.T, mod func(*Sessions)) *Live {
+func sessionsLive(t *testing.T, mod func(*Browser)) *Snapshot {
 	t.Helper()
 	c := routedPolicy(t)
 	rules, errs := policy.CompileRules([]policy.RuleSpec{{Name: "home", Paths: []string{"/"}, Policy: "public"}}, "extra", policy.SourceConfig, true, nil)
@@ -34,13 +34,13 @@ func sessionsLive(t *testing.T, mod func(*Sessions)) *Live {
 	}
 	c.Routes = append(c.Routes, rules...)
 	l := c.live(fakeVerifier{"good": claims(`{"sub":"bearer-user","role":"admin"}`)}, nil)
-	l.Config.Sessions = Sessions{
+	l.Config.Browser = Browser{
 		CookieCache: true, Lookup: true, CookiePrefix: "better-auth",
 		SignInURL:      "https://app.example.com/sign-in",
 		TrustedOrigins: []string{"https://admin.example.com", "https://auth.example.com"},
 	}
 	if mod != nil {
-		mod(&l.Config.Sessions)
+		mod(&l.Config.Browser)
 	}
 	l.SessionVerifier = fakeVerifier{
 		"cookie-alice":   claims(`{"sub":"alice","email":"a@example.com","session":{"id":"s1"}}`),
@@ -140,28 +140,28 @@ func TestSessionCredentials(t *testing.T) {
 
 func TestSessionCookieNames(t *testing.T) {
 	t.Run("https: only __Secure- names", func(t *testing.T) {
-		l := sessionsLive(t, func(s *Sessions) { s.SecureOnly = true })
+		l := sessionsLive(t, func(s *Browser) { s.SecureOnly = true })
 		r := httpCheck("GET", "api.example.com", "/orders", map[string]string{"cookie": "better-auth.session_data=cookie-alice"})
 		if d := Decide(context.Background(), l, r); d.Reason != ReasonMissingToken {
 			t.Fatalf("a plain-named cookie over https: %s", d.Reason)
 		}
 	})
 	t.Run("a custom prefix", func(t *testing.T) {
-		l := sessionsLive(t, func(s *Sessions) { s.CookiePrefix = "myapp" })
+		l := sessionsLive(t, func(s *Browser) { s.CookiePrefix = "myapp" })
 		r := httpCheck("GET", "api.example.com", "/orders", map[string]string{"cookie": "myapp.session_data=cookie-alice; better-auth.session_data=cookie-forged"})
 		if d := Decide(context.Background(), l, r); d.Reason != ReasonAllowed || d.Subject != "alice" {
 			t.Fatalf("%s %q", d.Reason, d.Subject)
 		}
 	})
 	t.Run("cookie cache off: the session-cache cookie is ignored", func(t *testing.T) {
-		l := sessionsLive(t, func(s *Sessions) { s.CookieCache = false })
+		l := sessionsLive(t, func(s *Browser) { s.CookieCache = false })
 		r := httpCheck("GET", "api.example.com", "/orders", map[string]string{"cookie": "better-auth.session_data=cookie-alice"})
 		if d := Decide(context.Background(), l, r); d.Reason != ReasonMissingToken {
 			t.Fatalf("%s", d.Reason)
 		}
 	})
 	t.Run("sessions off: cookies are nobody's business", func(t *testing.T) {
-		l := sessionsLive(t, func(s *Sessions) { *s = Sessions{} })
+		l := sessionsLive(t, func(s *Browser) { *s = Browser{} })
 		r := httpCheck("GET", "api.example.com", "/orders", map[string]string{"cookie": "better-auth.session_data=cookie-alice", "accept": "text/html"})
 		if d := Decide(context.Background(), l, r); d.Reason != ReasonMissingToken || d.Description != "a bearer token is required" {
 			t.Fatalf("%s %q", d.Reason, d.Description)
@@ -203,7 +203,7 @@ func TestSessionCookiesInRepeatedHeaders(t *testing.T) {
 }
 
 func TestSignInCallbackStaysOnSite(t *testing.T) {
-	s := Sessions{SignInURL: "https://app.example.com/sign-in?from=mesh"}
+	s := Browser{SignInURL: "https://app.example.com/sign-in?from=mesh"}
 	for host, wantCallback := range map[string]bool{
 		"api.example.com":      true,
 		"app.example.com":      true,

@@ -19,13 +19,13 @@ func BenchmarkCacheHit(b *testing.B) {
 	tok := mint(b, ba, betterauth.MintOptions{}).Token
 	waitLoaded(b, ks, 10*time.Second)
 	ctx := context.Background()
-	if _, err := v.VerifyReader(ctx, tok); err != nil {
+	if _, err := v.Verify(ctx, tok); err != nil {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
 	b.ResetTimer()
 	for b.Loop() {
-		if _, err := v.VerifyReader(ctx, tok); err != nil {
+		if _, err := v.Verify(ctx, tok); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -39,13 +39,13 @@ func BenchmarkCacheMiss(b *testing.B) {
 			tok := mint(b, ba, betterauth.MintOptions{Alg: alg}).Token
 			waitLoaded(b, ks, 10*time.Second)
 			ctx := context.Background()
-			if _, err := v.VerifyReader(ctx, tok); err != nil {
+			if _, err := v.Verify(ctx, tok); err != nil {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
 			b.ResetTimer()
 			for b.Loop() {
-				if _, err := v.VerifyReader(ctx, tok); err != nil {
+				if _, err := v.Verify(ctx, tok); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -97,7 +97,7 @@ func BenchmarkCold(b *testing.B) {
 			}
 			ctx := context.Background()
 			ours := func() {
-				if _, err := v.VerifyReader(ctx, tok); err != nil {
+				if _, err := v.Verify(ctx, tok); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -1,37 +1,43 @@
 package jwks
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+
+	"github.com/betterauthz/betterauthz/jwks/jws"
+	"github.com/betterauthz/betterauthz/jwks/keyset"
+)
 
 // Each failure kind has one sentinel; errors returned by Verify wrap exactly one of them
 // (and, for ErrInvalidToken, a more precise cause below it) so callers can classify with errors.Is.
 var (
 	// ErrNotReady: no key set has ever been loaded, so nothing can be verified yet.
-	ErrNotReady = errors.New("signing keys not loaded yet")
+	ErrNotReady = keyset.ErrNotReady
 	// ErrUnknownKey: the token names a kid that the key set does not hold, even after a refresh.
-	ErrUnknownKey = errors.New("unknown signing key")
+	ErrUnknownKey = keyset.ErrUnknownKey
 	// ErrExpired: the token's exp (plus clock skew) has passed.
 	ErrExpired = errors.New("token expired")
 	// ErrInvalidToken: anything else that makes a token unacceptable. The wrapped cause says what.
 	ErrInvalidToken = errors.New("invalid token")
 	// ErrTimeout: the caller's context ended while waiting for a key refresh.
-	ErrTimeout = errors.New("timed out waiting for signing keys")
+	ErrTimeout = keyset.ErrTimeout
 	// ErrKeysUnavailable: the token names a kid the key set lacks, and refreshing it failed.
-	ErrKeysUnavailable = errors.New("signing keys unavailable: the JWKS could not be refreshed")
+	ErrKeysUnavailable = keyset.ErrKeysUnavailable
 	// ErrKeysStale: the key set has not been refreshed successfully for longer than MaxKeyAge,
 	// so its keys are no longer trusted (a key Better Auth revoked meanwhile would still verify).
-	ErrKeysStale = errors.New("signing keys stale: the JWKS has not been refreshed for too long")
+	ErrKeysStale = keyset.ErrKeysStale
 )
 
 // Causes wrapped under ErrInvalidToken. Their text is safe to show a client: it never contains
 // any part of the token.
 var (
 	ErrTooLarge         = errors.New("token too large")
-	ErrMalformed        = errors.New("malformed token")
+	ErrMalformed        = jws.ErrMalformed
 	ErrOpaque           = errors.New("opaque session token, not a JWT: send the JWT from /token or the set-auth-jwt header")
 	ErrAlgorithm        = errors.New("signing algorithm not allowed")
 	ErrNoKeyID          = errors.New("token header has no kid")
-	ErrKeyMismatch      = errors.New("signing algorithm does not match the key")
-	ErrSignature        = errors.New("signature invalid")
+	ErrKeyMismatch      = jws.ErrKeyMismatch
+	ErrSignature        = jws.ErrSignature
 	ErrIssuer           = errors.New("issuer not accepted")
 	ErrAudience         = errors.New("audience not accepted")
 	ErrNotYetValid      = errors.New("token not valid yet")
@@ -60,4 +66,19 @@ func Describe(err error) string {
 		}
 	}
 	return ErrInvalidToken.Error()
+}
+
+func invalid(cause error) error {
+	return fmt.Errorf("%w: %w", ErrInvalidToken, cause)
+}
+
+// keyError maps a failed key lookup onto this package's sentinels.
+func keyError(err error) error {
+	for _, s := range []error{ErrNotReady, ErrTimeout, ErrKeysUnavailable, ErrKeysStale, ErrUnknownKey} {
+		if errors.Is(err, s) {
+			return s
+		}
+	}
+	// A key whose alg differs from the token's (keyset.ErrKeyAlgorithm).
+	return invalid(ErrKeyMismatch)
 }

@@ -5,17 +5,16 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/betterauthz/betterauthz/jwks/internal/strictjson"
+	"github.com/betterauthz/betterauthz/jwks/jws"
 )
 
-// Header is a token's protected header as a Verifier reads it.
-type Header struct {
-	Alg, Kid, Typ string
-	// Crit: the header has a crit parameter, which is never accepted.
-	Crit bool
-}
+// Header is a token's protected header as a Verifier reads it (Crit: it has a crit parameter,
+// which is never accepted).
+type Header = jws.Header
 
 // Outcome is what one check of a token found. Checked is false when the check could not run
 // because one it needs failed (no claims to read, no issuer chosen, no key found).
@@ -40,8 +39,8 @@ func outcome(err error) Outcome { return Outcome{Checked: true, Err: err} }
 type Explanation struct {
 	// Err is what Verify answers (nil: accepted).
 	Err error
-	// Header and Claims are the token's, decoded (Claims nil when unreadable). The signature
-	// is never part of an Explanation.
+	// Header and Claims are the token's (Claims zero when unreadable). The signature is never
+	// part of an Explanation.
 	Header Header
 	Claims Claims
 	// Form: size, three parts of canonical base64url, a header and claims that are each one
@@ -73,52 +72,50 @@ func (v *Verifier) Explain(ctx context.Context, token string) Explanation {
 	if e.Err = v.precheck(token); e.Err != nil {
 		e.Form = outcome(e.Err)
 		if errors.Is(e.Err, ErrMalformed) {
-			e.Form = outcome(invalid(malformed(token)))
+			e.Form = outcome(invalid(jws.Malformed(token)))
 		}
 		return e
 	}
 	_, _, _, _, e.Err = v.verify(ctx, token)
 
-	t, err := parseCompact(token)
+	t, err := jws.Parse(token)
 	if err != nil {
-		e.Form = outcome(invalid(malformed(token)))
+		e.Form = outcome(invalid(jws.Malformed(token)))
 		return e
 	}
-	h := t.header
-	e.Header = Header{Alg: h.alg, Kid: h.kid, Typ: h.typ, Crit: h.crit}
+	h := t.Header
+	e.Header = h
 	e.Form = outcome(nil)
-	if h.crit {
+	if h.Crit {
 		e.Form = outcome(invalid(ErrCritical))
 	}
 	switch {
-	case isSessionCacheType(h.typ) && !v.cookie:
+	case jws.IsSessionCacheType(h.Typ) && !v.cookie:
 		e.Type = outcome(invalid(ErrSessionCacheType))
-	case v.cookie && !isSessionCacheType(h.typ):
+	case v.cookie && !jws.IsSessionCacheType(h.Typ):
 		e.Type = outcome(invalid(ErrNotSessionCache))
 	default:
 		e.Type = outcome(nil)
 	}
-	alg := CanonicalAlgorithm(h.alg)
+	alg := jws.CanonicalAlgorithm(h.Alg)
 	e.Algorithm = outcome(nil)
 	if !slices.Contains(v.algorithms, alg) {
 		e.Algorithm = outcome(invalid(ErrAlgorithm))
 	}
-	reader, err := parseClaims(t.payload)
-	if err != nil {
-		why := checkObject(t.payload, true)
+	if e.Claims, err = ParseClaims(t.Payload); err != nil {
+		why := strictjson.Check(t.Payload, true)
 		if why == nil {
-			why = errInvalidJSON
+			why = strictjson.ErrInvalidJSON
 		}
 		e.Form = outcome(invalid(fmt.Errorf("%w: the claims (second part) are not one JSON object with distinct member names: %w", ErrMalformed, why)))
 		return e
 	}
-	e.Claims = decoded(reader)
 
 	tr := v.explainIssuer(&e, alg)
 	v.explainKey(ctx, &e, t, tr, alg)
 	v.explainClaims(&e, tr)
 	if v.transform != nil {
-		if _, err := v.transform(e.Claims); err != nil && !e.Form.Failed() {
+		if view, err := v.transform(e.Claims); (err != nil || view.IsZero()) && !e.Form.Failed() {
 			e.Form = outcome(invalid(ErrMalformed))
 		}
 	}
@@ -128,8 +125,7 @@ func (v *Verifier) Explain(ctx context.Context, token string) Explanation {
 // explainIssuer chooses the trust the checks after it use, as verify does, or when iss names
 // none and one issuer is trusted, that one.
 func (v *Verifier) explainIssuer(e *Explanation, alg string) *trust {
-	iss, _ := e.Claims["iss"].(string)
-	tr, ok := v.byIssuer[iss]
+	tr, ok := v.byIssuer[e.Claims.StringClaim("iss")]
 	e.Issuer = outcome(nil)
 	if !ok {
 		e.Issuer = outcome(invalid(ErrIssuer))
@@ -148,20 +144,24 @@ func (v *Verifier) explainIssuer(e *Explanation, alg string) *trust {
 }
 
 // explainKey looks the kid up in tr's keys and checks the signature with the key, if found.
-func (v *Verifier) explainKey(ctx context.Context, e *Explanation, t jws, tr *trust, alg string) {
+func (v *Verifier) explainKey(ctx context.Context, e *Explanation, t jws.JWS, tr *trust, alg string) {
 	switch {
 	case e.Header.Kid == "":
 		e.Key = outcome(invalid(ErrNoKeyID))
-	case tr == nil || !slices.Contains(algorithms, alg):
+	case tr == nil || !jws.Supported(alg):
 		// No issuer's keys to look in, or no signing method to look for.
 	default:
-		key, err := tr.keys.verificationKey(ctx, e.Header.Kid, alg)
+		key, err := tr.keys.Key(ctx, e.Header.Kid, alg)
 		if err != nil {
 			e.Key = outcome(keyError(err))
 			return
 		}
 		e.Key = outcome(nil)
-		e.Signature = outcome(checkSignature(t, alg, key))
+		if err := t.Verify(alg, key); err != nil {
+			e.Signature = outcome(invalid(err))
+		} else {
+			e.Signature = outcome(nil)
+		}
 	}
 }
 
@@ -169,7 +169,7 @@ func (v *Verifier) explainKey(ctx context.Context, e *Explanation, t jws, tr *tr
 // options: together they are what verify's validator checks. aud needs an issuer.
 func (v *Verifier) explainClaims(e *Explanation, tr *trust) {
 	only := func(name string) jwt.MapClaims {
-		if c, ok := e.Claims[name]; ok {
+		if c, ok := e.Claims.Lookup(name); ok {
 			return jwt.MapClaims{name: c}
 		}
 		return jwt.MapClaims{}
@@ -190,41 +190,6 @@ func (v *Verifier) explainClaims(e *Explanation, tr *trust) {
 	}
 }
 
-// malformed says which part of a token that parseCompact refuses is wrong, and how. It never
-// quotes the token.
-func malformed(token string) error {
-	bad := func(format string, args ...any) error {
-		return fmt.Errorf("%w: %s", ErrMalformed, fmt.Sprintf(format, args...))
-	}
-	segs := strings.Split(token, ".")
-	if len(segs) != 3 {
-		return bad("%d parts separated by dots; a JWT has 3 (header.claims.signature)", len(segs))
-	}
-	names := [3]string{"the header (first part)", "the claims (second part)", "the signature (third part)"}
-	for i, s := range segs {
-		switch {
-		case s == "" && i < 2:
-			return bad("%s is empty", names[i])
-		case strings.ContainsAny(s, " \t\r\n"):
-			return bad("%s contains spaces or line breaks: copy the token in one piece", names[i])
-		case strings.Contains(s, "="):
-			return bad("%s has = padding, which JWTs leave out", names[i])
-		case strings.ContainsAny(s, "+/"):
-			return bad("%s has + or /: it is base64, and JWTs use base64url (- and _)", names[i])
-		case !isBase64URL(s):
-			return bad("%s has characters outside base64url (A-Z, a-z, 0-9, - and _)", names[i])
-		}
-		if _, err := strictBase64.DecodeString(s); err != nil {
-			return bad("%s is not canonical base64url (its length or last character is off)", names[i])
-		}
-	}
-	b, _ := strictBase64.DecodeString(segs[0])
-	if err := checkObject(b, true); err != nil {
-		return bad("the header (first part) is not one JSON object with distinct member names: %v", err)
-	}
-	return bad("alg, kid or typ in the header is not a string")
-}
-
 // claimsError maps a golang-jwt validation error onto this package's sentinels, as verify's
 // own checks (validate) answer.
 func claimsError(err error) error {
@@ -240,14 +205,4 @@ func claimsError(err error) error {
 	default:
 		return invalid(ErrMalformed)
 	}
-}
-
-func isBase64URL(s string) bool {
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
-			return false
-		}
-	}
-	return true
 }

@@ -14,7 +14,7 @@ import (
 // allowed); aud — a string or a list of strings — must hold one of the audiences. When several
 // checks fail, the one answered is, in order: expired, audience, not yet valid, a missing
 // claim, a claim of the wrong type.
-func (t *trust) validate(c ClaimReader, now time.Time) (int64, error) {
+func (t *trust) validate(c Claims, now time.Time) (int64, error) {
 	exp, hasExp, expErr := numericDate(c, "exp")
 	nbf, hasNbf, nbfErr := numericDate(c, "nbf")
 	iat, hasIat, iatErr := numericDate(c, "iat")
@@ -38,7 +38,7 @@ func (t *trust) validate(c ClaimReader, now time.Time) (int64, error) {
 
 // numericDate reads a NumericDate claim as golang-jwt does: any JSON number, as float64
 // seconds, truncated to whole seconds. Another type is an error.
-func numericDate(c ClaimReader, name string) (_ time.Time, present bool, _ error) {
+func numericDate(c Claims, name string) (_ time.Time, present bool, _ error) {
 	v, ok := c.Claim(name)
 	if !ok {
 		return time.Time{}, false, nil
@@ -62,7 +62,7 @@ const (
 
 // audience reads aud as golang-jwt does: a string, or a list of strings (another element is an
 // error); any other type counts as no audience.
-func (t *trust) audience(c ClaimReader) (audienceMatch, error) {
+func (t *trust) audience(c Claims) (audienceMatch, error) {
 	v, ok := c.Claim("aud")
 	if !ok {
 		return audienceMissing, nil

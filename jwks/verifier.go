@@ -8,33 +8,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-)
-
-// algorithms are those Better Auth's JWT plugin can sign with. EdDSA (Ed25519) is its default.
-var algorithms = []string{"EdDSA", "ES256", "ES512", "RS256", "PS256"}
-
-// Algorithms lists the algorithms Better Auth's JWT plugin can sign with, its default (EdDSA)
-// first. The slice is the caller's.
-func Algorithms() []string { return slices.Clone(algorithms) }
-
-// AlgEd25519 is RFC 9864's fully-specified name of EdDSA over Ed25519, the only EdDSA Better
-// Auth signs with: accepted as EdDSA wherever an algorithm is named (tokens, JWKs, lists).
-const AlgEd25519 = "Ed25519"
-
-// CanonicalAlgorithm is the name this package uses for an algorithm: EdDSA for Ed25519, the
-// name itself otherwise.
-func CanonicalAlgorithm(alg string) string {
-	if alg == AlgEd25519 {
-		return "EdDSA"
-	}
-	return alg
-}
-
-// Better Auth signs its session-cache cookie with the same keys as access tokens; these mark it.
-const (
-	SessionCacheType     = "better-auth.session-cache+jwt"
-	SessionCacheAudience = "better-auth:session-cache"
+	"github.com/betterauthz/betterauthz/jwks/claims"
+	"github.com/betterauthz/betterauthz/jwks/jws"
 )
 
 // DefaultMaxTokenBytes is the largest token verified; anything longer is refused unread.
@@ -106,7 +81,7 @@ type Verifier struct {
 	cookie     bool              // a session-cache cookie verifier
 	transform  func(Claims) (Claims, error)
 	maxBytes   int
-	cache      *tokenCache // nil: off
+	cache      *claims.Cache // nil: off
 	now        func() time.Time
 	skew       time.Duration // ClockSkew (each trust has it too, as its leeway)
 }
@@ -140,7 +115,7 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 		maxBytes:  o.MaxTokenBytes,
 		cookie:    o.SessionCookie,
 		transform: o.Transform,
-		cache:     newTokenCache(o.CacheEntries, o.CacheBytes),
+		cache:     claims.NewCache(o.CacheEntries, o.CacheBytes),
 		now:       o.Now,
 		skew:      o.ClockSkew,
 	}
@@ -177,14 +152,14 @@ func compileTrust(t Trust, o VerifierOptions) (*trust, error) {
 	}
 	algs := t.Algorithms
 	if len(algs) == 0 {
-		algs = algorithms
+		algs = jws.Algorithms()
 	}
 	// iss is checked before, when the trust is chosen by it.
 	ct := &trust{name: t.Name, keys: t.Keys, audiences: slices.Clone(t.Audiences), leeway: o.ClockSkew}
 	for _, a := range algs {
-		a = CanonicalAlgorithm(a)
-		if !slices.Contains(algorithms, a) {
-			return nil, fmt.Errorf("jwks: algorithm %q is not one Better Auth signs with (%s)", a, strings.Join(algorithms, ", "))
+		a = jws.CanonicalAlgorithm(a)
+		if !jws.Supported(a) {
+			return nil, fmt.Errorf("jwks: algorithm %q is not one Better Auth signs with (%s)", a, strings.Join(jws.Algorithms(), ", "))
 		}
 		if !slices.Contains(ct.algorithms, a) {
 			ct.algorithms = append(ct.algorithms, a)
@@ -193,51 +168,40 @@ func compileTrust(t Trust, o VerifierOptions) (*trust, error) {
 	return ct, nil
 }
 
-// Verify checks a compact JWT and returns its claims, decoded (VerifyReader reads them without
-// decoding). The error wraps exactly one of ErrNotReady, ErrTimeout, ErrUnknownKey, ErrExpired
-// or ErrInvalidToken (with a cause below it); it never contains the token. ErrKeysUnavailable
-// is also possible: an unknown kid while the JWKS cannot be refreshed. Waiting for a key
-// refresh is bounded by ctx. The caller must not modify the claims (those of a token too large
-// to keep compact are the cache's own).
+// Verify checks a compact JWT and returns its claims. The error wraps exactly one of
+// ErrNotReady, ErrTimeout, ErrUnknownKey, ErrExpired or ErrInvalidToken (with a cause below
+// it); it never contains the token. ErrKeysUnavailable is also possible: an unknown kid while
+// the JWKS cannot be refreshed. Waiting for a key refresh is bounded by ctx. The claims are
+// those the verified-token cache keeps, shared with other calls: a cache hit allocates nothing.
 func (v *Verifier) Verify(ctx context.Context, token string) (Claims, error) {
-	c, err := v.VerifyReader(ctx, token)
-	if err != nil {
-		return nil, err
-	}
-	return decoded(c), nil
-}
-
-// VerifyReader is Verify, with the claims as the verified-token cache keeps them (compact,
-// see CompactClaims): a cache hit allocates nothing. They may be shared with other calls.
-func (v *Verifier) VerifyReader(ctx context.Context, token string) (ClaimReader, error) {
 	if err := v.precheck(token); err != nil {
-		return nil, err
+		return Claims{}, err
 	}
 	if v.cache == nil {
-		claims, _, _, _, err := v.verify(ctx, token)
-		return claims, err
+		c, _, _, _, err := v.verify(ctx, token)
+		return c, err
 	}
-	key := keyOf(token)
+	key := claims.KeyOf(token)
 	now := v.now().UnixNano()
-	if e, ok := v.cache.get(key, now); ok {
+	if e, ok := v.cache.Get(key, now); ok {
 		switch {
-		case e.err != nil:
-			return nil, e.err
-		case e.keys.Usable(e.kid):
-			return e.claims, nil
+		case e.Err != nil:
+			return Claims{}, e.Err
+		case e.Keys.Usable(e.Kid):
+			return e.Claims, nil
 		default:
-			v.cache.drop(key, e) // its key has left the set, or the set is stale: verify again (and fail)
+			v.cache.Drop(key, e) // its key has left the set, or the set is stale: verify again (and fail)
 		}
 	}
-	claims, t, kid, exp, err := v.verify(ctx, token)
+	c, t, kid, exp, err := v.verify(ctx, token)
 	switch {
 	case err == nil:
-		v.cache.put(key, &cacheEntry{claims: claims, keys: t.keys, kid: kid, expires: exp, size: heldBytes(claims, token) + len(kid)}, now)
+		v.cache.Put(key, &claims.Entry{Claims: c, Keys: t.keys, Kid: kid, Expires: exp, Size: c.Size() + len(kid)}, now)
 	case errors.Is(err, ErrInvalidToken), errors.Is(err, ErrExpired):
 		// Refusals that a retry cannot change (unlike an unknown kid or keys not yet loaded).
-		v.cache.put(key, &cacheEntry{err: err, expires: now + int64(v.cache.negativeExpiry), size: 64}, now)
+		v.cache.Put(key, &claims.Entry{Err: err, Expires: now + int64(claims.NegativeTTL), Size: 64}, now)
 	}
-	return claims, err
+	return c, err
 }
 
 // precheck refuses, unread, a token too long or without exactly two dots.
@@ -255,133 +219,72 @@ func (v *Verifier) precheck(token string) error {
 	}
 }
 
-// decoded is claims as Claims.
-func decoded(c ClaimReader) Claims {
-	if cc, ok := c.(*CompactClaims); ok {
-		return cc.Claims()
-	}
-	return c.(Claims)
-}
-
-// heldBytes is the memory claims hold in the cache: exact for CompactClaims; for claims too
-// large to be compact (decoded), three times the token, about what decoded claims measure.
-func heldBytes(c ClaimReader, token string) int {
-	if cc, ok := c.(*CompactClaims); ok {
-		return cc.size()
-	}
-	return 3 * len(token)
-}
-
 // verify checks a token's form, signature and claims, and returns its claims view, the trust
 // (issuer) it was verified for, its kid and its exp (unix nanoseconds). The token is read
-// strictly (see jws) and the steps run cheapest first, so a forged token costs no more than
+// strictly (package jws) and the steps run cheapest first, so a forged token costs no more than
 // one signature check. The issuer its iss names is chosen before any key is looked at: a token
 // is never tried against another issuer's keys.
-func (v *Verifier) verify(ctx context.Context, token string) (_ ClaimReader, _ *trust, kid string, exp int64, _ error) {
-	fail := func(err error) (ClaimReader, *trust, string, int64, error) { return nil, nil, "", 0, err }
-	t, err := parseCompact(token)
+func (v *Verifier) verify(ctx context.Context, token string) (_ Claims, _ *trust, kid string, exp int64, _ error) {
+	fail := func(err error) (Claims, *trust, string, int64, error) { return Claims{}, nil, "", 0, err }
+	t, err := jws.Parse(token)
 	if err != nil {
 		return fail(invalid(err))
 	}
-	h := t.header
-	alg := CanonicalAlgorithm(h.alg)
-	switch {
-	case h.crit:
-		return fail(invalid(ErrCritical))
-	case !slices.Contains(v.algorithms, alg):
-		return fail(invalid(ErrAlgorithm))
-	case h.kid == "":
-		// Better Auth always sends a kid; trying every key would multiply the cost of a forgery.
-		return fail(invalid(ErrNoKeyID))
-	case isSessionCacheType(h.typ) && !v.cookie:
-		// Signed with the same keys as access tokens, but a cookie, not a credential for APIs.
-		return fail(invalid(ErrSessionCacheType))
-	case v.cookie && !isSessionCacheType(h.typ):
-		// The session cookie carries only what Better Auth put there: an access token planted
-		// in it (by a script or a sibling subdomain) is refused.
-		return fail(invalid(ErrNotSessionCache))
+	h := t.Header
+	alg := jws.CanonicalAlgorithm(h.Alg)
+	if err := v.checkHeader(h, alg); err != nil {
+		return fail(err)
 	}
-	claims, err := parseClaims(t.payload)
+	c, err := claims.Parse(t.Payload)
 	if err != nil {
-		return fail(invalid(err))
+		return fail(invalid(ErrMalformed))
 	}
-	tr, ok := v.byIssuer[stringClaim(claims, "iss")]
+	tr, ok := v.byIssuer[c.StringClaim("iss")]
 	switch {
 	case !ok:
 		return fail(invalid(ErrIssuer))
 	case !slices.Contains(tr.algorithms, alg):
 		return fail(invalid(ErrAlgorithm))
 	}
-	key, err := tr.keys.verificationKey(ctx, h.kid, alg)
+	key, err := tr.keys.Key(ctx, h.Kid, alg)
 	if err != nil {
 		return fail(keyError(err))
 	}
-	if err := checkSignature(t, alg, key); err != nil {
-		return fail(err)
+	if err := t.Verify(alg, key); err != nil {
+		return fail(invalid(err))
 	}
-	expires, err := tr.validate(claims, v.now())
+	expires, err := tr.validate(c, v.now())
 	if err != nil {
 		return fail(err)
 	}
 	if v.transform != nil {
-		view, err := v.transform(decoded(claims))
-		if err != nil {
-			return fail(invalid(ErrMalformed))
-		}
-		if claims, err = compactOf(view); err != nil {
+		if c, err = v.transform(c); err != nil || c.IsZero() {
 			return fail(invalid(ErrMalformed))
 		}
 	}
-	return claims, tr, h.kid, expires, nil
+	return c, tr, h.Kid, expires, nil
 }
 
-// checkSignature verifies t's signature with key, a key for alg.
-func checkSignature(t jws, alg string, key any) error {
-	if err := signingMethod(alg).Verify(t.signingInput, t.signature, key); err != nil {
-		if errors.Is(err, jwt.ErrInvalidKeyType) {
-			return invalid(ErrKeyMismatch)
-		}
-		return invalid(ErrSignature)
+// checkHeader refuses a header the verifier does not accept whatever the claims say.
+func (v *Verifier) checkHeader(h jws.Header, alg string) error {
+	switch {
+	case h.Crit:
+		return invalid(ErrCritical)
+	case !slices.Contains(v.algorithms, alg):
+		return invalid(ErrAlgorithm)
+	case h.Kid == "":
+		// Better Auth always sends a kid; trying every key would multiply the cost of a forgery.
+		return invalid(ErrNoKeyID)
+	case jws.IsSessionCacheType(h.Typ) && !v.cookie:
+		// Signed with the same keys as access tokens, but a cookie, not a credential for APIs.
+		return invalid(ErrSessionCacheType)
+	case v.cookie && !jws.IsSessionCacheType(h.Typ):
+		// The session cookie carries only what Better Auth put there: an access token planted
+		// in it (by a script or a sibling subdomain) is refused.
+		return invalid(ErrNotSessionCache)
 	}
 	return nil
 }
 
-// signingMethod is golang-jwt's signing method for one of algorithms.
-func signingMethod(alg string) jwt.SigningMethod {
-	switch alg {
-	case "EdDSA":
-		return jwt.SigningMethodEdDSA
-	case "ES256":
-		return jwt.SigningMethodES256
-	case "ES512":
-		return jwt.SigningMethodES512
-	case "RS256":
-		return jwt.SigningMethodRS256
-	case "PS256":
-		return jwt.SigningMethodPS256
-	}
-	panic("jwks: no signing method for " + alg) // algorithms lists only these
-}
-
-// stringClaim is a top-level string claim, "" when it is absent or not a string.
-func stringClaim(c ClaimReader, name string) string {
-	if v, ok := c.Claim(name); ok && v.Kind() == KindString {
-		return v.Text()
-	}
-	return ""
-}
-
-func invalid(cause error) error {
-	return fmt.Errorf("%w: %w", ErrInvalidToken, cause)
-}
-
-// keyError maps a failed key lookup onto this package's sentinels.
-func keyError(err error) error {
-	for _, s := range []error{ErrNotReady, ErrTimeout, ErrKeysUnavailable, ErrKeysStale, ErrUnknownKey} {
-		if errors.Is(err, s) {
-			return s
-		}
-	}
-	// A key whose alg differs from the token's (errKeyAlgorithm).
-	return invalid(ErrKeyMismatch)
-}
+// CacheStats reads the token cache's counters and size; all zero when the cache is off.
+func (v *Verifier) CacheStats() CacheStats { return v.cache.Stats() }

@@ -40,8 +40,8 @@ func TestVerifyEveryAlgorithmBetterAuthSigns(t *testing.T) {
 			if claims.Subject() != m.UserID {
 				t.Errorf("sub = %q, want %q", claims.Subject(), m.UserID)
 			}
-			if claims["email"] != m.Email {
-				t.Errorf("email = %v, want %q", claims["email"], m.Email)
+			if claims.Map()["email"] != m.Email {
+				t.Errorf("email = %v, want %q", claims.Map()["email"], m.Email)
 			}
 		})
 	}

@@ -66,31 +66,12 @@ func (c *cache) remove(k [32]byte, e *entry) {
 	c.bytes -= e.size
 }
 
-// estimate is a session's rough size: its claims' keys and string values, and its cookies.
+// estimate is a session's size: its claims and its cookies.
 func estimate(s *Session) int {
 	if s == nil {
 		return 0
 	}
-	n := 0
-	var walk func(v any)
-	walk = func(v any) {
-		switch t := v.(type) {
-		case map[string]any:
-			for k, x := range t {
-				n += len(k) + 16
-				walk(x)
-			}
-		case []any:
-			for _, x := range t {
-				walk(x)
-			}
-		case string:
-			n += len(t)
-		default:
-			n += 16
-		}
-	}
-	walk(map[string]any(s.Claims))
+	n := s.Claims.Size()
 	for _, c := range s.SetCookie {
 		n += len(c)
 	}

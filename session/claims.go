@@ -17,16 +17,16 @@ var errNoUser = errors.New("session has no user")
 func Claims(payload map[string]any) (jwks.Claims, error) {
 	user, ok := payload["user"].(map[string]any)
 	if !ok {
-		return nil, errNoUser
+		return jwks.Claims{}, errNoUser
 	}
-	c := make(jwks.Claims, len(user)+2)
+	c := make(map[string]any, len(user)+2)
 	maps.Copy(c, user)
 	if id, ok := user["id"].(string); ok && id != "" {
 		c["sub"] = id
 	} else if sub, ok := payload["sub"].(string); ok {
 		c["sub"] = sub
 	} else {
-		return nil, errNoUser
+		return jwks.Claims{}, errNoUser
 	}
 	if s, ok := payload["session"].(map[string]any); ok {
 		view := make(map[string]any, len(s))
@@ -37,5 +37,5 @@ func Claims(payload map[string]any) (jwks.Claims, error) {
 		}
 		c["session"] = view
 	}
-	return c, nil
+	return jwks.ClaimsFromMap(c)
 }

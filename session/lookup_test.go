@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/betterauthz/betterauthz/jwks"
 )
 
 const answer = `{"session":{"id":"s1","token":"TOKEN","userId":"u1","expiresAt":"2030-01-01T00:00:00.000Z"},
@@ -62,10 +64,10 @@ func TestLookupSendsOnlyTheSessionTokenAndReadsTheSession(t *testing.T) {
 	if got.Header.Get("Authorization") != "" {
 		t.Error("an Authorization header was sent")
 	}
-	if s.Claims["sub"] != "u1" || s.Claims["email"] != "ada@example.com" || s.Claims["role"] != "admin" {
-		t.Errorf("claims = %v", s.Claims)
+	if s.Claims.Map()["sub"] != "u1" || s.Claims.Map()["email"] != "ada@example.com" || s.Claims.Map()["role"] != "admin" {
+		t.Errorf("claims = %v", s.Claims.Map())
 	}
-	view, _ := s.Claims["session"].(map[string]any)
+	view, _ := s.Claims.Map()["session"].(map[string]any)
 	if view["id"] != "s1" || view["token"] != nil {
 		t.Errorf("session view = %v: want its id and never its token", view)
 	}
@@ -232,7 +234,7 @@ func TestLookupWaitIsBoundedByTheCallerAndTheCallByTimeout(t *testing.T) {
 func TestCacheStaysWithinItsBounds(t *testing.T) {
 	c := newCache(3, 1<<20)
 	exp := time.Unix(100, 0)
-	s := &Session{Claims: map[string]any{"sub": "u"}}
+	s := &Session{Claims: claimsOf(map[string]any{"sub": "u"})}
 	for i := range 10 {
 		c.put([32]byte{byte(i)}, s, nil, exp)
 		if len(c.m) > 3 {
@@ -240,14 +242,14 @@ func TestCacheStaysWithinItsBounds(t *testing.T) {
 		}
 	}
 	c = newCache(1000, 2000)
-	big := &Session{Claims: map[string]any{"sub": strings.Repeat("x", 500)}}
+	big := &Session{Claims: claimsOf(map[string]any{"sub": strings.Repeat("x", 500)})}
 	for i := range 20 {
 		c.put([32]byte{byte(i)}, big, nil, exp)
 		if c.bytes > 2000 {
 			t.Fatalf("%d bytes, bound 2000", c.bytes)
 		}
 	}
-	huge := &Session{Claims: map[string]any{"sub": strings.Repeat("x", 5000)}}
+	huge := &Session{Claims: claimsOf(map[string]any{"sub": strings.Repeat("x", 5000)})}
 	c.put([32]byte{99}, huge, nil, exp)
 	if _, _, ok := c.get([32]byte{99}, time.Unix(0, 0)); ok {
 		t.Fatal("an entry larger than the whole cache was kept")
@@ -282,10 +284,10 @@ func FuzzParseAnswer(f *testing.F) {
 			}
 			return
 		}
-		if sub, ok := s.Claims["sub"].(string); !ok || sub == "" {
-			t.Fatalf("session without sub: %v", s.Claims)
+		if sub, ok := s.Claims.Map()["sub"].(string); !ok || sub == "" {
+			t.Fatalf("session without sub: %v", s.Claims.Map())
 		}
-		if v, ok := s.Claims["session"].(map[string]any); ok {
+		if v, ok := s.Claims.Map()["session"].(map[string]any); ok {
 			if _, has := v["token"]; has {
 				t.Fatal("the session token became a claim")
 			}
@@ -471,4 +473,13 @@ func TestRefusedTokensDoNotPushSessionsOut(t *testing.T) {
 	if _, err := l.Lookup(ctx, "c", "bogus-199"); !errors.Is(err, ErrNoSession) || calls.Load() != before+1 {
 		t.Fatalf("a refused token after RefusedTTL: %v, %d more calls (want 1)", err, calls.Load()-before)
 	}
+}
+
+// claimsOf makes claims of a map.
+func claimsOf(m map[string]any) jwks.Claims {
+	c, err := jwks.ClaimsFromMap(m)
+	if err != nil {
+		panic(err)
+	}
+	return c
 }

@@ -136,7 +136,7 @@ func TestCheckRemovesUnderscoreSpellings(t *testing.T) {
 		many.Config.IdentityHeaders = append(many.Config.IdentityHeaders, authz.IdentityHeader{Name: fmt.Sprintf("x-z-%d", i), Claim: "sub"})
 	}
 	for name, tc := range map[string]struct {
-		live *authz.Live
+		live *authz.Snapshot
 		want []string
 	}{
 		"fits": {testLive(v), []string{"x-user-org", "x_user_email", "x_user_id", "x_user_name", "x_user_org"}},

@@ -21,11 +21,11 @@ func (f fakeVerifier) Verify(ctx context.Context, token string) (jwks.Claims, er
 	case jwks.Claims:
 		return v, nil
 	case error:
-		return nil, v
+		return jwks.Claims{}, v
 	case func(context.Context) (jwks.Claims, error):
 		return v(ctx)
 	default:
-		return nil, jwks.ErrInvalidToken
+		return jwks.Claims{}, jwks.ErrInvalidToken
 	}
 }
 
@@ -41,8 +41,8 @@ func claims(js string) jwks.Claims {
 
 // testLive is a config with Better Auth's defaults: every path authenticated, four identity
 // headers, CORS preflights allowed.
-func testLive(v authz.TokenVerifier) *authz.Live {
-	return &authz.Live{
+func testLive(v authz.TokenVerifier) *authz.Snapshot {
+	return &authz.Snapshot{
 		Config: &authz.Config{
 			Routes: policy.NewRoutes(nil, policy.Authenticated),
 			IdentityHeaders: []authz.IdentityHeader{

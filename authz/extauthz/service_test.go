@@ -193,7 +193,7 @@ func TestCheckAlwaysAnswersWithACheckResponse(t *testing.T) {
 func TestCheckWithATimedOutContextFailsClosed(t *testing.T) {
 	blocking := fakeVerifier{"slow": func(ctx context.Context) (jwks.Claims, error) {
 		<-ctx.Done()
-		return nil, jwks.ErrTimeout
+		return jwks.Claims{}, jwks.ErrTimeout
 	}}
 	svc := NewServer(authz.NewAuthorizer(testLive(blocking), nil))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)

@@ -23,11 +23,12 @@ func (f fakeVerifier) Verify(_ context.Context, token string) (jwks.Claims, erro
 		var c jwks.Claims
 		d := json.NewDecoder(strings.NewReader(v))
 		d.UseNumber()
-		return c, d.Decode(&c)
+		err := d.Decode(&c)
+		return c, err
 	case error:
-		return nil, v
+		return jwks.Claims{}, v
 	}
-	return nil, jwks.ErrInvalidToken
+	return jwks.Claims{}, jwks.ErrInvalidToken
 }
 
 func testHandler(t *testing.T, v fakeVerifier) *Handler {
@@ -41,7 +42,7 @@ func testHandler(t *testing.T, v fakeVerifier) *Handler {
 	if len(errs) > 0 {
 		t.Fatal(errs)
 	}
-	live := &authz.Live{
+	live := &authz.Snapshot{
 		Config: &authz.Config{
 			Routes: policy.NewRoutes(rules, policy.Authenticated),
 			IdentityHeaders: []authz.IdentityHeader{

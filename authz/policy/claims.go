@@ -80,7 +80,7 @@ func claimValue(v any) (any, error) {
 
 // satisfied reports whether the claims meet the requirement. It allocates nothing unless a
 // number is compared.
-func (r claimRequirement) satisfied(c jwks.ClaimReader) bool {
+func (r claimRequirement) satisfied(c jwks.Claims) bool {
 	got, ok := c.Claim(r.Path)
 	if !ok {
 		return false

@@ -3,7 +3,8 @@
 //
 //   - A Rule (rule.go) is compiled from a RuleSpec as written in the config's routes, in a
 //     betterauthz.io/rules annotation or in Envoy's context_extensions: host and path patterns
-//     (host.go, path.go), methods, an Action (action.go) and claim requirements (claims.go).
+//     (pattern.go), methods, an Action (action.go) and claim requirements (claims.go). It is
+//     matched against a request's host and the readings of its path (path.go: Readings).
 //   - Routes (routes.go) are the config's rules, first match wins, indexed by their literal
 //     path prefixes, and the default policy.
 //   - ObjectRules (object.go) are the rules one Kubernetes object or Envoy route sets for itself

@@ -211,7 +211,7 @@ func (r *Rule) matches(host string, path Path, method string) bool {
 
 // MissingClaim describes the first of the rule's claim requirements that c does not meet, for
 // a 403's error_description ("claim \"role\" must be admin").
-func (r *Rule) MissingClaim(c jwks.ClaimReader) (description string, missing bool) {
+func (r *Rule) MissingClaim(c jwks.Claims) (description string, missing bool) {
 	for _, req := range r.claims {
 		if !req.satisfied(c) {
 			return req.describe(), true

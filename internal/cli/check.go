@@ -4,11 +4,14 @@ import (
 	"bufio"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"sort"
 	"strings"
 	"time"
@@ -16,6 +19,8 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/encoding/protojson"
 )
 
@@ -60,10 +65,10 @@ func check(ctx context.Context, args []string, getenv func(string) string, stdin
 	fs.Var(&f.contexts, "context", "route context_extensions key=value, as Envoy's per-route check_settings sends (repeatable)")
 	f.tls.flags(fs)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: betterauthz check [flags]\n\nAsks a running betterauthz whether a request would pass. Exit code 0: allowed, 1: denied, 2: error.")
+		fmt.Fprintln(fs.Output(), "Usage: betterauthz check [flags]\n\nAsks a running betterauthz whether a request would pass. Exit code 0: allowed, 1: denied, 2: error.")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args, getenv); err != nil {
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	if f.output != "text" && f.output != "json" {
@@ -175,4 +180,44 @@ func printResponse(w io.Writer, resp *authv3.CheckResponse) bool {
 		fmt.Fprintf(w, "body: %s\n", d.GetBody())
 	}
 	return false
+}
+
+// clientTLS are check's flags for a gRPC port with TLS (--grpc-tls-cert) or mTLS
+// (--grpc-client-ca).
+type clientTLS struct {
+	on                        bool
+	ca, cert, key, serverName string
+}
+
+func (c *clientTLS) flags(fs *flag.FlagSet) {
+	fs.BoolVar(&c.on, "tls", false, "speak TLS to --addr (implied by the other --tls-* flags); without --tls-ca the system's CAs verify it")
+	fs.StringVar(&c.ca, "tls-ca", "", "PEM file of the CAs that verify the server's certificate")
+	fs.StringVar(&c.cert, "tls-cert", "", "PEM client certificate, for a server with --grpc-client-ca (mTLS)")
+	fs.StringVar(&c.key, "tls-key", "", "PEM private key of --tls-cert")
+	fs.StringVar(&c.serverName, "tls-server-name", "", "name to verify the server's certificate against (default: the host of --addr)")
+}
+
+func (c *clientTLS) credentials() (credentials.TransportCredentials, error) {
+	if !c.on && c.ca == "" && c.cert == "" && c.key == "" && c.serverName == "" {
+		return insecure.NewCredentials(), nil
+	}
+	cfg := &tls.Config{MinVersion: tls.VersionTLS12, ServerName: c.serverName}
+	if c.ca != "" {
+		pem, err := os.ReadFile(c.ca)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-ca: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("--tls-ca %s: no PEM certificate in it", c.ca)
+		}
+	}
+	if c.cert != "" || c.key != "" {
+		pair, err := tls.LoadX509KeyPair(c.cert, c.key)
+		if err != nil {
+			return nil, fmt.Errorf("--tls-cert/--tls-key: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{pair}
+	}
+	return credentials.NewTLS(cfg), nil
 }

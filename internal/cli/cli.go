@@ -50,7 +50,7 @@ Usage:
   betterauthz help              print this help
 
 Every flag can also be set as BETTERAUTHZ_<FLAG> (e.g. BETTERAUTHZ_GRPC_ADDR); flags win.
-Run "betterauthz <command> -h" for a command's flags (the server's: "betterauthz serve -h").
+Run "betterauthz <command> -h" for a command's flags.
 `
 
 // Main runs the command line, reports an error on stderr, and returns the exit code.
@@ -74,7 +74,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 	}
 	switch cmd {
 	case "serve":
-		return serve(ctx, args, getenv, stderr)
+		return serve(ctx, args, getenv, stdout, stderr)
 	case "check":
 		return check(ctx, args, getenv, stdin, stdout, stderr)
 	case "validate":
@@ -90,7 +90,7 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 		fmt.Fprintln(stdout, VersionString())
 		return nil
 	case "help":
-		fmt.Fprint(stdout, usage)
+		help(stdout)
 		return nil
 	default:
 		fmt.Fprint(stderr, usage)
@@ -101,9 +101,10 @@ func Run(ctx context.Context, args []string, getenv func(string) string, stdin i
 func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
 
 // parseFlags applies BETTERAUTHZ_<NAME> environment variables, then the arguments, so that
-// flags win over the environment. Arguments other than flags are refused.
-func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) error {
-	if err := parseFlagsAndArgs(fs, args, getenv); err != nil {
+// flags win over the environment. Arguments other than flags are refused. -h prints fs's usage
+// on stdout (see parseArgs).
+func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string, stdout io.Writer) error {
+	if err := parseFlagsAndArgs(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
@@ -113,7 +114,7 @@ func parseFlags(fs *flag.FlagSet, args []string, getenv func(string) string) err
 }
 
 // parseFlagsAndArgs is parseFlags leaving the other arguments in fs.Args.
-func parseFlagsAndArgs(fs *flag.FlagSet, args []string, getenv func(string) string) error {
+func parseFlagsAndArgs(fs *flag.FlagSet, args []string, getenv func(string) string, stdout io.Writer) error {
 	var envErr error
 	fs.VisitAll(func(f *flag.Flag) {
 		name := "BETTERAUTHZ_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
@@ -126,10 +127,25 @@ func parseFlagsAndArgs(fs *flag.FlagSet, args []string, getenv func(string) stri
 	if envErr != nil {
 		return &ExitError{Code: 2, Err: envErr}
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return &ExitError{Code: 0}
-		}
+	return parseArgs(fs, args, stdout)
+}
+
+// parseArgs parses the arguments: -h prints fs's usage on stdout (help asked for is not an
+// error); after a usage error, fs's output says where the help is.
+func parseArgs(fs *flag.FlagSet, args []string, stdout io.Writer) error {
+	usage := fs.Usage
+	fs.Usage = func() {} // flag calls it for -h and for errors alike: told apart below
+	err := fs.Parse(args)
+	fs.Usage = usage
+	switch {
+	case errors.Is(err, flag.ErrHelp):
+		out := fs.Output()
+		fs.SetOutput(stdout)
+		fs.Usage()
+		fs.SetOutput(out)
+		return &ExitError{Code: 0}
+	case err != nil:
+		fmt.Fprintf(fs.Output(), "Run \"%s -h\" for its flags.\n", fs.Name())
 		return &ExitError{Code: 2, Err: err}
 	}
 	return nil

@@ -182,7 +182,7 @@ func TestFlagsWinOverEnvironment(t *testing.T) {
 	b := fs.String("http-addr", "default", "")
 	err := parseFlags(fs, []string{"--grpc-addr", "flag"}, envOf(map[string]string{
 		"BETTERAUTHZ_GRPC_ADDR": "env", "BETTERAUTHZ_HTTP_ADDR": "env",
-	}))
+	}), io.Discard)
 	if err != nil || *a != "flag" || *b != "env" {
 		t.Fatalf("grpc-addr %q http-addr %q err %v", *a, *b, err)
 	}

@@ -17,10 +17,10 @@ func routes(ctx context.Context, args []string, getenv func(string) string, stdo
 	addr := fs.String("http-addr", "localhost:8080", "the server's ops address (--http-addr of serve)")
 	asJSON := fs.Bool("json", false, "print JSON instead of a table")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: betterauthz routes [--http-addr localhost:8080] [--json]\n\nPrints the effective route table of a running betterauthz, with where each rule came from.")
+		fmt.Fprintln(fs.Output(), "Usage: betterauthz routes [--http-addr localhost:8080] [--json]\n\nPrints the effective route table of a running betterauthz, with where each rule came from.")
 		fs.PrintDefaults()
 	}
-	if err := parseFlags(fs, args, getenv); err != nil {
+	if err := parseFlags(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	url := "http://" + *addr + "/debug/routes"

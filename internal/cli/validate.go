@@ -18,13 +18,10 @@ func validate(_ context.Context, args []string, getenv func(string) string, stdi
 	fs := flag.NewFlagSet("betterauthz validate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: betterauthz validate FILE...\n\nChecks betterauthz config files without running anything; \"-\" reads one from stdin. Exit code 0: all valid, 1: problems (each printed with its key), 2: usage.")
+		fmt.Fprintln(fs.Output(), "Usage: betterauthz validate FILE...\n\nChecks betterauthz config files without running anything; \"-\" reads one from stdin. Exit code 0: all valid, 1: problems (each printed with its key), 2: usage.")
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return &ExitError{Code: 0}
-		}
-		return &ExitError{Code: 2, Err: err}
+	if err := parseArgs(fs, args, stdout); err != nil {
+		return err
 	}
 	if fs.NArg() == 0 {
 		fs.Usage()

@@ -39,10 +39,10 @@ func verify(ctx context.Context, args []string, getenv func(string) string, stdi
 	fs.StringVar(&f.jwks, "jwks", "", "the JWKS to check the signature with instead of the issuer's: an http(s) URL, or a file (offline)")
 	fs.StringVar(&f.config, "config", "", `betterauthz config file ("-": stdin): its issuers, audiences, algorithms and clockSkew`)
 	fs.Usage = func() {
-		fmt.Fprint(stderr, verifyUsage+"\n")
+		fmt.Fprint(fs.Output(), verifyUsage+"\n")
 		fs.PrintDefaults()
 	}
-	if err := parseFlagsAndArgs(fs, args, getenv); err != nil {
+	if err := parseFlagsAndArgs(fs, args, getenv, stdout); err != nil {
 		return err
 	}
 	switch {
@@ -74,7 +74,7 @@ func verify(ctx context.Context, args []string, getenv func(string) string, stdi
 		return &ExitError{Code: 2, Err: err}
 	}
 	var keys *keySource
-	if probe.Claims != nil && probe.Trust != "" {
+	if !probe.Claims.IsZero() && probe.Trust != "" {
 		is, _ := s.IssuerNamed(probe.Trust)
 		if keys, err = f.loadKeys(ctx, s, is); err != nil {
 			return err

@@ -265,8 +265,8 @@ func deref[T any](p *T, def T) T {
 	return *p
 }
 
-// Config compiles the settings into what decisions read.
-func (s *Settings) Config() *authz.Config {
+// Compile compiles the settings into the config decisions read.
+func (s *Settings) Compile() *authz.Config {
 	sessions := s.SessionIssuer()
 	issuers := make(map[string]string, len(s.Issuers))
 	for _, is := range s.Issuers {
@@ -281,7 +281,7 @@ func (s *Settings) Config() *authz.Config {
 		Realm:                  s.Issuers[0].Issuer,
 		AnnotationsOnlyTighten: !s.Annotations.AllowPublic,
 		DryRun:                 s.DryRun,
-		Sessions: authz.Sessions{
+		Browser: authz.Browser{
 			CookieCache:    s.Sessions.CookieCache,
 			Lookup:         s.Sessions.Lookup,
 			CookiePrefix:   s.Sessions.CookiePrefix,

@@ -169,12 +169,12 @@ func TestValidConfigs(t *testing.T) {
 				!slices.Equal(staging.Algorithms, []string{"EdDSA", "ES256"}) {
 				t.Errorf("staging %+v", staging)
 			}
-			c := s.Config()
+			c := s.Compile()
 			if c.Issuers["https://auth.example.com"] != "production" || c.Issuers["https://auth.staging.example.com"] != "staging" {
 				t.Errorf("authz issuers %v", c.Issuers)
 			}
-			if s.Sessions.Issuer != "staging" || c.Sessions.Issuer != "staging" || s.Sessions.LookupURL != "https://auth.staging.example.com/auth/get-session" {
-				t.Errorf("sessions %+v / %+v", s.Sessions, c.Sessions)
+			if s.Sessions.Issuer != "staging" || c.Browser.Issuer != "staging" || s.Sessions.LookupURL != "https://auth.staging.example.com/auth/get-session" {
+				t.Errorf("sessions %+v / %+v", s.Sessions, c.Browser)
 			}
 			if len(s.Routes) != 1 || s.Routes[0].Spec.Issuer != "production" {
 				t.Errorf("routes %+v", s.Routes)
@@ -197,7 +197,7 @@ func TestValidConfigs(t *testing.T) {
 			}
 		}},
 		"dry-run.yaml": {check: func(t *testing.T, s *Settings) {
-			if !s.DryRun || !s.Config().DryRun || len(s.Routes) != 1 || !s.Routes[0].DryRun() {
+			if !s.DryRun || !s.Compile().DryRun || len(s.Routes) != 1 || !s.Routes[0].DryRun() {
 				t.Errorf("dry run %v, rules %+v", s.DryRun, s.Routes)
 			}
 		}},
@@ -209,7 +209,7 @@ func TestValidConfigs(t *testing.T) {
 			if !reflect.DeepEqual(s.Sessions, want) {
 				t.Errorf("sessions %+v", s.Sessions)
 			}
-			got := s.Config().Sessions
+			got := s.Compile().Browser
 			if !got.SecureOnly || !slices.Equal(got.TrustedOrigins, []string{"https://app.example.com", "http://localhost:3000", "https://auth.example.com"}) {
 				t.Errorf("authz sessions %+v: want __Secure- names only (https) and Better Auth's origin trusted", got)
 			}
@@ -268,7 +268,7 @@ func FuzzParse(f *testing.F) {
 		if s.Issuers[0].Issuer == "" || len(s.Issuers[0].Audiences) == 0 || len(s.Issuers[0].Algorithms) == 0 || s.Issuers[0].JWKSURL == "" {
 			t.Fatalf("accepted config lacks essentials: %+v", s)
 		}
-		s.Config()
+		s.Compile()
 	})
 }
 

@@ -18,14 +18,16 @@ import (
 const discoveryTimeout = 32 * time.Second
 
 // Clients talk to the Kubernetes API: the metadata client for Services, a REST client for
-// Ingresses (see ingress.go), the dynamic client for ConfigMaps, HTTPRoutes and Events. Neither
-// the Clientset nor any typed client is used, nor k8s.io/api: they link and register every
-// built-in API group (56 packages) at start-up, for the two read here — half the binary.
+// Ingresses (k8s.io/api's networking/v1 type; see ingress.go), the dynamic client for
+// ConfigMaps, HTTPRoutes and Events (core/v1, written by tools/record; see events.go). Neither
+// the Clientset nor any typed client is used: they link and register every built-in API group
+// at start-up, for the three read or written here — measured, 34.5 MiB of binary instead of 25
+// and 29.7 MiB of idle resident memory instead of 22.5, past the lean budget (30 and 24).
 type Clients struct {
 	Config    *rest.Config
 	Metadata  metadata.Interface
 	Dynamic   dynamic.Interface
-	Ingresses rest.Interface // networking.k8s.io/v1, decoding into ingress
+	Ingresses rest.Interface // networking.k8s.io/v1
 	discovery rest.Interface // GETs /api and /apis paths
 }
 

@@ -12,6 +12,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/record"
+	clocktesting "k8s.io/utils/clock/testing"
 
 	"github.com/betterauthz/betterauthz/internal/testenv/kubeapi"
 )
@@ -86,38 +88,79 @@ func TestEventsCorrelate(t *testing.T) {
 	}
 	for name, tc := range tests {
 		t.Run(name, func(t *testing.T) {
-			e := newEvents(nil, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			at := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-			var got []*event
-			for _, w := range tc.warns {
+			clock := clocktesting.NewFakeClock(at)
+			sink := &recordingSink{written: make(chan *corev1.Event, 100)}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			rec, stop := newEventRecorder(ctx, sink, record.CorrelatorOptions{Clock: clock})
+			defer stop()
+			got := make([]*corev1.Event, len(tc.warns))
+			for i, w := range tc.warns {
 				at = at.Add(time.Millisecond + w.after)
-				got = append(got, e.correlate(pendingEvent{about: w.about, reason: "InvalidAnnotation", message: w.message, at: at}))
+				clock.SetTime(at)
+				rec.Warn(w.about, "InvalidAnnotation", w.message)
+				got[i] = sink.next(t, i, tc.check[i].skip)
 			}
 			for i, w := range tc.check {
 				ev := got[i]
 				if w.skip {
 					if ev != nil {
-						t.Errorf("warn %d: want none written, got %q count %d", i, ev.message, ev.count)
+						t.Errorf("warn %d: want none written, got %q count %d", i, ev.Message, ev.Count)
 					}
 					continue
 				}
 				if ev == nil {
 					t.Fatalf("warn %d: nothing to write", i)
 				}
-				if ev.message != w.message || ev.count != w.count {
-					t.Errorf("warn %d: got %q count %d, want %q count %d", i, ev.message, ev.count, w.message, w.count)
+				if ev.Message != w.message || int(ev.Count) != w.count {
+					t.Errorf("warn %d: got %q count %d, want %q count %d", i, ev.Message, ev.Count, w.message, w.count)
 				}
-				if w.sameAs >= 0 && (ev.name != got[w.sameAs].name || !ev.first.Equal(got[w.sameAs].first)) {
-					t.Errorf("warn %d: Event %s (first %v), want warn %d's %s (first %v)", i, ev.name, ev.first, w.sameAs, got[w.sameAs].name, got[w.sameAs].first)
+				if w.sameAs >= 0 && (ev.Name != got[w.sameAs].Name || !ev.FirstTimestamp.Equal(&got[w.sameAs].FirstTimestamp)) {
+					t.Errorf("warn %d: Event %s (first %v), want warn %d's %s (first %v)", i, ev.Name, ev.FirstTimestamp, w.sameAs, got[w.sameAs].Name, got[w.sameAs].FirstTimestamp)
 				}
-				if w.sameAs < 0 && (!ev.first.Equal(ev.last) || !strings.HasPrefix(ev.name, ev.about.Name+".")) {
-					t.Errorf("warn %d: a new Event named %s, first %v, last %v", i, ev.name, ev.first, ev.last)
+				if w.sameAs < 0 && (!ev.FirstTimestamp.Equal(&ev.LastTimestamp) || !strings.HasPrefix(ev.Name, ev.InvolvedObject.Name+".")) {
+					t.Errorf("warn %d: a new Event named %s, first %v, last %v", i, ev.Name, ev.FirstTimestamp, ev.LastTimestamp)
 				}
-				if ev.namespace != ev.about.Namespace {
-					t.Errorf("warn %d: Event in namespace %q, want the object's %q", i, ev.namespace, ev.about.Namespace)
+				if ev.Namespace != ev.InvolvedObject.Namespace {
+					t.Errorf("warn %d: Event in namespace %q, want the object's %q", i, ev.Namespace, ev.InvolvedObject.Namespace)
 				}
 			}
 		})
+	}
+}
+
+// recordingSink is an EventSink that keeps what the broadcaster writes, in order.
+type recordingSink struct{ written chan *corev1.Event }
+
+func (s *recordingSink) Create(e *corev1.Event) (*corev1.Event, error) { return s.write(e) }
+func (s *recordingSink) Update(e *corev1.Event) (*corev1.Event, error) { return s.write(e) }
+func (s *recordingSink) Patch(e *corev1.Event, _ []byte) (*corev1.Event, error) {
+	return s.write(e)
+}
+
+func (s *recordingSink) write(e *corev1.Event) (*corev1.Event, error) {
+	c := e.DeepCopy()
+	s.written <- c
+	return c, nil
+}
+
+// next is what the broadcaster wrote for warn i: waited for, or (skip: none is expected) nil
+// when nothing comes within a while.
+func (s *recordingSink) next(t *testing.T, i int, skip bool) *corev1.Event {
+	t.Helper()
+	wait := 10 * time.Second
+	if skip {
+		wait = 300 * time.Millisecond
+	}
+	select {
+	case e := <-s.written:
+		return e
+	case <-time.After(wait):
+		if !skip {
+			t.Fatalf("warn %d: nothing written within %s", i, wait)
+		}
+		return nil
 	}
 }
 

@@ -52,13 +52,13 @@ func TestFromIngress(t *testing.T) {
 }
 
 // asIngress is ing as betterauthz decodes it from the API server's JSON.
-func asIngress(t *testing.T, ing *networkingv1.Ingress) *ingress {
+func asIngress(t *testing.T, ing *networkingv1.Ingress) *networkingv1.Ingress {
 	t.Helper()
 	b, err := json.Marshal(ing)
 	if err != nil {
 		t.Fatal(err)
 	}
-	out := &ingress{}
+	out := &networkingv1.Ingress{}
 	if err := json.Unmarshal(b, out); err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package kube
 import (
 	"testing"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/tools/cache"
@@ -21,7 +22,7 @@ func TestDropManagedFields(t *testing.T) {
 	tests := map[string]metav1.Object{
 		"unstructured": u,
 		"metadata":     &metav1.PartialObjectMetadata{ObjectMeta: meta()},
-		"ingress":      &ingress{ObjectMeta: meta()},
+		"ingress":      &networkingv1.Ingress{ObjectMeta: meta()},
 	}
 	for name, obj := range tests {
 		t.Run(name, func(t *testing.T) {

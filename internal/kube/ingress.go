@@ -2,91 +2,28 @@ package kube
 
 import (
 	"context"
-	"slices"
 	"time"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/cache"
 )
 
-// Ingresses are decoded into the few fields of networking.k8s.io/v1 Ingress that fromIngress
-// reads, not k8s.io/api's type: that package (with core/v1, which it imports) is 4 MiB of
-// binary, and as unstructured maps (the dynamic client) an Ingress takes several times the
-// memory — in every sidecar, for every Ingress of the cluster. JSON decoding drops the rest
-// (backends, TLS, status).
+// Ingresses are read as k8s.io/api's networking/v1 Ingress through a REST client of their own
+// group: the typed client and informer of client-go would bring the Clientset, and with it
+// every built-in API group (measured: 9.6 MiB more binary, 7 MiB more idle resident memory),
+// for the one read here.
 
-var ingressGV = schema.GroupVersion{Group: "networking.k8s.io", Version: "v1"}
+var ingressGV = networkingv1.SchemeGroupVersion
 
-type ingress struct {
-	metav1.TypeMeta   `json:",inline"`
-	metav1.ObjectMeta `json:"metadata,omitempty"`
-	Spec              ingressSpec `json:"spec,omitempty"`
-}
-
-type ingressSpec struct {
-	IngressClassName string        `json:"ingressClassName,omitempty"`
-	DefaultBackend   *struct{}     `json:"defaultBackend,omitempty"` // present or not
-	Rules            []ingressRule `json:"rules,omitempty"`
-}
-
-type ingressRule struct {
-	Host string       `json:"host,omitempty"`
-	HTTP *ingressHTTP `json:"http,omitempty"`
-}
-
-type ingressHTTP struct {
-	Paths []ingressPathRule `json:"paths"`
-}
-
-type ingressPathRule struct {
-	Path     string `json:"path,omitempty"`
-	PathType string `json:"pathType,omitempty"`
-}
-
-type ingressList struct {
-	metav1.TypeMeta `json:",inline"`
-	metav1.ListMeta `json:"metadata,omitempty"`
-	Items           []ingress `json:"items"`
-}
-
-func (in *ingress) DeepCopyObject() runtime.Object {
-	out := &ingress{TypeMeta: in.TypeMeta, Spec: ingressSpec{IngressClassName: in.Spec.IngressClassName, DefaultBackend: in.Spec.DefaultBackend}}
-	in.ObjectMeta.DeepCopyInto(&out.ObjectMeta)
-	if in.Spec.Rules != nil {
-		out.Spec.Rules = make([]ingressRule, len(in.Spec.Rules))
-		for i, r := range in.Spec.Rules {
-			out.Spec.Rules[i] = ingressRule{Host: r.Host}
-			if r.HTTP != nil {
-				out.Spec.Rules[i].HTTP = &ingressHTTP{Paths: slices.Clone(r.HTTP.Paths)}
-			}
-		}
-	}
-	return out
-}
-
-func (in *ingressList) DeepCopyObject() runtime.Object {
-	out := &ingressList{TypeMeta: in.TypeMeta}
-	in.ListMeta.DeepCopyInto(&out.ListMeta)
-	if in.Items != nil {
-		out.Items = make([]ingress, len(in.Items))
-		for i := range in.Items {
-			out.Items[i] = *in.Items[i].DeepCopyObject().(*ingress)
-		}
-	}
-	return out
-}
-
-// ingressClient is a REST client of networking.k8s.io/v1 that decodes Ingresses (JSON) into
-// ingress.
+// ingressClient is a REST client of networking.k8s.io/v1 that decodes Ingresses (JSON).
 func ingressClient(cfg *rest.Config) (*rest.RESTClient, error) {
 	s := runtime.NewScheme()
-	s.AddKnownTypeWithName(ingressGV.WithKind("Ingress"), &ingress{})
-	s.AddKnownTypeWithName(ingressGV.WithKind("IngressList"), &ingressList{})
+	s.AddKnownTypes(ingressGV, &networkingv1.Ingress{}, &networkingv1.IngressList{})
 	metav1.AddToGroupVersion(s, ingressGV)
 	c := rest.CopyConfig(cfg)
 	c.GroupVersion = &ingressGV
@@ -110,7 +47,7 @@ func ingressInformer(client rest.Interface, namespace string) cache.SharedIndexI
 	}
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, opts metav1.ListOptions) (runtime.Object, error) {
-			list := &ingressList{}
+			list := &networkingv1.IngressList{}
 			return list, request(&opts).Do(ctx).Into(list)
 		},
 		WatchFuncWithContext: func(ctx context.Context, opts metav1.ListOptions) (watch.Interface, error) {
@@ -118,7 +55,7 @@ func ingressInformer(client rest.Interface, namespace string) cache.SharedIndexI
 			return request(&opts).Watch(ctx)
 		},
 	}
-	inf := cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, client), &ingress{},
+	inf := cache.NewSharedIndexInformerWithOptions(cache.ToListWatcherWithWatchListSemantics(lw, client), &networkingv1.Ingress{},
 		cache.SharedIndexInformerOptions{Indexers: namespaceIndex})
 	_ = inf.SetTransform(dropManagedFields) // fails only once the informer runs
 	return inf

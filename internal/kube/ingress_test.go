@@ -22,11 +22,11 @@ func TestIngressDeepCopy(t *testing.T) {
 			},
 		},
 	})
-	if in.Spec.DefaultBackend == nil || len(in.Spec.Rules) != 2 || in.Spec.Rules[0].HTTP.Paths[0] != (ingressPathRule{Path: "/x", PathType: "Exact"}) {
+	if p := in.Spec.Rules[0].HTTP.Paths[0]; in.Spec.DefaultBackend == nil || len(in.Spec.Rules) != 2 || p.Path != "/x" || *p.PathType != "Exact" {
 		t.Fatalf("decoded %+v", in)
 	}
-	list := &ingressList{Items: []ingress{*in}}
-	cp := list.DeepCopyObject().(*ingressList)
+	list := &networkingv1.IngressList{Items: []networkingv1.Ingress{*in}}
+	cp := list.DeepCopyObject().(*networkingv1.IngressList)
 	if !reflect.DeepEqual(cp, list) {
 		t.Fatalf("copy %+v, want %+v", cp, list)
 	}

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 
@@ -31,8 +32,6 @@ const (
 	annIngressClass   = "kubernetes.io/ingress.class"
 	annDefaultClass   = "ingressclass.kubernetes.io/is-default-class"
 	regexMetaChars    = `^$*+?()[]{}|\`
-	implSpecPathType  = "ImplementationSpecific"
-	exactPathType     = "Exact"
 	defaultParentKind = "Gateway"
 	gatewayGroup      = "gateway.networking.k8s.io"
 )
@@ -43,9 +42,11 @@ const (
 // betterauthz cannot tell which, so they are left out (with a note when the Ingress has a
 // policy): indexed as "every host", one Ingress could set the policy of the whole mesh. Paths
 // its controller reads as regular expressions make it Regex (see Object.Regex).
-func fromIngress(ing *ingress) *Object {
+func fromIngress(ing *networkingv1.Ingress) *Object {
 	o := fromMeta("Ingress", "networking.k8s.io/v1", &ing.ObjectMeta)
-	o.IngressClass = ing.Spec.IngressClassName
+	if ing.Spec.IngressClassName != nil {
+		o.IngressClass = *ing.Spec.IngressClassName
+	}
 	if o.IngressClass == "" {
 		o.IngressClass = strings.TrimSpace(ing.Annotations[annIngressClass])
 	}
@@ -66,7 +67,7 @@ func fromIngress(ing *ingress) *Object {
 			route.Paths = []policy.RoutedPath{{Value: "/"}}
 		} else {
 			for _, p := range rule.HTTP.Paths {
-				if p.PathType == implSpecPathType && strings.ContainsAny(p.Path, regexMetaChars) {
+				if pathType(p) == networkingv1.PathTypeImplementationSpecific && strings.ContainsAny(p.Path, regexMetaChars) {
 					o.regex(fmt.Sprintf("path %q (ImplementationSpecific) looks like a regular expression", p.Path))
 				}
 				route.Paths = append(route.Paths, ingressPath(p))
@@ -90,12 +91,20 @@ func regexAnnotations(ann map[string]string) []string {
 	return out
 }
 
-func ingressPath(p ingressPathRule) policy.RoutedPath {
+func ingressPath(p networkingv1.HTTPIngressPath) policy.RoutedPath {
 	v := p.Path
 	if v == "" {
 		v = "/"
 	}
-	return policy.RoutedPath{Value: v, Exact: p.PathType == exactPathType}
+	return policy.RoutedPath{Value: v, Exact: pathType(p) == networkingv1.PathTypeExact}
+}
+
+// pathType is a path's type ("" when the Ingress leaves it out).
+func pathType(p networkingv1.HTTPIngressPath) networkingv1.PathType {
+	if p.PathType == nil {
+		return ""
+	}
+	return *p.PathType
 }
 
 // fromHTTPRoute reads an HTTPRoute's hostnames, each rule's path matches (a rule without

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	networkingv1 "k8s.io/api/networking/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -317,7 +318,7 @@ func (s *sources) objects() []*Object {
 	}
 	for _, inf := range s.ingresses {
 		for _, item := range inf.GetStore().List() {
-			if ing, ok := item.(*ingress); ok {
+			if ing, ok := item.(*networkingv1.Ingress); ok {
 				out = append(out, fromIngress(ing))
 			}
 		}

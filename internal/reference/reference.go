@@ -1,6 +1,6 @@
 // Package reference writes the docs' reference pages from the code, so that no table is typed
-// twice: the command-line flags (from each command's own -h output, so from wherever the flags
-// are declared), the config keys (from the config's JSON Schema, i.e. the Go config types and
+// twice: the command-line flags (serve's from the settings declared in internal/server.Options,
+// the other commands' from their own -h output), the config keys (from the config's JSON Schema, i.e. the Go config types and
 // their doc comments) and the reason codes (from authz's outcome table and the comments of its
 // Reason constants).
 //
@@ -24,6 +24,8 @@ import (
 	"github.com/betterauthz/betterauthz/authz"
 	"github.com/betterauthz/betterauthz/internal/cli"
 	"github.com/betterauthz/betterauthz/internal/config/schema"
+	"github.com/betterauthz/betterauthz/internal/server"
+	"github.com/betterauthz/betterauthz/internal/settings"
 )
 
 // The generated pages, relative to the repository root.
@@ -58,7 +60,7 @@ var commands = []string{"serve", "check", "verify", "routes", "validate"}
 // CLI is the command-line reference: each command's usage line and flags, read from its -h.
 func CLI() ([]byte, error) {
 	var b bytes.Buffer
-	fmt.Fprintf(&b, generatedBy, "each command's -h output")
+	fmt.Fprintf(&b, generatedBy, "the settings of internal/server.Options and each other command's -h output")
 	b.WriteString("# Command line\n\n")
 	b.WriteString("When you need this: you want every flag of every `betterauthz` command.\n\n")
 	b.WriteString("Every flag can also be set as an environment variable: `BETTERAUTHZ_` and the flag's name in\n")
@@ -71,11 +73,13 @@ func CLI() ([]byte, error) {
 		if cli.ExitCode(err) != 0 {
 			return nil, fmt.Errorf("betterauthz %s -h: %v", name, err)
 		}
-		usage, flags := parseHelp(out.String())
 		fmt.Fprintf(&b, "\n## betterauthz %s\n\n", name)
 		if name == "serve" {
 			b.WriteString("Runs the server. `betterauthz` alone does the same.\n\n")
+			b.WriteString(settings.Table(&server.Options{}))
+			continue
 		}
+		usage, flags := parseHelp(out.String())
 		if usage != "" {
 			b.WriteString(usage + "\n\n")
 		}

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -18,8 +17,6 @@ import (
 
 	"github.com/betterauthz/betterauthz/authz"
 	"github.com/betterauthz/betterauthz/authz/extauthz"
-	"github.com/betterauthz/betterauthz/authz/policy"
-	"github.com/betterauthz/betterauthz/internal/kube"
 	"github.com/betterauthz/betterauthz/internal/metrics"
 	"github.com/betterauthz/betterauthz/internal/tracing"
 )
@@ -32,13 +29,13 @@ type app struct {
 	registry   *prometheus.Registry
 	metrics    *metrics.Metrics
 	authorizer *authz.Authorizer
+	inbox      *inbox
+	inForce    *inForce
 	reloader   *reloader
 	ready      *readiness
 
 	// Kubernetes sources; nil without the Kubernetes API.
-	configMap   *kube.ConfigMap
-	annotations *kube.Annotations
-	stopEvents  func()
+	kube *kubeSources
 	// stopTracing flushes the spans still buffered (a no-op when tracing is off).
 	stopTracing func(context.Context) error
 
@@ -53,20 +50,40 @@ type app struct {
 	checkServer                               *http.Server // nil when off
 }
 
-func newApp(ctx context.Context, o Options) (*app, error) {
-	a := &app{o: o, log: o.Logger, stopEvents: func() {}, stopTracing: func(context.Context) error { return nil }}
+// newApp builds the process in the order its parts need each other: each constructor is
+// handed what it works with, so that none can be built before its collaborators exist.
+func newApp(ctx context.Context, o Options) (_ *app, err error) {
+	a := &app{o: o, log: o.Logger, stopTracing: func(context.Context) error { return nil }}
 	a.background, a.stopBackground = context.WithCancel(context.WithoutCancel(ctx))
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
 	a.newMetrics()
 	a.authorizer = authz.NewAuthorizer(nil, &decisionObserver{log: a.log, mode: o.LogDecisions, metrics: a.metrics})
 	a.authorizer.OnPanic = func(stack []byte) { a.log.Error("check panicked; answered 500", "stack", string(stack)) }
-	a.reloader = newReloader(a.background, a.log, a.metrics, o.Getenv, a.authorizer)
+	a.inbox, a.inForce = newInbox(a.background), new(inForce)
 	a.newOpsMetrics()
-	steps := []func() error{a.newTracing, a.newKubeSources, a.newReadiness, a.firstConfig, a.listen}
-	for _, step := range steps {
-		if err := step(); err != nil {
-			a.close()
-			return nil, err
-		}
+	if err := a.newTracing(); err != nil {
+		return nil, err
+	}
+	if a.kube, err = newKubeSources(o, a.log, a.metrics, a.inbox); err != nil {
+		return nil, err
+	}
+	a.ready = newReadiness(a.metrics, readyConditions(o.ConfigMap, a.inForce, a.kube)...)
+	a.reloader = newReloader(a.background, reloaderDeps{
+		log: a.log, metrics: a.metrics, getenv: o.Getenv, authorizer: a.authorizer,
+		inbox: a.inbox, inForce: a.inForce,
+		changed:          a.ready.update,
+		annotations:      a.kube.annotationSettings(),
+		configMapRefused: a.kube.configMapRefused(),
+	})
+	if err := a.firstConfig(); err != nil {
+		return nil, err
+	}
+	if err := a.listen(); err != nil {
+		return nil, err
 	}
 	return a, nil
 }
@@ -93,57 +110,6 @@ func (a *app) newMetrics() {
 	a.registry = prometheus.NewRegistry()
 	a.registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a.metrics = metrics.New(a.registry)
-}
-
-// newKubeSources connects to the Kubernetes API when the process needs it — for a ConfigMap,
-// with an explicit kubeconfig, or (for annotation policies) when running in a pod — and sets
-// up the ConfigMap and annotation watchers.
-func (a *app) newKubeSources() error {
-	o := a.o
-	if o.ConfigMap == "" && o.Kubeconfig == "" && o.Getenv("KUBERNETES_SERVICE_HOST") == "" {
-		a.log.Info("no Kubernetes API (not in a pod, no --kubeconfig): annotation policies off")
-		return nil
-	}
-	var namespace, name string
-	if o.ConfigMap != "" {
-		var err error
-		if namespace, name, err = kube.ParseConfigMapRef(o.ConfigMap); err != nil {
-			return fmt.Errorf("--configmap: %w", err)
-		}
-	}
-	clients, err := kube.Connect(o.Kubeconfig)
-	if err != nil {
-		return fmt.Errorf("kubernetes: %w", err)
-	}
-	if o.ConfigMap != "" {
-		a.configMap = kube.NewConfigMap(clients, namespace, name, a.log, configMapSource{a.reloader})
-	}
-	recorder, stop := kube.NewEventRecorder(clients, a.log)
-	a.stopEvents = stop
-	if a.configMap != nil {
-		a.reloader.onRefused = func(err error) { a.configMap.RecordRefused(recorder, strings.Join(problemList(err), "; ")) }
-	}
-	a.annotations = kube.NewAnnotations(clients, a.log, a.metrics, recorder,
-		func(idx *policy.ObjectIndex) { a.reloader.send(objectsIndexed{idx}) }, o.CRDPoll, o.WorkloadNamespace)
-	a.reloader.onSettings = a.annotations.Configure
-	return nil
-}
-
-// newReadiness lists what the server waits for, in the order /readyz reports it.
-func (a *app) newReadiness() error {
-	conditions := []condition{{a.reloader.hasConfig, "no config yet (waiting for ConfigMap " + a.o.ConfigMap + ")"}}
-	if a.configMap != nil {
-		conditions = append(conditions, condition{a.configMap.Synced, "ConfigMap " + a.o.ConfigMap + " not synced yet"})
-	}
-	conditions = append(conditions,
-		condition{a.reloader.keysLoaded, "signing keys not loaded yet (is Better Auth reachable?)"},
-		condition{a.reloader.keysFresh, "signing keys stale: no successful JWKS refresh within maxKeyAge (is Better Auth reachable?)"})
-	if a.annotations != nil {
-		conditions = append(conditions, condition{a.annotations.Synced, "Kubernetes objects not listed yet (annotation policies)"})
-	}
-	a.ready = newReadiness(a.metrics, conditions...)
-	a.reloader.changed = a.ready.update
-	return nil
 }
 
 // firstConfig applies the file, else (without a ConfigMap) the defaults and $BETTER_AUTH_URL.
@@ -181,11 +147,7 @@ func (a *app) listen() error {
 	}
 	extauthz.NewServer(a.authorizer).Register(a.grpcServer)
 	healthpb.RegisterHealthServer(a.grpcServer, a.ready.grpc)
-	invalid := func() []string { return nil }
-	if a.annotations != nil {
-		invalid = a.annotations.Invalid
-	}
-	ops := opsHandler(a.registry, a.ready, routesHandler(a.reloader, invalid), a.o.Pprof)
+	ops := opsHandler(a.registry, a.ready, routesHandler(a.inForce, a.kube.invalid), a.o.Pprof)
 	a.httpServer = &http.Server{Handler: ops, ReadHeaderTimeout: 5 * time.Second}
 	if a.o.CheckHTTPAddr != "" {
 		if a.checkListener, err = net.Listen("tcp", a.o.CheckHTTPAddr); err != nil {
@@ -218,11 +180,8 @@ func (a *app) run(ctx context.Context) error {
 			return nil
 		}
 	})
-	if a.configMap != nil {
-		g.Go(func() error { return a.configMap.Run(a.background) })
-	}
-	if a.annotations != nil {
-		g.Go(func() error { return a.annotations.Run(a.background) })
+	if a.kube != nil {
+		a.kube.run(g, a.background)
 	}
 	if a.o.ConfigPath != "" {
 		g.Go(func() error { return a.watchConfigFile(gctx) })
@@ -246,7 +205,7 @@ func (a *app) watchConfigFile(ctx context.Context) error {
 		doc = document{} // the watcher reports it
 	}
 	return watchFile(ctx, a.o.ConfigPath, doc.data, a.log, func(b []byte) {
-		a.reloader.send(document{source: sourceFile, data: b})
+		a.inbox.send(document{source: sourceFile, data: b})
 	})
 }
 
@@ -291,8 +250,10 @@ func (a *app) flushTraces() {
 func (a *app) close() {
 	a.flushTraces()
 	a.stopBackground()
-	a.reloader.wait()
-	a.stopEvents()
+	if a.reloader != nil {
+		a.reloader.wait()
+	}
+	a.kube.stop()
 	for _, l := range []net.Listener{a.grpcListener, a.httpListener, a.checkListener} {
 		if l != nil {
 			l.Close()

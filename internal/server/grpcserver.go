@@ -13,11 +13,6 @@ import (
 
 // Connection management of the gRPC port, the same for every deployment.
 const (
-	// DefaultMaxConnectionAge ends each connection (GOAWAY) after about this long, so that
-	// Envoy's long-lived HTTP/2 connections spread over replicas the autoscaler adds.
-	DefaultMaxConnectionAge = 5 * time.Minute
-	// DefaultMaxConnectionAgeGrace lets the checks in flight on an aged connection finish.
-	DefaultMaxConnectionAgeGrace = 30 * time.Second
 	// maxConcurrentStreams bounds the checks in flight on one connection. Each is a goroutine
 	// holding its CheckRequest (up to --grpc-max-request-bytes), so without a bound one client
 	// could make a replica hold any number of them; Envoy opens another connection when it

@@ -39,9 +39,9 @@ type routeTable struct {
 
 // routesHandler serves the effective route table: the first thing to look at when a request
 // is unexpectedly denied. Text by default, JSON with ?format=json.
-func routesHandler(rl *reloader, invalid func() []string) http.HandlerFunc {
+func routesHandler(f *inForce, invalid func() []string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		cur := rl.current()
+		cur := f.current()
 		s, mesh := cur.settings, cur.objects
 		if s == nil {
 			http.Error(w, "no config loaded yet", http.StatusServiceUnavailable)

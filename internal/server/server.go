@@ -10,69 +10,41 @@ import (
 	"os"
 	"time"
 
-	"github.com/betterauthz/betterauthz/authz/extauthz"
 	"github.com/betterauthz/betterauthz/internal/config"
 	"github.com/betterauthz/betterauthz/internal/kube"
+	"github.com/betterauthz/betterauthz/internal/settings"
 )
 
-// DefaultShutdownTimeout bounds the drain of in-flight checks.
-const DefaultShutdownTimeout = 20 * time.Second
-
-// Options configure Run. Zero values take the documented defaults.
+// Options configure Run. The process settings are declared here once: each field's tags give
+// its flag, its environment variable, its default (taken when the field is its zero value) and
+// its help, and package settings makes of them serve's flags, --help and the docs' flag table
+// (docs/reference/cli.md: make docs). The other fields are for callers that run the server
+// in-process.
 type Options struct {
-	// ConfigPath is a YAML config file, watched and hot-reloaded; empty means defaults plus
-	// $BETTER_AUTH_URL.
-	ConfigPath string
-	// GRPCAddr serves ext_authz and grpc.health.v1: host:port, or unix:///path for a Unix
-	// socket (a stale socket file from a killed process is replaced; the socket is removed on a
-	// clean stop). Default ":9000".
-	GRPCAddr string
-	// GRPCMaxConnectionAge ends each gRPC connection with a GOAWAY after about this long (±10 %
-	// jitter), so that long-lived Envoy connections spread over new replicas. Default 5m;
-	// negative: never.
-	GRPCMaxConnectionAge time.Duration
-	// GRPCMaxConnectionAgeGrace is how long the checks in flight on an aged connection may take
-	// to finish before it is closed. Default 30s.
-	GRPCMaxConnectionAgeGrace time.Duration
-	// GRPCTLSCert and GRPCTLSKey are PEM files of the gRPC port's certificate and key; set, the
-	// port speaks TLS only. Re-read when they change, for new connections. Default "": plaintext.
-	GRPCTLSCert, GRPCTLSKey string
-	// GRPCClientCA is a PEM file of the CAs whose client certificates are accepted (mTLS: a
-	// client without one is refused). Re-read when it changes. Default "": no client
-	// certificate asked for.
-	GRPCClientCA string
-	// HTTPAddr serves /healthz, /readyz and /metrics. Default ":8080".
-	HTTPAddr string
-	// GRPCMaxRequestBytes is the largest CheckRequest accepted. Default
-	// extauthz.DefaultMaxRequestBytes.
-	GRPCMaxRequestBytes int
-	// CheckHTTPAddr serves the HTTP check endpoint (/check, /envoy/...) for proxies that ask an
-	// HTTP auth service. Default "": off.
-	CheckHTTPAddr string
-	// ShutdownDelay is how long the server keeps answering, not ready, after it is told to stop,
-	// so that Envoy and Kubernetes stop sending before connections close. Default 0.
-	ShutdownDelay time.Duration
-	// ShutdownTimeout bounds the graceful drain of in-flight checks. Default 20s.
-	ShutdownTimeout time.Duration
-	// LogDecisions is all, deny or none. Default deny.
-	LogDecisions string
+	ConfigPath string `flag:"config" env:"BETTERAUTHZ_CONFIG" unset:"none" help:"YAML [config file](../configuration.md), watched and hot-reloaded. Without it: the defaults plus '$BETTER_AUTH_URL'."`
+	GRPCAddr   string `flag:"grpc-addr" env:"BETTERAUTHZ_GRPC_ADDR" default:":9000" help:"ext_authz v3 and 'grpc.health.v1': host:port, or 'unix:///path.sock' for a [Unix socket](../grpc.md#unix-sockets) (a stale socket file from a killed process is replaced; the socket is removed on a clean stop)"`
+	// GRPCMaxConnectionAge: negative is never (the flag's 0 becomes it).
+	GRPCMaxConnectionAge      time.Duration `flag:"grpc-max-connection-age" env:"BETTERAUTHZ_GRPC_MAX_CONNECTION_AGE" default:"5m" help:"each gRPC connection ends with a GOAWAY after about this long (±10 % jitter), so Envoy's connections [spread over new replicas](../grpc.md#connections); '0' never"`
+	GRPCMaxConnectionAgeGrace time.Duration `flag:"grpc-max-connection-age-grace" env:"BETTERAUTHZ_GRPC_MAX_CONNECTION_AGE_GRACE" default:"30s" help:"how long the checks in flight on an aged connection get to finish"`
+	GRPCTLSCert               string        `flag:"grpc-tls-cert" env:"BETTERAUTHZ_GRPC_TLS_CERT" unset:"plaintext" help:"PEM certificate (chain) of the gRPC port, which then speaks [TLS](../grpc.md#tls-and-mtls) only; re-read when the file changes, for new connections"`
+	GRPCTLSKey                string        `flag:"grpc-tls-key" env:"BETTERAUTHZ_GRPC_TLS_KEY" help:"PEM private key for '--grpc-tls-cert', re-read when the file changes"`
+	GRPCClientCA              string        `flag:"grpc-client-ca" env:"BETTERAUTHZ_GRPC_CLIENT_CA" help:"PEM CAs of accepted client certificates: mTLS, a client without one is refused (needs '--grpc-tls-cert'); re-read when the file changes"`
+	HTTPAddr                  string        `flag:"http-addr" env:"BETTERAUTHZ_HTTP_ADDR" default:":8080" help:"'/healthz', '/readyz', '/metrics' and '/debug/routes'"`
+	CheckHTTPAddr             string        `flag:"check-http-addr" env:"BETTERAUTHZ_CHECK_HTTP_ADDR" unset:"off" help:"the [HTTP check endpoint](../proxies/index.md#the-http-check-mode) for nginx, ingress-nginx, Traefik, Caddy and Envoy's 'http_service'"`
+	GRPCMaxRequestBytes       int           `flag:"grpc-max-request-bytes" env:"BETTERAUTHZ_GRPC_MAX_REQUEST_BYTES" default:"4194304" help:"largest CheckRequest accepted; keep Envoy's 'with_request_body.max_request_bytes' plus headers under it (see [Limits](limits.md))"`
+	LogLevel                  slog.Level    `flag:"log-level" env:"BETTERAUTHZ_LOG_LEVEL" default:"info" help:"'debug', 'info', 'warn', 'error' (JSON logs on stderr)"`
+	LogDecisions              string        `flag:"log-decisions" env:"BETTERAUTHZ_LOG_DECISIONS" default:"deny" help:"one log line per decision: 'all', 'deny' (allowed requests cost no logging), 'none'"`
+	ShutdownDelay             time.Duration `flag:"shutdown-delay" env:"BETTERAUTHZ_SHUTDOWN_DELAY" default:"0s" help:"on SIGTERM, keep answering (not ready) this long before draining, so that Envoy and Kubernetes stop sending first; set it to a few seconds in Kubernetes"`
+	ShutdownTimeout           time.Duration `flag:"shutdown-timeout" env:"BETTERAUTHZ_SHUTDOWN_TIMEOUT" default:"20s" help:"longest wait for in-flight checks when stopping"`
+	Pprof                     bool          `flag:"pprof" env:"BETTERAUTHZ_PPROF" default:"false" help:"serve Go profiles under '/debug/pprof/' on the ops port (for performance investigations)"`
+	ConfigMap                 string        `flag:"configmap" env:"BETTERAUTHZ_CONFIGMAP" unset:"none" help:"take the config from that ConfigMap's 'config.yaml', watched through the Kubernetes API; once it exists it wins over '--config'"`
+	Kubeconfig                string        `flag:"kubeconfig" env:"BETTERAUTHZ_KUBECONFIG" unset:"in-cluster" help:"how to reach the Kubernetes API (default: the pod's service account)"`
+	WorkloadNamespace         string        `flag:"workload-namespace" env:"BETTERAUTHZ_WORKLOAD_NAMESPACE" unset:"none" help:"a sidecar's namespace (set it from the downward API): Kubernetes objects of other namespaces never decide its requests, and only its namespace is watched ([tenancy](../kubernetes.md#who-may-decide-for-what))"`
+
 	// Logger receives JSON logs. Default: discard.
 	Logger *slog.Logger
 	// Getenv reads the environment (BETTER_AUTH_URL). Default os.Getenv.
 	Getenv func(string) string
-	// ConfigMap, "NAMESPACE/NAME", is watched through the Kubernetes API; its config.yaml takes
-	// precedence over ConfigPath once it exists.
-	ConfigMap string
-	// Kubeconfig is used to reach the Kubernetes API; empty means the pod's service account
-	// (when running in a cluster).
-	Kubeconfig string
-	// WorkloadNamespace, when set, is the namespace of the one workload this betterauthz guards
-	// (a sidecar): Kubernetes objects of other namespaces never decide its requests, and only
-	// that namespace's objects are watched. Default "": every namespace (a gateway's
-	// betterauthz).
-	WorkloadNamespace string
-	// Pprof serves net/http/pprof under /debug/pprof/ on the ops port. Default off.
-	Pprof bool
 	// CRDPoll is how often an absent Gateway API CRD is looked for. Default 30s.
 	CRDPoll time.Duration
 	// Listening, when set, is called with the bound addresses once every listener is open.
@@ -89,26 +61,9 @@ type Listeners struct {
 }
 
 func (o *Options) setDefaults() {
-	if o.GRPCAddr == "" {
-		o.GRPCAddr = ":9000"
-	}
-	if o.HTTPAddr == "" {
-		o.HTTPAddr = ":8080"
-	}
-	if o.GRPCMaxConnectionAge == 0 {
-		o.GRPCMaxConnectionAge = DefaultMaxConnectionAge
-	}
-	if o.GRPCMaxConnectionAgeGrace == 0 {
-		o.GRPCMaxConnectionAgeGrace = DefaultMaxConnectionAgeGrace
-	}
-	if o.GRPCMaxRequestBytes <= 0 {
-		o.GRPCMaxRequestBytes = extauthz.DefaultMaxRequestBytes
-	}
-	if o.ShutdownTimeout == 0 {
-		o.ShutdownTimeout = DefaultShutdownTimeout
-	}
-	if o.LogDecisions == "" {
-		o.LogDecisions = LogDecisionsDeny
+	o.GRPCMaxRequestBytes = max(o.GRPCMaxRequestBytes, 0) // negative: the default, as zero
+	if err := settings.Defaults(o); err != nil {
+		panic(err) // the tags above are wrong: a test catches it
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)

@@ -78,7 +78,7 @@ func newCheck(t testing.TB, alg string, cacheEntries int) *warm {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
-	a := authz.NewAuthorizer(&authz.Live{Config: s.Config(), Verifier: v},
+	a := authz.NewAuthorizer(&authz.Snapshot{Config: s.Compile(), Verifier: v},
 		server.NewDecisionObserver(log, server.LogDecisionsDeny, metrics.New(prometheus.NewRegistry())))
 	m, err := ba.Mint(betterauth.MintOptions{Alg: alg, User: map[string]any{"role": "admin,user"}})
 	if err != nil {

@@ -103,6 +103,12 @@ type Tracer struct {
 
 // New exports spans to s's endpoint. version is the service.version. Shutdown flushes the
 // spans still buffered.
+//
+// The exporter is chosen here, not by contrib's autoexport: autoexport reads the process
+// environment itself (os.Getenv), where betterauthz reads it through the getenv it is given (so
+// that a server run in-process, as the tests run it, has its own OTEL_* settings), and with
+// OTEL_TRACES_EXPORTER unset it exports to localhost rather than nowhere. (Measured, it would
+// have fit the lean budget: +1.1 MiB of binary, +1 MiB of idle RSS.)
 func New(ctx context.Context, s Settings, version string) (*Tracer, func(context.Context) error, error) {
 	var exp sdktrace.SpanExporter
 	var err error

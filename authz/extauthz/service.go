@@ -1,0 +1,137 @@
+// Package extauthz is betterauthz's Envoy ext_authz v3 gRPC transport: it reads a
+// CheckRequest into an authz.Request (Extract), has the authz.Authorizer decide, and renders the
+// Decision as a CheckResponse (Render). It decides nothing itself.
+package extauthz
+
+import (
+	"context"
+
+	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/encoding"
+	"google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
+
+	"github.com/betterauthz/betterauthz/authz"
+)
+
+// Server is the ext_authz v3 Authorization service.
+type Server struct {
+	authv3.UnimplementedAuthorizationServer
+	authorizer *authz.Authorizer
+}
+
+// NewServer serves a's decisions.
+func NewServer(a *authz.Authorizer) *Server { return &Server{authorizer: a} }
+
+// Check answers Envoy: extract, decide, render. Every outcome, including a malformed request
+// and a bug, is a CheckResponse; the gRPC error is always nil.
+func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.CheckResponse, error) {
+	return s.check(ctx, req, new(check)), nil
+}
+
+func (s *Server) check(ctx context.Context, req *authv3.CheckRequest, c *check) (resp *authv3.CheckResponse) {
+	defer func() {
+		if p := recover(); p != nil { // in Extract or Render: Authorize recovers its own
+			d := s.authorizer.Panicked(ctx, Transport)
+			resp = Render(&d)
+		}
+	}()
+	if err := extract(&c.req, req); err != nil {
+		d := s.authorizer.Refuse(ctx, Transport, authz.ReasonBadRequest, err.Error(), "")
+		return Render(&d)
+	}
+	c.req.Scratch = &c.scratch
+	d := s.authorizer.Authorize(ctx, &c.req)
+	return c.answer.render(&d)
+}
+
+// check is the memory one Check needs, allocated at once: the request as authz reads it, the
+// decision's scratch memory, and the answer handed to gRPC (which keeps the block alive until
+// it has sent it) — and, for a check the gRPC handler decodes, the CheckRequest itself. A
+// cache hit allocates nothing else.
+type check struct {
+	req      authz.Request
+	scratch  authz.Scratch
+	answer   answer
+	in       authv3.CheckRequest
+	envelope checkEnvelope
+}
+
+// DefaultMaxRequestBytes is the largest CheckRequest accepted, gRPC's usual limit chosen on
+// purpose: Envoy sends the request headers (max_request_headers_kb, 60 KiB by default) and,
+// only with with_request_body, up to max_request_bytes of body, which betterauthz never reads.
+// Every CheckRequest under the limit gets a CheckResponse; one over it is refused by gRPC
+// before it is read (ResourceExhausted), which keeps memory per request bounded — so Envoy's
+// max_request_bytes must stay under it (see the README's limits).
+const DefaultMaxRequestBytes = 4 << 20
+
+// ServerOptions are the gRPC server options Register needs: the receive limit, and a codec
+// that hands CheckRequests over even when they cannot be decoded, so that they are answered
+// with a CheckResponse rather than a gRPC error.
+func ServerOptions(maxRequestBytes int) []grpc.ServerOption {
+	return []grpc.ServerOption{
+		grpc.MaxRecvMsgSize(maxRequestBytes),
+		grpc.ForceServerCodecV2(checkCodec{encoding.GetCodecV2(proto.Name)}),
+	}
+}
+
+// Register serves s as envoy.service.auth.v3.Authorization on srv, which must have been built
+// with ServerOptions. A CheckRequest that is not valid protobuf, or holds invalid UTF-8 in a
+// string field, gets a 400 CheckResponse: the generated handler would answer a gRPC error, and
+// Envoy treats those as a failed check — with failure_mode_allow the request goes through
+// unauthenticated, with the client's own identity headers.
+func (s *Server) Register(srv *grpc.Server) {
+	srv.RegisterService(&serviceDesc, s)
+}
+
+var serviceDesc = grpc.ServiceDesc{
+	ServiceName: authv3.Authorization_ServiceDesc.ServiceName,
+	HandlerType: (*authv3.AuthorizationServer)(nil),
+	Methods:     []grpc.MethodDesc{{MethodName: "Check", Handler: checkHandler}},
+	Metadata:    authv3.Authorization_ServiceDesc.Metadata,
+}
+
+// checkEnvelope carries a CheckRequest through the codec together with its decoding error.
+type checkEnvelope struct {
+	req *authv3.CheckRequest
+	err error
+}
+
+// checkCodec is the proto codec, except that a CheckRequest that fails to decode is handed
+// over with its error instead of failing the call.
+type checkCodec struct{ encoding.CodecV2 }
+
+func (c checkCodec) Unmarshal(data mem.BufferSlice, v any) error {
+	if env, ok := v.(*checkEnvelope); ok {
+		env.err = c.CodecV2.Unmarshal(data, env.req)
+		return nil
+	}
+	return c.CodecV2.Unmarshal(data, v)
+}
+
+func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
+	s := srv.(*Server)
+	c := new(check) // the CheckRequest decoded into it, and all its check needs
+	env := &c.envelope
+	env.req = &c.in
+	if err := dec(env); err != nil {
+		return nil, err // the stream failed: gRPC has already answered
+	}
+	if env.err != nil {
+		return s.undecodable(ctx, env.err), nil
+	}
+	if interceptor == nil {
+		return s.check(ctx, env.req, c), nil
+	}
+	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: authv3.Authorization_Check_FullMethodName}
+	return interceptor(ctx, env.req, info, func(ctx context.Context, req any) (any, error) {
+		return s.Check(ctx, req.(*authv3.CheckRequest))
+	})
+}
+
+// undecodable answers a CheckRequest that could not be decoded.
+func (s *Server) undecodable(ctx context.Context, err error) *authv3.CheckResponse {
+	d := s.authorizer.Refuse(ctx, Transport, authz.ReasonBadRequest, "CheckRequest could not be decoded", err.Error())
+	return Render(&d)
+}
