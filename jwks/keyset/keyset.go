@@ -169,6 +169,7 @@ type KeySet struct {
 	mu        sync.Mutex
 	inflight  *fetchCall // running now
 	pending   *fetchCall // will start when inflight ends and MinFetchGap has passed
+	finished  uint64     // fetches ended so far (under mu): a miss read before one ended is re-read
 	lastStart time.Time
 	negative  map[string]time.Time // kid -> answered "unknown" until
 	kids      []string             // sorted kids of the current set, to log changes
@@ -270,6 +271,7 @@ func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 	if k.Stale() {
 		return jwkset.JWK{}, ErrKeysStale
 	}
+	seen := k.fetchesFinished()
 	jwk, err := k.keys.KeyRead(ctx, kid)
 	if err == nil {
 		return jwk, nil
@@ -287,7 +289,15 @@ func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 	arrived := time.Now()
 	ctx, cancel := WaitContext(ctx)
 	defer cancel()
-	c := k.join("unknown_kid")
+	c := k.join("unknown_kid", seen)
+	for c == nil {
+		// A fetch ended between the read above and join: it may have brought the kid.
+		seen = k.fetchesFinished()
+		if jwk, err = k.keys.KeyRead(ctx, kid); err == nil {
+			return jwk, nil
+		}
+		c = k.join("unknown_kid", seen)
+	}
 	for {
 		select {
 		case <-c.done:

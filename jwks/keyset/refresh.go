@@ -72,15 +72,27 @@ func (k *KeySet) Run(ctx context.Context) error {
 	}
 }
 
-// join returns the fetch running now, or else schedules one.
-func (k *KeySet) join(trigger string) *fetchCall {
+// join returns the fetch running now, or else schedules one — unless a fetch has ended since
+// the caller's miss (seen, from fetchesFinished before it read the keys): then nil, and the
+// caller reads the keys again instead of starting a fetch the one that ended may have made
+// needless.
+func (k *KeySet) join(trigger string, seen uint64) *fetchCall {
 	k.mu.Lock()
-	c := k.inflight
-	k.mu.Unlock()
-	if c != nil {
-		return c
+	defer k.mu.Unlock()
+	if k.finished != seen {
+		return nil
 	}
-	return k.schedule(trigger)
+	if k.inflight != nil {
+		return k.inflight
+	}
+	return k.scheduleLocked(trigger)
+}
+
+// fetchesFinished counts the fetches that have ended, their keys installed.
+func (k *KeySet) fetchesFinished() uint64 {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.finished
 }
 
 // schedule returns a fetch that has not started yet, creating one if none is pending. Callers
@@ -88,6 +100,10 @@ func (k *KeySet) join(trigger string) *fetchCall {
 func (k *KeySet) schedule(trigger string) *fetchCall {
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	return k.scheduleLocked(trigger)
+}
+
+func (k *KeySet) scheduleLocked(trigger string) *fetchCall {
 	if k.pending != nil {
 		return k.pending
 	}
@@ -141,6 +157,7 @@ func (k *KeySet) launch(c *fetchCall) {
 
 	k.mu.Lock()
 	k.inflight = nil
+	k.finished++
 	k.mu.Unlock()
 	close(c.done)
 }
