@@ -114,7 +114,7 @@ for name in "${names[@]}"; do
 	fi
 	# Checked once per pins and binary: the stamp stays as it is (another worktree's pins may
 	# have written it), a file per verified pair says so.
-	verified="$bin/$name.verified-$( (echo "$stamp"; stat -c %Y-%s "$bin/$name" 2>/dev/null) | sha256sum | cut -c1-16)"
+	verified="$bin/$name.verified-$( (echo "$stamp"; stat -c %Y-%s "$bin/$name" 2>/dev/null || true) | sha256sum | cut -c1-16)"
 	if [ -x "$bin/$name" ] && [ -n "${module_pkgs[$name]:-}" ] && { [ -e "$verified" ] || built_from_pins "$name"; }; then
 		touch "$verified"
 		continue
