@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/jwks"
 	"github.com/betterauthz/betterauthz/session"
 )
@@ -21,6 +22,8 @@ type credential struct {
 	bearer bool
 	// source names where the credential decided came from (Credential* constants).
 	source string
+	// kind is the kind of credential it is, as rules name them (policy.CredentialJWT, …).
+	kind policy.Credentials
 	// issuer names the issuer the credential is of (config issuers[].name), when valid.
 	issuer string
 	// valid: the credential holds, with its claims and their subject (sub).
@@ -54,18 +57,31 @@ func (c *credential) fail(reason Reason, description string) credential {
 	return *c
 }
 
-// A credentialKind looks for one kind of credential in a request, and verifies it. found is
-// false when the request carries none of that kind: the next kind is tried.
-type credentialKind func(ctx context.Context, s *Snapshot, r *Request, rq reading) (c credential, found bool)
+// accepted reports whether the route's rules take a credential of c's kind; if not, c fails
+// with ReasonNotAccepted. A kind calls it before any costly work (a lookup at Better Auth): a
+// credential the route does not take is refused unverified.
+func (c *credential) accepted(accepts policy.Credentials) bool {
+	if accepts.Has(c.kind) {
+		return true
+	}
+	c.reason, c.description = ReasonNotAccepted, "this route does not take a credential of this kind ("+c.kind.String()+")"
+	return false
+}
+
+// A credentialKind looks for one kind of credential in a request, and verifies it if the route's
+// rules take it (accepts). found is false when the request carries none of that kind: the next
+// kind is tried.
+type credentialKind func(ctx context.Context, s *Snapshot, r *Request, rq reading, accepts policy.Credentials) (c credential, found bool)
 
 // credentialKinds in the order they are tried. The Authorization header decides alone — valid
 // wins, invalid is invalid, whatever cookies come along — then Better Auth's session cookies.
 var credentialKinds = []credentialKind{bearerCredential, sessionCredential}
 
-// credential finds and verifies the request's credential (none: not sent).
-func (s *Snapshot) credential(ctx context.Context, r *Request, rq reading) credential {
+// credential finds and verifies the request's credential (none: not sent), of the kinds the
+// rules accept.
+func (s *Snapshot) credential(ctx context.Context, r *Request, rq reading, accepts policy.Credentials) credential {
 	for _, kind := range credentialKinds {
-		if c, found := kind(ctx, s, r, rq); found {
+		if c, found := kind(ctx, s, r, rq, accepts); found {
 			return c
 		}
 	}
@@ -73,14 +89,17 @@ func (s *Snapshot) credential(ctx context.Context, r *Request, rq reading) crede
 }
 
 // bearerCredential is a token in the Authorization header, verified by the token verifier.
-func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading) (credential, bool) {
+func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading, accepts policy.Credentials) (credential, bool) {
 	token, err := bearerToken(r, jwks.DefaultMaxTokenBytes)
 	if errors.Is(err, errNoToken) {
 		return credential{}, false
 	}
-	c := credential{sent: true, bearer: true, source: CredentialBearer}
+	c := credential{sent: true, bearer: true, source: CredentialBearer, kind: policy.CredentialJWT}
 	if err != nil {
 		return c.fail(ReasonInvalidToken, err.Error()), true
+	}
+	if !c.accepted(accepts) {
+		return c, true
 	}
 	claims, err := s.Verifier.Verify(ctx, token)
 	if err != nil {
@@ -96,15 +115,18 @@ func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading) (
 // back to the session token when lookups are on. A cookie rides along with requests other
 // sites' pages make: one that authenticates an unsafe request from an untrusted origin is
 // crossSite.
-func sessionCredential(ctx context.Context, s *Snapshot, r *Request, rq reading) (credential, bool) {
+func sessionCredential(ctx context.Context, s *Snapshot, r *Request, rq reading, accepts policy.Credentials) (credential, bool) {
 	b := &s.Config.Browser
 	if !b.enabled() {
 		return credential{}, false
 	}
 	cookies, err := b.readCookies(r)
 	if err != nil {
-		c := credential{sent: true}
+		c := credential{sent: true, kind: policy.CredentialSession}
 		return c.fail(ReasonInvalidToken, err.Error()), true
+	}
+	if c := (credential{sent: b.sent(s, cookies), kind: policy.CredentialSession}); c.sent && !c.accepted(accepts) {
+		return c, true
 	}
 	c := s.sessionCookies(ctx, cookies)
 	if c.valid && !safeMethod(r.Method) && !b.originTrusted(r, rq.host) {
@@ -116,9 +138,8 @@ func sessionCredential(ctx context.Context, s *Snapshot, r *Request, rq reading)
 // sessionCookies verifies the session-cache cookie, else looks the session token up.
 func (s *Snapshot) sessionCookies(ctx context.Context, cookies sessionCookies) credential {
 	b := &s.Config.Browser
-	useData := b.CookieCache && s.SessionVerifier != nil && cookies.data != ""
-	useToken := b.Lookup && s.Sessions != nil && cookies.token != ""
-	c := credential{sent: useData || useToken, issuer: b.Issuer}
+	useData, useToken := b.uses(s, cookies)
+	c := credential{sent: useData || useToken, issuer: b.Issuer, kind: policy.CredentialSession}
 	if useData {
 		c.source = CredentialSessionCookie
 		claims, err := s.SessionVerifier.Verify(ctx, cookies.data)
@@ -149,6 +170,19 @@ func (s *Snapshot) sessionCookies(ctx context.Context, cookies sessionCookies) c
 		// "sign in" (401) for an outage.
 		return c.fail(ReasonSessionUnavailable, "session lookup unavailable: Better Auth did not answer")
 	}
+}
+
+// uses says which of the cookies a lookup would read: the session-cache cookie, the session
+// token.
+func (b *Browser) uses(s *Snapshot, cookies sessionCookies) (data, token bool) {
+	return b.CookieCache && s.SessionVerifier != nil && cookies.data != "",
+		b.Lookup && s.Sessions != nil && cookies.token != ""
+}
+
+// sent says whether the cookies carry a session credential this config reads.
+func (b *Browser) sent(s *Snapshot, cookies sessionCookies) bool {
+	data, token := b.uses(s, cookies)
+	return data || token
 }
 
 // VerifyReason is the reason a token the verifier refused is denied for.

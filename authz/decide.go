@@ -54,7 +54,7 @@ func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 	}
 	var cred credential
 	if d.Reason == "" || dryRun && dryRunnable(d.Reason) {
-		cred = s.credential(ctx, r, rq)
+		cred = s.credential(ctx, r, rq, set.accepts)
 		d.Credential = cred.source
 	}
 

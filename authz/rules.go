@@ -23,6 +23,8 @@ type ruleSet struct {
 	denyLabel string
 	// authenticated: some rule asks for a credential (none: the route is public).
 	authenticated bool
+	// accepts: the kinds of credential every authenticated rule takes.
+	accepts policy.Credentials
 	// dryRun: every rule is a dry run.
 	dryRun bool
 }
@@ -42,7 +44,7 @@ func (s *Snapshot) findRules(dst []*policy.Rule, r *Request, rq *reading) ([]*po
 		rules = s.rulesFor(rules, route, rq.host, asSent, r.Method, r.DestinationNamespace)
 		rules = s.rulesFor(rules, route, rq.host, folded, r.Method, r.DestinationNamespace)
 	}
-	set := ruleSet{route: routeName(rules), label: rules[0].Label(), dryRun: true}
+	set := ruleSet{route: routeName(rules), label: rules[0].Label(), dryRun: true, accepts: ^policy.Credentials(0)}
 	for _, rule := range rules {
 		switch rule.Action {
 		case policy.Deny:
@@ -51,8 +53,14 @@ func (s *Snapshot) findRules(dst []*policy.Rule, r *Request, rq *reading) ([]*po
 			}
 		case policy.Authenticated:
 			set.authenticated = true
+			set.accepts &= rule.Credentials()
 		}
 		set.dryRun = set.dryRun && rule.Spec.DryRun
+	}
+	if !set.authenticated {
+		// A public route reads a credential only for the identity headers: of the kinds that
+		// cost nothing at Better Auth.
+		set.accepts = policy.DefaultCredentials
 	}
 	return rules, set, nil
 }

@@ -266,3 +266,57 @@ func TestCallbackURL(t *testing.T) {
 		})
 	}
 }
+
+// A rule's credentials say which kinds of credential open its route; another kind is refused
+// before it is verified or looked up.
+func TestRulesChooseTheCredentials(t *testing.T) {
+	l := sessionsLive(t, nil)
+	rules, errs := policy.CompileRules([]policy.RuleSpec{
+		{Name: "browser", Paths: []string{"/app/**"}, Credentials: []string{"session"}},
+		{Name: "api", Paths: []string{"/api/**"}, Credentials: []string{"jwt"}},
+	}, "only", policy.SourceConfig, true, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	l.Config.Routes = policy.NewRoutes(rules, policy.Authenticated)
+	counted := fakeLookup{"better-auth.session_token=tok-down": session.ErrUnavailable}
+	l.Sessions = counted
+	cases := []struct {
+		path, header, value string
+		want                Reason
+	}{
+		{"/app/x", "cookie", "better-auth.session_data=cookie-alice", ReasonAllowed},
+		{"/app/x", "authorization", "Bearer good", ReasonNotAccepted},
+		{"/api/x", "authorization", "Bearer good", ReasonAllowed},
+		{"/api/x", "cookie", "better-auth.session_data=cookie-alice", ReasonNotAccepted},
+		// Refused unlooked-up: a lookup would have answered 503.
+		{"/api/x", "cookie", "better-auth.session_token=tok-down", ReasonNotAccepted},
+		{"/other", "authorization", "Bearer good", ReasonAllowed},
+		{"/other", "cookie", "better-auth.session_data=cookie-alice", ReasonAllowed},
+	}
+	for _, tc := range cases {
+		r := httpCheck("GET", "api.example.com", tc.path, map[string]string{tc.header: tc.value})
+		d := Decide(context.Background(), l, r)
+		if d.Reason != tc.want {
+			t.Errorf("%s with %s: %s (%s), want %s", tc.path, tc.header, d.Reason, d.Description, tc.want)
+		}
+		if d.Reason == ReasonNotAccepted && (d.HTTPStatus() != 401 || !strings.Contains(d.Challenge(), `error="invalid_token"`)) {
+			t.Errorf("%s: %d %q", tc.path, d.HTTPStatus(), d.Challenge())
+		}
+	}
+}
+
+func TestCredentialsParse(t *testing.T) {
+	for _, bad := range [][]string{{"cookie"}, {"jwt", "jwt"}, {"jwt", "session", "apiKey", "accessToken", "jwt"}, {""}} {
+		if _, errs := policy.CompileRule(policy.RuleSpec{Credentials: bad}, "r", policy.SourceConfig, true, nil); len(errs) == 0 {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+	if _, errs := policy.CompileRule(policy.RuleSpec{Policy: "public", Credentials: []string{"jwt"}}, "r", policy.SourceConfig, true, nil); len(errs) == 0 {
+		t.Error("credentials on a public rule accepted")
+	}
+	r, errs := policy.CompileRule(policy.RuleSpec{Credentials: []string{"apiKey", "session"}}, "r", policy.SourceConfig, true, nil)
+	if len(errs) > 0 || r.Credentials() != policy.CredentialAPIKey|policy.CredentialSession || r.Credentials().String() != "session, apiKey" {
+		t.Errorf("%v %v", r.Accepts, errs)
+	}
+}

@@ -26,6 +26,10 @@ type RuleSpec struct {
 	// Issuer names the issuer (config issuers[].name) whose tokens the rule accepts
 	// (authenticated only); a token of another issuer is denied (403). Default: any issuer.
 	Issuer string `yaml:"issuer"`
+	// Credentials the rule accepts (authenticated only): jwt, session, apiKey, accessToken.
+	// Default: jwt and session — an API key or an OAuth access token opens a route only where
+	// a rule names it.
+	Credentials []string `yaml:"credentials"`
 	// DryRun: a request this rule would deny is allowed, and the denial it would have had is
 	// logged and counted. Identity headers still follow the credential alone.
 	DryRun bool `yaml:"dryRun"`
@@ -54,6 +58,9 @@ type Rule struct {
 	Source string
 	Action Action
 	Spec   RuleSpec
+	// Accepts: the kinds of credential the rule takes (Spec.Credentials; none: DefaultCredentials,
+	// see Credentials).
+	Accepts Credentials
 
 	hosts   []hostPattern
 	paths   []pathPattern
@@ -132,6 +139,18 @@ func CompileRule(spec RuleSpec, path, source string, allowHosts bool, lines Line
 	if spec.Issuer != "" && r.Action != Authenticated {
 		bad(JoinPath(path, "issuer"), "only applies to authenticated rules, not %s", r.Action)
 	}
+	if len(spec.Credentials) > 0 {
+		key := JoinPath(path, "credentials")
+		accepts, err := ParseCredentials(spec.Credentials)
+		switch {
+		case r.Action != Authenticated:
+			bad(key, "only apply to authenticated rules, not %s", r.Action)
+		case err != nil:
+			bad(key, "%v", err)
+		default:
+			r.Accepts = accepts
+		}
+	}
 	if len(spec.Claims) > 0 {
 		key := JoinPath(path, "claims")
 		if r.Action != Authenticated {
@@ -190,6 +209,14 @@ func (r *Rule) Label() string {
 	default:
 		return LabelAnnotation
 	}
+}
+
+// Credentials is the set of credential kinds the rule takes.
+func (r *Rule) Credentials() Credentials {
+	if r.Accepts == 0 {
+		return DefaultCredentials
+	}
+	return r.Accepts
 }
 
 // DryRun reports whether the rule only reports its denials (RuleSpec.DryRun).
