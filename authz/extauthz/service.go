@@ -33,35 +33,52 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 
 func (s *Server) check(ctx context.Context, req *authv3.CheckRequest, c *check) (resp *authv3.CheckResponse) {
 	defer s.recoverAnswer(ctx, &resp)
-	return s.decide(ctx, c, extract(&c.req, req))
+	if err := extract(&c.req, req); err != nil {
+		return s.refuse(ctx, err)
+	}
+	c.req.Scratch = &c.scratch
+	d := s.authorizer.Authorize(ctx, &c.req)
+	return c.answer.render(&d)
 }
 
 // checkWire answers a CheckRequest read from its wire bytes by the lean decoder (wire.go).
 // What the lean decoder refuses, protobuf-go decodes: its error is the answer, as when gRPC
 // decoded every CheckRequest; should it decode the request after all, the request is checked
 // as decoded — the lean decoder can only cost time, never change an answer.
-func (s *Server) checkWire(ctx context.Context, c *wireCheck) (resp *authv3.CheckResponse) {
+//
+// An allowed answer is encoded at once (an *encodedAnswer); any other is a *CheckResponse.
+func (s *Server) checkWire(ctx context.Context, c *wireCheck) (resp any) {
 	if err := c.lean.decode(c.wire.b); err != nil {
 		req := new(authv3.CheckRequest)
 		if err := protov2.Unmarshal(c.wire.b, req); err != nil {
 			return s.undecodable(ctx, err)
 		}
-		return s.check(ctx, req, &c.check)
+		return s.check(ctx, req, new(check))
 	}
-	defer s.recoverAnswer(ctx, &resp)
-	return s.decide(ctx, &c.check, c.lean.request(&c.check.req))
-}
-
-// decide decides the request read into c.req (err: it could not be read) and renders the
-// answer.
-func (s *Server) decide(ctx context.Context, c *check, err error) *authv3.CheckResponse {
-	if err != nil {
-		d := s.authorizer.Refuse(ctx, Transport, authz.ReasonBadRequest, err.Error(), "")
-		return Render(&d)
+	defer s.recoverWire(ctx, &resp)
+	if err := c.lean.request(&c.req); err != nil {
+		return s.refuse(ctx, err)
 	}
 	c.req.Scratch = &c.scratch
 	d := s.authorizer.Authorize(ctx, &c.req)
-	return c.answer.render(&d)
+	if d.Allowed() {
+		return c.encoded.encode(&d)
+	}
+	return deny(&d)
+}
+
+// refuse answers a request that could not be read.
+func (s *Server) refuse(ctx context.Context, err error) *authv3.CheckResponse {
+	d := s.authorizer.Refuse(ctx, Transport, authz.ReasonBadRequest, err.Error(), "")
+	return Render(&d)
+}
+
+// recoverWire is recoverAnswer for checkWire.
+func (s *Server) recoverWire(ctx context.Context, resp *any) {
+	if p := recover(); p != nil {
+		d := s.authorizer.Panicked(ctx, Transport)
+		*resp = Render(&d)
+	}
 }
 
 // recoverAnswer, deferred, answers a panic in reading the request or rendering the answer
@@ -85,12 +102,14 @@ type check struct {
 	envelope checkEnvelope
 }
 
-// wireCheck is check for a CheckRequest the lean decoder reads: with the wire bytes (the one
-// other allocation of a cache hit) and what the decoder read of them.
+// wireCheck is check for a CheckRequest the lean decoder reads: the wire bytes (the one other
+// allocation of a cache hit), what the decoder read of them, and the answer, encoded.
 type wireCheck struct {
-	check
-	wire checkWire
-	lean leanRequest
+	req     authz.Request
+	scratch authz.Scratch
+	wire    checkWire
+	lean    leanRequest
+	encoded encodedAnswer
 }
 
 // DefaultMaxRequestBytes is the largest CheckRequest accepted, gRPC's usual limit chosen on
@@ -141,6 +160,15 @@ type checkWire struct{ b []byte }
 // over with its error instead of failing the call, and that the Check method's lean path
 // (checkWire) receives the bytes undecoded.
 type checkCodec struct{ encoding.CodecV2 }
+
+// Marshal sends an encodedAnswer's bytes as they are, and marshals anything else as the proto
+// codec does.
+func (c checkCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if e, ok := v.(*encodedAnswer); ok {
+		return e.buffers(), nil
+	}
+	return c.CodecV2.Marshal(v)
+}
 
 func (c checkCodec) Unmarshal(data mem.BufferSlice, v any) error {
 	switch env := v.(type) {
