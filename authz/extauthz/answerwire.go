@@ -1,6 +1,8 @@
 package extauthz
 
 import (
+	"unicode/utf8"
+
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
@@ -41,8 +43,13 @@ const (
 	headerValueValue        = 2 // HeaderValue.value
 )
 
-// encode writes the answer to the allowed decision d, as answer.allow renders it.
+// encode writes the answer to the allowed decision d, as answer.allow renders it; nil when a
+// string in it is not UTF-8, which protobuf-go refuses to marshal (the answer is then left to
+// Render and gRPC's codec, to fail as it always has).
 func (e *encodedAnswer) encode(d *authz.Decision) *encodedAnswer {
+	if !validUTF8(d) {
+		return nil
+	}
 	code := uint64(int64(int32(d.Code())))
 	statusSize := 0
 	if code != 0 {
@@ -84,6 +91,30 @@ func (e *encodedAnswer) encode(d *authz.Decision) *encodedAnswer {
 	}
 	e.b = b
 	return e
+}
+
+func validUTF8(d *authz.Decision) bool {
+	for _, h := range d.Set {
+		if !utf8.ValidString(h.Name) || !utf8.ValidString(h.Value) {
+			return false
+		}
+	}
+	for _, h := range d.ResponseHeaders {
+		if !utf8.ValidString(h.Name) || !utf8.ValidString(h.Value) {
+			return false
+		}
+	}
+	for _, name := range d.Remove {
+		if !utf8.ValidString(name) {
+			return false
+		}
+	}
+	for _, name := range d.Underscored {
+		if !utf8.ValidString(name) {
+			return false
+		}
+	}
+	return true
 }
 
 // sizeField is the size of a length-delimited field of a one-byte tag holding n bytes.

@@ -61,10 +61,13 @@ func (s *Server) checkWire(ctx context.Context, c *wireCheck) (resp any) {
 	}
 	c.req.Scratch = &c.scratch
 	d := s.authorizer.Authorize(ctx, &c.req)
-	if d.Allowed() {
-		return c.encoded.encode(&d)
+	if !d.Allowed() {
+		return deny(&d)
 	}
-	return deny(&d)
+	if e := c.encoded.encode(&d); e != nil {
+		return e
+	}
+	return Render(&d)
 }
 
 // refuse answers a request that could not be read.
