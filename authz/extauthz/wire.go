@@ -25,14 +25,19 @@ import (
 // message would hold: a message field sent twice is merged, so the fields read are assigned
 // in order, last wins; map entries keep the last value of a key. FuzzLeanDecode proves both
 // against protobuf-go, on arbitrary bytes. Whatever the lean decoder refuses is decoded again
-// by protobuf-go (see checkHandler), so a refusal here never changes an answer: protobuf-go's
-// error is the one reported.
+// by protobuf-go (see Server.checkWire), so a refusal here never changes an answer:
+// protobuf-go's error is the one reported. It refuses, for protobuf-go to decode, requests with
+// more than leanMaxEntries headers: its memory is bounded by that, and its time by the input's
+// size, which it reads once, as protobuf-go does.
 //
 // The schema is read from the generated descriptors at start, so a go-control-plane upgrade
 // that adds fields is followed without code; the fields read are named in leanRoot.
 
 // errLean is any input the lean decoder refuses; protobuf-go then says why.
 var errLean = errors.New("lean decoder: not a CheckRequest")
+
+// errLeanEntries: a request with more than leanMaxEntries headers, which protobuf-go decodes.
+var errLeanEntries = errors.New("lean decoder: too many headers")
 
 // leanRecursionLimit is protobuf-go's default recursion limit (protowire.DefaultRecursionLimit),
 // counted as protobuf-go counts it: one level per message and one per map entry.
@@ -224,15 +229,26 @@ type leanRequest struct {
 	// inline is the first of headers and headerMap to have entries (Envoy sends one of them).
 	inline     [leanHeadersInline]headerValue
 	inlineUsed bool
+	entries    int // in the lists
 }
 
+// leanMaxEntries bounds the entries the lean decoder keeps, headers and context extensions
+// together: Envoy sends at most max_headers_count headers (100 by default). A request with more
+// is left to protobuf-go, whose map keeps one entry per key where a list keeps every entry
+// sent (a 4 MiB request of empty entries would be 2 million of them).
+const leanMaxEntries = 1024
+
 // add appends an entry to one of r's lists, in r's own memory for the first list.
-func (r *leanRequest) add(list *[]headerValue, hv headerValue) {
+func (r *leanRequest) add(list *[]headerValue, hv headerValue) error {
+	if r.entries++; r.entries > leanMaxEntries {
+		return errLeanEntries
+	}
 	if *list == nil && !r.inlineUsed && list != &r.extensions {
 		r.inlineUsed = true
 		*list = r.inline[:0]
 	}
 	*list = append(*list, hv)
+	return nil
 }
 
 // decode reads wire (which r keeps) into r.
@@ -305,9 +321,9 @@ func (r *leanRequest) field(b []byte, f *wireField, typ protowire.Type, depth in
 		}
 		switch f.role {
 		case roleHeaders:
-			r.add(&r.headers, r.entry)
+			return n, r.add(&r.headers, r.entry)
 		case roleExtensions:
-			r.add(&r.extensions, r.entry)
+			return n, r.add(&r.extensions, r.entry)
 		}
 		return n, nil
 	}
@@ -339,7 +355,9 @@ func (r *leanRequest) field(b []byte, f *wireField, typ protowire.Type, depth in
 		if f.role == roleHTTP {
 			r.http = true
 		} else if f.role == roleHeaderItem {
-			r.add(&r.headerMap, headerValue{})
+			if err := r.add(&r.headerMap, headerValue{}); err != nil {
+				return 0, err
+			}
 		}
 		return n, r.message(v, f.msg, depth)
 	}

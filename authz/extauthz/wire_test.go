@@ -2,13 +2,23 @@ package extauthz
 
 import (
 	"bytes"
+	"context"
+	"errors"
+	"fmt"
 	"maps"
+	"net"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	corev3 "github.com/envoyproxy/go-control-plane/envoy/config/core/v3"
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
@@ -120,6 +130,9 @@ func compareLean(t *testing.T, data []byte) {
 	leanErr := lean.decode(bytes.Clone(data))
 	var full authv3.CheckRequest
 	fullErr := proto.Unmarshal(data, &full)
+	if errors.Is(leanErr, errLeanEntries) {
+		return // left to protobuf-go by design (TestLeanDecodeLeavesManyHeadersToProtobuf)
+	}
 	if (leanErr == nil) != (fullErr == nil) {
 		t.Fatalf("lean decoder: %v, protobuf-go: %v", leanErr, fullErr)
 	}
@@ -211,6 +224,37 @@ func TestLeanDecodeAgreesWithProtobuf(t *testing.T) {
 	}
 	for name, data := range cases {
 		t.Run(name, func(t *testing.T) { compareLean(t, data) })
+	}
+}
+
+// A request with more headers than the lean decoder keeps is decoded by protobuf-go, and
+// answered alike.
+func TestLeanDecodeLeavesManyHeadersToProtobuf(t *testing.T) {
+	v := fakeVerifier{"good": claims(`{"sub":"u1","email":"a@example.com"}`)}
+	svc := NewServer(authz.NewAuthorizer(testLive(v), nil))
+	codec := checkCodec{encoding.GetCodecV2(grpcproto.Name)}
+	for _, n := range []int{leanMaxEntries - 8, leanMaxEntries + 1} {
+		req := benchRequest("/api/orders")
+		for i := range n - len(req.Attributes.Request.Http.Headers) {
+			req.Attributes.Request.Http.Headers[fmt.Sprintf("x-%d", i)] = "v"
+		}
+		wire, _ := proto.Marshal(req)
+		var lean leanRequest
+		if err := lean.decode(wire); (err != nil) != (n > leanMaxEntries) {
+			t.Errorf("%d headers: lean decoder %v", n, err)
+		}
+		resp, _ := checkHandler(svc, context.Background(), func(m any) error {
+			return codec.Unmarshal(mem.BufferSlice{mem.SliceBuffer(wire)}, m)
+		}, nil)
+		out, err := codec.Marshal(resp)
+		var answer authv3.CheckResponse
+		if err != nil || proto.Unmarshal(out.Materialize(), &answer) != nil {
+			t.Fatalf("%d headers: %v", n, err)
+		}
+		want, _ := svc.Check(context.Background(), req)
+		if !proto.Equal(&answer, want) {
+			t.Errorf("%d headers: answered %v, Check answers %v", n, &answer, want)
+		}
 	}
 }
 
@@ -321,5 +365,65 @@ func BenchmarkLeanDecode(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// Over a real gRPC server, the lean path (no interceptor) and the decoded path (an
+// interceptor, handed the CheckRequest it expects) answer every request as Check does.
+func TestLeanAndDecodedPathsAnswerAlike(t *testing.T) {
+	v := fakeVerifier{"good": claims(`{"sub":"u1","email":"a@example.com","name":"Alice"}`)}
+	svc := NewServer(authz.NewAuthorizer(testLive(v), nil))
+	var mu sync.Mutex
+	var intercepted []any
+	withInterceptor := func(ctx context.Context, req any, _ *grpc.UnaryServerInfo, handler grpc.UnaryHandler) (any, error) {
+		mu.Lock()
+		defer mu.Unlock()
+		intercepted = append(intercepted, req)
+		return handler(ctx, req)
+	}
+	serve := func(opts ...grpc.ServerOption) authv3.AuthorizationClient {
+		lis, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := grpc.NewServer(append(ServerOptions(DefaultMaxRequestBytes), opts...)...)
+		svc.Register(s)
+		go func() { _ = s.Serve(lis) }()
+		t.Cleanup(s.Stop)
+		conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { conn.Close() })
+		return authv3.NewAuthorizationClient(conn)
+	}
+	lean, decoded := serve(), serve(grpc.UnaryInterceptor(withInterceptor))
+	cookies := rawHeadersCheck()
+	cookies.Attributes.Request.Http.HeaderMap.Headers[0].RawValue = []byte("Bearer nope")
+	requests := map[string]*authv3.CheckRequest{
+		"allowed": benchRequest("/api/orders"), "istio": envoyCheck(), "raw headers": rawHeadersCheck(),
+		"refused": cookies, "no token": httpCheck("GET", "h", "/", nil), "no http": {},
+		"preflight": httpCheck("OPTIONS", "h", "/", map[string]string{"origin": "https://a.example", "access-control-request-method": "GET"}),
+	}
+	for name, req := range requests {
+		t.Run(name, func(t *testing.T) {
+			want, _ := svc.Check(context.Background(), req)
+			for path, client := range map[string]authv3.AuthorizationClient{"lean": lean, "decoded": decoded} {
+				got, err := client.Check(context.Background(), req)
+				if err != nil || !proto.Equal(got, want) {
+					t.Errorf("%s: %v, %v; Check answers %v", path, got, err, want)
+				}
+			}
+		})
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(intercepted) != len(requests) {
+		t.Fatalf("the interceptor saw %d requests, want %d", len(intercepted), len(requests))
+	}
+	for _, req := range intercepted {
+		if _, ok := req.(*authv3.CheckRequest); !ok {
+			t.Fatalf("the interceptor was handed a %T", req)
+		}
 	}
 }
