@@ -48,6 +48,7 @@ func (s *Server) check(ctx context.Context, req *authv3.CheckRequest, c *check) 
 //
 // An allowed answer is encoded at once (an *encodedAnswer); any other is a *CheckResponse.
 func (s *Server) checkWire(ctx context.Context, c *wireCheck) (resp any) {
+	defer s.recoverWire(ctx, &resp)
 	if err := c.lean.decode(c.wire.b); err != nil {
 		req := new(authv3.CheckRequest)
 		if err := protov2.Unmarshal(c.wire.b, req); err != nil {
@@ -55,7 +56,6 @@ func (s *Server) checkWire(ctx context.Context, c *wireCheck) (resp any) {
 		}
 		return s.check(ctx, req, new(check))
 	}
-	defer s.recoverWire(ctx, &resp)
 	if err := c.lean.request(&c.req); err != nil {
 		return s.refuse(ctx, err)
 	}
@@ -76,7 +76,7 @@ func (s *Server) refuse(ctx context.Context, err error) *authv3.CheckResponse {
 	return Render(&d)
 }
 
-// recoverWire is recoverAnswer for checkWire.
+// recoverWire is recoverAnswer for checkWire: a panic in reading the request, too, is a 500.
 func (s *Server) recoverWire(ctx context.Context, resp *any) {
 	if p := recover(); p != nil {
 		d := s.authorizer.Panicked(ctx, Transport)

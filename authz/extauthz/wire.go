@@ -3,6 +3,7 @@ package extauthz
 import (
 	"errors"
 	"strings"
+	"sync"
 	"unicode/utf8"
 	"unsafe"
 
@@ -158,7 +159,7 @@ func (t *wireTable) clone() *wireTable {
 }
 
 // named is t's field called name; the names come from the generated descriptors, so a typo
-// fails at start (and in every test).
+// fails every test (and, recovered, every check).
 func (t *wireTable) named(name protoreflect.Name) *wireField {
 	fd := t.md.Fields().ByName(name)
 	if fd == nil || fd.Number() >= denseFields {
@@ -178,8 +179,9 @@ func (t *wireTable) at(name protoreflect.Name) *wireTable {
 	return f.msg
 }
 
-// leanRoot is the CheckRequest's table with the fields betterauthz reads marked.
-var leanRoot = func() *wireTable {
+// leanRoot is the CheckRequest's table with the fields betterauthz reads marked, built on the
+// first check: reading the descriptors unpacks them, memory an idle sidecar need not hold.
+var leanRoot = sync.OnceValue(func() *wireTable {
 	root := buildTable((*authv3.CheckRequest)(nil).ProtoReflect().Descriptor(), map[protoreflect.FullName]*wireTable{}).clone()
 	attributes := root.at("attributes")
 	attributes.at("destination").named("principal").role = rolePrincipal
@@ -198,7 +200,7 @@ var leanRoot = func() *wireTable {
 	item := headerMap.at("headers")
 	item.named("key").role, item.named("value").role, item.named("raw_value").role = roleHVKey, roleHVValue, roleHVRaw
 	return root
-}()
+})
 
 // mapEntry marks a map<string,string> entry's key and value as read.
 func mapEntry(t *wireTable) {
@@ -254,7 +256,7 @@ func (r *leanRequest) add(list *[]headerValue, hv headerValue) error {
 // decode reads wire (which r keeps) into r.
 func (r *leanRequest) decode(wire []byte) error {
 	*r = leanRequest{wire: wire}
-	return r.message(wire, leanRoot, leanRecursionLimit)
+	return r.message(wire, leanRoot(), leanRecursionLimit)
 }
 
 // message walks one message, as protobuf-go's unmarshalPointer does.
