@@ -207,11 +207,12 @@ func mapEntry(t *wireTable) {
 	t.named("key").role, t.named("value").role = roleEntryKey, roleEntryValue
 }
 
-// headerValue is a header: an entry of the headers map (key and value), or of header_map
-// (core.v3.HeaderValue: key, value, raw_value).
-type headerValue struct {
-	key, value, raw string
-}
+// kv is a header as a decision reads it: an entry of the headers map, or of header_map with
+// its raw_value, when set, for its value; or an entry of context_extensions.
+type kv struct{ key, value string }
+
+// headerValue is a map entry or a header_map entry (core.v3.HeaderValue) being read.
+type headerValue struct{ key, value, raw string }
 
 // leanHeadersInline is how many headers a leanRequest holds without allocating: Envoy sends a
 // request's headers, a browser's a dozen or two.
@@ -223,13 +224,13 @@ type leanRequest struct {
 	wire                                      []byte
 	http                                      bool
 	id, method, scheme, host, path, principal string
-	headers                                   []headerValue // the headers map's entries, in wire order: the last of a key wins
-	headerMap                                 []headerValue
-	extensions                                []headerValue // context_extensions' entries, in wire order
-	entry                                     headerValue   // the map entry being read
+	headers                                   []kv // the headers map's entries, in wire order: the last of a key wins
+	headerMap                                 []kv
+	extensions                                []kv        // context_extensions' entries, in wire order
+	entry                                     headerValue // the entry being read
 
 	// inline is the first of headers and headerMap to have entries (Envoy sends one of them).
-	inline     [leanHeadersInline]headerValue
+	inline     [leanHeadersInline]kv
 	inlineUsed bool
 	entries    int // in the lists
 }
@@ -241,7 +242,7 @@ type leanRequest struct {
 const leanMaxEntries = 1024
 
 // add appends an entry to one of r's lists, in r's own memory for the first list.
-func (r *leanRequest) add(list *[]headerValue, hv headerValue) error {
+func (r *leanRequest) add(list *[]kv, e kv) error {
 	if r.entries++; r.entries > leanMaxEntries {
 		return errLeanEntries
 	}
@@ -249,7 +250,7 @@ func (r *leanRequest) add(list *[]headerValue, hv headerValue) error {
 		r.inlineUsed = true
 		*list = r.inline[:0]
 	}
-	*list = append(*list, hv)
+	*list = append(*list, e)
 	return nil
 }
 
@@ -323,9 +324,9 @@ func (r *leanRequest) field(b []byte, f *wireField, typ protowire.Type, depth in
 		}
 		switch f.role {
 		case roleHeaders:
-			return n, r.add(&r.headers, r.entry)
+			return n, r.add(&r.headers, kv{r.entry.key, r.entry.value})
 		case roleExtensions:
-			return n, r.add(&r.extensions, r.entry)
+			return n, r.add(&r.extensions, kv{r.entry.key, r.entry.value})
 		}
 		return n, nil
 	}
@@ -354,12 +355,20 @@ func (r *leanRequest) field(b []byte, f *wireField, typ protowire.Type, depth in
 		return 0, errLean
 	}
 	if f.msg != nil {
-		if f.role == roleHTTP {
+		switch f.role {
+		case roleHTTP:
 			r.http = true
-		} else if f.role == roleHeaderItem {
-			if err := r.add(&r.headerMap, headerValue{}); err != nil {
+		case roleHeaderItem:
+			// A HeaderValue holds no message: nothing else is read into r.entry meanwhile.
+			r.entry = headerValue{}
+			if err := r.message(v, f.msg, depth); err != nil {
 				return 0, err
 			}
+			value := r.entry.value
+			if len(r.entry.raw) > 0 { // as headers.Header reads a HeaderValue
+				value = r.entry.raw
+			}
+			return n, r.add(&r.headerMap, kv{r.entry.key, value})
 		}
 		return n, r.message(v, f.msg, depth)
 	}
@@ -388,16 +397,12 @@ func (r *leanRequest) set(ro role, v []byte) {
 		r.path = s
 	case rolePrincipal:
 		r.principal = s
-	case roleEntryKey:
+	case roleEntryKey, roleHVKey:
 		r.entry.key = s
-	case roleEntryValue:
+	case roleEntryValue, roleHVValue:
 		r.entry.value = s
-	case roleHVKey:
-		r.headerMap[len(r.headerMap)-1].key = s
-	case roleHVValue:
-		r.headerMap[len(r.headerMap)-1].value = s
 	case roleHVRaw:
-		r.headerMap[len(r.headerMap)-1].raw = s
+		r.entry.raw = s
 	}
 }
 
@@ -469,7 +474,7 @@ func (hs leanHeaders) Header(name string) (value string, n int) {
 		for _, hv := range list {
 			if strings.EqualFold(hv.key, name) {
 				if n == 0 {
-					value = hv.valueOrRaw()
+					value = hv.value
 				}
 				n++
 			}
@@ -501,15 +506,8 @@ func (hs leanHeaders) Values(name string) []string {
 	var out []string
 	for _, hv := range list {
 		if strings.EqualFold(hv.key, name) {
-			out = append(out, hv.valueOrRaw())
+			out = append(out, hv.value)
 		}
 	}
 	return out
-}
-
-func (hv *headerValue) valueOrRaw() string {
-	if len(hv.raw) > 0 {
-		return hv.raw
-	}
-	return hv.value
 }
