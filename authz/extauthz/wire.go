@@ -31,8 +31,9 @@ import (
 // more than leanMaxEntries headers: its memory is bounded by that, and its time by the input's
 // size, which it reads once, as protobuf-go does.
 //
-// The schema is read from the generated descriptors at start, so a go-control-plane upgrade
-// that adds fields is followed without code; the fields read are named in leanRoot.
+// The schema is read from the generated descriptors (on the first check), so an upgrade
+// of go-control-plane that adds fields is followed without code; the fields read are named in
+// leanRoot.
 
 // errLean is any input the lean decoder refuses; protobuf-go then says why.
 var errLean = errors.New("lean decoder: not a CheckRequest")
