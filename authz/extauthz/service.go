@@ -11,6 +11,7 @@ import (
 	"google.golang.org/grpc/encoding"
 	"google.golang.org/grpc/encoding/proto"
 	"google.golang.org/grpc/mem"
+	protov2 "google.golang.org/protobuf/proto"
 
 	"github.com/betterauthz/betterauthz/authz"
 )
@@ -31,19 +32,65 @@ func (s *Server) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3.C
 }
 
 func (s *Server) check(ctx context.Context, req *authv3.CheckRequest, c *check) (resp *authv3.CheckResponse) {
-	defer func() {
-		if p := recover(); p != nil { // in Extract or Render: Authorize recovers its own
-			d := s.authorizer.Panicked(ctx, Transport)
-			resp = Render(&d)
-		}
-	}()
+	defer s.recoverAnswer(ctx, &resp)
 	if err := extract(&c.req, req); err != nil {
-		d := s.authorizer.Refuse(ctx, Transport, authz.ReasonBadRequest, err.Error(), "")
-		return Render(&d)
+		return s.refuse(ctx, err)
 	}
 	c.req.Scratch = &c.scratch
 	d := s.authorizer.Authorize(ctx, &c.req)
 	return c.answer.render(&d)
+}
+
+// checkWire answers a CheckRequest read from its wire bytes by the lean decoder (wire.go).
+// What the lean decoder refuses, protobuf-go decodes: its error is the answer, as when gRPC
+// decoded every CheckRequest; should it decode the request after all, the request is checked
+// as decoded — the lean decoder can only cost time, never change an answer.
+//
+// An allowed answer is encoded at once (an *encodedAnswer); any other is a *CheckResponse.
+func (s *Server) checkWire(ctx context.Context, c *wireCheck) (resp any) {
+	defer s.recoverWire(ctx, &resp)
+	if err := c.lean.decode(c.wire.b); err != nil {
+		req := new(authv3.CheckRequest)
+		if err := protov2.Unmarshal(c.wire.b, req); err != nil {
+			return s.undecodable(ctx, err)
+		}
+		return s.check(ctx, req, new(check))
+	}
+	if err := c.lean.request(&c.req); err != nil {
+		return s.refuse(ctx, err)
+	}
+	c.req.Scratch = &c.scratch
+	d := s.authorizer.Authorize(ctx, &c.req)
+	if !d.Allowed() {
+		return deny(&d)
+	}
+	if e := c.encoded.encode(&d); e != nil {
+		return e
+	}
+	return Render(&d)
+}
+
+// refuse answers a request that could not be read.
+func (s *Server) refuse(ctx context.Context, err error) *authv3.CheckResponse {
+	d := s.authorizer.Refuse(ctx, Transport, authz.ReasonBadRequest, err.Error(), "")
+	return Render(&d)
+}
+
+// recoverWire is recoverAnswer for checkWire: a panic in reading the request, too, is a 500.
+func (s *Server) recoverWire(ctx context.Context, resp *any) {
+	if p := recover(); p != nil {
+		d := s.authorizer.Panicked(ctx, Transport)
+		*resp = Render(&d)
+	}
+}
+
+// recoverAnswer, deferred, answers a panic in reading the request or rendering the answer
+// (Authorize recovers its own).
+func (s *Server) recoverAnswer(ctx context.Context, resp **authv3.CheckResponse) {
+	if p := recover(); p != nil {
+		d := s.authorizer.Panicked(ctx, Transport)
+		*resp = Render(&d)
+	}
 }
 
 // check is the memory one Check needs, allocated at once: the request as authz reads it, the
@@ -56,6 +103,16 @@ type check struct {
 	answer   answer
 	in       authv3.CheckRequest
 	envelope checkEnvelope
+}
+
+// wireCheck is check for a CheckRequest the lean decoder reads: the wire bytes (the one other
+// allocation of a cache hit), what the decoder read of them, and the answer, encoded.
+type wireCheck struct {
+	req     authz.Request
+	scratch authz.Scratch
+	wire    checkWire
+	lean    leanRequest
+	encoded encodedAnswer
 }
 
 // DefaultMaxRequestBytes is the largest CheckRequest accepted, gRPC's usual limit chosen on
@@ -98,31 +155,55 @@ type checkEnvelope struct {
 	err error
 }
 
+// checkWire carries a CheckRequest's wire bytes through the codec, copied out of gRPC's
+// buffers (which gRPC reuses once the codec returns) into memory of the check's own.
+type checkWire struct{ b []byte }
+
 // checkCodec is the proto codec, except that a CheckRequest that fails to decode is handed
-// over with its error instead of failing the call.
+// over with its error instead of failing the call, and that the Check method's lean path
+// (checkWire) receives the bytes undecoded.
 type checkCodec struct{ encoding.CodecV2 }
 
+// Marshal sends an encodedAnswer's bytes as they are, and marshals anything else as the proto
+// codec does.
+func (c checkCodec) Marshal(v any) (mem.BufferSlice, error) {
+	if e, ok := v.(*encodedAnswer); ok {
+		return e.buffers(), nil
+	}
+	return c.CodecV2.Marshal(v)
+}
+
 func (c checkCodec) Unmarshal(data mem.BufferSlice, v any) error {
-	if env, ok := v.(*checkEnvelope); ok {
+	switch env := v.(type) {
+	case *checkWire:
+		env.b = data.Materialize()
+		return nil
+	case *checkEnvelope:
 		env.err = c.CodecV2.Unmarshal(data, env.req)
 		return nil
 	}
 	return c.CodecV2.Unmarshal(data, v)
 }
 
+// checkHandler serves Check. Without an interceptor (betterauthz installs none) the request is
+// read by the lean decoder; an interceptor is handed the decoded CheckRequest it expects.
 func checkHandler(srv any, ctx context.Context, dec func(any) error, interceptor grpc.UnaryServerInterceptor) (any, error) {
 	s := srv.(*Server)
+	if interceptor == nil {
+		c := new(wireCheck) // all the check needs but the wire bytes
+		if err := dec(&c.wire); err != nil {
+			return nil, err // the stream failed: gRPC has already answered
+		}
+		return s.checkWire(ctx, c), nil
+	}
 	c := new(check) // the CheckRequest decoded into it, and all its check needs
 	env := &c.envelope
 	env.req = &c.in
 	if err := dec(env); err != nil {
-		return nil, err // the stream failed: gRPC has already answered
+		return nil, err
 	}
 	if env.err != nil {
 		return s.undecodable(ctx, env.err), nil
-	}
-	if interceptor == nil {
-		return s.check(ctx, env.req, c), nil
 	}
 	info := &grpc.UnaryServerInfo{Server: srv, FullMethod: authv3.Authorization_Check_FullMethodName}
 	return interceptor(ctx, env.req, info, func(ctx context.Context, req any) (any, error) {

@@ -19,21 +19,34 @@ import (
 //
 // Denied: the status, body, WWW-Authenticate and Retry-After of the gRPC answer's HTTP side.
 func render(w http.ResponseWriter, d *authz.Decision) {
+	new(call).render(w, d)
+}
+
+// render is render with the header values in c's memory.
+func (c *call) render(w http.ResponseWriter, d *authz.Decision) {
 	h := w.Header()
-	h.Set("Cache-Control", "no-store")
-	if d.Allowed() {
-		for _, s := range d.Set {
-			h[http.CanonicalHeaderKey(s.Name)] = []string{s.Value}
-		}
-		for _, name := range d.Remove {
-			h[http.CanonicalHeaderKey(name)] = []string{""}
-		}
-		for _, rh := range d.ResponseHeaders {
-			h.Add(rh.Name, rh.Value) // Set-Cookie, for the proxy to hand to the browser
-		}
-		w.WriteHeader(http.StatusOK)
+	if !d.Allowed() {
+		h.Set("Cache-Control", "no-store")
+		deny(w, d)
 		return
 	}
+	v := &c.values
+	h["Cache-Control"] = v.one("no-store")
+	for _, s := range d.Set {
+		h[canonicalKey(s.Name)] = v.one(s.Value)
+	}
+	for _, name := range d.Remove {
+		h[canonicalKey(name)] = v.one("")
+	}
+	for _, rh := range d.ResponseHeaders {
+		h.Add(rh.Name, rh.Value) // Set-Cookie, for the proxy to hand to the browser
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// deny answers a denial.
+func deny(w http.ResponseWriter, d *authz.Decision) {
+	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	if c := d.Challenge(); c != "" {
 		h.Set("Www-Authenticate", c)
@@ -46,4 +59,23 @@ func render(w http.ResponseWriter, d *authz.Decision) {
 	}
 	w.WriteHeader(d.HTTPStatus())
 	_, _ = w.Write([]byte(d.Body()))
+}
+
+// headerValues holds the one-value slices an allowed answer's headers are, as many as Better
+// Auth's identity headers and their removals need.
+type headerValues struct {
+	array [12]string
+	used  int
+}
+
+// one is []string{value}, in v's memory while it lasts. Its capacity is 1, so that appending
+// to it (http.Header.Add) copies it rather than writing over the next header's value.
+func (v *headerValues) one(value string) []string {
+	if v.used == len(v.array) {
+		return []string{value}
+	}
+	i := v.used
+	v.used++
+	v.array[i] = value
+	return v.array[i : i+1 : i+1]
 }
