@@ -273,6 +273,19 @@ func (k *KeySet) LastSuccess() time.Time {
 // the call, shared with every other caller waiting at the time; a kid still unknown after it
 // is remembered for NegativeTTL so repeats answer at once.
 func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
+	return k.keyRead(ctx, kid, true)
+}
+
+// KeyReadFresh is KeyRead for the relay: a kid the set lacks always waits for a fetch that
+// starts after the call, even one found absent a moment ago. A sidecar's refresh names one kid
+// of those it waits for; answered from the negative cache, the others — a genuine new key among
+// them — would be taken as absent. Fetches stay coalesced and rate-limited: a flood of such
+// requests costs at most one fetch per MinFetchGap, as a flood of random kids does anyway.
+func (k *KeySet) KeyReadFresh(ctx context.Context, kid string) (jwkset.JWK, error) {
+	return k.keyRead(ctx, kid, false)
+}
+
+func (k *KeySet) keyRead(ctx context.Context, kid string, negativeCache bool) (jwkset.JWK, error) {
 	if k.Stale() {
 		return jwkset.JWK{}, ErrKeysStale
 	}
@@ -286,7 +299,7 @@ func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 		// too would turn every request into a hit on a Better Auth that is down.
 		return jwkset.JWK{}, ErrNotReady
 	}
-	if k.fetcher == nil || k.isNegative(kid) {
+	if k.fetcher == nil || negativeCache && k.isNegative(kid) {
 		return jwkset.JWK{}, fmt.Errorf("%w %q", ErrUnknownKey, kid)
 	}
 	// Join a fetch already running, if any: it was most likely started by the first token with

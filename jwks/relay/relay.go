@@ -3,9 +3,11 @@
 // then does not grow with the number of pods.
 //
 // A sidecar that meets a kid it lacks asks with ?kid=<kid>; when the set lacks it too, the
-// answer waits for the key set's own refresh — the one a check with that kid would cause:
-// coalesced with every other caller's, at most one per MinFetchGap, and a kid a fresh fetch did
-// not bring is remembered absent for a while. A flood of random kids therefore costs Better
+// answer waits for the key set's own refresh — the one a check with that kid would cause,
+// coalesced with every other caller's, at most one per MinFetchGap — that starts after the
+// request. The relay does not answer from the negative cache: a sidecar's fetch names one of
+// the kids it waits for, and a genuine new key waiting beside a bogus kid the central had just
+// found absent would otherwise be taken as absent too. A flood of kids therefore costs Better
 // Auth at most one fetch per MinFetchGap, however many sidecars relay it.
 package relay
 
@@ -71,7 +73,7 @@ func Serve(w http.ResponseWriter, r *http.Request, ks *keyset.KeySet, o Options)
 			wait = DefaultWait
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
-		_, err := ks.KeyRead(ctx, kid)
+		_, err := ks.KeyReadFresh(ctx, kid)
 		cancel()
 		switch {
 		case err == nil, errors.Is(err, keyset.ErrUnknownKey):
