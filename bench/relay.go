@@ -97,9 +97,8 @@ type sidecar struct {
 func rotation(n int, throughRelay bool) (relayRow, error) {
 	row := relayRow{sidecars: n, mode: "direct"}
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer wg.Wait() // after cancel: every key set has stopped
 	defer cancel()
 	run := func(ks *jwks.KeySet) { wg.Go(func() { _ = ks.Run(ctx) }) }
 
@@ -131,15 +130,43 @@ func rotation(n int, throughRelay bool) (relayRow, error) {
 			return row, errors.New("the central key set did not load")
 		}
 	}
+	sidecars, err := startSidecars(n, url, client, run)
+	if err != nil {
+		return row, err
+	}
+	oldToken := signToken("old", oldKey)
+	for i, s := range sidecars {
+		if _, err := s.verifier.Verify(ctx, oldToken); err != nil {
+			return row, fmt.Errorf("sidecar %d refused a token of the key in force: %w", i, err)
+		}
+	}
+	row.startFetches = up.fetches.Load()
+	time.Sleep(1100 * time.Millisecond) // past every MinFetchGap: a rotation meets rested key sets
+
+	before, relayedBefore := up.fetches.Load(), relayed.Load()
+	up.serve(map[string]ed25519.PublicKey{"old": oldPub, "new": newPub})
+	start := time.Now()
+	row.failedChecks = verifyAll(ctx, sidecars, signToken("new", newKey))
+	row.took = time.Since(start)
+	row.rotateFetches = up.fetches.Load() - before
+	row.relayRequests = relayed.Load() - relayedBefore
+	if row.took >= 30*time.Second {
+		return row, fmt.Errorf("%d sidecars %s: not every sidecar verified the new key within 30s", n, row.mode)
+	}
+	return row, nil
+}
+
+// startSidecars starts n sidecars whose key sets fetch url, and waits until all have loaded.
+func startSidecars(n int, url string, client *http.Client, run func(*jwks.KeySet)) ([]sidecar, error) {
 	sidecars := make([]sidecar, n)
 	for i := range sidecars {
 		ks, err := jwks.NewKeySet(jwks.KeySetOptions{URL: url, RefreshInterval: time.Hour, Client: client})
 		if err != nil {
-			return row, err
+			return nil, err
 		}
 		v, err := jwks.NewVerifier(jwks.VerifierOptions{Keys: ks, Issuer: relayIssuer, Audiences: []string{relayIssuer}})
 		if err != nil {
-			return row, err
+			return nil, err
 		}
 		sidecars[i] = sidecar{keys: ks, verifier: v}
 		run(ks)
@@ -153,29 +180,23 @@ func rotation(n int, throughRelay bool) (relayRow, error) {
 		return true
 	}
 	if err := waitUntil(60*time.Second, loaded); err != nil {
-		return row, fmt.Errorf("%d sidecars: not all loaded", n)
+		return nil, fmt.Errorf("%d sidecars: not all loaded", n)
 	}
-	oldToken := signToken("old", oldKey)
-	for i, s := range sidecars {
-		if _, err := s.verifier.Verify(ctx, oldToken); err != nil {
-			return row, fmt.Errorf("sidecar %d refused a token of the key in force: %w", i, err)
-		}
-	}
-	row.startFetches = up.fetches.Load()
-	time.Sleep(1100 * time.Millisecond) // past every MinFetchGap: a rotation meets rested key sets
+	return sidecars, nil
+}
 
-	before, relayedBefore := up.fetches.Load(), relayed.Load()
-	up.serve(map[string]ed25519.PublicKey{"old": oldPub, "new": newPub})
-	newToken := signToken("new", newKey)
+// verifyAll has every sidecar check token at once, each check bounded as Envoy bounds it and
+// retried until it verifies (for 30 s at most), and returns how many checks failed meanwhile.
+func verifyAll(ctx context.Context, sidecars []sidecar, token string) int64 {
 	start := time.Now()
 	var failed atomic.Int64
 	var check sync.WaitGroup
 	for _, s := range sidecars {
 		check.Go(func() {
 			for ctx.Err() == nil && time.Since(start) < 30*time.Second {
-				cctx, ccancel := context.WithTimeout(ctx, checkTimeout)
-				_, err := s.verifier.Verify(cctx, newToken)
-				ccancel()
+				cctx, cancel := context.WithTimeout(ctx, checkTimeout)
+				_, err := s.verifier.Verify(cctx, token)
+				cancel()
 				if err == nil {
 					return
 				}
@@ -185,14 +206,7 @@ func rotation(n int, throughRelay bool) (relayRow, error) {
 		})
 	}
 	check.Wait()
-	row.took = time.Since(start)
-	row.rotateFetches = up.fetches.Load() - before
-	row.relayRequests = relayed.Load() - relayedBefore
-	row.failedChecks = failed.Load()
-	if row.took >= 30*time.Second {
-		return row, fmt.Errorf("%d sidecars %s: not every sidecar verified the new key within 30s", n, row.mode)
-	}
-	return row, nil
+	return failed.Load()
 }
 
 func waitUntil(within time.Duration, ok func() bool) error {
