@@ -21,7 +21,7 @@ func TestBenchRuns(t *testing.T) {
 		t.Fatalf("build: %v\n%s", err, out)
 	}
 	report := filepath.Join(dir, "benchmarks.md")
-	cmd := exec.Command(self, "-duration", "300ms", "-users", "20", "-cached", "100", "-sessions", "3", "-out", report, "-betterauthz", bin)
+	cmd := exec.Command(self, "-duration", "300ms", "-users", "20", "-cached", "100", "-sessions", "3", "-sidecars", "10", "-out", report, "-betterauthz", bin)
 	cmd.Dir = ".."
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("bench: %v\n%s", err, out)
@@ -39,7 +39,8 @@ func TestBenchRuns(t *testing.T) {
 		"| 7 warm over a Unix socket | betterauthz (Unix socket) |", "warm over a Unix socket against TCP loopback",
 		"| 8 session cookie (cache hits) | betterauthz |", "| 8 session tokens (3 sessions, lookups cached) | betterauthz |",
 		"| 8 session cookie (cache off: each verified) | betterauthz (cache off) |",
-		"| 9 warm, tracing on (every check a span, OTLP/gRPC) | betterauthz (tracing on) |", "warm with every check traced against tracing off"} {
+		"| 9 warm, tracing on (every check a span, OTLP/gRPC) | betterauthz (tracing on) |", "warm with every check traced against tracing off",
+		"## JWKS relay: sidecars through a key rotation", "| 10 | direct | 10 | 10 | — |", "| 10 | through the relay | 1 | 1 | 10 |"} {
 		if !strings.Contains(string(b), want) {
 			t.Errorf("report lacks %q:\n%s", want, b)
 		}

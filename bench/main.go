@@ -36,6 +36,13 @@ func main() {
 		}
 		return
 	}
+	if len(os.Args) > 1 && os.Args[1] == "relay" {
+		if err := relayOnly(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		return
+	}
 	if len(os.Args) > 1 && os.Args[1] == "load" {
 		if err := loadOnly(os.Args[2:]); err != nil {
 			fmt.Fprintln(os.Stderr, err)
@@ -60,6 +67,7 @@ type options struct {
 	bin         string
 	self        string
 	pin         bool
+	sidecars    []int // the relay scenario's counts of sidecars
 }
 
 func run(args []string) error {
@@ -73,8 +81,13 @@ func run(args []string) error {
 	fs.IntVar(&o.sessions, "sessions", 50, "browser sessions (signed in over Better Auth's HTTP API) in the session runs")
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "report file (empty: stdout only)")
 	fs.StringVar(&o.bin, "betterauthz", "bin/betterauthz-static", "betterauthz binary (make build-static)")
+	sidecars := fs.String("sidecars", "10,100,1000", "counts of simulated sidecars in the JWKS relay scenario (empty: skip it)")
 	fs.BoolVar(&o.pin, "pin", runtime.NumCPU() >= 2, "run the servers on the last CPU and the load generator on the others (taskset), so they do not preempt each other")
 	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var err error
+	if o.sidecars, err = parseCounts(*sidecars); err != nil {
 		return err
 	}
 	self, err := os.Executable()
@@ -105,6 +118,9 @@ func run(args []string) error {
 
 	b := &bench{o: o, ba: ba, tk: tk}
 	if err := b.runAll(); err != nil {
+		return err
+	}
+	if b.relayRows, err = relayScenario(o.sidecars); err != nil {
 		return err
 	}
 	report := b.report()

@@ -40,6 +40,7 @@ type bench struct {
 	idleRSS      int64 // betterauthz with a file config, keys loaded, before any check
 	idleAnon     int64
 	binaryBytes  int64
+	relayRows    []relayRow // the JWKS relay scenario (relay.go)
 }
 
 func httpOK(url string) bool {
@@ -335,7 +336,10 @@ func (b *bench) report() string {
 	fmt.Fprintf(&s, "- **Memory.** RSS counts the pages of the executable that have been touched (the Kubernetes client and API types, the Envoy protos) — clean, file-backed pages the kernel can drop — as well as the heap; the anonymous part is the memory betterauthz actually allocated. Each cached token keeps its verified claims compact — their JSON and an index, about 0.8 KiB of heap per entry for Better Auth's default payload (`BenchmarkCacheEntryBytes` in ./jwks) — and the Go heap keeps room for garbage on top (GOGC=100).\n")
 	fmt.Fprintf(&s, "- **Browser sessions.** A session-cache cookie is a JWT verified with the same keys and cached like a token, so its rows match the token rows: a cache hit (8 cookie, cache hits) costs what a Bearer hit costs, and with the cache off each cookie costs one EdDSA verification (compare 3 cold EdDSA). A session token resolved through get-session costs one call to Better Auth per session and `lookupTTL`; the lookups-cached row shows the price of a session afterwards, which is a SHA-256 and a map lookup.\n")
 	fmt.Fprintf(&s, "\nMicro-benchmarks (`go test -run ^$ -bench . -benchmem ./jwks ./authz ./authz/extauthz ./internal/server`) cover the cache hit, the cache miss per algorithm, a cold verification interleaved with golang-jwt + keyfunc per algorithm (`BenchmarkCold`: time and allocations of each), the heap per cached token, the Check path (a cached check allocates only its answer) and matching against 1,000 rules.\n\n")
-	fmt.Fprintf(&s, "## Rerun\n\n```sh\nmake bench                      # writes this file\ngo run ./bench -duration 10s    # longer runs (after make build-static)\n```\n")
+	if len(b.relayRows) > 0 {
+		s.WriteString(strings.TrimPrefix(relayReport(b.relayRows), "\n") + "\n")
+	}
+	fmt.Fprintf(&s, "## Rerun\n\n```sh\nmake bench                      # writes this file\ngo run ./bench -duration 10s    # longer runs (after make build-static)\ngo run ./bench relay -sidecars 10,100   # the JWKS relay scenario alone, printed\n```\n")
 	log("ratios: warm/floor %.2f, cold(EdDSA)/golang-jwt+keyfunc %.2f", warm, cold)
 	return s.String()
 }

@@ -147,7 +147,7 @@ func (a *app) listen() error {
 	}
 	extauthz.NewServer(a.authorizer).Register(a.grpcServer)
 	healthpb.RegisterHealthServer(a.grpcServer, a.ready.grpc)
-	ops := opsHandler(a.registry, a.ready, routesHandler(a.inForce, a.kube.invalid), a.o.Pprof)
+	ops := opsHandler(a.registry, a.ready, routesHandler(a.inForce, a.kube.invalid), jwksRelay(a.inForce), a.o.Pprof)
 	a.httpServer = &http.Server{Handler: ops, ReadHeaderTimeout: 5 * time.Second}
 	if a.o.CheckHTTPAddr != "" {
 		if a.checkListener, err = net.Listen("tcp", a.o.CheckHTTPAddr); err != nil {

@@ -11,9 +11,9 @@ import (
 	"github.com/betterauthz/betterauthz/internal/metrics"
 )
 
-// opsHandler serves the ops port: health, readiness, metrics, the route table, and (with
-// --pprof) Go profiles.
-func opsHandler(reg *prometheus.Registry, ready *readiness, routes http.Handler, withPprof bool) *http.ServeMux {
+// opsHandler serves the ops port: health, readiness, metrics, the route table, the signing keys
+// for sidecars, and (with --pprof) Go profiles.
+func opsHandler(reg *prometheus.Registry, ready *readiness, routes, keys http.Handler, withPprof bool) *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
@@ -27,6 +27,8 @@ func opsHandler(reg *prometheus.Registry, ready *readiness, routes http.Handler,
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
 	mux.Handle("GET /debug/routes", routes)
+	mux.Handle("GET /jwks", keys)
+	mux.Handle("GET /jwks/{issuer}", keys)
 	if withPprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -84,7 +85,8 @@ func FetchSet(ctx context.Context, url string, o FetchOptions) (keys []jwkset.JW
 	f := newFetcher(url, o.CAFile, ko.Client, ko.MaxResponseBytes)
 	ctx, cancel := context.WithTimeout(ctx, ko.FetchTimeout)
 	defer cancel()
-	return f.download(ctx)
+	got, problems, err := f.download(ctx, "", "")
+	return got.keys, problems, err
 }
 
 // FetchFailure names the kind of a fetch error for metrics and logs: "status", "redirect",
@@ -163,39 +165,74 @@ func (f *fetcher) httpClient() (*http.Client, error) {
 	return f.client, nil
 }
 
-// download fetches and parses the JWKS. problems lists keys that were skipped.
-func (f *fetcher) download(ctx context.Context) ([]jwkset.JWK, []error, error) {
+// MaxKidHint is the longest kid a fetch names as ?kid= (a betterauthz relay refuses longer
+// ones); a longer kid is fetched for without it.
+const MaxKidHint = 256
+
+// maxETagBytes bounds the ETag kept from an answer; a longer one is not kept.
+const maxETagBytes = 256
+
+// downloaded is one fetch's answer: keys and their ETag, or notModified (a 304 to etag).
+type downloaded struct {
+	keys        []jwkset.JWK
+	etag        string
+	notModified bool
+}
+
+// download fetches and parses the JWKS. problems lists keys that were skipped. kid, when not
+// "", is the kid a caller waits for, sent as ?kid=; etag, when not "", is sent as
+// If-None-Match, and a 304 then means the keys held are current.
+func (f *fetcher) download(ctx context.Context, kid, etag string) (downloaded, []error, error) {
+	var got downloaded
 	client, err := f.httpClient()
 	if err != nil {
-		return nil, nil, err
+		return got, nil, err
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, f.url, nil)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%w: build request: %w", ErrFetchUnreachable, err)
+		return got, nil, fmt.Errorf("%w: build request: %w", ErrFetchUnreachable, err)
+	}
+	if kid != "" && len(kid) <= MaxKidHint {
+		q := req.URL.Query()
+		q.Set("kid", kid)
+		req.URL.RawQuery = q.Encode()
 	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "betterauthz")
+	if etag != "" {
+		req.Header.Set("If-None-Match", etag)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, nil, fmt.Errorf("GET %s: %w: %w", f.url, ErrFetchUnreachable, err)
+		return got, nil, fmt.Errorf("GET %s: %w: %w", f.url, ErrFetchUnreachable, err)
 	}
 	defer resp.Body.Close()
+	if resp.StatusCode == http.StatusNotModified && etag != "" {
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		got.notModified = true
+		return got, nil, nil
+	}
 	if resp.StatusCode != http.StatusOK {
 		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-		return nil, nil, &StatusError{URL: f.url, StatusCode: resp.StatusCode, Location: resp.Header.Get("Location")}
+		return got, nil, &StatusError{URL: f.url, StatusCode: resp.StatusCode, Location: resp.Header.Get("Location")}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, f.maxBytes+1))
 	if err != nil {
-		return nil, nil, fmt.Errorf("GET %s: read body: %w: %w", f.url, ErrFetchUnreachable, err)
+		return got, nil, fmt.Errorf("GET %s: read body: %w: %w", f.url, ErrFetchUnreachable, err)
 	}
 	if int64(len(body)) > f.maxBytes {
-		return nil, nil, fmt.Errorf("GET %s: larger than %d bytes: %w", f.url, f.maxBytes, ErrFetchTooLarge)
+		return got, nil, fmt.Errorf("GET %s: larger than %d bytes: %w", f.url, f.maxBytes, ErrFetchTooLarge)
 	}
 	keys, problems, err := ParseSet(body)
 	if err != nil {
-		return nil, problems, fmt.Errorf("GET %s: %w: %w", f.url, ErrFetchInvalid, err)
+		return got, problems, fmt.Errorf("GET %s: %w: %w", f.url, ErrFetchInvalid, err)
 	}
-	return keys, problems, nil
+	got.keys = keys
+	// Only a strong ETag names these exact bytes; a weak one is not sent back.
+	if e := resp.Header.Get("ETag"); len(e) <= maxETagBytes && strings.HasPrefix(e, `"`) {
+		got.etag = e
+	}
+	return got, problems, nil
 }
 
 // ParseSet parses a JWKS document. A key that cannot be used (unsupported type, bad

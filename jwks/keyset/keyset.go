@@ -163,6 +163,7 @@ type KeySet struct {
 	attempted   atomic.Bool // a first fetch has ended, well or not
 	keyCount    atomic.Int64
 	current     atomic.Pointer[map[string]verificationKey] // the keys of the current set, by kid
+	published   atomic.Pointer[Published]                  // the current set as the relay serves it
 	lastSuccess atomic.Int64                               // unix nanoseconds
 	staleNoted  atomic.Bool                                // staleness has been logged
 
@@ -173,6 +174,10 @@ type KeySet struct {
 	lastStart time.Time
 	negative  map[string]time.Time // kid -> answered "unknown" until
 	kids      []string             // sorted kids of the current set, to log changes
+
+	// etag is the upstream's ETag of the keys in force ("" when it sent none), sent back as
+	// If-None-Match. Only the running fetch touches it, and fetches run one at a time.
+	etag string
 }
 
 // New returns a KeySet that has loaded nothing yet; Run loads and refreshes it.
@@ -268,6 +273,19 @@ func (k *KeySet) LastSuccess() time.Time {
 // the call, shared with every other caller waiting at the time; a kid still unknown after it
 // is remembered for NegativeTTL so repeats answer at once.
 func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
+	return k.keyRead(ctx, kid, true)
+}
+
+// KeyReadFresh is KeyRead for the relay: a kid the set lacks always waits for a fetch that
+// starts after the call, even one found absent a moment ago. A sidecar's refresh names one kid
+// of those it waits for; answered from the negative cache, the others — a genuine new key among
+// them — would be taken as absent. Fetches stay coalesced and rate-limited: a flood of such
+// requests costs at most one fetch per MinFetchGap, as a flood of random kids does anyway.
+func (k *KeySet) KeyReadFresh(ctx context.Context, kid string) (jwkset.JWK, error) {
+	return k.keyRead(ctx, kid, false)
+}
+
+func (k *KeySet) keyRead(ctx context.Context, kid string, negativeCache bool) (jwkset.JWK, error) {
 	if k.Stale() {
 		return jwkset.JWK{}, ErrKeysStale
 	}
@@ -281,7 +299,7 @@ func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 		// too would turn every request into a hit on a Better Auth that is down.
 		return jwkset.JWK{}, ErrNotReady
 	}
-	if k.fetcher == nil || k.isNegative(kid) {
+	if k.fetcher == nil || negativeCache && k.isNegative(kid) {
 		return jwkset.JWK{}, fmt.Errorf("%w %q", ErrUnknownKey, kid)
 	}
 	// Join a fetch already running, if any: it was most likely started by the first token with
@@ -289,14 +307,14 @@ func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 	arrived := time.Now()
 	ctx, cancel := WaitContext(ctx)
 	defer cancel()
-	c := k.join("unknown_kid", seen)
+	c := k.join("unknown_kid", kid, seen)
 	for c == nil {
 		// A fetch ended between the read above and join: it may have brought the kid.
 		seen = k.fetchesFinished()
 		if jwk, err = k.keys.KeyRead(ctx, kid); err == nil {
 			return jwk, nil
 		}
-		c = k.join("unknown_kid", seen)
+		c = k.join("unknown_kid", kid, seen)
 	}
 	for {
 		select {
@@ -310,7 +328,7 @@ func (k *KeySet) KeyRead(ctx context.Context, kid string) (jwkset.JWK, error) {
 		if c.err != nil || !c.started.Before(arrived) {
 			break
 		}
-		c = k.schedule("unknown_kid")
+		c = k.schedule("unknown_kid", kid)
 	}
 	if c.err != nil {
 		// Better Auth could not be asked: the kid may well be a new, genuine one. Say "try

@@ -19,6 +19,9 @@ import (
 // written before done is closed and read only after.
 type fetchCall struct {
 	trigger string
+	// kid is a kid a caller waits for (written under mu until the fetch starts): the fetch
+	// names it to the JWKS as ?kid=, which a betterauthz relay reads as "refresh first".
+	kid     string
 	done    chan struct{}
 	started time.Time
 	err     error
@@ -38,7 +41,7 @@ func (k *KeySet) Run(ctx context.Context) error {
 	backoff := k.opts.InitialBackoff
 	trigger := "initial"
 	for {
-		c := k.schedule(trigger)
+		c := k.schedule(trigger, "")
 		select {
 		case <-c.done:
 		case <-k.ctx.Done():
@@ -76,7 +79,7 @@ func (k *KeySet) Run(ctx context.Context) error {
 // the caller's miss (seen, from fetchesFinished before it read the keys): then nil, and the
 // caller reads the keys again instead of starting a fetch the one that ended may have made
 // needless.
-func (k *KeySet) join(trigger string, seen uint64) *fetchCall {
+func (k *KeySet) join(trigger, kid string, seen uint64) *fetchCall {
 	k.mu.Lock()
 	defer k.mu.Unlock()
 	if k.finished != seen {
@@ -85,7 +88,7 @@ func (k *KeySet) join(trigger string, seen uint64) *fetchCall {
 	if k.inflight != nil {
 		return k.inflight
 	}
-	return k.scheduleLocked(trigger)
+	return k.scheduleLocked(trigger, kid)
 }
 
 // fetchesFinished counts the fetches that have ended, their keys installed.
@@ -97,17 +100,21 @@ func (k *KeySet) fetchesFinished() uint64 {
 
 // schedule returns a fetch that has not started yet, creating one if none is pending. Callers
 // that arrive while a fetch runs share the next one, so any number of them cost one fetch.
-func (k *KeySet) schedule(trigger string) *fetchCall {
+// kid, when not "", is a kid the caller waits for: the pending fetch names it if it names none.
+func (k *KeySet) schedule(trigger, kid string) *fetchCall {
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	return k.scheduleLocked(trigger)
+	return k.scheduleLocked(trigger, kid)
 }
 
-func (k *KeySet) scheduleLocked(trigger string) *fetchCall {
+func (k *KeySet) scheduleLocked(trigger, kid string) *fetchCall {
 	if k.pending != nil {
+		if k.pending.kid == "" {
+			k.pending.kid = kid
+		}
 		return k.pending
 	}
-	c := &fetchCall{trigger: trigger, done: make(chan struct{})}
+	c := &fetchCall{trigger: trigger, kid: kid, done: make(chan struct{})}
 	k.pending = c
 	go k.launch(c)
 	return c
@@ -115,6 +122,7 @@ func (k *KeySet) scheduleLocked(trigger string) *fetchCall {
 
 // launch waits until no fetch runs and MinFetchGap has passed since the last start, then runs c.
 func (k *KeySet) launch(c *fetchCall) {
+	var kid string
 	for {
 		k.mu.Lock()
 		prev := k.inflight
@@ -122,6 +130,7 @@ func (k *KeySet) launch(c *fetchCall) {
 		if prev == nil && wait <= 0 {
 			c.started = time.Now()
 			k.pending, k.inflight, k.lastStart = nil, c, c.started
+			kid = c.kid
 			k.mu.Unlock()
 			break
 		}
@@ -152,7 +161,7 @@ func (k *KeySet) launch(c *fetchCall) {
 	}
 
 	ctx, cancel := context.WithTimeout(k.ctx, k.opts.FetchTimeout)
-	c.err = k.fetch(ctx, c.trigger)
+	c.err = k.fetch(ctx, c.trigger, kid)
 	cancel()
 
 	k.mu.Lock()
@@ -169,13 +178,22 @@ func timerC(t *time.Timer) <-chan time.Time {
 	return t.C
 }
 
-// fetch downloads and installs the key set. On any failure the last good keys stay.
-func (k *KeySet) fetch(ctx context.Context, trigger string) error {
+// fetch downloads and installs the key set. On any failure the last good keys stay. Once keys
+// are loaded, the request carries the upstream's last ETag: a 304 keeps the keys and counts as
+// a successful refresh (a betterauthz relay answers so; Better Auth sends no ETag).
+func (k *KeySet) fetch(ctx context.Context, trigger, kid string) error {
 	start := time.Now()
-	keys, problems, err := k.fetcher.download(ctx)
-	if err == nil {
-		err = k.keys.KeyReplaceAll(ctx, keys)
+	etag := ""
+	if k.Loaded() {
+		etag = k.etag
 	}
+	got, problems, err := k.fetcher.download(ctx, kid, etag)
+	if err == nil && !got.notModified {
+		if err = k.keys.KeyReplaceAll(ctx, got.keys); err == nil {
+			k.etag = got.etag
+		}
+	}
+	keys := got.keys
 	end := time.Now()
 	log := k.opts.Logger.With("url", k.opts.URL, "trigger", trigger)
 	if k.opts.Name != "" {
@@ -187,6 +205,9 @@ func (k *KeySet) fetch(ctx context.Context, trigger string) error {
 	if err != nil {
 		log.Warn("jwks refresh failed; keeping the last good keys", "error", err.Error(),
 			"failure", FetchFailure(err), "keys", k.Keys(), "loaded", k.Loaded())
+	} else if got.notModified {
+		k.lastSuccess.Store(end.UnixNano())
+		log.Debug("jwks not modified")
 	} else {
 		k.noteKids(log, keys, k.install(keys, end))
 	}
@@ -246,6 +267,7 @@ func (k *KeySet) install(keys []jwkset.JWK, at time.Time) (first bool) {
 		set[j.Marshal().KID] = verificationKeyOf(j)
 	}
 	k.current.Store(&set)
+	k.published.Store(publish(keys, at))
 	k.keyCount.Store(int64(len(keys)))
 	k.lastSuccess.Store(at.UnixNano())
 	return !k.loaded.Swap(true)
