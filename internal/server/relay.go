@@ -11,6 +11,7 @@ import (
 // issuer, GET /jwks/<issuer name> with any number. With several, /jwks answers 404 rather than
 // pick one: a sidecar given another issuer's keys would verify that issuer's tokens as its own.
 func jwksRelay(f *inForce) http.HandlerFunc {
+	waiting := &relay.Waiting{Max: relay.DefaultMaxWaiting}
 	return func(w http.ResponseWriter, r *http.Request) {
 		st := f.current()
 		if st.settings == nil {
@@ -36,6 +37,6 @@ func jwksRelay(f *inForce) http.HandlerFunc {
 				return
 			}
 		}
-		relay.Serve(w, r, ks, relay.Options{RefreshInterval: st.settings.JWKSRefreshInterval})
+		relay.Serve(w, r, ks, relay.Options{RefreshInterval: st.settings.JWKSRefreshInterval, Waiting: waiting})
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/betterauthz/betterauthz/jwks/keyset"
@@ -41,6 +42,38 @@ type Options struct {
 	RefreshInterval time.Duration
 	// Wait bounds a ?kid= request's wait for a refresh. Default DefaultWait.
 	Wait time.Duration
+	// Waiting, when set, bounds how many ?kid= requests wait at once (shared by every request
+	// of a server): more are answered 503 at once. A waiting request holds a connection and a
+	// goroutine for up to Wait; anyone who can reach the port could otherwise pile them up.
+	Waiting *Waiting
+}
+
+// Waiting counts the ?kid= requests that wait for a refresh, up to Max.
+type Waiting struct {
+	Max int64
+	n   atomic.Int64
+}
+
+// DefaultMaxWaiting bounds the waiting ?kid= requests: a mesh's sidecars share one wait each
+// refresh, so a thousand waiting at once is already a mesh of thousands meeting a new key in
+// the same second.
+const DefaultMaxWaiting = 1024
+
+func (w *Waiting) enter() bool {
+	if w == nil {
+		return true
+	}
+	if w.n.Add(1) > w.Max {
+		w.n.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (w *Waiting) leave() {
+	if w != nil {
+		w.n.Add(-1)
+	}
 }
 
 // Serve answers a GET of the JWKS: 200 with the keys in force and their strong ETag, 304 when
@@ -72,9 +105,14 @@ func Serve(w http.ResponseWriter, r *http.Request, ks *keyset.KeySet, o Options)
 		if wait <= 0 {
 			wait = DefaultWait
 		}
+		if !o.Waiting.enter() {
+			unavailable(w, "too many requests waiting for a refresh")
+			return
+		}
 		ctx, cancel := context.WithTimeout(r.Context(), wait)
 		_, err := ks.KeyReadFresh(ctx, kid)
 		cancel()
+		o.Waiting.leave()
 		switch {
 		case err == nil, errors.Is(err, keyset.ErrUnknownKey):
 			// The set as a fresh fetch left it: with the kid, or without it for certain.

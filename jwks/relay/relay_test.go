@@ -385,3 +385,47 @@ func TestSidecarThroughTheRelay(t *testing.T) {
 type observer func(keyset.Fetch)
 
 func (o observer) JWKSFetched(f keyset.Fetch) { o(f) }
+
+// Requests that wait for a refresh are bounded: past Waiting.Max, a ?kid= request is answered
+// 503 at once rather than held.
+func TestWaitingRequestsAreBounded(t *testing.T) {
+	up := newUpstream(t, "k1")
+	ks := start(t, keyset.Options{URL: up.URL, RefreshInterval: time.Hour, MinFetchGap: 5 * time.Second})
+	const wait = 2 * time.Second
+	srv, _ := serveRelay(t, ks, relay.Options{Wait: wait, Waiting: &relay.Waiting{Max: 2}})
+	// The first fetch just ended: the next starts only after MinFetchGap, so every request
+	// admitted waits its full Wait, and the others are answered at once.
+	var wg sync.WaitGroup
+	type answer struct {
+		code int
+		took time.Duration
+	}
+	answers := make(chan answer, 6)
+	for range 6 {
+		wg.Go(func() {
+			began := time.Now()
+			resp, _ := get(t, srv.URL+"?kid=new-"+rand.Text())
+			answers <- answer{resp.StatusCode, time.Since(began)}
+		})
+	}
+	wg.Wait()
+	close(answers)
+	var waited, refused int
+	for a := range answers {
+		if a.code != http.StatusServiceUnavailable {
+			t.Errorf("a ?kid= request while no fetch may start: %d, want 503", a.code)
+		}
+		if a.took >= wait/2 { // a wait ends a little before Wait (keyset.WaitContext)
+			waited++
+		} else {
+			refused++
+		}
+	}
+	if waited > 2 || refused < 4 {
+		t.Errorf("%d requests waited and %d were refused at once, with a bound of 2", waited, refused)
+	}
+	// Without a kid, the set is served as usual.
+	if resp, _ := get(t, srv.URL); resp.StatusCode != 200 {
+		t.Errorf("plain GET after: %d", resp.StatusCode)
+	}
+}
