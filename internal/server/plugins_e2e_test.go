@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	authv3 "github.com/envoyproxy/go-control-plane/envoy/service/auth/v3"
 
 	"github.com/betterauthz/betterauthz/internal/testenv/betterauth"
+	"github.com/betterauthz/betterauthz/internal/testenv/proxies"
 )
 
 // Better Auth's organization, admin, anonymous and api-key plugins at the edge, against the
@@ -258,4 +260,83 @@ func TestAPIKeys(t *testing.T) {
 			t.Error(`the logs lack "credential":"api_key"`)
 		}
 	})
+}
+
+// Through real nginx (the shipped config, with the organization role and the API key id copied
+// and the key header cleared, as docs/organizations.md says): the app gets the identity, never
+// the key.
+func TestPluginsThroughNginx(t *testing.T) {
+	t.Parallel()
+	s := startPlugins(t)
+	r, checkAddr := runCheckHTTP(t, pluginsConfig(s, `  - name: ready
+    paths: ["/public/**"]
+    policy: public
+`))
+	r.waitReady(t, 10*time.Second)
+	cfg, err := proxies.Example(proxies.Nginx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const anchor = "proxy_set_header X-User-Name  $betterauthz_user_name;"
+	if !strings.Contains(cfg.Main, anchor) {
+		t.Fatalf("the shipped nginx.conf changed: no %q", anchor)
+	}
+	cfg.Main = strings.Replace(cfg.Main, anchor, anchor+`
+        auth_request_set $betterauthz_org_role   $upstream_http_x_organization_role;
+        auth_request_set $betterauthz_api_key_id $upstream_http_x_api_key_id;
+        proxy_set_header X-Organization-Role $betterauthz_org_role;
+        proxy_set_header X-Api-Key-Id        $betterauthz_api_key_id;
+        proxy_set_header X-Api-Key           "";`, 1)
+	cfg.ReadyPath = "/public/ready"
+	up := proxies.NewUpstream(t)
+	p := proxies.Start(t, proxies.Nginx, cfg, proxies.Addrs{Check: checkAddr, Upstream: up.Addr})
+
+	owner := must(s.SignUp(betterauth.UserOptions{}))
+	reader := must(s.SignUp(betterauth.UserOptions{}))
+	org := must(s.CreateOrganization(owner, betterauth.Member{UserID: reader.UserID, Roles: []string{"member"}}))
+	owner = must(s.SetActiveOrganization(owner, org.ID, ""))
+	reader = must(s.SetActiveOrganization(reader, org.ID, ""))
+	key := must(s.CreateAPIKey(owner, betterauth.APIKeyOptions{RateLimitMax: 100}))
+
+	get := func(path string, h map[string]string) int {
+		t.Helper()
+		up.Reset()
+		req, _ := http.NewRequest("GET", p.URL+path, nil)
+		req.Header.Set("X-Organization-Role", "owner")
+		for k, v := range h {
+			req.Header.Set(k, v)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	if code := get("/org/settings/plan", map[string]string{"Cookie": owner.Cookie}); code != 200 {
+		t.Fatalf("owner: %d", code)
+	}
+	if got := only(t, up).Header.Get("X-Organization-Role"); got != "owner" {
+		t.Errorf("the app got role %q", got)
+	}
+	if code := get("/org/settings/plan", map[string]string{"Cookie": reader.Cookie}); code != 403 || len(up.Requests()) != 0 {
+		t.Errorf("member: %d, app got %d requests", code, len(up.Requests()))
+	}
+	if code := get("/api/tasks", map[string]string{"X-Api-Key": key.Key}); code != 200 {
+		t.Fatalf("API key: %d", code)
+	}
+	got := only(t, up)
+	if got.Header.Get("X-Api-Key-Id") != key.ID || got.Header.Get("X-Organization-Role") != "" {
+		t.Errorf("the app got %v", got.Header)
+	}
+	for name, values := range got.Header {
+		for _, v := range values {
+			if strings.Contains(v, key.Key) {
+				t.Errorf("the app got the key in %s", name)
+			}
+		}
+	}
+	if code := get("/members/home", map[string]string{"X-Api-Key": key.Key}); code != 401 || len(up.Requests()) != 0 {
+		t.Errorf("API key on a browser route: %d", code)
+	}
 }
