@@ -126,6 +126,17 @@ func TestOrganizationsAdminsAndAnonymousUsers(t *testing.T) {
 			t.Errorf("public route: %s, removes %v", reasonOf(resp), removed(resp))
 		}
 	})
+	t.Run("a JWT with the organization through definePayload", func(t *testing.T) {
+		tok := must(s.SessionClaimsToken(owner))
+		resp := r.checkAs(t, "GET", "/members/home", bearer(tok))
+		if reasonOf(resp) != "allowed" || header(resp, "x-organization-id") != org.ID || header(resp, "x-organization-role") != "" {
+			t.Errorf("%s %v", reasonOf(resp), setHeaders(resp))
+		}
+		// Its role is in no claim (organizations.roleClaim unset): orgRoles refuses it.
+		if got := reasonOf(r.checkAs(t, "GET", "/org/settings/plan", bearer(tok))); got != "insufficient_claims" {
+			t.Errorf("a JWT without a role claim on an orgRoles route: %s", got)
+		}
+	})
 	t.Run("impersonated sessions refused, or required", func(t *testing.T) {
 		imp := must(s.Impersonate(admin, member.UserID))
 		resp := r.checkAs(t, "GET", "/support/tickets", cacheCookie(imp))
