@@ -62,11 +62,12 @@ func (f *File) plugins(c *checker, s *Settings) {
 		RoleClaim:               o.RoleClaim,
 		ImpersonatedByClaim:     cmp.Or(o.ImpersonatedByClaim, "impersonatedBy"),
 	}
-	for key, v := range map[string]string{
-		"organizations.activeOrganizationClaim": o.ActiveOrganizationClaim,
-		"organizations.roleClaim":               o.RoleClaim,
-		"organizations.impersonatedByClaim":     o.ImpersonatedByClaim,
+	for _, kv := range [][2]string{
+		{"organizations.activeOrganizationClaim", o.ActiveOrganizationClaim},
+		{"organizations.roleClaim", o.RoleClaim},
+		{"organizations.impersonatedByClaim", o.ImpersonatedByClaim},
 	} {
+		key, v := kv[0], kv[1]
 		if len(v) > 256 || strings.HasPrefix(v, "@") || strings.ContainsAny(v, " \t\r\n") {
 			c.bad(key, "%q is not a claim name (a dotted path reaches a nested claim)", v)
 		}
