@@ -6,6 +6,9 @@ import (
 	"strings"
 
 	"golang.org/x/net/publicsuffix"
+
+	"github.com/betterauthz/betterauthz/jwks"
+	"github.com/betterauthz/betterauthz/session"
 )
 
 // Browsers: cookies ride along with every request a page makes, including requests another
@@ -32,6 +35,10 @@ type Browser struct {
 	TrustedOrigins []string
 	// Issuer names the issuer the sessions belong to (for rules that require one).
 	Issuer string
+	// CookieCacheVersion, when set, is Better Auth's session.cookieCache.version: a
+	// session-cache cookie of another version is not trusted (the session token is looked up
+	// instead, when lookups are on).
+	CookieCacheVersion string
 }
 
 func (b *Browser) enabled() bool { return b.CookieCache || b.Lookup }
@@ -162,4 +169,10 @@ func sameSite(a, b string) bool {
 	ra, errA := publicsuffix.EffectiveTLDPlusOne(a)
 	rb, errB := publicsuffix.EffectiveTLDPlusOne(b)
 	return errA == nil && errB == nil && ra == rb
+}
+
+// otherVersion reports whether a verified session-cache cookie is of another
+// session.cookieCache.version than CookieCacheVersion (when set).
+func (b *Browser) otherVersion(claims jwks.Claims) bool {
+	return b.CookieCacheVersion != "" && claims.StringClaim(session.CookieCacheVersionClaim) != b.CookieCacheVersion
 }

@@ -38,6 +38,11 @@ type credential struct {
 	// reason and description say why it is not valid.
 	reason      Reason
 	description string
+	// facts: what Better Auth's plugins say of a valid credential (standing.go).
+	facts facts
+	// sessionCookie and sessionToken: the session token cookie that came with a session
+	// credential, to ask Better Auth about the session (its organization role). Never logged.
+	sessionCookie, sessionToken string
 }
 
 // Where a decision's credential came from, as Decision.Credential names it.
@@ -45,6 +50,7 @@ const (
 	CredentialBearer        = "bearer"         // the Authorization header
 	CredentialSessionCookie = "session_cookie" // the session-cache cookie JWT
 	CredentialSessionToken  = "session_token"  // the session token cookie, through get-session
+	CredentialAPIKey        = "api_key"        // an API key header, through get-session
 )
 
 // verified makes the credential valid with claims (none: no claims, no credential).
@@ -74,8 +80,9 @@ func (c *credential) accepted(accepts policy.Credentials) bool {
 type credentialKind func(ctx context.Context, s *Snapshot, r *Request, rq reading, accepts policy.Credentials) (c credential, found bool)
 
 // credentialKinds in the order they are tried. The Authorization header decides alone — valid
-// wins, invalid is invalid, whatever cookies come along — then Better Auth's session cookies.
-var credentialKinds = []credentialKind{bearerCredential, sessionCredential}
+// wins, invalid is invalid, whatever cookies come along — then an API key, then Better Auth's
+// session cookies.
+var credentialKinds = []credentialKind{bearerCredential, apiKeyCredential, sessionCredential}
 
 // credential finds and verifies the request's credential (none: not sent), of the kinds the
 // rules accept.
@@ -140,14 +147,23 @@ func (s *Snapshot) sessionCookies(ctx context.Context, cookies sessionCookies) c
 	b := &s.Config.Browser
 	useData, useToken := b.uses(s, cookies)
 	c := credential{sent: useData || useToken, issuer: b.Issuer, kind: policy.CredentialSession}
+	if useToken {
+		c.sessionCookie, c.sessionToken = cookies.tokenName, cookies.token
+	}
 	if useData {
 		c.source = CredentialSessionCookie
 		claims, err := s.SessionVerifier.Verify(ctx, cookies.data)
-		if err == nil {
+		if err == nil && !b.otherVersion(claims) {
 			c.verified(claims)
 			return c
 		}
-		if !errors.Is(err, jwks.ErrExpired) || !useToken {
+		if err == nil {
+			// Better Auth reads a cookie of another version past its cache: not signed out, but
+			// not to be trusted from the cookie alone.
+			if !useToken {
+				return c.fail(ReasonInvalidToken, "session cookie: of another cookieCacheVersion")
+			}
+		} else if !errors.Is(err, jwks.ErrExpired) || !useToken {
 			return c.fail(VerifyReason(err), "session cookie: "+jwks.Describe(err))
 		}
 	}

@@ -56,6 +56,10 @@ func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 	if d.Reason == "" || dryRun && dryRunnable(d.Reason) {
 		cred = s.credential(ctx, r, rq, set.accepts)
 		d.Credential = cred.source
+		if cred.valid {
+			c.readFacts(&cred)
+			s.askRole(ctx, &cred, rules)
+		}
 	}
 
 	// 4. Decide.
@@ -98,12 +102,19 @@ func (c *Config) verdict(d Decision, r *Request, rq *reading, rules []*policy.Ru
 		return d.deny(ReasonUntrustedOrigin, "a cookie-authenticated "+r.Method+" must come from a trusted origin (Origin or Referer)")
 	}
 	d.Subject = cred.subject
+	if cred.facts.banned {
+		return d.deny(ReasonBanned, "this user is banned")
+	}
 	for _, rule := range rules {
 		if want := rule.Spec.Issuer; want != "" && want != cred.issuer {
 			d.RouteLabel = rule.Label()
 			return d.deny(ReasonInsufficientClaims, "this route takes tokens of issuer "+strconv.Quote(want)+" only")
 		}
 		if description, missing := rule.MissingClaim(cred.claims); missing {
+			d.RouteLabel = rule.Label()
+			return d.deny(ReasonInsufficientClaims, description)
+		}
+		if description, unmet := rule.Unmet(cred.facts.Standing); unmet {
 			d.RouteLabel = rule.Label()
 			return d.deny(ReasonInsufficientClaims, description)
 		}

@@ -32,6 +32,7 @@ const (
 	ReasonUntrustedOrigin    Reason = "untrusted_origin"        // a cookie-authenticated unsafe request from an untrusted origin (CSRF)
 	ReasonSessionUnavailable Reason = "session_unavailable"     // Better Auth could not be asked about a session
 	ReasonNotAccepted        Reason = "credential_not_accepted" // a kind of credential the route does not take (rules' credentials)
+	ReasonBanned             Reason = "banned"                  // the user is banned (Better Auth's admin plugin)
 )
 
 // Code is a gRPC status code (google.rpc.Code), the numbers Envoy reads from a CheckResponse.
@@ -90,6 +91,7 @@ var outcomes = map[Reason]outcome{
 	ReasonUntrustedOrigin:    {CodePermissionDenied, 403, "access_denied", noChallenge, 0},
 	ReasonSessionUnavailable: {CodeUnavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
 	ReasonNotAccepted:        {CodeUnauthenticated, 401, "invalid_token", errorChallenge, 0},
+	ReasonBanned:             {CodePermissionDenied, 403, "access_denied", noChallenge, 0},
 }
 
 // Reasons lists every reason, for tables and tests.

@@ -4,6 +4,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/jwks"
 )
 
@@ -20,12 +21,16 @@ func (c *Config) writeIdentity(d Decision, r *Request, cred credential) Decision
 	set, names := r.identityBuffers()
 	if cred.valid && !cred.crossSite {
 		d.Subject = cred.subject
-		d.Set, d.Remove = c.identity(cred.claims, cred.issuer, set, names)
+		d.Set, d.Remove = c.identity(cred.claims, cred.issuer, &cred.facts, set, names)
 		d.ResponseHeaders = setCookies(cred.setCookie)
 	} else {
 		d.Subject = ""
 		d.Set, d.ResponseHeaders = nil, nil
 		d.Remove = c.identityNames(names)
+	}
+	if k := &c.APIKeys; k.Header != "" && !k.Forward {
+		// The key is a credential for Better Auth, not the upstream's to see (nor to replay).
+		d.Remove = append(d.Remove, k.Header)
 	}
 	d.Underscored = c.underscoreNames()
 	return d
@@ -71,9 +76,9 @@ const IssuerClaim = "@issuer"
 // name of the issuer it is of: each configured header whose value is usable is set, every other
 // one is removed. A header is never in both lists. They are appended to set and remove (the
 // request's scratch memory, or nil); an empty list is nil.
-func (c *Config) identity(claims jwks.Claims, issuer string, set []Header, remove []string) ([]Header, []string) {
+func (c *Config) identity(claims jwks.Claims, issuer string, f *facts, set []Header, remove []string) ([]Header, []string) {
 	for _, h := range c.IdentityHeaders {
-		if s, ok := identityValue(claims, issuer, h.Claim); ok && validHeaderValue(s) {
+		if s, ok := identityValue(claims, issuer, f, h.Claim); ok && validHeaderValue(s) {
 			set = append(set, Header{Name: h.Name, Value: s})
 			continue
 		}
@@ -82,9 +87,18 @@ func (c *Config) identity(claims jwks.Claims, issuer string, set []Header, remov
 	return nilIfEmpty(set), nilIfEmpty(remove)
 }
 
-func identityValue(claims jwks.Claims, issuer, claim string) (string, bool) {
-	if claim == IssuerClaim {
+func identityValue(claims jwks.Claims, issuer string, f *facts, claim string) (string, bool) {
+	switch claim {
+	case IssuerClaim:
 		return issuer, issuer != ""
+	case OrganizationClaim:
+		return f.Organization, f.Organization != ""
+	case OrganizationRole:
+		return f.Role, f.Role != ""
+	case ImpersonatedByClaim:
+		return f.impersonator, f.impersonator != ""
+	case APIKeyIDClaim:
+		return f.apiKeyID, f.apiKeyID != ""
 	}
 	if v, ok := claims.Claim(claim); ok {
 		return v.String()
@@ -96,7 +110,9 @@ func identityValue(claims jwks.Claims, issuer, claim string) (string, bool) {
 // would remove (for tools that explain a decision, e.g. betterauthz verify). The issuer is the
 // one the claims' iss names.
 func (c *Config) Identity(claims jwks.Claims) (set []Header, remove []string) {
-	return c.identity(claims, c.Issuers[claims.StringClaim("iss")], nil, nil)
+	cred := credential{valid: true, claims: claims, kind: policy.CredentialJWT}
+	c.readFacts(&cred)
+	return c.identity(claims, c.Issuers[claims.StringClaim("iss")], &cred.facts, nil, nil)
 }
 
 // underscoreNames is the underscore spelling of every identity header with a "-" in its name
@@ -111,6 +127,9 @@ func (c *Config) underscoreNames() []string {
 				continue
 			}
 			c.underscore = append(c.underscore, u)
+		}
+		if k := &c.APIKeys; k.Header != "" && !k.Forward && strings.Contains(k.Header, "-") {
+			c.underscore = append(c.underscore, strings.ReplaceAll(k.Header, "-", "_"))
 		}
 	})
 	return c.underscore

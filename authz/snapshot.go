@@ -21,6 +21,10 @@ type Snapshot struct {
 	SessionVerifier TokenVerifier
 	// Sessions resolves session token cookies; nil when sessions.lookup is off.
 	Sessions SessionLookup
+	// Roles asks Better Auth for organization roles; nil when sessions.lookup is off.
+	Roles MemberRoleLookup
+	// APIKeys resolves API keys; nil when apiKeys are off.
+	APIKeys APIKeyLookup
 	// Objects are the rules of the Kubernetes objects that serve requests; nil when
 	// annotation policies are off.
 	Objects *policy.ObjectIndex
@@ -53,6 +57,10 @@ type Config struct {
 	// Browser says how browser sessions are read — Better Auth's cookies, the sign-in
 	// redirect, the origins trusted with cookies; the zero value reads none.
 	Browser Browser
+	// Organizations names the JWT claims of the organization and admin plugins' fields.
+	Organizations Organizations
+	// APIKeys says how API keys are read; the zero value reads none.
+	APIKeys APIKeys
 
 	extensions policy.Extensions // parsed context_extensions, per config
 

@@ -63,7 +63,7 @@ wait_for_port() { # port what
 }
 
 echo "==> Better Auth on 127.0.0.1:${AUTH_PORT}, baseURL ${URL} (the clients reach it through nginx)"
-(cd test/betterauth && PORT=$AUTH_PORT HOST=127.0.0.1 BETTER_AUTH_URL=$URL exec node server.mjs) >"$WORK/better-auth.log" 2>&1 &
+(cd test/betterauth && PORT=$AUTH_PORT HOST=127.0.0.1 BETTER_AUTH_URL=$URL TEST_PLUGINS=1 exec node server.mjs) >"$WORK/better-auth.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:${AUTH_PORT}/api/auth/jwks" "Better Auth"
 
@@ -104,7 +104,7 @@ wait_for "${URL}/api/auth/jwks" "nginx"
 # Only BETTER_AUTH_URL: the public URL is Better Auth's baseURL, so iss and aud are its origin and
 # the JWKS is fetched from ${URL}/api/auth/jwks, through nginx.
 echo "==> betterauthz: HTTP check mode on 127.0.0.1:${CHECK_PORT}, ops http://127.0.0.1:${HTTP_PORT}"
-BETTER_AUTH_URL=$URL "$BIN" --grpc-addr "127.0.0.1:${GRPC_PORT}" --http-addr "127.0.0.1:${HTTP_PORT}" \
+BETTER_AUTH_URL=$URL "$BIN" --config examples/tasks/betterauthz.yaml --grpc-addr "127.0.0.1:${GRPC_PORT}" --http-addr "127.0.0.1:${HTTP_PORT}" \
 	--check-http-addr "127.0.0.1:${CHECK_PORT}" --log-decisions all >"$WORK/betterauthz.log" 2>&1 &
 pids+=($!)
 wait_for "http://127.0.0.1:${HTTP_PORT}/readyz" "betterauthz"

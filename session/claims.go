@@ -9,6 +9,10 @@ import (
 
 var errNoUser = errors.New("session has no user")
 
+// CookieCacheVersionClaim holds, in the claims of a session-cache cookie, the cookie's version
+// (Better Auth's session.cookieCache.version). Names starting with @ are betterauthz's own.
+const CookieCacheVersionClaim = "@cookieCacheVersion"
+
 // Claims is the view rules and identity headers read of a Better Auth session, alike for the
 // session-cache cookie and for get-session's answer: the user object's fields at top level,
 // sub (the user id), and session — the session object without its token. A session token is
@@ -36,6 +40,9 @@ func Claims(payload map[string]any) (jwks.Claims, error) {
 			}
 		}
 		c["session"] = view
+	}
+	if v, ok := payload["version"].(string); ok {
+		c[CookieCacheVersionClaim] = v
 	}
 	return jwks.ClaimsFromMap(c)
 }

@@ -29,6 +29,8 @@ var (
 	ErrUnavailable = errors.New("session lookup unavailable: Better Auth did not answer")
 	// ErrTimeout: the caller's context ended before the answer came.
 	ErrTimeout = errors.New("timed out waiting for the session lookup")
+	// ErrRateLimited: Better Auth refused an API key for its rate limit or quota (429).
+	ErrRateLimited = errors.New("API key rate-limited or over its quota")
 )
 
 // Options configure a Lookup. Every field but URL has a default.
@@ -51,6 +53,12 @@ type Options struct {
 	// that there is no session are cached apart, in an eighth of each, so that a flood of
 	// made-up tokens cannot push live sessions out.
 	MaxEntries, MaxBytes int
+	// APIKeyTTL is how long an API key's answer is trusted: a revoked key works that long,
+	// and every call spends one of the key's requests. Default 60s.
+	APIKeyTTL time.Duration
+	// MemberRoleURL is Better Auth's get-active-member-role endpoint. Default: URL with
+	// /get-session replaced by /organization/get-active-member-role.
+	MemberRoleURL string
 	// MaxResponseBytes caps get-session's answer. Default 64 KiB.
 	MaxResponseBytes int64
 	// Client calls Better Auth. Default: a client on http.DefaultTransport; redirects are
@@ -66,6 +74,7 @@ const (
 	DefaultRefusedTTL    = 5 * time.Second
 	DefaultTimeout       = 2 * time.Second
 	DefaultMaxConcurrent = 64
+	DefaultAPIKeyTTL     = 60 * time.Second
 )
 
 // Session is what a lookup found.
@@ -75,6 +84,8 @@ type Session struct {
 	// SetCookie are the session-cache cookies Better Auth set with its answer (get-session
 	// refreshes them): handed to the browser, they keep its cookie cache warm.
 	SetCookie []string
+	// Role is the member's role (MemberRole only), comma-joined; "" for none.
+	Role string
 }
 
 // Lookup resolves session tokens through get-session. It is safe for concurrent use.
@@ -108,6 +119,12 @@ func New(o Options) (*Lookup, error) {
 	}
 	if o.TTL <= 0 {
 		o.TTL = DefaultTTL
+	}
+	if o.APIKeyTTL <= 0 {
+		o.APIKeyTTL = DefaultAPIKeyTTL
+	}
+	if o.MemberRoleURL == "" {
+		o.MemberRoleURL = strings.TrimSuffix(o.URL, "/get-session") + "/organization/get-active-member-role"
 	}
 	if o.RefusedTTL <= 0 {
 		o.RefusedTTL = min(o.TTL, DefaultRefusedTTL)
@@ -152,6 +169,12 @@ func New(o Options) (*Lookup, error) {
 // Timeout, so that a caller giving up does not cancel it for the others.
 func (l *Lookup) Lookup(ctx context.Context, cookieName, token string) (*Session, error) {
 	key := sha256.Sum256([]byte(cookieName + "=" + token))
+	return l.resolve(ctx, key, l.o.TTL, func() (*Session, error) { return l.ask(cookieName, token) })
+}
+
+// resolve answers key from the caches, else joins or starts the call that asks (ask), whose
+// answer is cached for ttl.
+func (l *Lookup) resolve(ctx context.Context, key [32]byte, ttl time.Duration, ask func() (*Session, error)) (*Session, error) {
 	now := l.o.Now()
 	if s, err, ok := l.cache.get(key, now); ok {
 		return s, err
@@ -159,7 +182,7 @@ func (l *Lookup) Lookup(ctx context.Context, cookieName, token string) (*Session
 	if _, err, ok := l.refused.get(key, now); ok {
 		return nil, err
 	}
-	c := l.join(key, cookieName, token)
+	c := l.join(key, ttl, ask)
 	wctx, cancel := jwks.WaitContext(ctx)
 	defer cancel()
 	select {
@@ -172,7 +195,7 @@ func (l *Lookup) Lookup(ctx context.Context, cookieName, token string) (*Session
 }
 
 // join adds the caller to the lookup of key running now, or starts one.
-func (l *Lookup) join(key [32]byte, cookieName, token string) *call {
+func (l *Lookup) join(key [32]byte, ttl time.Duration, ask func() (*Session, error)) *call {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	c := l.calls[key]
@@ -180,7 +203,7 @@ func (l *Lookup) join(key [32]byte, cookieName, token string) *call {
 		ctx, abandon := context.WithCancel(context.Background())
 		c = &call{done: make(chan struct{}), abandon: abandon}
 		l.calls[key] = c
-		go l.run(ctx, key, c, cookieName, token)
+		go l.run(ctx, key, c, ttl, ask)
 	}
 	c.waiters++
 	return c
@@ -202,7 +225,7 @@ func (l *Lookup) leave(key [32]byte, c *call) {
 
 // run waits for a slot, asks Better Auth and caches the answer. A call abandoned before it
 // got a slot asks nothing.
-func (l *Lookup) run(ctx context.Context, key [32]byte, c *call, cookieName, token string) {
+func (l *Lookup) run(ctx context.Context, key [32]byte, c *call, ttl time.Duration, ask func() (*Session, error)) {
 	defer c.abandon()
 	select {
 	case l.slots <- struct{}{}:
@@ -222,12 +245,12 @@ func (l *Lookup) run(ctx context.Context, key [32]byte, c *call, cookieName, tok
 	c.asking = true
 	l.mu.Unlock()
 
-	s, err := l.ask(cookieName, token)
+	s, err := ask()
 	<-l.slots
 	switch {
 	case err == nil:
-		l.cache.put(key, s, nil, l.o.Now().Add(l.o.TTL))
-	case errors.Is(err, ErrNoSession):
+		l.cache.put(key, s, nil, l.o.Now().Add(ttl))
+	case errors.Is(err, ErrNoSession), errors.Is(err, ErrRateLimited):
 		l.refused.put(key, nil, err, l.o.Now().Add(l.o.RefusedTTL))
 	}
 	l.mu.Lock()

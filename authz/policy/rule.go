@@ -30,6 +30,16 @@ type RuleSpec struct {
 	// Default: jwt and session — an API key or an OAuth access token opens a route only where
 	// a rule names it.
 	Credentials []string `yaml:"credentials"`
+	// OrgRoles (authenticated only): the caller's role in its active organization (Better
+	// Auth's organization plugin) must be one of these; several roles held are comma-joined,
+	// and any one of them counts. Default: no condition.
+	OrgRoles []string `yaml:"orgRoles"`
+	// Impersonated (authenticated only): false refuses sessions an admin impersonates (admin
+	// plugin), true admits only those. Default: either.
+	Impersonated *bool `yaml:"impersonated"`
+	// Anonymous (authenticated only): false refuses anonymous users (anonymous plugin), true
+	// admits only those. Default: either.
+	Anonymous *bool `yaml:"anonymous"`
 	// DryRun: a request this rule would deny is allowed, and the denial it would have had is
 	// logged and counted. Identity headers still follow the credential alone.
 	DryRun bool `yaml:"dryRun"`
@@ -151,6 +161,7 @@ func CompileRule(spec RuleSpec, path, source string, allowHosts bool, lines Line
 			r.Accepts = accepts
 		}
 	}
+	compileStanding(spec, path, r.Action, bad)
 	if len(spec.Claims) > 0 {
 		key := JoinPath(path, "claims")
 		if r.Action != Authenticated {

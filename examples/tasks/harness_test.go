@@ -132,6 +132,7 @@ type record struct {
 	XUserID       *string `json:"x_user_id"`
 	Authorization bool    `json:"authorization"`
 	Cookie        bool    `json:"cookie"`
+	APIKey        bool    `json:"api_key"`
 }
 
 // AppRequests is every request the app has received, in order.
@@ -182,6 +183,21 @@ func (e *example) Client(t *testing.T, email string, args ...string) clientResul
 	var r clientResult
 	if jerr := json.Unmarshal(out, &r); jerr != nil {
 		t.Fatalf("client.mjs %s %v: %v (%v)\n%s%s", email, args, err, jerr, out, stderr.String())
+	}
+	return r
+}
+
+// ClientKey runs client.mjs with an API key instead of a user.
+func (e *example) ClientKey(t *testing.T, key string, args ...string) clientResult {
+	t.Helper()
+	cmd := exec.Command("node", append([]string{"examples/tasks/client.mjs", "--url", e.URL, "--api-key", key}, args...)...)
+	cmd.Dir = e.root
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	var r clientResult
+	if jerr := json.Unmarshal(out, &r); jerr != nil {
+		t.Fatalf("client.mjs --api-key %v: %v (%v)\n%s%s", args, err, jerr, out, stderr.String())
 	}
 	return r
 }

@@ -9,11 +9,17 @@ import (
 
 // TestNginxConfIsTheShippedOne: the example's nginx.conf checks requests exactly as the shipped
 // examples/proxies/nginx.conf does (which the proxy tests prove against every kind of spoofing),
-// with the same map for the port of the host nginx routes by, plus the two lines that keep the
-// credentials from the app.
+// with the same map for the port of the host nginx routes by, plus the lines that keep the
+// credentials from the app and those that copy the team board's and the API key's headers.
 func TestNginxConfIsTheShippedOne(t *testing.T) {
 	tasks, shipped := readFile(t, "nginx.conf"), readFile(t, "../proxies/nginx.conf")
-	extra := []string{`proxy_set_header Authorization "";`, `proxy_set_header Cookie "";`}
+	extra := []string{`proxy_set_header Authorization "";`, `proxy_set_header Cookie "";`, `proxy_set_header X-Api-Key "";`,
+		"auth_request_set $betterauthz_org_id $upstream_http_x_organization_id;",
+		"auth_request_set $betterauthz_org_role $upstream_http_x_organization_role;",
+		"auth_request_set $betterauthz_api_key_id $upstream_http_x_api_key_id;",
+		"proxy_set_header X-Organization-Id $betterauthz_org_id;",
+		"proxy_set_header X-Organization-Role $betterauthz_org_role;",
+		"proxy_set_header X-Api-Key-Id $betterauthz_api_key_id;"}
 	for _, loc := range []string{"map $http_host $betterauthz_port", "location /", "location = /_betterauthz", "location @betterauthz_error"} {
 		got, want := directives(t, tasks, loc), directives(t, shipped, loc)
 		if loc == "location /" {

@@ -9,7 +9,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -179,6 +181,67 @@ func TestTaskExample(t *testing.T) {
 			if !strings.Contains(string(out), want) {
 				t.Errorf("output lacks %q:\n%s", want, out)
 			}
+		}
+	})
+
+	// The team board: Better Auth's organization plugin says who is in the team and with what
+	// role; betterauthz checks it; the app only scopes by the organization it is told.
+	const carolEmail = "carol@example.org"
+	t.Run("a team board for the active organization's members", func(t *testing.T) {
+		if r := e.Client(t, annEmail, "team-create", "acme"); r.Status != 200 {
+			t.Fatalf("team-create: %d %s", r.Status, r.Body)
+		}
+		r := e.Client(t, annEmail, "team-add", "acme: launch")
+		var got struct {
+			task
+			OrgID string `json:"org_id"`
+		}
+		if err := json.Unmarshal(r.Body, &got); err != nil || r.Status != 201 || got.OrgID == "" {
+			t.Fatalf("the owner adds to the board: %d %s", r.Status, r.Body)
+		}
+		r = e.Client(t, annEmail, "team-invite", benEmail)
+		var inv struct{ ID string }
+		if err := json.Unmarshal(r.Body, &inv); err != nil || r.Status != 200 || inv.ID == "" {
+			t.Fatalf("team-invite: %d %s", r.Status, r.Body)
+		}
+		if r := e.Client(t, benEmail, "team-join", inv.ID); r.Status != 200 {
+			t.Fatalf("team-join: %d %s", r.Status, r.Body)
+		}
+		r = e.Client(t, benEmail, "team-list")
+		if ts := tasksOf(t, r.Body); r.Status != 200 || len(ts) != 1 || ts[0].Title != "acme: launch" {
+			t.Errorf("a member reads the board: %d %s", r.Status, r.Body)
+		}
+		if r := e.Client(t, benEmail, "team-add", "ben: sneak"); r.Status != 403 {
+			t.Errorf("a member (not admin) adds to the board: %d %s", r.Status, r.Body)
+		}
+		if r := e.Client(t, carolEmail, "team-list"); r.Status != 403 {
+			t.Errorf("no organization: %d %s", r.Status, r.Body)
+		}
+		// The board's task is nobody's own task.
+		if r := e.Client(t, annEmail, "list"); strings.Contains(string(r.Body), "acme: launch") {
+			t.Errorf("ann's own list has the team's task: %s", r.Body)
+		}
+	})
+	t.Run("a script with an API key", func(t *testing.T) {
+		r := e.Client(t, annEmail, "key-create")
+		var k struct{ ID, Key string }
+		if err := json.Unmarshal(r.Body, &k); err != nil || r.Status != 200 || k.Key == "" {
+			t.Fatalf("key-create: %d %s", r.Status, r.Body)
+		}
+		r = e.ClientKey(t, k.Key, "list")
+		if ts := tasksOf(t, r.Body); r.Status != 200 || len(ts) < 2 || ts[0].UserID != ann {
+			t.Errorf("ann's key lists: %d %s", r.Status, r.Body)
+		}
+		if r := e.ClientKey(t, k.Key, "team-list"); r.Status != 401 {
+			t.Errorf("a key on the team board (cookies only): %d %s", r.Status, r.Body)
+		}
+		for _, rec := range e.AppRequests(t) {
+			if rec.APIKey || rec.Cookie || rec.Authorization {
+				t.Errorf("a credential reached the app: %+v", rec)
+			}
+		}
+		if b, _ := os.ReadFile(filepath.Join(e.Work, "betterauthz.log")); strings.Contains(string(b), k.Key) {
+			t.Error("betterauthz logged the API key")
 		}
 	})
 }

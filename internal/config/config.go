@@ -69,6 +69,10 @@ type File struct {
 	Cache CacheFile `yaml:"cache"`
 	// Sessions: browser sessions by Better Auth's cookies. Off by default.
 	Sessions SessionsFile `yaml:"sessions"`
+	// Organizations: where JWTs carry Better Auth's organization and admin fields.
+	Organizations OrganizationsFile `yaml:"organizations"`
+	// APIKeys: API keys of Better Auth's api-key plugin. Off by default.
+	APIKeys APIKeysFile `yaml:"apiKeys"`
 }
 
 // CacheFile is the cache section: the verified-token cache.
@@ -157,6 +161,10 @@ type Settings struct {
 	CacheEntries, CacheBytes int
 	// Sessions: browser sessions by Better Auth's cookies.
 	Sessions Sessions
+	// Organizations: the JWT claims of Better Auth's organization and admin fields.
+	Organizations Organizations
+	// APIKeys: API keys of Better Auth's api-key plugin.
+	APIKeys APIKeys
 }
 
 // Parse reads and validates a config document. getenv supplies BETTER_AUTH_URL. The error, if
@@ -171,6 +179,7 @@ func Parse(data []byte, getenv func(string) string) (*Settings, error) {
 	f.annotations(c, s)
 	f.cache(c, s)
 	f.sessions(c, s)
+	f.plugins(c, s)
 	f.routes(c, s)
 	if err := errors.Join(c.errs...); err != nil {
 		return nil, err
@@ -289,6 +298,17 @@ func (s *Settings) Compile() *authz.Config {
 			SignInURL:      s.Sessions.SignInURL,
 			TrustedOrigins: append(slices.Clone(s.Sessions.TrustedOrigins), sessions.Origin),
 			Issuer:         sessions.Name,
+
+			CookieCacheVersion: s.Sessions.CookieCacheVersion,
 		},
+		Organizations: authz.Organizations(s.Organizations),
+		APIKeys:       s.apiKeys(sessions.Name),
 	}
+}
+
+func (s *Settings) apiKeys(issuer string) authz.APIKeys {
+	if !s.APIKeys.Enabled {
+		return authz.APIKeys{}
+	}
+	return authz.APIKeys{Header: s.APIKeys.Header, Forward: s.APIKeys.Forward, Issuer: issuer}
 }

@@ -41,8 +41,8 @@ func (f *File) identity(c *checker, s *Settings) {
 			c.bad(path, "names no claim")
 			continue
 		}
-		if strings.HasPrefix(claim, "@") && claim != authz.IssuerClaim {
-			c.bad(path, "%q is not a claim: names starting with @ are betterauthz's own; the only one is %s (the name of the credential's issuer)", claim, authz.IssuerClaim)
+		if strings.HasPrefix(claim, "@") && !slices.Contains(authz.OwnClaims, claim) {
+			c.bad(path, "%q is not a claim: names starting with @ are betterauthz's own: %s", claim, strings.Join(authz.OwnClaims, ", "))
 			continue
 		}
 		lower := strings.ToLower(name)

@@ -36,6 +36,10 @@ type SessionsFile struct {
 	// identical lookups share one call, and a lookup that finds no free slot waits for one
 	// within the check's deadline, then answers 503.
 	MaxConcurrentLookups *int `yaml:"maxConcurrentLookups"`
+	// CookieCacheVersion is Better Auth's session.cookieCache.version: a session-cache cookie
+	// of another version is not trusted; its session token is looked up instead when lookup
+	// is on, else it is refused (401). Default: none (any version).
+	CookieCacheVersion string `yaml:"cookieCacheVersion"`
 }
 
 // Sessions are the validated sessions settings.
@@ -60,6 +64,8 @@ type Sessions struct {
 	// TrustedOrigins may send cookie-authenticated unsafe requests, besides the request's own
 	// origin and Better Auth's; each is scheme://host[:port].
 	TrustedOrigins []string
+	// CookieCacheVersion, when set, is the only session-cache cookie version trusted.
+	CookieCacheVersion string
 }
 
 // DefaultCookiePrefix is Better Auth's default advanced.cookiePrefix.
@@ -92,10 +98,17 @@ func (f *File) sessions(c *checker, s *Settings) {
 		LookupURL:    cmp.Or(sf.LookupURL, is.Origin+is.BasePath+"/get-session"),
 		Issuer:       is.Name,
 
+		CookieCacheVersion: sf.CookieCacheVersion,
+
 		MaxConcurrentLookups: deref(sf.MaxConcurrentLookups, session.DefaultMaxConcurrent),
 	}
 	if n := s.Sessions.MaxConcurrentLookups; n < 1 || n > maxMaxConcurrentLookups {
 		c.bad("sessions.maxConcurrentLookups", "%d is outside 1..%d (get-session calls in flight at once)", n, maxMaxConcurrentLookups)
+	}
+	if v := sf.CookieCacheVersion; len(v) > 256 || strings.ContainsFunc(v, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		c.bad("sessions.cookieCacheVersion", "must be at most 256 printable characters")
+	} else if v != "" && !s.Sessions.CookieCache {
+		c.bad("sessions.cookieCacheVersion", "needs sessions.cookieCache: without it no session-cache cookie is read")
 	}
 	if !isCookieName(s.Sessions.CookiePrefix) {
 		c.bad("sessions.cookiePrefix", "%q is not a cookie name prefix (letters, digits, - _ .)", s.Sessions.CookiePrefix)

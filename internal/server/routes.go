@@ -120,6 +120,16 @@ func ruleRow(precedence, source string, r *policy.Rule) routeRow {
 	for _, k := range slices.Sorted(maps.Keys(r.Spec.Claims)) {
 		row.Claims = append(row.Claims, fmt.Sprintf("%s=%v", k, r.Spec.Claims[k]))
 	}
+	// The conditions on Better Auth's plugins read like claims in the table.
+	if len(r.Spec.OrgRoles) > 0 {
+		row.Claims = append(row.Claims, fmt.Sprintf("orgRoles=%v", r.Spec.OrgRoles))
+	}
+	if r.Spec.Impersonated != nil {
+		row.Claims = append(row.Claims, fmt.Sprintf("impersonated=%t", *r.Spec.Impersonated))
+	}
+	if r.Spec.Anonymous != nil {
+		row.Claims = append(row.Claims, fmt.Sprintf("anonymous=%t", *r.Spec.Anonymous))
+	}
 	if len(row.Hosts) == 0 {
 		row.Hosts = []string{"*"}
 	}

@@ -16,6 +16,8 @@ type verifiers struct {
 	tokens   authz.TokenVerifier
 	cookies  authz.TokenVerifier
 	sessions authz.SessionLookup
+	roles    authz.MemberRoleLookup // with sessions
+	apiKeys  authz.APIKeyLookup     // nil unless apiKeys.enabled
 }
 
 func newVerifiers(s *config.Settings, ring keyRing) (verifiers, error) {
@@ -50,12 +52,22 @@ func newVerifiers(s *config.Settings, ring keyRing) (verifiers, error) {
 		}
 		v.cookies = cookies
 	}
-	if s.Sessions.Lookup {
-		sessions, err := session.New(session.Options{URL: s.Sessions.LookupURL, TTL: s.Sessions.LookupTTL, MaxConcurrent: s.Sessions.MaxConcurrentLookups})
+	if s.Sessions.Lookup || s.APIKeys.Enabled {
+		// One lookup asks Better Auth everything — sessions, organization roles, API keys —
+		// within one cap on the calls in flight.
+		sessions, err := session.New(session.Options{
+			URL: s.Sessions.LookupURL, TTL: s.Sessions.LookupTTL, APIKeyTTL: s.APIKeys.TTL,
+			MaxConcurrent: s.Sessions.MaxConcurrentLookups,
+		})
 		if err != nil {
 			return v, err
 		}
-		v.sessions = sessions
+		if s.Sessions.Lookup {
+			v.sessions, v.roles = sessions, sessions
+		}
+		if s.APIKeys.Enabled {
+			v.apiKeys = sessions
+		}
 	}
 	return v, nil
 }
@@ -67,7 +79,9 @@ func sameVerification(a, b *config.Settings) bool {
 		a.CacheEntries == b.CacheEntries && a.CacheBytes == b.CacheBytes &&
 		a.Sessions.CookieCache == b.Sessions.CookieCache && a.Sessions.Lookup == b.Sessions.Lookup &&
 		a.Sessions.LookupTTL == b.Sessions.LookupTTL && a.Sessions.LookupURL == b.Sessions.LookupURL &&
-		a.Sessions.MaxConcurrentLookups == b.Sessions.MaxConcurrentLookups && a.Sessions.Issuer == b.Sessions.Issuer
+		a.Sessions.MaxConcurrentLookups == b.Sessions.MaxConcurrentLookups && a.Sessions.Issuer == b.Sessions.Issuer &&
+		a.Sessions.CookieCacheVersion == b.Sessions.CookieCacheVersion &&
+		a.APIKeys.Enabled == b.APIKeys.Enabled && a.APIKeys.TTL == b.APIKeys.TTL
 }
 
 func sameIssuer(a, b config.Issuer) bool {
