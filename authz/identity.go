@@ -20,7 +20,7 @@ func (c *Config) writeIdentity(d Decision, r *Request, cred credential) Decision
 	set, names := r.identityBuffers()
 	if cred.valid && !cred.crossSite {
 		d.Subject = cred.subject
-		d.Set, d.Remove = c.identity(cred.claims, cred.issuer, set, names)
+		d.Set, d.Remove = c.identity(cred.claims, cred.issuer, cred.subjectKind, set, names)
 		d.ResponseHeaders = setCookies(cred.setCookie)
 	} else {
 		d.Subject = ""
@@ -67,13 +67,17 @@ type IdentityHeader struct {
 // identifiers) never do.
 const IssuerClaim = "@issuer"
 
+// SubjectKindClaim, as an identity header's Claim, stands for the kind of the credential's
+// subject: "user", or "client" for an OAuth access token of no user (client_credentials).
+const SubjectKindClaim = "@subjectKind"
+
 // identity computes identity headers from a verified credential — its claims, and issuer, the
 // name of the issuer it is of: each configured header whose value is usable is set, every other
 // one is removed. A header is never in both lists. They are appended to set and remove (the
 // request's scratch memory, or nil); an empty list is nil.
-func (c *Config) identity(claims jwks.Claims, issuer string, set []Header, remove []string) ([]Header, []string) {
+func (c *Config) identity(claims jwks.Claims, issuer, subjectKind string, set []Header, remove []string) ([]Header, []string) {
 	for _, h := range c.IdentityHeaders {
-		if s, ok := identityValue(claims, issuer, h.Claim); ok && validHeaderValue(s) {
+		if s, ok := identityValue(claims, issuer, subjectKind, h.Claim); ok && validHeaderValue(s) {
 			set = append(set, Header{Name: h.Name, Value: s})
 			continue
 		}
@@ -82,9 +86,12 @@ func (c *Config) identity(claims jwks.Claims, issuer string, set []Header, remov
 	return nilIfEmpty(set), nilIfEmpty(remove)
 }
 
-func identityValue(claims jwks.Claims, issuer, claim string) (string, bool) {
-	if claim == IssuerClaim {
+func identityValue(claims jwks.Claims, issuer, subjectKind, claim string) (string, bool) {
+	switch claim {
+	case IssuerClaim:
 		return issuer, issuer != ""
+	case SubjectKindClaim:
+		return subjectKind, subjectKind != ""
 	}
 	if v, ok := claims.Claim(claim); ok {
 		return v.String()
@@ -94,9 +101,9 @@ func identityValue(claims jwks.Claims, issuer, claim string) (string, bool) {
 
 // Identity is the identity headers a check with these verified claims would set, and those it
 // would remove (for tools that explain a decision, e.g. betterauthz verify). The issuer is the
-// one the claims' iss names.
-func (c *Config) Identity(claims jwks.Claims) (set []Header, remove []string) {
-	return c.identity(claims, c.Issuers[claims.StringClaim("iss")], nil, nil)
+// one the claims' iss names; accessToken: the claims are an OAuth access token's.
+func (c *Config) Identity(claims jwks.Claims, accessToken bool) (set []Header, remove []string) {
+	return c.identity(claims, c.Issuers[claims.StringClaim("iss")], SubjectKind(claims, accessToken), nil, nil)
 }
 
 // underscoreNames is the underscore spelling of every identity header with a "-" in its name

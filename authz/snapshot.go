@@ -2,6 +2,7 @@ package authz
 
 import (
 	"context"
+	"errors"
 	"sync"
 
 	"github.com/betterauthz/betterauthz/authz/policy"
@@ -16,9 +17,14 @@ import (
 type Snapshot struct {
 	Config   *Config
 	Verifier TokenVerifier
+	// AccessVerifier verifies OAuth access tokens (typ at+jwt) in the Authorization header;
+	// nil: none are accepted.
+	AccessVerifier TokenVerifier
 	// SessionVerifier verifies the session-cache cookie JWT; nil when sessions.cookieCache is
 	// off.
 	SessionVerifier TokenVerifier
+	// Introspector resolves opaque access tokens; nil: they are refused.
+	Introspector Introspector
 	// Sessions resolves session token cookies; nil when sessions.lookup is off.
 	Sessions SessionLookup
 	// Objects are the rules of the Kubernetes objects that serve requests; nil when
@@ -53,6 +59,10 @@ type Config struct {
 	// Browser says how browser sessions are read — Better Auth's cookies, the sign-in
 	// redirect, the origins trusted with cookies; the zero value reads none.
 	Browser Browser
+	// Resources are the OAuth protected resources the config describes (RFC 9728), by resource
+	// identifier: their metadata is served, and a denial on a route of one points a client at
+	// it (WWW-Authenticate resource_metadata).
+	Resources map[string]*Resource
 
 	extensions policy.Extensions // parsed context_extensions, per config
 
@@ -65,6 +75,15 @@ type Config struct {
 type TokenVerifier interface {
 	Verify(ctx context.Context, token string) (jwks.Claims, error)
 }
+
+// Introspector asks the authorization server about an opaque access token (RFC 7662). An
+// inactive token is ErrInactiveToken; any other error means it could not be asked.
+type Introspector interface {
+	Introspect(ctx context.Context, token string) (jwks.Claims, error)
+}
+
+// ErrInactiveToken: the authorization server says the token is not active.
+var ErrInactiveToken = errors.New("access token not active")
 
 // SessionLookup resolves a session token cookie; errors follow package session's sentinels.
 type SessionLookup interface {

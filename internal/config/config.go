@@ -42,6 +42,9 @@ type File struct {
 	Issuer string `yaml:"issuer"`
 	// Audiences: the token's aud needs one of them. Default: [origin(betterAuthURL)].
 	Audiences []string `yaml:"audiences"`
+	// AccessTokenIssuer is the iss of OAuth access tokens (typ at+jwt); issuer is accepted too.
+	// Default: origin(betterAuthURL) + basePath.
+	AccessTokenIssuer string `yaml:"accessTokenIssuer"`
 	// Algorithms allowed, a subset of EdDSA, ES256, ES512, RS256, PS256 (Ed25519 is EdDSA);
 	// never HS* or none. Default: all five.
 	Algorithms []string `yaml:"algorithms"`
@@ -69,6 +72,9 @@ type File struct {
 	Cache CacheFile `yaml:"cache"`
 	// Sessions: browser sessions by Better Auth's cookies. Off by default.
 	Sessions SessionsFile `yaml:"sessions"`
+	// Resources are OAuth protected resources (RFC 9728) whose metadata the HTTP check port
+	// serves, and to which a denial on their routes points clients. Default: none.
+	Resources []ResourceFile `yaml:"resources"`
 }
 
 // CacheFile is the cache section: the verified-token cache.
@@ -157,6 +163,8 @@ type Settings struct {
 	CacheEntries, CacheBytes int
 	// Sessions: browser sessions by Better Auth's cookies.
 	Sessions Sessions
+	// Resources: OAuth protected resources (config resources).
+	Resources []Resource
 }
 
 // Parse reads and validates a config document. getenv supplies BETTER_AUTH_URL. The error, if
@@ -172,6 +180,7 @@ func Parse(data []byte, getenv func(string) string) (*Settings, error) {
 	f.cache(c, s)
 	f.sessions(c, s)
 	f.routes(c, s)
+	f.resources(c, s)
 	if err := errors.Join(c.errs...); err != nil {
 		return nil, err
 	}
@@ -270,7 +279,9 @@ func (s *Settings) Compile() *authz.Config {
 	sessions := s.SessionIssuer()
 	issuers := make(map[string]string, len(s.Issuers))
 	for _, is := range s.Issuers {
-		issuers[is.Issuer] = is.Name
+		for _, iss := range is.accessIssuers() {
+			issuers[iss] = is.Name
+		}
 	}
 	return &authz.Config{
 		Issuers:                issuers,
@@ -281,6 +292,7 @@ func (s *Settings) Compile() *authz.Config {
 		Realm:                  s.Issuers[0].Issuer,
 		AnnotationsOnlyTighten: !s.Annotations.AllowPublic,
 		DryRun:                 s.DryRun,
+		Resources:              s.compileResources(),
 		Browser: authz.Browser{
 			CookieCache:    s.Sessions.CookieCache,
 			Lookup:         s.Sessions.Lookup,
