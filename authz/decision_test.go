@@ -22,7 +22,7 @@ func TestOAuthChallenges(t *testing.T) {
 			`Bearer realm="r", error="invalid_token", error_description="d", resource_metadata="` + meta + `"`},
 		"scopes missing": {Decision{Reason: ReasonInsufficientScope, Realm: "r", Description: "d", Scope: "write admin", ResourceMetadata: meta},
 			`Bearer realm="r", error="insufficient_scope", scope="write admin", error_description="d", resource_metadata="` + meta + `"`},
-		"no resource": {Decision{Reason: ReasonMissingToken, Realm: "r"}, `Bearer realm="r"`},
+		"no resource":  {Decision{Reason: ReasonMissingToken, Realm: "r"}, `Bearer realm="r"`},
 		"no challenge": {Decision{Reason: ReasonPolicyDenied, ResourceMetadata: meta}, ""},
 	} {
 		if got := tc.d.Challenge(); got != tc.want {

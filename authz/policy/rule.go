@@ -37,8 +37,8 @@ type RuleSpec struct {
 	// Scopes the credential must have, all of them (an access token's space-separated scope
 	// claim). A credential without a scope claim has none.
 	Scopes []string `yaml:"scopes"`
-	// SubjectKind: user (a person's credential) or client (an access token of the
-	// client_credentials grant, with no user). Default: either.
+	// SubjectKind the credential must be of: user (a person's) or client (an access token of
+	// the client_credentials grant, with no user). Default: either.
 	SubjectKind string `yaml:"subjectKind"`
 	// DryRun: a request this rule would deny is allowed, and the denial it would have had is
 	// logged and counted. Identity headers still follow the credential alone.

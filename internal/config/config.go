@@ -52,9 +52,11 @@ type File struct {
 	ClockSkew *time.Duration `yaml:"clockSkew"`
 	// IdentityHeaders maps a header to the claim it carries on allowed requests (a dotted path
 	// reaches nested claims); every one is stripped when it is not set. "@issuer" is not a claim
-	// but the name of the issuer whose keys verified the credential; no other claim name may
-	// start with @. Default: x-user-id: sub, x-user-email: email, x-user-name: name, and with
-	// more than one issuer x-user-issuer: "@issuer".
+	// but the name of the issuer whose keys verified the credential, "@subjectKind" says user
+	// or client (an OAuth access token of no user); no other claim name may start with @.
+	// Default: x-user-id: sub, x-user-email: email, x-user-name: name; with more than one
+	// issuer x-user-issuer: "@issuer"; with OAuth resources (resources, or a route's resource
+	// or scopes) x-client-id: client_id, x-scope: scope, x-subject-kind: "@subjectKind".
 	IdentityHeaders map[string]string `yaml:"identityHeaders"`
 	// AllowCORSPreflight: a browser preflight (OPTIONS with Origin and
 	// Access-Control-Request-Method) passes without a token. Default: false.
