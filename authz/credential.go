@@ -151,28 +151,12 @@ func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading, a
 // opaqueToken: a token that is no JWT (no dots), which only introspection can read.
 func opaqueToken(token string) bool { return strings.IndexByte(token, '.') < 0 }
 
-// introspected resolves an opaque access token through Better Auth's introspection endpoint,
-// when the config turns it on; otherwise it is refused.
-func (s *Snapshot) introspected(ctx context.Context, c credential, token string) credential {
-	if s.Introspector == nil {
-		return c.fail(ReasonInvalidToken, "opaque access tokens are not accepted: ask for a JWT access token (a resource)")
-	}
-	claims, err := s.Introspector.Introspect(ctx, token)
-	switch {
-	case err == nil:
-	case errors.Is(err, ErrInactiveToken):
-		return c.fail(ReasonInvalidToken, "access token is not active")
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, context.Canceled):
-		return c.fail(ReasonTimeout, "timed out waiting for introspection")
-	default:
-		return c.fail(ReasonIntrospectionUnavailable, "introspection unavailable: Better Auth did not answer")
-	}
-	if _, bound := claims.Claim("cnf"); bound {
-		return c.fail(ReasonInvalidToken, "DPoP-bound access token requires the DPoP authorization scheme")
-	}
-	c.verified(claims)
-	c.issuer = s.Config.Issuers[claims.StringClaim("iss")]
-	return c
+// introspected answers for an opaque access token. Only introspection could read one, and
+// an opaque token of Better Auth's OAuth provider names no resource (it is issued when the
+// client asks for none), so it could not be bound to a route's resource either: it is
+// refused. Clients ask for a resource and get a JWT access token.
+func (s *Snapshot) introspected(_ context.Context, c credential, _ string) credential {
+	return c.fail(ReasonInvalidToken, "opaque access tokens are not accepted: ask for a JWT access token (a resource)")
 }
 
 // sessionCredential is Better Auth's session cookies: the session-cache cookie JWT, else the

@@ -12,29 +12,28 @@ import (
 type Reason string
 
 const (
-	ReasonAllowed                  Reason = "allowed"                   // valid token, policy met
-	ReasonPublic                   Reason = "public"                    // public route
-	ReasonCORSPreflight            Reason = "cors_preflight"            // browser preflight, no token needed
-	ReasonMissingToken             Reason = "missing_token"             // no credential sent
-	ReasonInvalidToken             Reason = "invalid_token"             // malformed, forged, wrong iss/aud, ...
-	ReasonExpired                  Reason = "expired"                   // exp passed
-	ReasonUnknownKey               Reason = "unknown_key"               // kid not in the JWKS even after a refresh
-	ReasonInsufficientClaims       Reason = "insufficient_claims"       // valid token without the route's claims
-	ReasonPolicyDenied             Reason = "policy_denied"             // route policy is deny
-	ReasonNotReady                 Reason = "not_ready"                 // JWKS never loaded
-	ReasonKeysUnavailable          Reason = "keys_unavailable"          // unknown kid while Better Auth is unreachable
-	ReasonKeysStale                Reason = "keys_stale"                // no successful JWKS refresh within maxKeyAge
-	ReasonTimeout                  Reason = "timeout"                   // Envoy's deadline passed first
-	ReasonBadRequest               Reason = "bad_request"               // no HTTP attributes, a malformed path or host
-	ReasonInvalidRoutePolicy       Reason = "invalid_route_policy"      // the route's context_extensions are invalid
-	ReasonInternal                 Reason = "internal_error"            // a bug; fails closed
-	ReasonSignIn                   Reason = "sign_in_redirect"          // a browser without a session: to sessions.signInURL
-	ReasonUntrustedOrigin          Reason = "untrusted_origin"          // a cookie-authenticated unsafe request from an untrusted origin (CSRF)
-	ReasonSessionUnavailable       Reason = "session_unavailable"       // Better Auth could not be asked about a session
-	ReasonNotAccepted              Reason = "credential_not_accepted"   // a kind of credential the route does not take (rules' credentials)
-	ReasonWrongResource            Reason = "wrong_resource"            // an access token for another resource (aud)
-	ReasonInsufficientScope        Reason = "insufficient_scope"        // a credential without every scope the route asks for
-	ReasonIntrospectionUnavailable Reason = "introspection_unavailable" // Better Auth could not be asked about an opaque access token
+	ReasonAllowed            Reason = "allowed"                 // valid token, policy met
+	ReasonPublic             Reason = "public"                  // public route
+	ReasonCORSPreflight      Reason = "cors_preflight"          // browser preflight, no token needed
+	ReasonMissingToken       Reason = "missing_token"           // no credential sent
+	ReasonInvalidToken       Reason = "invalid_token"           // malformed, forged, wrong iss/aud, ...
+	ReasonExpired            Reason = "expired"                 // exp passed
+	ReasonUnknownKey         Reason = "unknown_key"             // kid not in the JWKS even after a refresh
+	ReasonInsufficientClaims Reason = "insufficient_claims"     // valid token without the route's claims
+	ReasonPolicyDenied       Reason = "policy_denied"           // route policy is deny
+	ReasonNotReady           Reason = "not_ready"               // JWKS never loaded
+	ReasonKeysUnavailable    Reason = "keys_unavailable"        // unknown kid while Better Auth is unreachable
+	ReasonKeysStale          Reason = "keys_stale"              // no successful JWKS refresh within maxKeyAge
+	ReasonTimeout            Reason = "timeout"                 // Envoy's deadline passed first
+	ReasonBadRequest         Reason = "bad_request"             // no HTTP attributes, a malformed path or host
+	ReasonInvalidRoutePolicy Reason = "invalid_route_policy"    // the route's context_extensions are invalid
+	ReasonInternal           Reason = "internal_error"          // a bug; fails closed
+	ReasonSignIn             Reason = "sign_in_redirect"        // a browser without a session: to sessions.signInURL
+	ReasonUntrustedOrigin    Reason = "untrusted_origin"        // a cookie-authenticated unsafe request from an untrusted origin (CSRF)
+	ReasonSessionUnavailable Reason = "session_unavailable"     // Better Auth could not be asked about a session
+	ReasonNotAccepted        Reason = "credential_not_accepted" // a kind of credential the route does not take (rules' credentials)
+	ReasonWrongResource      Reason = "wrong_resource"          // an access token for another resource (aud)
+	ReasonInsufficientScope  Reason = "insufficient_scope"      // a credential without every scope the route asks for
 )
 
 // Code is a gRPC status code (google.rpc.Code), the numbers Envoy reads from a CheckResponse.
@@ -96,8 +95,6 @@ var outcomes = map[Reason]outcome{
 	ReasonNotAccepted:        {CodeUnauthenticated, 401, "invalid_token", errorChallenge, 0},
 	ReasonWrongResource:      {CodeUnauthenticated, 401, "invalid_token", errorChallenge, 0},
 	ReasonInsufficientScope:  {CodePermissionDenied, 403, "insufficient_scope", scopeChallenge, 0},
-
-	ReasonIntrospectionUnavailable: {CodeUnavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
 }
 
 // Reasons lists every reason, for tables and tests.

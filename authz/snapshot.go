@@ -2,7 +2,6 @@ package authz
 
 import (
 	"context"
-	"errors"
 	"sync"
 
 	"github.com/betterauthz/betterauthz/authz/policy"
@@ -23,8 +22,6 @@ type Snapshot struct {
 	// SessionVerifier verifies the session-cache cookie JWT; nil when sessions.cookieCache is
 	// off.
 	SessionVerifier TokenVerifier
-	// Introspector resolves opaque access tokens; nil: they are refused.
-	Introspector Introspector
 	// Sessions resolves session token cookies; nil when sessions.lookup is off.
 	Sessions SessionLookup
 	// Objects are the rules of the Kubernetes objects that serve requests; nil when
@@ -75,15 +72,6 @@ type Config struct {
 type TokenVerifier interface {
 	Verify(ctx context.Context, token string) (jwks.Claims, error)
 }
-
-// Introspector asks the authorization server about an opaque access token (RFC 7662). An
-// inactive token is ErrInactiveToken; any other error means it could not be asked.
-type Introspector interface {
-	Introspect(ctx context.Context, token string) (jwks.Claims, error)
-}
-
-// ErrInactiveToken: the authorization server says the token is not active.
-var ErrInactiveToken = errors.New("access token not active")
 
 // SessionLookup resolves a session token cookie; errors follow package session's sentinels.
 type SessionLookup interface {

@@ -69,8 +69,6 @@ func sampleDecision(r authz.Reason) authz.Decision {
 	case authz.ReasonWrongResource:
 		d.Description = "access token is not for this resource (aud)"
 		d.ResourceMetadata = "https://api.example.com/.well-known/oauth-protected-resource/mcp"
-	case authz.ReasonIntrospectionUnavailable:
-		d.Description = "introspection unavailable: Better Auth did not answer"
 	case authz.ReasonInvalidRoutePolicy:
 		d.Description = "this route's betterauthz.io/ settings are invalid"
 		d.Detail = "betterauthz.io/policy: \"allow\" is not a policy"
