@@ -67,8 +67,9 @@ type IdentityHeader struct {
 // identifiers) never do.
 const IssuerClaim = "@issuer"
 
-// SubjectKindClaim, as an identity header's Claim, stands for the kind of the credential's
-// subject: "user", or "client" for an OAuth access token of no user (client_credentials).
+// SubjectKindClaim is not a claim either: as an identity header's Claim, it stands for the kind
+// of the credential's subject: "user", or "client" for an OAuth access token of no user
+// (client_credentials).
 const SubjectKindClaim = "@subjectKind"
 
 // identity computes identity headers from a verified credential — its claims, and issuer, the
