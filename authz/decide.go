@@ -129,11 +129,12 @@ func (c *Config) verdict(d Decision, r *Request, rq *reading, rules []*policy.Ru
 	var missing []string
 	granted := cred.claims.StringClaim("scope")
 	for _, rule := range rules {
-		if rule.Action == policy.Authenticated {
-			if n := len(missing); len(rule.MissingScopes(missing, granted)) > n {
-				missing = rule.MissingScopes(missing, granted)
-				d.RouteLabel = rule.Label()
-			}
+		if rule.Action != policy.Authenticated {
+			continue
+		}
+		before := len(missing)
+		if missing = rule.MissingScopes(missing, granted); len(missing) > before {
+			d.RouteLabel = rule.Label()
 		}
 	}
 	if len(missing) > 0 {
