@@ -126,7 +126,10 @@ func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading, a
 		if !c.accepted(accepts) {
 			return c, true
 		}
-		return s.introspected(ctx, c, token), true
+		// Only introspection could read it, and an opaque token of Better Auth's OAuth
+		// provider names no resource (it is issued when the client asks for none): it could
+		// not be bound to the route's resource. Clients ask for a resource, and get a JWT.
+		return c.fail(ReasonInvalidToken, "opaque access tokens are not accepted: ask for a JWT access token (a resource)"), true
 	}
 	if !c.accepted(accepts) {
 		return c, true
@@ -150,14 +153,6 @@ func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading, a
 
 // opaqueToken: a token that is no JWT (no dots), which only introspection can read.
 func opaqueToken(token string) bool { return strings.IndexByte(token, '.') < 0 }
-
-// introspected answers for an opaque access token. Only introspection could read one, and
-// an opaque token of Better Auth's OAuth provider names no resource (it is issued when the
-// client asks for none), so it could not be bound to a route's resource either: it is
-// refused. Clients ask for a resource and get a JWT access token.
-func (s *Snapshot) introspected(_ context.Context, c credential, _ string) credential {
-	return c.fail(ReasonInvalidToken, "opaque access tokens are not accepted: ask for a JWT access token (a resource)")
-}
 
 // sessionCredential is Better Auth's session cookies: the session-cache cookie JWT, else the
 // session token cookie, resolved through Better Auth. An expired session-cache cookie falls
