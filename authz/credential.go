@@ -123,9 +123,6 @@ func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading, a
 		c.kind, verifier = policy.CredentialAccessToken, s.AccessVerifier
 	case opaqueToken(token) && accepts.Has(policy.CredentialAccessToken):
 		c.kind = policy.CredentialAccessToken
-		if !c.accepted(accepts) {
-			return c, true
-		}
 		// Only introspection could read it, and an opaque token of Better Auth's OAuth
 		// provider names no resource (it is issued when the client asks for none): it could
 		// not be bound to the route's resource. Clients ask for a resource, and get a JWT.
@@ -135,7 +132,7 @@ func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading, a
 		return c, true
 	}
 	if verifier == nil {
-		return c.fail(ReasonInvalidToken, "OAuth access tokens are not accepted: no route names a resource"), true
+		return c.fail(ReasonInvalidToken, "OAuth access tokens are not accepted here"), true
 	}
 	claims, err := verifier.Verify(ctx, token)
 	if err != nil {
