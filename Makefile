@@ -17,7 +17,7 @@ FUZZTIME ?=
 # package:target:inputs triples run by `make fuzz`: every parser of outside input. Their corpora
 # are committed under <package>/testdata/fuzz/ (scripts/fuzz-corpus.sh grows them), so plain
 # `go test` replays them too.
-FUZZ_TARGETS := ./jwks/keyset:FuzzParseSet:30000 ./jwks:FuzzVerify:40000 ./jwks/jws:FuzzParseHeader:20000 \
+FUZZ_TARGETS := ./jwks/keyset:FuzzParseSet:30000 ./jwks:FuzzVerify:40000 ./jwks/jws:FuzzParseHeader:20000 ./jwks/jws:FuzzPeekType:20000 \
 	./authz:FuzzParseBearer:150000 ./authz/extauthz:FuzzCheck:8000 ./authz/extauthz:FuzzLeanDecode:50000 \
 	./authz/extauthz:FuzzEncodedAnswer:20000 ./authz:FuzzNormalizePath:20000 \
 	./authz:FuzzNormalizeHost:150000 ./authz:FuzzObjectPolicy:6000 ./authz/httpcheck:FuzzForwardAuth:120000 \

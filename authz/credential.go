@@ -30,6 +30,9 @@ type credential struct {
 	valid   bool
 	claims  jwks.Claims
 	subject string
+	// subjectKind: policy.SubjectUser, or policy.SubjectClient for an access token of no user
+	// (client_credentials). Set when valid.
+	subjectKind string
 	// crossSite: a valid cookie credential on an unsafe request from an origin that is not
 	// trusted (CSRF). It authenticates nothing.
 	crossSite bool
@@ -56,6 +59,19 @@ const (
 // verified makes the credential valid with claims (none: no claims, no credential).
 func (c *credential) verified(claims jwks.Claims) {
 	c.valid, c.claims, c.subject = !claims.IsZero(), claims, claims.Subject()
+	c.subjectKind = SubjectKind(claims, c.kind == policy.CredentialAccessToken)
+}
+
+// SubjectKind says whose credential claims are: a client's for an access token of the
+// client_credentials grant — no session (sid) and the client as its subject — and a user's
+// otherwise.
+func SubjectKind(claims jwks.Claims, accessToken bool) string {
+	if accessToken && claims.StringClaim("sid") == "" {
+		if id := claims.StringClaim("client_id"); id != "" && id == claims.Subject() {
+			return policy.SubjectClient
+		}
+	}
+	return policy.SubjectUser
 }
 
 func (c *credential) fail(reason Reason, description string) credential {
@@ -105,17 +121,42 @@ func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading, a
 	if err != nil {
 		return c.fail(ReasonInvalidToken, err.Error()), true
 	}
+	// The kind is told from the header's typ before anything is verified: an OAuth access
+	// token (at+jwt) goes to the access token verifier, anything else to the user JWT one, and
+	// each refuses the other's type.
+	verifier := s.Verifier
+	switch {
+	case jwks.IsAccessToken(token):
+		c.kind, verifier = policy.CredentialAccessToken, s.AccessVerifier
+	case opaqueToken(token) && accepts.Has(policy.CredentialAccessToken):
+		c.kind = policy.CredentialAccessToken
+		// Only introspection could read it, and an opaque token of Better Auth's OAuth
+		// provider names no resource (it is issued when the client asks for none): it could
+		// not be bound to the route's resource. Clients ask for a resource, and get a JWT.
+		return c.fail(ReasonInvalidToken, "opaque access tokens are not accepted: ask for a JWT access token (a resource)"), true
+	}
 	if !c.accepted(accepts) {
 		return c, true
 	}
-	claims, err := s.Verifier.Verify(ctx, token)
+	if verifier == nil {
+		return c.fail(ReasonInvalidToken, "OAuth access tokens are not accepted here"), true
+	}
+	claims, err := verifier.Verify(ctx, token)
 	if err != nil {
 		return c.fail(VerifyReason(err), jwks.Describe(err)), true
+	}
+	if _, bound := claims.Claim("cnf"); bound {
+		// A token bound to a key (DPoP, RFC 9449; mTLS, RFC 8705) is only good with proof of
+		// that key, which a Bearer request does not carry.
+		return c.fail(ReasonInvalidToken, "DPoP-bound access token requires the DPoP authorization scheme"), true
 	}
 	c.verified(claims)
 	c.issuer = s.Config.Issuers[claims.StringClaim("iss")]
 	return c, true
 }
+
+// opaqueToken: a token that is no JWT (no dots), which only introspection can read.
+func opaqueToken(token string) bool { return strings.IndexByte(token, '.') < 0 }
 
 // sessionCredential is Better Auth's session cookies: the session-cache cookie JWT, else the
 // session token cookie, resolved through Better Auth. An expired session-cache cookie falls

@@ -3,6 +3,9 @@ package authz
 import (
 	"context"
 	"strconv"
+	"strings"
+
+	"github.com/betterauthz/betterauthz/jwks"
 
 	"github.com/betterauthz/betterauthz/authz/policy"
 )
@@ -66,6 +69,9 @@ func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 	if d.Reason == "" {
 		d = c.verdict(d, r, &rq, rules, set, cred)
 	}
+	if !d.Allowed() && set.resource != "" {
+		d.ResourceMetadata = c.metadataURL(set.resource)
+	}
 	if !d.Allowed() && dryRun && dryRunnable(d.Reason) {
 		// Allowed, keeping the reason it would have been denied for (the log and the metrics
 		// report it).
@@ -106,9 +112,20 @@ func (c *Config) verdict(d Decision, r *Request, rq *reading, rules []*policy.Ru
 		return d.deny(ReasonBanned, "this user is banned")
 	}
 	for _, rule := range rules {
+		if rule.Action != policy.Authenticated {
+			continue
+		}
+		if reason, description, ok := resourceHolds(rule, cred); !ok {
+			d.RouteLabel = rule.Label()
+			return d.deny(reason, description)
+		}
 		if want := rule.Spec.Issuer; want != "" && want != cred.issuer {
 			d.RouteLabel = rule.Label()
 			return d.deny(ReasonInsufficientClaims, "this route takes tokens of issuer "+strconv.Quote(want)+" only")
+		}
+		if want := rule.Spec.SubjectKind; want != "" && want != cred.subjectKind {
+			d.RouteLabel = rule.Label()
+			return d.deny(ReasonInsufficientClaims, "this route takes credentials of a "+want+" only")
 		}
 		if description, missing := rule.MissingClaim(cred.claims); missing {
 			d.RouteLabel = rule.Label()
@@ -119,8 +136,59 @@ func (c *Config) verdict(d Decision, r *Request, rq *reading, rules []*policy.Ru
 			return d.deny(ReasonInsufficientClaims, description)
 		}
 	}
+	// Every missing scope of every rule, so that a client asks for all of them at once.
+	var missing []string
+	granted := cred.claims.StringClaim("scope")
+	for _, rule := range rules {
+		if rule.Action != policy.Authenticated {
+			continue
+		}
+		before := len(missing)
+		if missing = rule.MissingScopes(missing, granted); len(missing) > before {
+			d.RouteLabel = rule.Label()
+		}
+	}
+	if len(missing) > 0 {
+		d = d.deny(ReasonInsufficientScope, "access token is missing required scope: "+strings.Join(missing, " "))
+		d.Scope = strings.Join(missing, " ")
+		return d
+	}
 	d.Reason = ReasonAllowed
 	return d
+}
+
+// resourceHolds checks that an access token is for the rule's resource (its aud names it). An
+// access token is only ever accepted for a named resource: a rule without one takes none.
+func resourceHolds(rule *policy.Rule, cred credential) (Reason, string, bool) {
+	if cred.kind != policy.CredentialAccessToken {
+		return "", "", true
+	}
+	if rule.Spec.Resource == "" || !audienceNames(cred.claims, rule.Spec.Resource) {
+		return ReasonWrongResource, "access token is not for this resource (aud)", false
+	}
+	return "", "", true
+}
+
+// audienceNames reports whether the aud claim (a string or a list of strings) names resource.
+func audienceNames(c jwks.Claims, resource string) bool {
+	v, ok := c.Claim("aud")
+	if !ok {
+		return false
+	}
+	found := false
+	switch v.Kind() {
+	case jwks.KindString:
+		found = v.Text() == resource
+	case jwks.KindArray:
+		v.Elements(func(e jwks.Value) bool {
+			if e.Kind() == jwks.KindString && e.Text() == resource {
+				found = true
+				return false
+			}
+			return true
+		})
+	}
+	return found
 }
 
 // signInReason: a cookie that failed for one of these reasons is no session at all, and a

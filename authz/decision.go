@@ -33,6 +33,8 @@ const (
 	ReasonSessionUnavailable Reason = "session_unavailable"     // Better Auth could not be asked about a session
 	ReasonNotAccepted        Reason = "credential_not_accepted" // a kind of credential the route does not take (rules' credentials)
 	ReasonBanned             Reason = "banned"                  // the user is banned (Better Auth's admin plugin)
+	ReasonWrongResource      Reason = "wrong_resource"          // an access token for another resource (aud)
+	ReasonInsufficientScope  Reason = "insufficient_scope"      // a credential without every scope the route asks for
 )
 
 // Code is a gRPC status code (google.rpc.Code), the numbers Envoy reads from a CheckResponse.
@@ -68,6 +70,7 @@ const (
 	noChallenge    challenge = iota
 	bareChallenge            // Bearer realm="…" (no credential: RFC 6750 §3.1 says no error code)
 	errorChallenge           // Bearer realm="…", error="…", error_description="…"
+	scopeChallenge           // errorChallenge with scope="<the missing scopes>" (RFC 6750 §3)
 )
 
 var outcomes = map[Reason]outcome{
@@ -92,6 +95,8 @@ var outcomes = map[Reason]outcome{
 	ReasonSessionUnavailable: {CodeUnavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
 	ReasonNotAccepted:        {CodeUnauthenticated, 401, "invalid_token", errorChallenge, 0},
 	ReasonBanned:             {CodePermissionDenied, 403, "access_denied", noChallenge, 0},
+	ReasonWrongResource:      {CodeUnauthenticated, 401, "invalid_token", errorChallenge, 0},
+	ReasonInsufficientScope:  {CodePermissionDenied, 403, "insufficient_scope", scopeChallenge, 0},
 }
 
 // Reasons lists every reason, for tables and tests.
@@ -138,6 +143,11 @@ type Decision struct {
 	Location string
 	// Realm for WWW-Authenticate.
 	Realm string
+	// Scope lists the scopes the credential lacks, space-separated (insufficient_scope).
+	Scope string
+	// ResourceMetadata is the URL of the route's resource metadata (RFC 9728), for
+	// WWW-Authenticate; "" when the route is no configured resource.
+	ResourceMetadata string
 	// Detail is for the operator's log only, never sent to the client: e.g. why a route's
 	// policy is invalid.
 	Detail string
@@ -175,13 +185,22 @@ func (d *Decision) StatusMessage() string {
 // challenge, with the error code and description only when a credential was sent.
 func (d *Decision) Challenge() string {
 	o := outcomes[d.Reason]
+	var c string
 	switch o.challenge {
 	case bareChallenge:
-		return "Bearer realm=" + quote(d.Realm)
+		c = "Bearer realm=" + quote(d.Realm)
 	case errorChallenge:
-		return "Bearer realm=" + quote(d.Realm) + ", error=" + quote(o.errorCode) + ", error_description=" + quote(d.Description)
+		c = "Bearer realm=" + quote(d.Realm) + ", error=" + quote(o.errorCode) + ", error_description=" + quote(d.Description)
+	case scopeChallenge:
+		c = "Bearer realm=" + quote(d.Realm) + ", error=" + quote(o.errorCode) + ", scope=" + quote(d.Scope) + ", error_description=" + quote(d.Description)
+	default:
+		return ""
 	}
-	return ""
+	if d.ResourceMetadata != "" {
+		// RFC 9728 §5.1: where an OAuth client learns how to get a token for this resource.
+		c += ", resource_metadata=" + quote(d.ResourceMetadata)
+	}
+	return c
 }
 
 // RetryAfter is the Retry-After value of a denial, in whole seconds ("" when it has none).

@@ -21,7 +21,7 @@ func (c *Config) writeIdentity(d Decision, r *Request, cred credential) Decision
 	set, names := r.identityBuffers()
 	if cred.valid && !cred.crossSite {
 		d.Subject = cred.subject
-		d.Set, d.Remove = c.identity(cred.claims, cred.issuer, &cred.facts, set, names)
+		d.Set, d.Remove = c.identity(cred.claims, cred.issuer, cred.subjectKind, &cred.facts, set, names)
 		d.ResponseHeaders = setCookies(cred.setCookie)
 	} else {
 		d.Subject = ""
@@ -72,13 +72,18 @@ type IdentityHeader struct {
 // identifiers) never do.
 const IssuerClaim = "@issuer"
 
+// SubjectKindClaim is not a claim either: as an identity header's Claim, it stands for the kind
+// of the credential's subject: "user", or "client" for an OAuth access token of no user
+// (client_credentials).
+const SubjectKindClaim = "@subjectKind"
+
 // identity computes identity headers from a verified credential — its claims, and issuer, the
 // name of the issuer it is of: each configured header whose value is usable is set, every other
 // one is removed. A header is never in both lists. They are appended to set and remove (the
 // request's scratch memory, or nil); an empty list is nil.
-func (c *Config) identity(claims jwks.Claims, issuer string, f *facts, set []Header, remove []string) ([]Header, []string) {
+func (c *Config) identity(claims jwks.Claims, issuer, subjectKind string, f *facts, set []Header, remove []string) ([]Header, []string) {
 	for _, h := range c.IdentityHeaders {
-		if s, ok := identityValue(claims, issuer, f, h.Claim); ok && validHeaderValue(s) {
+		if s, ok := identityValue(claims, issuer, subjectKind, f, h.Claim); ok && validHeaderValue(s) {
 			set = append(set, Header{Name: h.Name, Value: s})
 			continue
 		}
@@ -87,10 +92,12 @@ func (c *Config) identity(claims jwks.Claims, issuer string, f *facts, set []Hea
 	return nilIfEmpty(set), nilIfEmpty(remove)
 }
 
-func identityValue(claims jwks.Claims, issuer string, f *facts, claim string) (string, bool) {
+func identityValue(claims jwks.Claims, issuer, subjectKind string, f *facts, claim string) (string, bool) {
 	switch claim {
 	case IssuerClaim:
 		return issuer, issuer != ""
+	case SubjectKindClaim:
+		return subjectKind, subjectKind != ""
 	case OrganizationClaim:
 		return f.Organization, f.Organization != ""
 	case OrganizationRole:
@@ -99,6 +106,13 @@ func identityValue(claims jwks.Claims, issuer string, f *facts, claim string) (s
 		return f.impersonator, f.impersonator != ""
 	case APIKeyIDClaim:
 		return f.apiKeyID, f.apiKeyID != ""
+	case "sub":
+		if subjectKind == policy.SubjectClient {
+			// A machine token's sub is its client's id, not a user's: a header an app reads as
+			// the user (x-user-id) is stripped rather than given a client id. x-client-id says
+			// who called.
+			return "", false
+		}
 	}
 	if v, ok := claims.Claim(claim); ok {
 		return v.String()
@@ -108,11 +122,15 @@ func identityValue(claims jwks.Claims, issuer string, f *facts, claim string) (s
 
 // Identity is the identity headers a check with these verified claims would set, and those it
 // would remove (for tools that explain a decision, e.g. betterauthz verify). The issuer is the
-// one the claims' iss names.
-func (c *Config) Identity(claims jwks.Claims) (set []Header, remove []string) {
-	cred := credential{valid: true, claims: claims, kind: policy.CredentialJWT}
+// one the claims' iss names; accessToken: the claims are an OAuth access token's.
+func (c *Config) Identity(claims jwks.Claims, accessToken bool) (set []Header, remove []string) {
+	kind := policy.CredentialJWT
+	if accessToken {
+		kind = policy.CredentialAccessToken
+	}
+	cred := credential{valid: true, claims: claims, kind: kind}
 	c.readFacts(&cred)
-	return c.identity(claims, c.Issuers[claims.StringClaim("iss")], &cred.facts, nil, nil)
+	return c.identity(claims, c.Issuers[claims.StringClaim("iss")], SubjectKind(claims, accessToken), &cred.facts, nil, nil)
 }
 
 // underscoreNames is the underscore spelling of every identity header with a "-" in its name

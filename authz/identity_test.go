@@ -54,7 +54,7 @@ func TestIdentityHeaderOfTheIssuer(t *testing.T) {
 			}
 		})
 	}
-	if set, _ := l.Config.Identity(claims(`{"sub":"s1","iss":"https://auth.staging.example.com"}`)); !slices.Contains(set, Header{"x-user-issuer", "staging"}) {
+	if set, _ := l.Config.Identity(claims(`{"sub":"s1","iss":"https://auth.staging.example.com"}`), false); !slices.Contains(set, Header{"x-user-issuer", "staging"}) {
 		t.Errorf("Identity (betterauthz verify) sets %v, want x-user-issuer: staging", set)
 	}
 }

@@ -27,6 +27,8 @@ type ruleSet struct {
 	accepts policy.Credentials
 	// dryRun: every rule is a dry run.
 	dryRun bool
+	// resource: the OAuth resource the first authenticated rule naming one names ("": none).
+	resource string
 }
 
 // findRules gathers, into dst's memory, the rules of every reading of the request, each once,
@@ -54,6 +56,9 @@ func (s *Snapshot) findRules(dst []*policy.Rule, r *Request, rq *reading) ([]*po
 		case policy.Authenticated:
 			set.authenticated = true
 			set.accepts &= rule.Credentials()
+			if set.resource == "" {
+				set.resource = rule.Spec.Resource
+			}
 		}
 		set.dryRun = set.dryRun && rule.Spec.DryRun
 	}

@@ -16,6 +16,9 @@ import (
 type Snapshot struct {
 	Config   *Config
 	Verifier TokenVerifier
+	// AccessVerifier verifies OAuth access tokens (typ at+jwt) in the Authorization header;
+	// nil: none are accepted.
+	AccessVerifier TokenVerifier
 	// SessionVerifier verifies the session-cache cookie JWT; nil when sessions.cookieCache is
 	// off.
 	SessionVerifier TokenVerifier
@@ -61,6 +64,10 @@ type Config struct {
 	Organizations Organizations
 	// APIKeys says how API keys are read; the zero value reads none.
 	APIKeys APIKeys
+	// Resources are the OAuth protected resources the config describes (RFC 9728), by resource
+	// identifier: their metadata is served, and a denial on a route of one points a client at
+	// it (WWW-Authenticate resource_metadata).
+	Resources map[string]*Resource
 
 	extensions policy.Extensions // parsed context_extensions, per config
 

@@ -38,7 +38,7 @@ const (
 )
 
 // OwnClaims are every name starting with @ that an identity header may carry.
-var OwnClaims = []string{IssuerClaim, OrganizationClaim, OrganizationRole, ImpersonatedByClaim, APIKeyIDClaim}
+var OwnClaims = []string{IssuerClaim, SubjectKindClaim, OrganizationClaim, OrganizationRole, ImpersonatedByClaim, APIKeyIDClaim}
 
 // MemberRoleLookup asks Better Auth for a session's role in an organization; errors follow
 // package session's sentinels.

@@ -45,6 +45,8 @@ var (
 	ErrSessionCacheType = errors.New("session-cache cookie JWT is not an access token")
 	ErrCritical         = errors.New("token header has crit: critical extensions are not supported")
 	ErrNotSessionCache  = errors.New("not a session-cache cookie JWT")
+	ErrAccessTokenType  = errors.New("an OAuth access token (typ at+jwt) is not a user JWT")
+	ErrNotAccessToken   = errors.New("not an OAuth access token (typ at+jwt)")
 )
 
 // Describe returns the client-safe description of an error from Verify: the precise cause for
@@ -53,7 +55,7 @@ func Describe(err error) string {
 	if errors.Is(err, ErrInvalidToken) {
 		for _, cause := range []error{ErrTooLarge, ErrMalformed, ErrOpaque, ErrAlgorithm, ErrNoKeyID,
 			ErrKeyMismatch, ErrSignature, ErrIssuer, ErrAudience, ErrNotYetValid, ErrMissingClaim,
-			ErrSessionCacheType, ErrCritical, ErrNotSessionCache} {
+			ErrSessionCacheType, ErrCritical, ErrNotSessionCache, ErrAccessTokenType, ErrNotAccessToken} {
 			if errors.Is(err, cause) {
 				return cause.Error()
 			}

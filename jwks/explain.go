@@ -94,6 +94,10 @@ func (v *Verifier) Explain(ctx context.Context, token string) Explanation {
 		e.Type = outcome(invalid(ErrSessionCacheType))
 	case v.cookie && !jws.IsSessionCacheType(h.Typ):
 		e.Type = outcome(invalid(ErrNotSessionCache))
+	case v.access && !jws.IsAccessTokenType(h.Typ):
+		e.Type = outcome(invalid(ErrNotAccessToken))
+	case !v.access && jws.IsAccessTokenType(h.Typ):
+		e.Type = outcome(invalid(ErrAccessTokenType))
 	default:
 		e.Type = outcome(nil)
 	}

@@ -108,6 +108,8 @@ const (
 	AlgEd25519 = jws.AlgEd25519
 	// SessionCacheType marks Better Auth's session-cache cookie JWT (its typ).
 	SessionCacheType = jws.SessionCacheType
+	// AccessTokenType marks an OAuth access token (RFC 9068; its typ).
+	AccessTokenType = jws.AccessTokenType
 	// SessionCacheAudience is the session-cache cookie JWT's aud.
 	SessionCacheAudience = jws.SessionCacheAudience
 )
@@ -118,3 +120,13 @@ func Algorithms() []string { return jws.Algorithms() }
 
 // CanonicalAlgorithm is EdDSA for Ed25519, the name itself otherwise.
 func CanonicalAlgorithm(alg string) string { return jws.CanonicalAlgorithm(alg) }
+
+// IsAccessToken reports whether a token's header says it is an OAuth access token (typ at+jwt),
+// without verifying anything: which verifier it goes to is chosen by it.
+func IsAccessToken(token string) bool {
+	typ, ok := jws.PeekType(token)
+	return ok && jws.IsAccessTokenType(typ)
+}
+
+// IsAccessTokenType reports whether a header's typ marks an OAuth access token (at+jwt).
+func IsAccessTokenType(typ string) bool { return jws.IsAccessTokenType(typ) }

@@ -92,7 +92,8 @@ func (t *trust) audience(c Claims) (audienceMatch, error) {
 		return audienceMissing, err
 	case n == 0 || n == 1 && first == "":
 		return audienceMissing, nil
-	case ours:
+	case ours, len(t.audiences) == 0:
+		// No audiences: an access token verifier's, whose caller binds aud to a resource.
 		return audienceOurs, nil
 	}
 	return audienceOther, nil

@@ -47,6 +47,11 @@ type VerifierOptions struct {
 	// must be SessionCacheType (an access token in the cookie is refused), and Audiences should
 	// be [SessionCacheAudience].
 	SessionCookie bool
+	// AccessToken makes this a verifier of OAuth access tokens (RFC 9068): their typ must be
+	// at+jwt, and a trust's Audiences may be empty — the caller then binds aud to the route's
+	// resource (aud must still be present). A verifier without it refuses at+jwt tokens: an
+	// access token is no user JWT, nor the reverse (RFC 9068 §4).
+	AccessToken bool
 	// Transform, when set, turns verified claims into the view callers read (it runs once per
 	// token: the cache holds its result). An error refuses the token as malformed.
 	Transform func(Claims) (Claims, error)
@@ -79,6 +84,7 @@ type Verifier struct {
 	byIssuer   map[string]*trust // by iss and each alias
 	algorithms []string          // allowed by any trust
 	cookie     bool              // a session-cache cookie verifier
+	access     bool              // an access token verifier
 	transform  func(Claims) (Claims, error)
 	maxBytes   int
 	cache      *claims.Cache // nil: off
@@ -114,6 +120,7 @@ func NewVerifier(o VerifierOptions) (*Verifier, error) {
 		byIssuer:  map[string]*trust{},
 		maxBytes:  o.MaxTokenBytes,
 		cookie:    o.SessionCookie,
+		access:    o.AccessToken,
 		transform: o.Transform,
 		cache:     claims.NewCache(o.CacheEntries, o.CacheBytes),
 		now:       o.Now,
@@ -147,7 +154,7 @@ func compileTrust(t Trust, o VerifierOptions) (*trust, error) {
 	if t.Issuer == "" {
 		return nil, errors.New("jwks: verifier needs an issuer")
 	}
-	if len(t.Audiences) == 0 {
+	if len(t.Audiences) == 0 && !o.AccessToken {
 		return nil, errors.New("jwks: verifier needs at least one audience")
 	}
 	algs := t.Algorithms
@@ -282,6 +289,11 @@ func (v *Verifier) checkHeader(h jws.Header, alg string) error {
 		// The session cookie carries only what Better Auth put there: an access token planted
 		// in it (by a script or a sibling subdomain) is refused.
 		return invalid(ErrNotSessionCache)
+	case v.access && !jws.IsAccessTokenType(h.Typ):
+		return invalid(ErrNotAccessToken)
+	case !v.access && jws.IsAccessTokenType(h.Typ):
+		// An OAuth access token is for a resource, not a user's credential for any route.
+		return invalid(ErrAccessTokenType)
 	}
 	return nil
 }

@@ -62,6 +62,13 @@ func sampleDecision(r authz.Reason) authz.Decision {
 		d.Description = "a cookie-authenticated POST must come from a trusted origin (Origin or Referer)"
 	case authz.ReasonSessionUnavailable:
 		d.Description = "session lookup unavailable: Better Auth did not answer"
+	case authz.ReasonInsufficientScope:
+		d.Description = "access token is missing required scope: write:tasks admin"
+		d.Scope = "write:tasks admin"
+		d.ResourceMetadata = "https://api.example.com/.well-known/oauth-protected-resource/mcp"
+	case authz.ReasonWrongResource:
+		d.Description = "access token is not for this resource (aud)"
+		d.ResourceMetadata = "https://api.example.com/.well-known/oauth-protected-resource/mcp"
 	case authz.ReasonInvalidRoutePolicy:
 		d.Description = "this route's betterauthz.io/ settings are invalid"
 		d.Detail = "betterauthz.io/policy: \"allow\" is not a policy"
@@ -159,7 +166,7 @@ func TestRenderInvariants(t *testing.T) {
 		if hdrs["content-type"] != "application/json" {
 			t.Errorf("%s: content-type %q", reason, hdrs["content-type"])
 		}
-		if _, has := hdrs["www-authenticate"]; has != (httpStatus == 401 || reason == authz.ReasonInsufficientClaims) {
+		if _, has := hdrs["www-authenticate"]; has != (httpStatus == 401 || reason == authz.ReasonInsufficientClaims || reason == authz.ReasonInsufficientScope) {
 			t.Errorf("%s: www-authenticate present = %v", reason, has)
 		}
 		if _, has := hdrs["retry-after"]; has != (httpStatus == 503) {

@@ -50,6 +50,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			render(w, &d)
 		}
 	}()
+	if r.URL.Path == authz.WellKnownResourcePath || strings.HasPrefix(r.URL.Path, authz.WellKnownResourcePath+"/") {
+		h.resourceMetadata(w, r)
+		return
+	}
 	o, found, err := h.original(r)
 	switch {
 	case !found:
@@ -118,3 +122,23 @@ func (hs headers) Header(name string) (value string, n int) {
 
 // Values implements authz.ValuesHeaders.
 func (hs headers) Values(name string) []string { return hs[canonicalKey(name)] }
+
+// resourceMetadata serves a configured resource's metadata (RFC 9728 §3), which an OAuth
+// client fetches from the URL in a 401's WWW-Authenticate: the proxy routes
+// /.well-known/oauth-protected-resource/… here, as it is, unauthenticated.
+func (h *Handler) resourceMetadata(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		w.Header().Set("Allow", "GET, HEAD")
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	res := h.authorizer.ResourceMetadata(r.URL.EscapedPath())
+	if res == nil {
+		http.NotFound(w, r)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	_, _ = w.Write(res.Document())
+}

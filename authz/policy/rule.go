@@ -40,6 +40,16 @@ type RuleSpec struct {
 	// Anonymous (authenticated only): false refuses anonymous users (anonymous plugin), true
 	// admits only those. Default: either.
 	Anonymous *bool `yaml:"anonymous"`
+	// Resource is the OAuth resource (RFC 8707, an absolute URL) the route is: an access
+	// token's aud must name it. A rule with a resource or scopes takes access tokens only,
+	// unless its credentials say otherwise.
+	Resource string `yaml:"resource"`
+	// Scopes the credential must have, all of them (an access token's space-separated scope
+	// claim). A credential without a scope claim has none.
+	Scopes []string `yaml:"scopes"`
+	// SubjectKind the credential must be of: user (a person's) or client (an access token of
+	// the client_credentials grant, with no user). Default: either.
+	SubjectKind string `yaml:"subjectKind"`
 	// DryRun: a request this rule would deny is allowed, and the denial it would have had is
 	// logged and counted. Identity headers still follow the credential alone.
 	DryRun bool `yaml:"dryRun"`
@@ -162,6 +172,7 @@ func CompileRule(spec RuleSpec, path, source string, allowHosts bool, lines Line
 		}
 	}
 	compileStanding(spec, path, r.Action, bad)
+	errs = append(errs, r.compileOAuth(path, lines)...)
 	if len(spec.Claims) > 0 {
 		key := JoinPath(path, "claims")
 		if r.Action != Authenticated {

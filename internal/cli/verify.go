@@ -105,6 +105,10 @@ func explain(ctx context.Context, s *config.Settings, keys *keySource, token str
 		sets[is.Name] = set
 	}
 	o := s.TokenVerifier(func(name string) *jwks.KeySet { return sets[name] })
+	if jwks.IsAccessToken(token) {
+		// An OAuth access token: verified as serve verifies those (its aud is the route's).
+		o = s.AccessTokenVerifier(func(name string) *jwks.KeySet { return sets[name] })
+	}
 	o.CacheEntries = 0
 	v, err := jwks.NewVerifier(o)
 	if err != nil {

@@ -249,7 +249,7 @@ func (r *report) verdict(e jwks.Explanation, k *keySource) error {
 	switch {
 	case e.Err == nil:
 		fmt.Fprintln(r.w, "VALID: betterauthz would accept this token.")
-		if set, _ := r.s.Compile().Identity(e.Claims); len(set) > 0 {
+		if set, _ := r.s.Compile().Identity(e.Claims, jwks.IsAccessTokenType(e.Header.Typ)); len(set) > 0 {
 			fmt.Fprintln(r.w, "Identity headers it would set:")
 			for _, h := range set {
 				fmt.Fprintf(r.w, "  %s: %s\n", h.Name, h.Value)

@@ -42,6 +42,9 @@ type File struct {
 	Issuer string `yaml:"issuer"`
 	// Audiences: the token's aud needs one of them. Default: [origin(betterAuthURL)].
 	Audiences []string `yaml:"audiences"`
+	// AccessTokenIssuer is the iss of OAuth access tokens (typ at+jwt); issuer is accepted too.
+	// Default: origin(betterAuthURL) + basePath.
+	AccessTokenIssuer string `yaml:"accessTokenIssuer"`
 	// Algorithms allowed, a subset of EdDSA, ES256, ES512, RS256, PS256 (Ed25519 is EdDSA);
 	// never HS* or none. Default: all five.
 	Algorithms []string `yaml:"algorithms"`
@@ -49,9 +52,11 @@ type File struct {
 	ClockSkew *time.Duration `yaml:"clockSkew"`
 	// IdentityHeaders maps a header to the claim it carries on allowed requests (a dotted path
 	// reaches nested claims); every one is stripped when it is not set. "@issuer" is not a claim
-	// but the name of the issuer whose keys verified the credential; no other claim name may
-	// start with @. Default: x-user-id: sub, x-user-email: email, x-user-name: name, and with
-	// more than one issuer x-user-issuer: "@issuer".
+	// but the name of the issuer whose keys verified the credential, "@subjectKind" says user
+	// or client (an OAuth access token of no user); no other claim name may start with @.
+	// Default: x-user-id: sub, x-user-email: email, x-user-name: name; with more than one
+	// issuer x-user-issuer: "@issuer"; with OAuth resources (resources, or a route's resource
+	// or scopes) x-client-id: client_id, x-scope: scope, x-subject-kind: "@subjectKind".
 	IdentityHeaders map[string]string `yaml:"identityHeaders"`
 	// AllowCORSPreflight: a browser preflight (OPTIONS with Origin and
 	// Access-Control-Request-Method) passes without a token. Default: false.
@@ -73,6 +78,9 @@ type File struct {
 	Organizations OrganizationsFile `yaml:"organizations"`
 	// APIKeys: API keys of Better Auth's api-key plugin. Off by default.
 	APIKeys APIKeysFile `yaml:"apiKeys"`
+	// Resources are OAuth protected resources (RFC 9728) whose metadata the HTTP check port
+	// serves, and to which a denial on their routes points clients. Default: none.
+	Resources []ResourceFile `yaml:"resources"`
 }
 
 // CacheFile is the cache section: the verified-token cache.
@@ -165,6 +173,8 @@ type Settings struct {
 	Organizations Organizations
 	// APIKeys: API keys of Better Auth's api-key plugin.
 	APIKeys APIKeys
+	// Resources: OAuth protected resources (config resources).
+	Resources []Resource
 }
 
 // Parse reads and validates a config document. getenv supplies BETTER_AUTH_URL. The error, if
@@ -181,6 +191,7 @@ func Parse(data []byte, getenv func(string) string) (*Settings, error) {
 	f.sessions(c, s)
 	f.plugins(c, s)
 	f.routes(c, s)
+	f.resources(c, s)
 	if err := errors.Join(c.errs...); err != nil {
 		return nil, err
 	}
@@ -279,7 +290,9 @@ func (s *Settings) Compile() *authz.Config {
 	sessions := s.SessionIssuer()
 	issuers := make(map[string]string, len(s.Issuers))
 	for _, is := range s.Issuers {
-		issuers[is.Issuer] = is.Name
+		for _, iss := range is.accessIssuers() {
+			issuers[iss] = is.Name
+		}
 	}
 	return &authz.Config{
 		Issuers:                issuers,
@@ -290,6 +303,7 @@ func (s *Settings) Compile() *authz.Config {
 		Realm:                  s.Issuers[0].Issuer,
 		AnnotationsOnlyTighten: !s.Annotations.AllowPublic,
 		DryRun:                 s.DryRun,
+		Resources:              s.compileResources(),
 		Browser: authz.Browser{
 			CookieCache:    s.Sessions.CookieCache,
 			Lookup:         s.Sessions.Lookup,

@@ -17,6 +17,13 @@ func DefaultIdentityHeaders() map[string]string {
 	return map[string]string{"x-user-id": "sub", "x-user-email": "email", "x-user-name": "name"}
 }
 
+// OAuthIdentityHeaders are added to the defaults when the config has OAuth resources: the
+// client an access token was issued to, its scopes, and whether a user or the client itself
+// (client_credentials) is its subject.
+func OAuthIdentityHeaders() map[string]string {
+	return map[string]string{"x-client-id": "client_id", "x-scope": "scope", "x-subject-kind": authz.SubjectKindClaim}
+}
+
 // IssuerHeader is the default identity header of the issuer's name when several issuers are
 // trusted, so that an upstream can tell a staging user from a production one.
 const IssuerHeader = "x-user-issuer"
@@ -27,6 +34,11 @@ func (f *File) identity(c *checker, s *Settings) {
 		headers = DefaultIdentityHeaders()
 		if len(s.Issuers) > 1 {
 			headers[IssuerHeader] = authz.IssuerClaim
+		}
+		if f.usesOAuth() {
+			for name, claim := range OAuthIdentityHeaders() {
+				headers[name] = claim
+			}
 		}
 	}
 	seen := map[string]string{}

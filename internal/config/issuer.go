@@ -25,6 +25,10 @@ type IssuerFile struct {
 	Issuer string `yaml:"issuer"`
 	// Audiences: its token's aud needs one of them. Default: [origin(betterAuthURL)].
 	Audiences []string `yaml:"audiences"`
+	// AccessTokenIssuer is the iss of its OAuth access tokens (typ at+jwt), which also may
+	// carry issuer. Default: origin(betterAuthURL) + basePath, as Better Auth's OAuth provider
+	// signs them.
+	AccessTokenIssuer string `yaml:"accessTokenIssuer"`
 	// Algorithms allowed for its tokens. Default: EdDSA, ES256, ES512, RS256, PS256.
 	Algorithms []string `yaml:"algorithms"`
 	// JWKSCAFile: PEM CAs trusted for its https jwksURL. Default: the top-level jwksCAFile.
@@ -43,6 +47,8 @@ type Issuer struct {
 	Issuer     string
 	Audiences  []string
 	Algorithms []string
+	// AccessTokenIssuer is the iss of its OAuth access tokens (Issuer is accepted too).
+	AccessTokenIssuer string
 	// JWKSCAFile: the only CAs trusted for an https JWKSURL ("": the system's). Its own, else
 	// the top-level jwksCAFile.
 	JWKSCAFile string
@@ -55,7 +61,7 @@ const DefaultIssuerName = "default"
 const maxIssuers = 32
 
 // shorthandKeys are the top-level keys of the one-issuer shorthand.
-var shorthandKeys = []string{"betterAuthURL", "basePath", "jwksURL", "issuer", "audiences", "algorithms"}
+var shorthandKeys = []string{"betterAuthURL", "basePath", "jwksURL", "issuer", "audiences", "algorithms", "accessTokenIssuer"}
 
 // issuers reads which Better Auths are trusted — the issuers list, or the top-level shorthand —
 // and what applies to all of them: the key refresh, maxKeyAge, jwksCAFile and clock skew.
@@ -63,7 +69,7 @@ func (f *File) issuers(c *checker, s *Settings, getenv func(string) string) {
 	if f.Issuers == nil && c.d.Line("issuers") == 0 {
 		s.Issuers = []Issuer{readIssuer(c, "", IssuerFile{
 			Name: DefaultIssuerName, BetterAuthURL: f.BetterAuthURL, BasePath: f.BasePath, JWKSURL: f.JWKSURL,
-			Issuer: f.Issuer, Audiences: f.Audiences, Algorithms: f.Algorithms,
+			Issuer: f.Issuer, Audiences: f.Audiences, Algorithms: f.Algorithms, AccessTokenIssuer: f.AccessTokenIssuer,
 		}, getenv)}
 	} else {
 		var mixed []string
@@ -106,8 +112,20 @@ func (f *File) issuers(c *checker, s *Settings, getenv func(string) string) {
 		for i, is := range s.Issuers {
 			if prev, dup := iss[is.Issuer]; dup && is.Issuer != "" {
 				c.bad(fmt.Sprintf("issuers[%d].issuer", at[i]), "%q is already trusted by issuer %s: a token names one issuer, and is verified with its keys alone", is.Issuer, prev)
+				continue
 			}
 			iss[is.Issuer] = is.Name
+		}
+		// Access tokens name one issuer too, in either spelling.
+		access := map[string]string{}
+		for i, is := range s.Issuers {
+			for _, a := range is.accessIssuers() {
+				if prev, dup := access[a]; dup && prev != is.Name && iss[is.Issuer] == is.Name {
+					c.bad(fmt.Sprintf("issuers[%d].accessTokenIssuer", at[i]), "%q is already an access token issuer of issuer %s: set accessTokenIssuer", a, prev)
+					break
+				}
+				access[a] = is.Name
+			}
 		}
 	}
 	f.keyUpkeep(c, s)
@@ -152,6 +170,17 @@ func readIssuer(c *checker, at string, fi IssuerFile, getenv func(string) string
 	}
 
 	is.Issuer = cmp.Or(fi.Issuer, is.Origin)
+	// Better Auth's OAuth provider signs access tokens with its base URL and base path as iss
+	// (unless jwt.issuer is set, when it is the issuer): both are this issuer's own spellings,
+	// never one a token could choose.
+	is.AccessTokenIssuer = fi.AccessTokenIssuer
+	if is.AccessTokenIssuer == "" && is.Origin != "" {
+		is.AccessTokenIssuer = is.Origin + is.BasePath
+	} else if fi.AccessTokenIssuer != "" {
+		if _, err := originOf(fi.AccessTokenIssuer); err != nil {
+			c.bad(at+"accessTokenIssuer", "%v", err)
+		}
+	}
 	is.Audiences = fi.Audiences
 	if len(is.Audiences) == 0 && is.Origin != "" {
 		is.Audiences = []string{is.Origin}
@@ -170,6 +199,14 @@ func readIssuer(c *checker, at string, fi IssuerFile, getenv func(string) string
 		c.bad(at+"jwksCAFile", "applies to an https:// jwksURL only (the JWKS is at %s)", is.JWKSURL)
 	}
 	return is
+}
+
+// accessIssuers are the iss its access tokens may carry: AccessTokenIssuer, and Issuer.
+func (is Issuer) accessIssuers() []string {
+	if is.AccessTokenIssuer == "" || is.AccessTokenIssuer == is.Issuer {
+		return []string{is.Issuer}
+	}
+	return []string{is.AccessTokenIssuer, is.Issuer}
 }
 
 // keyUpkeep reads how every issuer's keys are kept: refreshed, aged, fetched over TLS.
@@ -259,6 +296,23 @@ func (s *Settings) TokenVerifier(keys func(name string) *jwks.KeySet) jwks.Verif
 	}
 	return jwks.VerifierOptions{
 		Trusts:       trusts,
+		ClockSkew:    s.ClockSkew,
+		CacheEntries: s.CacheEntries,
+		CacheBytes:   s.CacheBytes,
+	}
+}
+
+// AccessTokenVerifier is how the settings verify OAuth access tokens (typ at+jwt): each issuer
+// with its keys, iss its AccessTokenIssuer or Issuer, aud left to the route's resource.
+func (s *Settings) AccessTokenVerifier(keys func(name string) *jwks.KeySet) jwks.VerifierOptions {
+	trusts := make([]jwks.Trust, len(s.Issuers))
+	for i, is := range s.Issuers {
+		iss := is.accessIssuers()
+		trusts[i] = jwks.Trust{Name: is.Name, Keys: keys(is.Name), Issuer: iss[0], IssuerAliases: iss[1:], Algorithms: is.Algorithms}
+	}
+	return jwks.VerifierOptions{
+		Trusts:       trusts,
+		AccessToken:  true,
 		ClockSkew:    s.ClockSkew,
 		CacheEntries: s.CacheEntries,
 		CacheBytes:   s.CacheBytes,

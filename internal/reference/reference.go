@@ -331,6 +331,8 @@ func Reasons(root string) ([]byte, error) {
 	b.WriteString("the decision log (`reason`) and the `reason` label of `betterauthz_checks_total`. A denial's JSON\n")
 	b.WriteString("body carries the OAuth error code of the table (`error`), and the description. gRPC mode answers\n")
 	b.WriteString("Envoy with the gRPC code and the HTTP status; the HTTP check mode answers with the HTTP status.\n")
+	b.WriteString("On a route with a configured OAuth resource, every challenge also carries `resource_metadata`\n")
+	b.WriteString("([OAuth resources](../oauth-resources.md)).\n")
 	b.WriteString("[Troubleshooting](../troubleshooting.md) says what to do about each.\n\n")
 	b.WriteString("| reason | meaning | gRPC | HTTP | body `error` | `WWW-Authenticate` | `Retry-After` |\n")
 	b.WriteString("| --- | --- | --- | --- | --- | --- | --- |\n")
@@ -346,6 +348,8 @@ func Reasons(root string) ([]byte, error) {
 			e, _, _ = strings.Cut(e, `"`)
 			body = "`" + e + "`"
 			switch c := d.Challenge(); {
+			case strings.Contains(c, "scope="):
+				challenge = "with `error` and `scope`"
 			case strings.Contains(c, "error="):
 				challenge = "with `error`"
 			case c != "":

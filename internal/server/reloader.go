@@ -154,7 +154,8 @@ func (r *reloader) apply(source string, data []byte) error {
 // commit puts a validated config in force with its key sets, stopping the sets it no longer
 // uses.
 func (r *reloader) commit(s *config.Settings, digest [32]byte, source string, ring keyRing) error {
-	v := verifiers{r.snapshot.Verifier, r.snapshot.SessionVerifier, r.snapshot.Sessions, r.snapshot.Roles, r.snapshot.APIKeys}
+	v := verifiers{tokens: r.snapshot.Verifier, access: r.snapshot.AccessVerifier, cookies: r.snapshot.SessionVerifier, sessions: r.snapshot.Sessions,
+		roles: r.snapshot.Roles, apiKeys: r.snapshot.APIKeys}
 	if !slices.Equal(ring, r.ring) || !sameVerification(r.settings, s) {
 		var err error
 		if v, err = newVerifiers(s, ring); err != nil {
@@ -163,7 +164,7 @@ func (r *reloader) commit(s *config.Settings, digest [32]byte, source string, ri
 		}
 	}
 	r.snapshot.Config = s.Compile()
-	r.snapshot.Verifier, r.snapshot.SessionVerifier, r.snapshot.Sessions = v.tokens, v.cookies, v.sessions
+	r.snapshot.Verifier, r.snapshot.AccessVerifier, r.snapshot.SessionVerifier, r.snapshot.Sessions = v.tokens, v.access, v.cookies, v.sessions
 	r.snapshot.Roles, r.snapshot.APIKeys = v.roles, v.apiKeys
 	for _, k := range stopUnused(r.ring, ring) {
 		if ring.named(k.name) == nil {

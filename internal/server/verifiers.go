@@ -14,6 +14,7 @@ import (
 // cookie (nil unless sessions.cookieCache), session tokens (nil unless sessions.lookup).
 type verifiers struct {
 	tokens   authz.TokenVerifier
+	access   authz.TokenVerifier
 	cookies  authz.TokenVerifier
 	sessions authz.SessionLookup
 	roles    authz.MemberRoleLookup // with sessions
@@ -27,6 +28,11 @@ func newVerifiers(s *config.Settings, ring keyRing) (verifiers, error) {
 		return v, err
 	}
 	v.tokens = tokens
+	access, err := jwks.NewVerifier(s.AccessTokenVerifier(func(name string) *jwks.KeySet { return ring.named(name).keys }))
+	if err != nil {
+		return v, err
+	}
+	v.access = access
 	if s.Sessions.CookieCache {
 		// Better Auth signs the session-cache cookie with the same keys, with iss its base URL
 		// as it normalizes it (the origin, measured on 1.7.25) and a fixed audience. Browser
@@ -86,6 +92,6 @@ func sameVerification(a, b *config.Settings) bool {
 
 func sameIssuer(a, b config.Issuer) bool {
 	return a.Name == b.Name && a.BetterAuthURL == b.BetterAuthURL && a.Origin == b.Origin &&
-		a.BasePath == b.BasePath && a.JWKSURL == b.JWKSURL && a.Issuer == b.Issuer &&
+		a.BasePath == b.BasePath && a.JWKSURL == b.JWKSURL && a.Issuer == b.Issuer && a.AccessTokenIssuer == b.AccessTokenIssuer &&
 		slices.Equal(a.Audiences, b.Audiences) && slices.Equal(a.Algorithms, b.Algorithms) && a.JWKSCAFile == b.JWKSCAFile
 }

@@ -136,3 +136,38 @@ func IsSessionCacheType(typ string) bool {
 	typ = strings.ToLower(typ)
 	return strings.TrimPrefix(typ, "application/") == SessionCacheType
 }
+
+// AccessTokenType marks an OAuth 2.0 JWT access token (RFC 9068 §2.1), as Better Auth's OAuth
+// provider signs them.
+const AccessTokenType = "at+jwt"
+
+// IsAccessTokenType reports whether typ marks an RFC 9068 access token; per RFC 7515 §4.1.9
+// the "application/" prefix may be left out, and the comparison ignores case.
+func IsAccessTokenType(typ string) bool {
+	typ = strings.ToLower(typ)
+	return strings.TrimPrefix(typ, "application/") == AccessTokenType
+}
+
+// maxHeaderSegment bounds the header segment PeekType decodes: Better Auth's are under 100
+// bytes.
+const maxHeaderSegment = 1 << 10
+
+// PeekType reads the typ of a compact JWS's header without checking anything else: which
+// verifier a token goes to is chosen by it, before any verification. ok is false when the
+// token has no readable header (the verifier then refuses it).
+func PeekType(token string) (typ string, ok bool) {
+	first := strings.IndexByte(token, '.')
+	if first <= 0 || first > maxHeaderSegment {
+		return "", false
+	}
+	buf := make([]byte, strictBase64.DecodedLen(first))
+	n, err := decodeSegment(buf, token[:first])
+	if err != nil {
+		return "", false
+	}
+	h, err := parseHeader(buf[:n])
+	if err != nil {
+		return "", false
+	}
+	return h.Typ, true
+}

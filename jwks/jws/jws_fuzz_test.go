@@ -56,3 +56,26 @@ func TestSegmentsRefuseEveryByteOutsideTheAlphabet(t *testing.T) {
 		}
 	}
 }
+
+// FuzzPeekType reads arbitrary tokens' typ as the Bearer credential does to choose a verifier:
+// it never fails loudly, and whenever the whole token parses it reads the typ Parse reads, so
+// no token is sent to one verifier while claiming the other's type.
+func FuzzPeekType(f *testing.F) {
+	for _, s := range []string{"eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.e30.AAAA", "eyJhbGciOiJFZERTQSJ9.e30.", "opaque",
+		".e30.", "eyJ0eXAiOiJhdCtqd3QiLCJ0eXAiOiJKV1QifQ.e30.", "eyJ0eXAiOjF9.e30."} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, token string) {
+		typ, ok := PeekType(token)
+		if strings.Count(token, ".") != 2 {
+			return
+		}
+		j, err := Parse(token)
+		if err != nil {
+			return
+		}
+		if len(token[:strings.IndexByte(token, '.')]) <= maxHeaderSegment && (!ok || typ != j.Header.Typ) {
+			t.Fatalf("PeekType = %q, %v; Parse reads typ %q", typ, ok, j.Header.Typ)
+		}
+	})
+}
