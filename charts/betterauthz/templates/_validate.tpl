@@ -20,7 +20,7 @@ refuse it). deployment.yaml includes this first.
 {{- end }}
 {{- /* The config's durations (docs/config.schema.json: every property with a duration
 pattern; charts/configschema_test.go fails when one is missing here). */}}
-{{- range $path := list "jwksRefreshInterval" "maxKeyAge" "clockSkew" "sessions.lookupTTL" }}
+{{- range $path := list "jwksRefreshInterval" "maxKeyAge" "clockSkew" "sessions.lookupTTL" "apiKeys.ttl" }}
 {{- $val := $v.config | default dict }}
 {{- $found := true }}
 {{- range $k := splitList "." $path }}
