@@ -124,8 +124,8 @@ func CanonicalAlgorithm(alg string) string { return jws.CanonicalAlgorithm(alg) 
 // IsAccessToken reports whether a token's header says it is an OAuth access token (typ at+jwt),
 // without verifying anything: which verifier it goes to is chosen by it.
 func IsAccessToken(token string) bool {
-	typ, ok := jws.PeekType(token)
-	return ok && jws.IsAccessTokenType(typ)
+	accessToken, ok := jws.PeekAccessToken(token)
+	return ok && accessToken
 }
 
 // IsAccessTokenType reports whether a header's typ marks an OAuth access token (at+jwt).

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"strings"
+	"sync"
 
 	"github.com/betterauthz/betterauthz/jwks/internal/strictjson"
 )
@@ -151,6 +152,93 @@ func IsAccessTokenType(typ string) bool {
 // maxHeaderSegment bounds the header segment PeekType decodes: Better Auth's are under 100
 // bytes.
 const maxHeaderSegment = 1 << 10
+
+// PeekAccessToken reports whether a compact JWS's header says it is an OAuth access token
+// (IsAccessTokenType of its typ), checking nothing else: PeekType's answer, without allocating
+// for a header of ordinary size and an ASCII typ without escapes (the cached check allocates
+// nothing). ok is false when the token has no readable header.
+func PeekAccessToken(token string) (accessToken, ok bool) {
+	first := strings.IndexByte(token, '.')
+	if first <= 0 || first > maxHeaderSegment {
+		return false, false
+	}
+	arr := headerBufs.Get().(*[maxHeaderSegment * 3 / 4]byte)
+	defer headerBufs.Put(arr)
+	buf := arr[:strictBase64.DecodedLen(first)]
+	n, err := decodeSegment(buf, token[:first])
+	if err != nil {
+		return false, false
+	}
+	err = strictjson.Walk(buf[:n], true, func(name, value []byte) error {
+		switch string(name) {
+		case "typ":
+			if v, plain := plainASCII(value); plain {
+				accessToken = asciiAccessTokenType(v)
+				return nil
+			}
+			typ, ok := strictjson.String(value)
+			if !ok {
+				return ErrMalformed
+			}
+			accessToken = IsAccessTokenType(typ)
+		case "alg", "kid":
+			// As parseHeader: a member it reads must be a string.
+			if _, plain := plainASCII(value); !plain {
+				if _, ok := strictjson.String(value); !ok {
+					return ErrMalformed
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return false, false
+	}
+	return accessToken, true
+}
+
+// headerBufs hold decoded headers for PeekAccessToken: the JSON walk lets them escape, and a
+// check must not allocate.
+var headerBufs = sync.Pool{New: func() any { return new([maxHeaderSegment * 3 / 4]byte) }}
+
+// plainASCII returns a JSON string's contents when it is ASCII without escapes.
+func plainASCII(raw []byte) ([]byte, bool) {
+	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {
+		return nil, false
+	}
+	v := raw[1 : len(raw)-1]
+	for _, c := range v {
+		if c == '\\' || c >= 0x80 {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+// asciiAccessTokenType is IsAccessTokenType for an ASCII typ.
+func asciiAccessTokenType(v []byte) bool {
+	const prefix = "application/"
+	if len(v) >= len(prefix) && asciiEqualFold(v[:len(prefix)], prefix) {
+		v = v[len(prefix):]
+	}
+	return asciiEqualFold(v, AccessTokenType)
+}
+
+func asciiEqualFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := range b {
+		c := b[i]
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		if c != s[i] {
+			return false
+		}
+	}
+	return true
+}
 
 // PeekType reads the typ of a compact JWS's header without checking anything else: which
 // verifier a token goes to is chosen by it, before any verification. ok is false when the

@@ -62,11 +62,16 @@ func TestSegmentsRefuseEveryByteOutsideTheAlphabet(t *testing.T) {
 // no token is sent to one verifier while claiming the other's type.
 func FuzzPeekType(f *testing.F) {
 	for _, s := range []string{"eyJ0eXAiOiJhdCtqd3QiLCJhbGciOiJFZERTQSIsImtpZCI6ImsxIn0.e30.AAAA", "eyJhbGciOiJFZERTQSJ9.e30.", "opaque",
-		".e30.", "eyJ0eXAiOiJhdCtqd3QiLCJ0eXAiOiJKV1QifQ.e30.", "eyJ0eXAiOjF9.e30."} {
+		".e30.", "eyJ0eXAiOiJhdCtqd3QiLCJ0eXAiOiJKV1QifQ.e30.", "eyJ0eXAiOjF9.e30.",
+		"eyJ0eXAiOiJBUFBMSUNBVElPTi9BVCtKV1QifQ.e30.", "eyJ0eXAiOiJhdFx1MDAyYmp3dCJ9.e30.", "eyJ0eXAiOiJhdCtqd3QiLCJraWQiOjF9.e30."} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, token string) {
 		typ, ok := PeekType(token)
+		// PeekAccessToken is PeekType's answer without allocating: the same, always.
+		if at, aok := PeekAccessToken(token); aok != ok || at != (ok && IsAccessTokenType(typ)) {
+			t.Fatalf("PeekAccessToken = %v, %v; PeekType = %q, %v", at, aok, typ, ok)
+		}
 		if strings.Count(token, ".") != 2 {
 			return
 		}
