@@ -138,7 +138,11 @@ func (c *Config) verdict(d Decision, r *Request, rq *reading, rules []*policy.Ru
 	}
 	// Every missing scope of every rule, so that a client asks for all of them at once.
 	var missing []string
-	granted := cred.claims.StringClaim("scope")
+	// Scopes are an access token's: any other credential's "scope" field is the user's data.
+	var granted string
+	if cred.kind == policy.CredentialAccessToken {
+		granted = cred.claims.StringClaim("scope")
+	}
 	for _, rule := range rules {
 		if rule.Action != policy.Authenticated {
 			continue

@@ -69,6 +69,10 @@ func (c *Config) readFacts(cred *credential) {
 		o := &c.Organizations
 		f.Organization = stringClaim(cl, o.ActiveOrganizationClaim)
 		f.impersonator = stringClaim(cl, o.ImpersonatedByClaim)
+		// Better Auth's session always says (absent: not impersonated); a JWT says only when
+		// its payload carries the claim (null: not impersonated).
+		f.ImpersonationUnknown = !hasClaim(cl, o.ImpersonatedByClaim)
+		f.AnonymityUnknown = !hasClaim(cl, "isAnonymous")
 		if o.RoleClaim != "" {
 			f.Role, f.roleRead = stringClaim(cl, o.RoleClaim), true
 		}
@@ -133,6 +137,14 @@ func stringClaim(c jwks.Claims, path string) string {
 	}
 	s, _ := v.String()
 	return s
+}
+
+func hasClaim(c jwks.Claims, path string) bool {
+	if path == "" {
+		return false
+	}
+	_, ok := c.Claim(path)
+	return ok
 }
 
 func boolClaim(c jwks.Claims, path string) bool {

@@ -188,3 +188,38 @@ func FuzzBanInForce(f *testing.F) {
 		_ = banInForce(c, time.Now())
 	})
 }
+
+// A JWT that does not say whether it is impersonated or anonymous fails a rule that asks, and
+// a user's "scope" field is not an access token's scopes.
+func TestUnsaidStandingFailsClosed(t *testing.T) {
+	c := testPolicy()
+	rules, errs := policy.CompileRules([]policy.RuleSpec{
+		{Name: "billing", Paths: []string{"/billing"}, Impersonated: new(bool)},
+		{Name: "members", Paths: []string{"/members"}, Anonymous: new(bool)},
+		{Name: "scoped", Paths: []string{"/scoped"}, Scopes: []string{"read"}, Credentials: []string{"jwt"}},
+	}, "r", policy.SourceConfig, true, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	c.Routes = rules
+	s := c.live(fakeVerifier{
+		"silent": claims(`{"sub":"u1","scope":"read"}`),
+		"says":   claims(`{"sub":"u1","impersonatedBy":null,"isAnonymous":false}`),
+	}, nil)
+	s.Config.Organizations.ImpersonatedByClaim = "impersonatedBy"
+	for _, tc := range []struct {
+		path, token string
+		want        Reason
+	}{
+		{"/billing", "silent", ReasonInsufficientClaims},
+		{"/billing", "says", ReasonAllowed},
+		{"/members", "silent", ReasonInsufficientClaims},
+		{"/members", "says", ReasonAllowed},
+		{"/scoped", "silent", ReasonInsufficientScope}, // the JWT's own "scope" field counts for nothing
+	} {
+		d := Decide(context.Background(), s, httpCheck("GET", "api.example.com", tc.path, map[string]string{"authorization": "Bearer " + tc.token}))
+		if d.Reason != tc.want {
+			t.Errorf("%s with %s: %s (%s), want %s", tc.path, tc.token, d.Reason, d.Description, tc.want)
+		}
+	}
+}

@@ -19,6 +19,10 @@ type Standing struct {
 	Impersonated bool
 	// Anonymous: the user signed in anonymously (user.isAnonymous).
 	Anonymous bool
+	// ImpersonationUnknown, AnonymityUnknown: the credential does not say (a JWT whose payload
+	// leaves the claim out, an OAuth access token). A rule that asks is then unmet: it fails
+	// closed.
+	ImpersonationUnknown, AnonymityUnknown bool
 }
 
 // HasRole reports whether the comma-joined role list holds one of roles.
@@ -51,6 +55,12 @@ func (r *Rule) Unmet(s Standing) (description string, unmet bool) {
 		case !s.HasRole(spec.OrgRoles):
 			return "this route needs the role " + strings.Join(spec.OrgRoles, " or ") + " in the active organization", true
 		}
+	}
+	if spec.Impersonated != nil && s.ImpersonationUnknown {
+		return "this route asks whether the session is impersonated, and this credential does not say (a JWT needs the impersonatedBy claim)", true
+	}
+	if spec.Anonymous != nil && s.AnonymityUnknown {
+		return "this route asks whether the user is anonymous, and this credential does not say (a JWT needs the isAnonymous claim)", true
 	}
 	if spec.Impersonated != nil && *spec.Impersonated != s.Impersonated {
 		if s.Impersonated {
