@@ -212,7 +212,9 @@ func NewStatic(name string, keys []jwkset.JWK) (*KeySet, error) {
 	if err := k.keys.KeyReplaceAll(k.ctx, keys); err != nil {
 		return nil, fmt.Errorf("jwks: %w", err)
 	}
-	k.install(keys, time.Now())
+	now := time.Now()
+	k.publish(keys, now)
+	k.install(keys, now)
 	k.attempted.Store(true)
 	return k, nil
 }

@@ -189,8 +189,15 @@ func (k *KeySet) fetch(ctx context.Context, trigger, kid string) error {
 	}
 	got, problems, err := k.fetcher.download(ctx, kid, etag)
 	if err == nil && !got.notModified {
+		// What the relay publishes and HasKid reads first, the store KeyRead reads last: a
+		// request the store shows a new kid to (a relay's ?kid= that waited for it) finds the
+		// kid published too.
+		prev := k.publish(got.keys, time.Now())
 		if err = k.keys.KeyReplaceAll(ctx, got.keys); err == nil {
 			k.etag = got.etag
+		} else {
+			k.current.Store(prev.current)
+			k.published.Store(prev.published)
 		}
 	}
 	keys := got.keys
@@ -220,6 +227,21 @@ func (k *KeySet) fetch(ctx context.Context, trigger, kid string) error {
 		})
 	}
 	return err
+}
+
+// published is what publish replaced, to put back if the store refuses the keys.
+type published struct {
+	current   *map[string]verificationKey
+	published *Published
+}
+
+// publish makes keys the set HasKid looks up and the relay serves.
+func (k *KeySet) publish(keys []jwkset.JWK, at time.Time) published {
+	set := make(map[string]verificationKey, len(keys))
+	for _, j := range keys {
+		set[j.Marshal().KID] = verificationKeyOf(j)
+	}
+	return published{current: k.current.Swap(&set), published: k.published.Swap(publish(keys, at))}
 }
 
 // noteStaleness logs, once each way, when the keys pass MaxKeyAge and when they are fresh
@@ -262,12 +284,6 @@ func (k *KeySet) noteKids(log *slog.Logger, keys []jwkset.JWK, first bool) {
 
 // install puts keys in force, fetched at at, and reports whether they are the first.
 func (k *KeySet) install(keys []jwkset.JWK, at time.Time) (first bool) {
-	set := make(map[string]verificationKey, len(keys))
-	for _, j := range keys {
-		set[j.Marshal().KID] = verificationKeyOf(j)
-	}
-	k.current.Store(&set)
-	k.published.Store(publish(keys, at))
 	k.keyCount.Store(int64(len(keys)))
 	k.lastSuccess.Store(at.UnixNano())
 	return !k.loaded.Swap(true)
