@@ -23,6 +23,7 @@ const (
 
 // oneIdea are the files longer than maxFileLines, each with the one idea it holds.
 var oneIdea = map[string]string{
+	"authz/extauthz/wire.go":        "the lean CheckRequest decoder: the fields a decision reads, refused exactly as protobuf-go refuses",
 	"authz/read.go":                 "reading a request's target, host and path strictly, as rules match them",
 	"internal/cli/verify_report.go": "verify's report: what is trusted, one line per check of the token with the fix, the verdict",
 }

@@ -159,18 +159,7 @@ func CompileRule(spec RuleSpec, path, source string, allowHosts bool, lines Line
 	if spec.Issuer != "" && r.Action != Authenticated {
 		bad(JoinPath(path, "issuer"), "only applies to authenticated rules, not %s", r.Action)
 	}
-	if len(spec.Credentials) > 0 {
-		key := JoinPath(path, "credentials")
-		accepts, err := ParseCredentials(spec.Credentials)
-		switch {
-		case r.Action != Authenticated:
-			bad(key, "only apply to authenticated rules, not %s", r.Action)
-		case err != nil:
-			bad(key, "%v", err)
-		default:
-			r.Accepts = accepts
-		}
-	}
+	r.compileCredentials(path, bad)
 	compileStanding(spec, path, r.Action, bad)
 	errs = append(errs, r.compileOAuth(path, lines)...)
 	if len(spec.Claims) > 0 {
@@ -184,6 +173,23 @@ func CompileRule(spec RuleSpec, path, source string, allowHosts bool, lines Line
 		}
 	}
 	return r, errs
+}
+
+// compileCredentials reads the rule's credentials (none: its Credentials() default).
+func (r *Rule) compileCredentials(path string, bad func(key, format string, args ...any)) {
+	if len(r.Spec.Credentials) == 0 {
+		return
+	}
+	key := JoinPath(path, "credentials")
+	accepts, err := ParseCredentials(r.Spec.Credentials)
+	switch {
+	case r.Action != Authenticated:
+		bad(key, "only apply to authenticated rules, not %s", r.Action)
+	case err != nil:
+		bad(key, "%v", err)
+	default:
+		r.Accepts = accepts
+	}
 }
 
 // CompileRules compiles a list of rules written at key path path ("routes"). The error joins
