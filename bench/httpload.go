@@ -121,11 +121,16 @@ func (b *bench) measureHTTP(scenario string, p *process, tokens []string) (row, 
 func (b *bench) pairHTTP(a, c *process, tokens []string) paired {
 	var p paired
 	for range pairRounds {
-		closedLoopHTTP(a.checkAddr, tokens, 4, 300*time.Millisecond)
-		ra := closedLoopHTTP(a.checkAddr, tokens, b.o.concurrency, b.o.duration).rate()
-		closedLoopHTTP(c.checkAddr, tokens, 4, 300*time.Millisecond)
-		rc := closedLoopHTTP(c.checkAddr, tokens, b.o.concurrency, b.o.duration).rate()
-		p.ratios = append(p.ratios, ra/rc)
+		p.add(b.runHTTP(a, tokens), b.runHTTP(c, tokens))
 	}
+	log("pair %s / %s over HTTP: CPU per check %.2f ×", a.name, c.name, p.median())
 	return p
+}
+
+// runHTTP is one closed-loop run against p's check endpoint.
+func (b *bench) runHTTP(p *process, tokens []string) measured {
+	closedLoopHTTP(p.checkAddr, tokens, 4, 300*time.Millisecond)
+	cpu0 := p.cpuSeconds()
+	res := closedLoopHTTP(p.checkAddr, tokens, b.o.concurrency, b.o.duration)
+	return measured{rate: res.rate(), cpuPerCheck: (p.cpuSeconds() - cpu0) / float64(max(res.requests, 1))}
 }

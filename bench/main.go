@@ -67,7 +67,10 @@ type options struct {
 	bin         string
 	self        string
 	pin         bool
-	sidecars    []int // the relay scenario's counts of sidecars
+	sidecars    []int  // the relay scenario's counts of sidecars
+	efficiency  bool   // only the efficiency pairs, printed
+	profile     string // with efficiency: write CPU profiles of a warm run of each server here
+	abEnv       string // with efficiency: also compare betterauthz run with this environment to plain
 }
 
 func run(args []string) error {
@@ -82,6 +85,9 @@ func run(args []string) error {
 	fs.StringVar(&o.out, "out", "docs/benchmarks.md", "report file (empty: stdout only)")
 	fs.StringVar(&o.bin, "betterauthz", "bin/betterauthz-static", "betterauthz binary (make build-static)")
 	sidecars := fs.String("sidecars", "10,100,1000", "counts of simulated sidecars in the JWKS relay scenario (empty: skip it)")
+	fs.BoolVar(&o.efficiency, "efficiency", false, "measure only the two efficiency ratios (warm gRPC and HTTP against their no-op servers), print them, write nothing")
+	fs.StringVar(&o.profile, "profile", "", "with -efficiency: a directory to write CPU profiles of one more warm run of betterauthz and of each no-op server into")
+	fs.StringVar(&o.abEnv, "ab", "", "with -efficiency: also compare, in interleaved pairs, betterauthz run with these environment variables (\"K=V K2=V2\") against betterauthz without them")
 	fs.BoolVar(&o.pin, "pin", runtime.NumCPU() >= 2, "run the servers on the last CPU and the load generator on the others (taskset), so they do not preempt each other")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -117,6 +123,9 @@ func run(args []string) error {
 	}
 
 	b := &bench{o: o, ba: ba, tk: tk}
+	if o.efficiency {
+		return b.efficiencyOnly()
+	}
 	if err := b.runAll(); err != nil {
 		return err
 	}
@@ -221,6 +230,7 @@ type process struct {
 	cmd       *exec.Cmd
 	addr      string // gRPC
 	checkAddr string // the HTTP check endpoint, when on
+	opsAddr   string // the ops port (/debug/pprof with -profile), when on
 }
 
 func (p *process) stop() {
@@ -305,7 +315,11 @@ func (b *bench) startBetterauthzOn(name string, cacheEntries int, unix bool, env
 	}
 	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
 	checkAddr := fmt.Sprintf("127.0.0.1:%d", freePort())
-	cmd := b.command(b.o.bin, "--config", cfg, "--grpc-addr", grpcAddr, "--http-addr", httpAddr, "--check-http-addr", checkAddr, "--log-level", "warn")
+	args := []string{"--config", cfg, "--grpc-addr", grpcAddr, "--http-addr", httpAddr, "--check-http-addr", checkAddr, "--log-level", "warn"}
+	if b.o.profile != "" {
+		args = append(args, "--pprof")
+	}
+	cmd := b.command(b.o.bin, args...)
 	cmd.Stderr = os.Stderr
 	if len(env) > 0 {
 		cmd.Env = append(os.Environ(), env...)
@@ -313,7 +327,7 @@ func (b *bench) startBetterauthzOn(name string, cacheEntries int, unix bool, env
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start %s (run make build-static): %w", b.o.bin, err)
 	}
-	p := &process{name: name, cmd: cmd, addr: grpcAddr, checkAddr: checkAddr}
+	p := &process{name: name, cmd: cmd, addr: grpcAddr, checkAddr: checkAddr, opsAddr: httpAddr}
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		if ok := httpOK("http://" + httpAddr + "/readyz"); ok {
@@ -330,7 +344,13 @@ func (b *bench) startBetterauthzOn(name string, cacheEntries int, unix bool, env
 // startYardstick runs this binary as the floor or the golang-jwt + keyfunc server.
 func (b *bench) startYardstick(kind string) (*process, error) {
 	addr := fmt.Sprintf("127.0.0.1:%d", freePort())
-	cmd := b.command(b.o.self, kind, "--addr", addr, "--jwks", b.ba.JWKSURL(), "--issuer", b.ba.URL, "--audience", b.ba.URL)
+	args := []string{kind, "--addr", addr, "--jwks", b.ba.JWKSURL(), "--issuer", b.ba.URL, "--audience", b.ba.URL}
+	var opsAddr string
+	if b.o.profile != "" {
+		opsAddr = fmt.Sprintf("127.0.0.1:%d", freePort())
+		args = append(args, "--pprof", opsAddr)
+	}
+	cmd := b.command(b.o.self, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -344,7 +364,7 @@ func (b *bench) startYardstick(kind string) (*process, error) {
 		_ = cmd.Process.Kill()
 		return nil, fmt.Errorf("%s: %w", kind, err)
 	}
-	return &process{name: kind, cmd: cmd, addr: strings.TrimSpace(line)}, nil
+	return &process{name: kind, cmd: cmd, addr: strings.TrimSpace(line), opsAddr: opsAddr}, nil
 }
 
 // serverCPU is the CPU the servers are pinned to (the last one).

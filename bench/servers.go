@@ -6,6 +6,8 @@ import (
 	"flag"
 	"fmt"
 	"net"
+	"net/http"
+	_ "net/http/pprof" // bench -profile
 	"os"
 	"os/signal"
 	"syscall"
@@ -66,6 +68,7 @@ func serveYardstick(kind string, args []string) error {
 	jwksURL := fs.String("jwks", "", "JWKS URL (jwtonly)")
 	issuer := fs.String("issuer", "", "issuer (jwtonly)")
 	audience := fs.String("audience", "", "audience (jwtonly)")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof here (bench -profile)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -83,6 +86,9 @@ func serveYardstick(kind string, args []string) error {
 		srv = &jwtOnlyServer{kf: kf, issuer: *issuer, audience: *audience}
 	default:
 		return fmt.Errorf("unknown server %q", kind)
+	}
+	if *pprofAddr != "" {
+		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }() //nolint:gosec // loopback, bench only
 	}
 	lis, err := net.Listen("tcp", *addr)
 	if err != nil {
