@@ -6,8 +6,10 @@ package jws
 import (
 	"encoding/base64"
 	"errors"
+	"hash/maphash"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/betterauthz/betterauthz/jwks/internal/strictjson"
 )
@@ -154,18 +156,46 @@ func IsAccessTokenType(typ string) bool {
 const maxHeaderSegment = 1 << 10
 
 // PeekAccessToken reports whether a compact JWS's header says it is an OAuth access token
-// (IsAccessTokenType of its typ), checking nothing else: PeekType's answer, without allocating
-// for a header of ordinary size and an ASCII typ without escapes (the cached check allocates
-// nothing). ok is false when the token has no readable header.
+// (IsAccessTokenType of its typ), checking nothing else: PeekType's answer, remembered for the
+// header segments seen last (peeks), so that a check with a known segment decodes nothing and
+// allocates nothing. ok is false when the token has no readable header.
 func PeekAccessToken(token string) (accessToken, ok bool) {
 	first := strings.IndexByte(token, '.')
 	if first <= 0 || first > maxHeaderSegment {
 		return false, false
 	}
+	segment := token[:first]
+	slot := &peeks[maphash.String(peekSeed, segment)%uint64(len(peeks))]
+	if p := slot.Load(); p != nil && p.segment == segment {
+		return p.accessToken, p.ok
+	}
+	accessToken, ok = peekSegment(segment)
+	// A copy: the token may live in memory its caller reuses (a CheckRequest's bytes).
+	slot.Store(&peeked{segment: strings.Clone(segment), accessToken: accessToken, ok: ok})
+	return accessToken, ok
+}
+
+// peeks remember PeekAccessToken's answers for the header segments seen last. Every token
+// signed with one key has the same header segment, so a handful of entries answers nearly
+// every check without decoding: a hash and a comparison. The answer is a function of the
+// segment alone; a slot holds the last segment that hashed to it, so the memory is bounded
+// whatever tokens come.
+var (
+	peeks    [64]atomic.Pointer[peeked]
+	peekSeed = maphash.MakeSeed()
+)
+
+type peeked struct {
+	segment         string
+	accessToken, ok bool
+}
+
+// peekSegment is PeekAccessToken for a header segment, decoded and read.
+func peekSegment(segment string) (accessToken, ok bool) {
 	arr := headerBufs.Get().(*[maxHeaderSegment * 3 / 4]byte)
 	defer headerBufs.Put(arr)
-	buf := arr[:strictBase64.DecodedLen(first)]
-	n, err := decodeSegment(buf, token[:first])
+	buf := arr[:strictBase64.DecodedLen(len(segment))]
+	n, err := decodeSegment(buf, segment)
 	if err != nil {
 		return false, false
 	}
