@@ -338,6 +338,10 @@ func (in *Introspector) run(ctx context.Context, key [32]byte, c *call, token st
 	close(c.done)
 }
 
+// Reload reads the client secret file again now, as a config being applied does: an error says
+// it is missing, empty or unreadable (the last good secret stays in use meanwhile).
+func (in *Introspector) Reload() error { return in.secret.reload() }
+
 // Describe is the client-safe description of an error from Introspect: its sentinel's text.
 func Describe(err error) string {
 	for _, s := range []error{ErrInactive, ErrExpired, ErrBound, ErrUnavailable, ErrTimeout} {

@@ -53,6 +53,19 @@ func (f *secretFile) get() (string, error) {
 	return value, nil
 }
 
+// reload reads the file again whatever its stat says. With an error, the last good secret
+// stays.
+func (f *secretFile) reload() error {
+	stat, value, err := readSecret(f.path)
+	if err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.stat, f.value = stat, value
+	return nil
+}
+
 func sameStat(a, b os.FileInfo) bool {
 	return os.SameFile(a, b) && a.Size() == b.Size() && a.ModTime().Equal(b.ModTime())
 }
