@@ -25,7 +25,7 @@ FUZZ_TARGETS := ./jwks/keyset:FuzzParseSet:30000 ./jwks:FuzzVerify:40000 ./jwks/
 	./authz:FuzzReadCookies:150000 ./session:FuzzParseAnswer:50000 \
 	./jwks/claims:FuzzCompactClaims:50000 ./jwks:FuzzValidate:50000 \
 	./jwks/relay:FuzzServe:50000 \
-	./session:FuzzParseRole:50000 ./authz:FuzzBanInForce:50000
+	./session:FuzzParseRole:50000 ./authz:FuzzBanInForce:50000 ./introspect:FuzzParseAnswer:50000
 
 STATIC_OUT ?= bin/betterauthz-static
 

@@ -91,9 +91,10 @@ func (c *credential) accepted(accepts policy.Credentials) bool {
 }
 
 // A credentialKind looks for one kind of credential in a request, and verifies it if the route's
-// rules take it (accepts). found is false when the request carries none of that kind: the next
-// kind is tried.
-type credentialKind func(ctx context.Context, s *Snapshot, r *Request, rq reading, accepts policy.Credentials) (c credential, found bool)
+// rules take it (accepts). resource is the route's OAuth resource ("": none), whose
+// introspection reads opaque access tokens. found is false when the request carries none of
+// that kind: the next kind is tried.
+type credentialKind func(ctx context.Context, s *Snapshot, r *Request, rq reading, accepts policy.Credentials, resource string) (c credential, found bool)
 
 // credentialKinds in the order they are tried. The Authorization header decides alone — valid
 // wins, invalid is invalid, whatever cookies come along — then an API key, then Better Auth's
@@ -101,18 +102,19 @@ type credentialKind func(ctx context.Context, s *Snapshot, r *Request, rq readin
 var credentialKinds = []credentialKind{bearerCredential, apiKeyCredential, sessionCredential}
 
 // credential finds and verifies the request's credential (none: not sent), of the kinds the
-// rules accept.
-func (s *Snapshot) credential(ctx context.Context, r *Request, rq reading, accepts policy.Credentials) credential {
+// rules accept, for the route's resource.
+func (s *Snapshot) credential(ctx context.Context, r *Request, rq reading, accepts policy.Credentials, resource string) credential {
 	for _, kind := range credentialKinds {
-		if c, found := kind(ctx, s, r, rq, accepts); found {
+		if c, found := kind(ctx, s, r, rq, accepts, resource); found {
 			return c
 		}
 	}
 	return credential{}
 }
 
-// bearerCredential is a token in the Authorization header, verified by the token verifier.
-func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading, accepts policy.Credentials) (credential, bool) {
+// bearerCredential is a token in the Authorization header, verified by the token verifier — or,
+// for an opaque access token, read through the route resource's introspection.
+func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading, accepts policy.Credentials, resource string) (credential, bool) {
 	token, err := bearerToken(r, jwks.DefaultMaxTokenBytes)
 	if errors.Is(err, errNoToken) {
 		return credential{}, false
@@ -124,26 +126,32 @@ func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading, a
 	// The kind is told from the header's typ before anything is verified: an OAuth access
 	// token (at+jwt) goes to the access token verifier, anything else to the user JWT one, and
 	// each refuses the other's type.
-	verifier := s.Verifier
+	verifier, opaque := s.Verifier, false
 	switch {
 	case jwks.IsAccessToken(token):
 		c.kind, verifier = policy.CredentialAccessToken, s.AccessVerifier
 	case opaqueToken(token) && accepts.Has(policy.CredentialAccessToken):
-		c.kind = policy.CredentialAccessToken
-		// Only introspection could read it, and an opaque token of Better Auth's OAuth
-		// provider names no resource (it is issued when the client asks for none): it could
-		// not be bound to the route's resource. Clients ask for a resource, and get a JWT.
-		return c.fail(ReasonInvalidToken, "opaque access tokens are not accepted: ask for a JWT access token (a resource)"), true
+		c.kind, opaque = policy.CredentialAccessToken, true
 	}
 	if !c.accepted(accepts) {
 		return c, true
 	}
-	if verifier == nil {
-		return c.fail(ReasonInvalidToken, "OAuth access tokens are not accepted here"), true
-	}
-	claims, err := verifier.Verify(ctx, token)
-	if err != nil {
-		return c.fail(VerifyReason(err), jwks.Describe(err)), true
+	var claims jwks.Claims
+	if opaque {
+		// From here on, what Better Auth says of it is read as a verified JWT access token's
+		// claims: the same rules, the same headers.
+		var ok bool
+		if claims, ok = s.introspected(ctx, &c, resource, token); !ok {
+			return c, true
+		}
+	} else {
+		if verifier == nil {
+			return c.fail(ReasonInvalidToken, "OAuth access tokens are not accepted here"), true
+		}
+		var err error
+		if claims, err = verifier.Verify(ctx, token); err != nil {
+			return c.fail(VerifyReason(err), jwks.Describe(err)), true
+		}
 	}
 	if _, bound := claims.Claim("cnf"); bound {
 		// A token bound to a key (DPoP, RFC 9449; mTLS, RFC 8705) is only good with proof of
@@ -155,15 +163,12 @@ func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading, a
 	return c, true
 }
 
-// opaqueToken: a token that is no JWT (no dots), which only introspection can read.
-func opaqueToken(token string) bool { return strings.IndexByte(token, '.') < 0 }
-
 // sessionCredential is Better Auth's session cookies: the session-cache cookie JWT, else the
 // session token cookie, resolved through Better Auth. An expired session-cache cookie falls
 // back to the session token when lookups are on. A cookie rides along with requests other
 // sites' pages make: one that authenticates an unsafe request from an untrusted origin is
 // crossSite.
-func sessionCredential(ctx context.Context, s *Snapshot, r *Request, rq reading, accepts policy.Credentials) (credential, bool) {
+func sessionCredential(ctx context.Context, s *Snapshot, r *Request, rq reading, accepts policy.Credentials, _ string) (credential, bool) {
 	b := &s.Config.Browser
 	if !b.enabled() {
 		return credential{}, false

@@ -35,6 +35,8 @@ const (
 	ReasonBanned             Reason = "banned"                  // the user is banned (Better Auth's admin plugin)
 	ReasonWrongResource      Reason = "wrong_resource"          // an access token for another resource (aud)
 	ReasonInsufficientScope  Reason = "insufficient_scope"      // a credential without every scope the route asks for
+
+	ReasonIntrospectionUnavailable Reason = "introspection_unavailable" // Better Auth could not be asked about an opaque access token, or refused betterauthz's client
 )
 
 // Code is a gRPC status code (google.rpc.Code), the numbers Envoy reads from a CheckResponse.
@@ -97,6 +99,8 @@ var outcomes = map[Reason]outcome{
 	ReasonBanned:             {CodePermissionDenied, 403, "access_denied", noChallenge, 0},
 	ReasonWrongResource:      {CodeUnauthenticated, 401, "invalid_token", errorChallenge, 0},
 	ReasonInsufficientScope:  {CodePermissionDenied, 403, "insufficient_scope", scopeChallenge, 0},
+
+	ReasonIntrospectionUnavailable: {CodeUnavailable, 503, "temporarily_unavailable", noChallenge, 5 * time.Second},
 }
 
 // Reasons lists every reason, for tables and tests.

@@ -28,6 +28,10 @@ type Snapshot struct {
 	Roles MemberRoleLookup
 	// APIKeys resolves API keys; nil when apiKeys are off.
 	APIKeys APIKeyLookup
+	// Introspectors read opaque access tokens, by resource identifier: the resources with
+	// introspection configured (config resources[].introspection). None: opaque tokens are
+	// refused.
+	Introspectors map[string]Introspector
 	// Objects are the rules of the Kubernetes objects that serve requests; nil when
 	// annotation policies are off.
 	Objects *policy.ObjectIndex

@@ -62,6 +62,8 @@ func sampleDecision(r authz.Reason) authz.Decision {
 		d.Description = "a cookie-authenticated POST must come from a trusted origin (Origin or Referer)"
 	case authz.ReasonSessionUnavailable:
 		d.Description = "session lookup unavailable: Better Auth did not answer"
+	case authz.ReasonIntrospectionUnavailable:
+		d.Description = "token introspection unavailable: Better Auth did not answer usably"
 	case authz.ReasonInsufficientScope:
 		d.Description = "access token is missing required scope: write:tasks admin"
 		d.Scope = "write:tasks admin"

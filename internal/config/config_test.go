@@ -214,6 +214,24 @@ func TestValidConfigs(t *testing.T) {
 				t.Errorf("authz sessions %+v: want __Secure- names only (https) and Better Auth's origin trusted", got)
 			}
 		}},
+		"introspection.yaml": {check: func(t *testing.T, s *Settings) {
+			if len(s.Resources) != 3 || s.Resources[2].Introspection != nil {
+				t.Fatalf("resources %+v: want introspection off unless configured", s.Resources)
+			}
+			issuers := []string{"https://auth.example.com/api/auth", "https://auth.example.com"}
+			want := &Introspection{Key: "resources[0].introspection", URL: "https://auth.example.com/api/auth/oauth2/introspect",
+				ClientID: "betterauthz", ClientSecretFile: "/etc/betterauthz/introspection/client-secret", Issuers: issuers,
+				MaxConcurrent: 16, MaxEntries: 10000, CacheTTL: 5 * time.Minute, InactiveTTL: 5 * time.Second, Timeout: 2 * time.Second}
+			if got := s.Resources[0].Introspection; !reflect.DeepEqual(got, want) {
+				t.Errorf("defaults %+v, want %+v", got, want)
+			}
+			want = &Introspection{Key: "resources[1].introspection", URL: "http://better-auth.auth.svc.cluster.local:3000/api/auth/oauth2/introspect",
+				ClientID: "betterauthz-mcp", ClientSecretFile: "/etc/betterauthz/introspection/mcp-secret", PostSecret: true, Issuers: issuers,
+				MaxConcurrent: 8, MaxEntries: 500, CacheTTL: 30 * time.Second, InactiveTTL: 2 * time.Second, Timeout: time.Second}
+			if got := s.Resources[1].Introspection; !reflect.DeepEqual(got, want) {
+				t.Errorf("set %+v, want %+v", got, want)
+			}
+		}},
 		"empty.yaml": {check: func(t *testing.T, s *Settings) {
 			if !reflect.DeepEqual(s.Sessions, Sessions{CookiePrefix: "better-auth", LookupTTL: 30 * time.Second, LookupURL: "http://localhost:3000/api/auth/get-session", Issuer: "default", MaxConcurrentLookups: 64}) {
 				t.Errorf("sessions %+v: want off", s.Sessions)

@@ -19,6 +19,9 @@ type ResourceFile struct {
 	Issuer string `yaml:"issuer"`
 	// Scopes it knows, published as scopes_supported. Default: none published.
 	Scopes []string `yaml:"scopes"`
+	// Introspection reads its opaque access tokens by asking Better Auth (RFC 7662), as an
+	// OAuth client of betterauthz's own. Default: off, opaque access tokens are refused.
+	Introspection *IntrospectionFile `yaml:"introspection"`
 }
 
 // Resource is a validated resources entry.
@@ -27,6 +30,8 @@ type Resource struct {
 	// AuthorizationServer is the issuer of its access tokens: the issuer's AccessTokenIssuer.
 	AuthorizationServer string
 	Scopes              []string
+	// Introspection, when set, reads its opaque access tokens.
+	Introspection *Introspection
 }
 
 // maxResources bounds the resources list.
@@ -71,7 +76,8 @@ func (f *File) resources(c *checker, s *Settings) {
 				c.bad(fmt.Sprintf("%s.scopes[%d]", key, j), "%q is not a scope", sc)
 			}
 		}
-		s.Resources = append(s.Resources, Resource{Resource: rf.Resource, AuthorizationServer: is.AccessTokenIssuer, Scopes: rf.Scopes})
+		s.Resources = append(s.Resources, Resource{Resource: rf.Resource, AuthorizationServer: is.AccessTokenIssuer, Scopes: rf.Scopes,
+			Introspection: readIntrospection(c, key+".introspection", rf.Introspection, is)})
 	}
 }
 

@@ -30,6 +30,7 @@ type Metrics struct {
 	annotationObjects *prometheus.GaugeVec
 	annotationErrors  *prometheus.CounterVec
 	annotationClashes prometheus.Gauge
+	introspections    *prometheus.CounterVec
 
 	// series are the check metrics' children by label values, looked up without the vectors'
 	// label hashing, validation and locks on every check. Copied on write: the label sets are
@@ -113,10 +114,14 @@ func New(reg prometheus.Registerer) *Metrics {
 			Name: "betterauthz_annotation_conflicts",
 			Help: "Host and path pairs claimed by more than one annotated object (resolved deterministically, see /debug/routes).",
 		}),
+		introspections: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "betterauthz_introspections_total",
+			Help: "Calls to Better Auth's /oauth2/introspect about opaque access tokens (cache hits and coalesced waits are not calls), by outcome: active, inactive, unreachable, status, rate_limited, client_rejected, invalid_answer.",
+		}, []string{"outcome"}),
 	}
 	reg.MustRegister(m.checks, m.dryRunDenials, m.checkDuration, m.jwksFetches, m.jwksFetchDuration, m.jwksKeys,
 		m.jwksLastSuccess, m.jwksStale, m.jwksFailures, m.configReloads, m.configLastSuccess, m.ready,
-		m.annotationObjects, m.annotationErrors, m.annotationClashes)
+		m.annotationObjects, m.annotationErrors, m.annotationClashes, m.introspections)
 	return m
 }
 
@@ -223,6 +228,12 @@ func (m *Metrics) AnnotationIndex(objects, invalid, conflicts int) {
 // AnnotationInvalid counts a newly found malformed annotation.
 func (m *Metrics) AnnotationInvalid(kind string) {
 	m.annotationErrors.WithLabelValues(kind).Inc()
+}
+
+// Introspected counts one call to Better Auth's introspection endpoint, by its outcome
+// (introspect.Outcome*).
+func (m *Metrics) Introspected(outcome string) {
+	m.introspections.WithLabelValues(outcome).Inc()
 }
 
 // Ready records readiness.

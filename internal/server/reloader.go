@@ -37,6 +37,8 @@ type reloader struct {
 	ring      keyRing    // the key sets of the config in force, one per issuer
 	pending   *candidate // a config waiting for the keys at its new JWKS addresses
 	snapshot  authz.Snapshot
+	// introspecting are the introspection clients in force, by resource.
+	introspecting introspectors
 }
 
 // reloaderDeps are what the reloader works with, every one given at construction.
@@ -154,10 +156,14 @@ func (r *reloader) apply(source string, data []byte) error {
 // commit puts a validated config in force with its key sets, stopping the sets it no longer
 // uses.
 func (r *reloader) commit(s *config.Settings, digest [32]byte, source string, ring keyRing) error {
+	introspecting, err := r.introspectors(s)
+	if err != nil {
+		stopUnused(ring, r.ring)
+		return err
+	}
 	v := verifiers{tokens: r.snapshot.Verifier, access: r.snapshot.AccessVerifier, cookies: r.snapshot.SessionVerifier, sessions: r.snapshot.Sessions,
 		roles: r.snapshot.Roles, apiKeys: r.snapshot.APIKeys}
 	if !slices.Equal(ring, r.ring) || !sameVerification(r.settings, s) {
-		var err error
 		if v, err = newVerifiers(s, ring); err != nil {
 			stopUnused(ring, r.ring)
 			return err
@@ -166,6 +172,7 @@ func (r *reloader) commit(s *config.Settings, digest [32]byte, source string, ri
 	r.snapshot.Config = s.Compile()
 	r.snapshot.Verifier, r.snapshot.AccessVerifier, r.snapshot.SessionVerifier, r.snapshot.Sessions = v.tokens, v.access, v.cookies, v.sessions
 	r.snapshot.Roles, r.snapshot.APIKeys = v.roles, v.apiKeys
+	r.snapshot.Introspectors, r.introspecting = introspecting.snapshot(), introspecting
 	for _, k := range stopUnused(r.ring, ring) {
 		if ring.named(k.name) == nil {
 			r.metrics.IssuerRemoved(k.name)

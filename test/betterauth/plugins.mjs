@@ -28,8 +28,10 @@ export function resources(baseURL) {
 let cookieCacheVersion = "1";
 export const cookieCacheVersionOption = () => cookieCacheVersion;
 
-// The plugins added to the JWT, admin and bearer plugins of server.mjs.
-export function plugins(baseURL) {
+// The plugins added to the JWT, admin and bearer plugins of server.mjs. opaqueAccessTokens runs
+// the OAuth provider without the JWT plugin (disableJwtPlugin): every access token is opaque,
+// its resources stored with it (introspection answers them as aud).
+export function plugins(baseURL, { opaqueAccessTokens = false } = {}) {
   const r = resources(baseURL);
   return [
     organization({ teams: { enabled: true } }),
@@ -50,6 +52,7 @@ export function plugins(baseURL) {
       // Who may register and manage OAuth clients (and give them client_credentials scopes,
       // which Better Auth allows only when this is set): admins.
       clientPrivileges: ({ user }) => String(user.role || "").split(",").includes("admin"),
+      ...(opaqueAccessTokens ? { disableJwtPlugin: true } : {}),
     }),
   ];
 }

@@ -12,7 +12,8 @@
 // jwt({ sessionCookieCache: true }) — for that long), TEST_PLUGINS (when "1", the HTTP API also
 // has the organization, anonymous, API key and MCP/OAuth provider plugins of plugins.mjs, with
 // their control API under /__test/plugins/ and an MCP server at /mcp that Better Auth's MCP
-// helper protects).
+// helper protects), TEST_OAUTH_OPAQUE (when "1", with TEST_PLUGINS, the OAuth provider runs
+// without the JWT plugin — disableJwtPlugin — and issues only opaque access tokens).
 import http from "node:http";
 import { randomUUID } from "node:crypto";
 import { betterAuth } from "better-auth";
@@ -76,7 +77,7 @@ function instanceFor(profile) {
     secret,
     database: memoryAdapter(db),
     emailAndPassword: { enabled: true },
-    plugins: [jwt(pluginOptions), admin(), bearer(), ...(profile.plugins ? pluginSet.plugins(baseURL) : [])],
+    plugins: [jwt(pluginOptions), admin(), bearer(), ...(profile.plugins ? pluginSet.plugins(baseURL, { opaqueAccessTokens: process.env.TEST_OAUTH_OPAQUE === "1" }) : [])],
     logger: { level: "error" },
     telemetry: { enabled: false },
   };

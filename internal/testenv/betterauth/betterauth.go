@@ -162,6 +162,10 @@ type StartOptions struct {
 	// Plugins adds the organization, anonymous, API key and OAuth provider (MCP) plugins and
 	// an MCP server (test/betterauth/plugins.mjs), driven by the functions of plugins.go.
 	Plugins bool
+	// OpaqueAccessTokens (with Plugins) runs the OAuth provider without the JWT plugin
+	// (disableJwtPlugin): every access token is opaque, and introspection answers the resources
+	// it was issued for as its aud.
+	OpaqueAccessTokens bool
 }
 
 // StartWith runs a Better Auth server on a free loopback port, configured by o.
@@ -200,6 +204,9 @@ func startOnPort(port int, o StartOptions) (*Server, error) {
 	}
 	if o.Plugins {
 		s.cmd.Env = append(s.cmd.Env, "TEST_PLUGINS=1")
+	}
+	if o.OpaqueAccessTokens {
+		s.cmd.Env = append(s.cmd.Env, "TEST_OAUTH_OPAQUE=1")
 	}
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	pr, pw := io.Pipe()

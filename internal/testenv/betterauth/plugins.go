@@ -243,6 +243,28 @@ func (s *Server) Introspect(c *OAuthClient, token string) (map[string]any, error
 	return out, json.Unmarshal(b, &out)
 }
 
+// Revoke revokes an access token at POST /oauth2/revoke (RFC 7009), authenticated as c, the
+// client it was issued to (client_secret_basic).
+func (s *Server) Revoke(c *OAuthClient, token string) error {
+	req, err := http.NewRequest(http.MethodPost, s.URL+"/api/auth/oauth2/revoke",
+		strings.NewReader(url.Values{"token": {token}, "token_type_hint": {"access_token"}}.Encode()))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(url.QueryEscape(c.ID), url.QueryEscape(c.Secret))
+	resp, err := s.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return fmt.Errorf("betterauth: POST /oauth2/revoke: HTTP %d: %s", resp.StatusCode, b)
+	}
+	return nil
+}
+
 // DPoPKey is the P-256 key an access token is bound to (RFC 9449), read from its private JWK.
 type DPoPKey struct {
 	key *ecdsa.PrivateKey
