@@ -7,7 +7,6 @@
 package httpcheck
 
 import (
-	"context"
 	"net/http"
 	"strings"
 	"time"
@@ -64,9 +63,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		render(w, &d)
 		return
 	}
-	ctx, cancel := context.WithTimeout(ctx, h.timeout)
-	defer cancel()
 	c := new(call)
+	c.ctx.set(ctx, time.Now().Add(h.timeout))
+	defer c.ctx.stop()
 	c.req = authz.Request{
 		Transport: Transport,
 		ID:        r.Header.Get("X-Request-Id"),
@@ -77,14 +76,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		Headers:   headers(r.Header),
 		Scratch:   &c.scratch,
 	}
-	d := h.authorizer.Authorize(ctx, &c.req)
+	d := h.authorizer.Authorize(&c.ctx, &c.req)
 	c.render(w, &d)
 }
 
-// call is the memory one check needs, allocated at once: the request as authz reads it, the
-// decision's scratch memory, and the answer's header values. A cache hit allocates little else
-// but net/http's own and the timeout's.
+// call is the memory one check needs, allocated at once: the request as authz reads it, its
+// context with the check's deadline, the decision's scratch memory, and the answer's header
+// values. A cache hit allocates nothing else but net/http's own.
 type call struct {
+	ctx     deadline
 	req     authz.Request
 	scratch authz.Scratch
 	values  headerValues
