@@ -35,6 +35,9 @@ func serve(ctx context.Context, args []string, getenv func(string) string, stdou
 	if o.GRPCMaxConnectionAge == 0 {
 		o.GRPCMaxConnectionAge = -1 // server.Options: negative is never, zero the default
 	}
+	if o.GCHeapFloorMiB == 0 {
+		o.GCHeapFloorMiB = -1 // server.Options: negative is off, zero the default
+	}
 	o.Getenv = getenv
 	o.Version, o.Commit = Version, commit()
 	o.Logger = slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: o.LogLevel}))

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/betterauthz/betterauthz/internal/config"
+	"github.com/betterauthz/betterauthz/internal/gcfloor"
 	"github.com/betterauthz/betterauthz/internal/kube"
 	"github.com/betterauthz/betterauthz/internal/settings"
 )
@@ -36,10 +37,12 @@ type Options struct {
 	LogDecisions              string        `flag:"log-decisions" env:"BETTERAUTHZ_LOG_DECISIONS" default:"deny" help:"one log line per decision: 'all', 'deny' (allowed requests cost no logging), 'none'"`
 	ShutdownDelay             time.Duration `flag:"shutdown-delay" env:"BETTERAUTHZ_SHUTDOWN_DELAY" default:"0s" help:"on SIGTERM, keep answering (not ready) this long before draining, so that Envoy and Kubernetes stop sending first; set it to a few seconds in Kubernetes"`
 	ShutdownTimeout           time.Duration `flag:"shutdown-timeout" env:"BETTERAUTHZ_SHUTDOWN_TIMEOUT" default:"20s" help:"longest wait for in-flight checks when stopping"`
-	Pprof                     bool          `flag:"pprof" env:"BETTERAUTHZ_PPROF" default:"false" help:"serve Go profiles under '/debug/pprof/' on the ops port (for performance investigations)"`
-	ConfigMap                 string        `flag:"configmap" env:"BETTERAUTHZ_CONFIGMAP" unset:"none" help:"take the config from that ConfigMap's 'config.yaml', watched through the Kubernetes API; once it exists it wins over '--config'"`
-	Kubeconfig                string        `flag:"kubeconfig" env:"BETTERAUTHZ_KUBECONFIG" unset:"in-cluster" help:"how to reach the Kubernetes API (default: the pod's service account)"`
-	WorkloadNamespace         string        `flag:"workload-namespace" env:"BETTERAUTHZ_WORKLOAD_NAMESPACE" unset:"none" help:"a sidecar's namespace (set it from the downward API): Kubernetes objects of other namespaces never decide its requests, and only its namespace is watched ([tenancy](../kubernetes.md#who-may-decide-for-what))"`
+	// GCHeapFloorMiB: negative is off (the flag's 0 becomes it).
+	GCHeapFloorMiB    int    `flag:"gc-heap-floor-mib" env:"BETTERAUTHZ_GC_HEAP_FLOOR_MIB" default:"16" help:"while little memory is in use, let the heap grow to this many MiB before the Go garbage collector runs: fewer collections under load, for a few MiB more (see [Sizing](../sizing.md#memory)); '0' keeps Go's defaults. Ignored when 'GOGC' is set; under 'GOMEMLIMIT' it is at most a quarter of it"`
+	Pprof             bool   `flag:"pprof" env:"BETTERAUTHZ_PPROF" default:"false" help:"serve Go profiles under '/debug/pprof/' on the ops port (for performance investigations)"`
+	ConfigMap         string `flag:"configmap" env:"BETTERAUTHZ_CONFIGMAP" unset:"none" help:"take the config from that ConfigMap's 'config.yaml', watched through the Kubernetes API; once it exists it wins over '--config'"`
+	Kubeconfig        string `flag:"kubeconfig" env:"BETTERAUTHZ_KUBECONFIG" unset:"in-cluster" help:"how to reach the Kubernetes API (default: the pod's service account)"`
+	WorkloadNamespace string `flag:"workload-namespace" env:"BETTERAUTHZ_WORKLOAD_NAMESPACE" unset:"none" help:"a sidecar's namespace (set it from the downward API): Kubernetes objects of other namespaces never decide its requests, and only its namespace is watched ([tenancy](../kubernetes.md#who-may-decide-for-what))"`
 
 	// Logger receives JSON logs. Default: discard.
 	Logger *slog.Logger
@@ -85,6 +88,10 @@ func Run(ctx context.Context, o Options) error {
 	if err := checkConnectionAge(&o); err != nil {
 		return err
 	}
+	if o.GCHeapFloorMiB > 1<<20 {
+		return fmt.Errorf("--gc-heap-floor-mib %d: want at most 1048576", o.GCHeapFloorMiB)
+	}
+	gcfloor.Start(uint64(max(o.GCHeapFloorMiB, 0))<<20, o.Getenv) // negative: off
 	if ns := o.WorkloadNamespace; ns != "" {
 		if err := kube.CheckNamespace(ns); err != nil {
 			return fmt.Errorf("--workload-namespace: %w", err)
