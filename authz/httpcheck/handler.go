@@ -68,7 +68,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer c.ctx.stop()
 	c.req = authz.Request{
 		Transport: Transport,
-		ID:        r.Header.Get("X-Request-Id"),
+		ID:        get(r.Header, "X-Request-Id"),
 		Method:    o.method,
 		Scheme:    o.scheme,
 		Host:      o.host,

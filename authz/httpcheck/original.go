@@ -19,6 +19,18 @@ const (
 	hOriginalURL     = "X-Original-Url" // ingress-nginx: scheme://host/path?query
 )
 
+// familyHeaders are every header of the two families. Their names are canonical
+// (TestFamilyHeadersAreCanonical), so that they index a call's headers as they are.
+var familyHeaders = [...]string{hForwardedMethod, hForwardedHost, hForwardedURI, hForwardedProto, hOriginalMethod, hOriginalURI, hOriginalURL}
+
+// get is h.Get(name) for a canonical name: without canonicalizing it again on every call.
+func get(h http.Header, name string) string {
+	if v := h[name]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
+}
+
 var (
 	errNoPath      = errors.New("no original request path: send X-Forwarded-Uri (with X-Forwarded-Method and X-Forwarded-Host) or X-Original-URI / X-Original-URL (with X-Original-Method)")
 	errRepeated    = errors.New("a header describing the original request was sent more than once")
@@ -54,18 +66,18 @@ type family struct {
 // picking one. A host with a port wins over the same host without one: the port is part of
 // the request's origin, which cookie CSRF and the sign-in callbackURL use.
 func forwardAuth(h http.Header, method, host string) (original, error) {
-	for _, name := range []string{hForwardedMethod, hForwardedHost, hForwardedURI, hForwardedProto, hOriginalMethod, hOriginalURI, hOriginalURL} {
-		if len(h.Values(name)) > 1 {
+	for _, name := range familyHeaders {
+		if len(h[name]) > 1 {
 			return original{}, errRepeated
 		}
 	}
-	fwd := family{method: h.Get(hForwardedMethod), host: h.Get(hForwardedHost), target: h.Get(hForwardedURI), scheme: h.Get(hForwardedProto)}
+	fwd := family{method: get(h, hForwardedMethod), host: get(h, hForwardedHost), target: get(h, hForwardedURI), scheme: get(h, hForwardedProto)}
 	orig, err := originalFamily(h)
 	if err != nil {
 		return original{}, err
 	}
-	var described []family
-	for _, f := range []family{fwd, orig} {
+	described := make([]family, 0, 2)
+	for _, f := range [2]family{fwd, orig} {
 		if f.target != "" {
 			f.method = first(f.method, method)
 			f.host = first(f.host, host)
@@ -133,8 +145,8 @@ func port(host string) string {
 
 // originalFamily reads X-Original-Method, -URI and -URL; a full URL gives the host too.
 func originalFamily(h http.Header) (family, error) {
-	f := family{method: h.Get(hOriginalMethod), target: h.Get(hOriginalURI)}
-	raw := h.Get(hOriginalURL)
+	f := family{method: get(h, hOriginalMethod), target: get(h, hOriginalURI)}
+	raw := get(h, hOriginalURL)
 	if raw == "" {
 		return f, nil
 	}

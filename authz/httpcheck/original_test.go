@@ -237,3 +237,11 @@ func or(v, otherwise string) string {
 	}
 	return otherwise
 }
+
+func TestFamilyHeadersAreCanonical(t *testing.T) {
+	for _, name := range familyHeaders {
+		if c := http.CanonicalHeaderKey(name); c != name {
+			t.Errorf("%q is not canonical (%q): reading it by index would miss it", name, c)
+		}
+	}
+}
