@@ -115,7 +115,7 @@ func (c *Config) verdict(d Decision, r *Request, rq *reading, rules []*policy.Ru
 		if rule.Action != policy.Authenticated {
 			continue
 		}
-		if reason, description, ok := resourceHolds(rule, cred); !ok {
+		if reason, description, ok := c.resourceHolds(rule, cred); !ok {
 			d.RouteLabel = rule.Label()
 			return d.deny(reason, description)
 		}
@@ -161,14 +161,20 @@ func (c *Config) verdict(d Decision, r *Request, rq *reading, rules []*policy.Ru
 	return d
 }
 
-// resourceHolds checks that an access token is for the rule's resource (its aud names it). An
+// resourceHolds checks that an access token is for the rule's resource (its aud names it, and
+// for a resource the config describes, its issuer is the resource's). An
 // access token is only ever accepted for a named resource: a rule without one takes none.
-func resourceHolds(rule *policy.Rule, cred credential) (Reason, string, bool) {
+func (c *Config) resourceHolds(rule *policy.Rule, cred credential) (Reason, string, bool) {
 	if cred.kind != policy.CredentialAccessToken {
 		return "", "", true
 	}
 	if rule.Spec.Resource == "" || !audienceNames(cred.claims, rule.Spec.Resource) {
 		return ReasonWrongResource, "access token is not for this resource (aud)", false
+	}
+	if r := c.Resources[rule.Spec.Resource]; r != nil && r.IssuerName != "" && r.IssuerName != cred.issuer {
+		// Another Better Auth's OAuth provider (a staging one) may issue tokens naming the same
+		// resource: only the resource's own issuer speaks for it.
+		return ReasonWrongResource, "access token is not from this resource's issuer", false
 	}
 	return "", "", true
 }

@@ -91,3 +91,30 @@ func TestAccessTokensAgainstRules(t *testing.T) {
 		t.Fatalf("no access verifier: %s", d.Reason)
 	}
 }
+
+// TestAccessTokenOfAnotherIssuer: a resource the config describes takes access tokens of its
+// own issuer only — another Better Auth (a staging one) may issue tokens naming it too.
+func TestAccessTokenOfAnotherIssuer(t *testing.T) {
+	rules, errs := policy.CompileRules([]policy.RuleSpec{{Name: "read", Paths: []string{"/read"}, Resource: api}}, "routes", policy.SourceConfig, true, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	c := testPolicy()
+	c.Routes = rules
+	access := func(name string) string { return atHeader + ".e30." + name }
+	s := c.live(fakeVerifier{}, nil)
+	s.Config.Issuers = map[string]string{"https://auth.example.com/api/auth": "prod", "https://staging.example.com/api/auth": "staging"}
+	s.AccessVerifier = fakeVerifier{
+		access("prod"):    claims(`{"sub":"c1","client_id":"c1","aud":"` + api + `","iss":"https://auth.example.com/api/auth"}`),
+		access("staging"): claims(`{"sub":"c1","client_id":"c1","aud":"` + api + `","iss":"https://staging.example.com/api/auth"}`),
+	}
+	res, _ := NewResource(api, []string{"https://auth.example.com/api/auth"}, nil)
+	res.IssuerName = "prod"
+	s.Config.Resources = map[string]*Resource{api: res}
+	for token, want := range map[string]Reason{access("prod"): ReasonAllowed, access("staging"): ReasonWrongResource} {
+		d := Decide(context.Background(), s, httpCheck("GET", "api.example.com", "/read", map[string]string{"authorization": "Bearer " + token}))
+		if d.Reason != want {
+			t.Errorf("%s: %s (%s), want %s", token, d.Reason, d.Description, want)
+		}
+	}
+}

@@ -20,6 +20,9 @@ type Resource struct {
 	Resource string
 	// AuthorizationServers are the issuers (iss) of its access tokens.
 	AuthorizationServers []string
+	// IssuerName names the issuer (config issuers[].name) whose tokens it takes; "": any
+	// configured issuer's.
+	IssuerName string
 	// Scopes are the scopes it knows (scopes_supported); none: left out.
 	Scopes []string
 	// MetadataURL is where clients fetch the metadata: the resource's origin, the well-known

@@ -29,6 +29,8 @@ type Resource struct {
 	Resource string
 	// AuthorizationServer is the issuer of its access tokens: the issuer's AccessTokenIssuer.
 	AuthorizationServer string
+	// IssuerName is that issuer's name: access tokens of another issuer are not for it.
+	IssuerName string
 	Scopes              []string
 	// Introspection, when set, reads its opaque access tokens.
 	Introspection *Introspection
@@ -89,6 +91,7 @@ func (s *Settings) compileResources() map[string]*authz.Resource {
 	for _, r := range s.Resources {
 		res, err := authz.NewResource(r.Resource, []string{r.AuthorizationServer}, r.Scopes)
 		if err == nil { // checked when read
+			res.IssuerName = r.IssuerName
 			out[r.Resource] = res
 		}
 	}
