@@ -40,10 +40,10 @@ const (
 // OwnClaims are every name starting with @ that an identity header may carry.
 var OwnClaims = []string{IssuerClaim, SubjectKindClaim, OrganizationClaim, OrganizationRole, ImpersonatedByClaim, APIKeyIDClaim}
 
-// MemberRoleLookup asks Better Auth for a session's role in an organization; errors follow
-// package session's sentinels.
+// MemberRoleLookup asks Better Auth, with a session's token, for a user's role in an
+// organization; errors follow package session's sentinels.
 type MemberRoleLookup interface {
-	MemberRole(ctx context.Context, cookieName, token, organizationID string) (string, error)
+	MemberRole(ctx context.Context, cookieName, token, organizationID, userID string) (string, error)
 }
 
 // facts is what the plugins say of a verified caller.
@@ -96,7 +96,10 @@ func (s *Snapshot) askRole(ctx context.Context, cred *credential, rules []*polic
 	if f.roleRead || f.Organization == "" || cred.sessionToken == "" || s.Roles == nil || !s.Config.needsRole(rules) {
 		return
 	}
-	role, err := s.Roles.MemberRole(ctx, cred.sessionCookie, cred.sessionToken, f.Organization)
+	// The role asked for is the verified subject's: the session token cookie that came along
+	// may be another session's (a session-cache cookie authenticated the request), whose user
+	// must then be a member of the organization too, or no role is read.
+	role, err := s.Roles.MemberRole(ctx, cred.sessionCookie, cred.sessionToken, f.Organization, cred.subject)
 	switch {
 	case err == nil:
 		f.Role, f.roleRead = role, true

@@ -12,7 +12,7 @@ import (
 
 type fakeRoles map[string]any // organization id -> role or error
 
-func (f fakeRoles) MemberRole(_ context.Context, _, _, org string) (string, error) {
+func (f fakeRoles) MemberRole(_ context.Context, _, _, org, _ string) (string, error) {
 	switch v := f[org].(type) {
 	case string:
 		return v, nil

@@ -43,10 +43,10 @@ func (l *Lookup) APIKey(ctx context.Context, header, key string) (*Session, erro
 // MemberRole asks for the role in organization organizationID of the session whose token came
 // in cookie cookieName: comma-joined roles, "" when the session is no member (or has no
 // active organization). It is cached for TTL, like a session.
-func (l *Lookup) MemberRole(ctx context.Context, cookieName, token, organizationID string) (string, error) {
-	sum := sha256.Sum256([]byte("member-role\x00" + cookieName + "=" + token + "\x00" + organizationID))
+func (l *Lookup) MemberRole(ctx context.Context, cookieName, token, organizationID, userID string) (string, error) {
+	sum := sha256.Sum256([]byte("member-role\x00" + cookieName + "=" + token + "\x00" + organizationID + "\x00" + userID))
 	s, err := l.resolve(ctx, sum, l.o.TTL, func() (*Session, error) {
-		u := l.o.MemberRoleURL + "?organizationId=" + url.QueryEscape(organizationID)
+		u := l.o.MemberRoleURL + "?organizationId=" + url.QueryEscape(organizationID) + "&userId=" + url.QueryEscape(userID)
 		status, body, err := l.get(u, "Cookie", cookieName+"="+token)
 		switch {
 		case err != nil:

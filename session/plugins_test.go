@@ -67,7 +67,7 @@ func TestAPIKeyAskedOnceAndCachedUnderAHash(t *testing.T) {
 
 func TestMemberRole(t *testing.T) {
 	srv, calls := fakeBetterAuth(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/api/auth/organization/get-active-member-role" || r.Header.Get("Cookie") != "better-auth.session_token=TOK" {
+		if r.URL.Path != "/api/auth/organization/get-active-member-role" || r.Header.Get("Cookie") != "better-auth.session_token=TOK" || r.URL.Query().Get("userId") != "u1" {
 			w.WriteHeader(http.StatusNotFound)
 			return
 		}
@@ -86,7 +86,7 @@ func TestMemberRole(t *testing.T) {
 	l := newLookup(t, srv.URL+"/api/auth/get-session", Options{})
 	for org, want := range map[string]string{"o1": "admin,member", "o2": ""} {
 		for range 2 {
-			if got, err := l.MemberRole(context.Background(), "better-auth.session_token", "TOK", org); err != nil || got != want {
+			if got, err := l.MemberRole(context.Background(), "better-auth.session_token", "TOK", org, "u1"); err != nil || got != want {
 				t.Errorf("%s: %q %v", org, got, err)
 			}
 		}
@@ -94,10 +94,10 @@ func TestMemberRole(t *testing.T) {
 	if n := calls.Load(); n != 2 {
 		t.Errorf("%d calls, want 2 (cached)", n)
 	}
-	if _, err := l.MemberRole(context.Background(), "better-auth.session_token", "TOK", "gone"); !errors.Is(err, ErrNoSession) {
+	if _, err := l.MemberRole(context.Background(), "better-auth.session_token", "TOK", "gone", "u1"); !errors.Is(err, ErrNoSession) {
 		t.Errorf("gone: %v", err)
 	}
-	if _, err := l.MemberRole(context.Background(), "better-auth.session_token", "TOK", "odd"); !errors.Is(err, ErrUnavailable) {
+	if _, err := l.MemberRole(context.Background(), "better-auth.session_token", "TOK", "odd", "u1"); !errors.Is(err, ErrUnavailable) {
 		t.Errorf("odd answer: %v", err)
 	}
 }

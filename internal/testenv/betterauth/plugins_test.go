@@ -258,6 +258,12 @@ func TestActiveMemberRole(t *testing.T) {
 	wantEq(t, "no active organization", fmt.Sprint(status, " ", field(body, "code")), "400 NO_ACTIVE_ORGANIZATION")
 	status, body = role(stranger, "?organizationId="+org.ID)
 	wantEq(t, "not a member", fmt.Sprint(status, " ", field(body, "code")), "403 YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION")
+	// With userId, the answer is that user's role, asked with another member's session; a
+	// session of someone who is no member gets none (betterauthz asks for the verified user).
+	status, body = role(owner, "?organizationId="+org.ID+"&userId="+user.UserID)
+	wantEq(t, "another member's role", fmt.Sprint(status, " ", field(body, "role")), "200 admin,member")
+	status, body = role(stranger, "?organizationId="+org.ID+"&userId="+user.UserID)
+	wantEq(t, "asked by no member", fmt.Sprint(status, " ", field(body, "code")), "403 YOU_ARE_NOT_A_MEMBER_OF_THIS_ORGANIZATION")
 	// The bearer plugin lets the session token stand for the cookie.
 	status, _, body = do(t, "GET", "/api/auth/organization/get-active-member-role", hdr("Authorization", "Bearer "+user.SessionToken), nil)
 	wantEq(t, "with a bearer session token", fmt.Sprint(status, " ", field(body, "role")), "200 admin,member")
