@@ -63,11 +63,17 @@ func (c *credential) verified(claims jwks.Claims) {
 }
 
 // SubjectKind says whose credential claims are: a client's for an access token of the
-// client_credentials grant — no session (sid) and the client as its subject — and a user's
-// otherwise.
+// client_credentials grant — no session (sid) and the client as its subject —, nobody's ("")
+// for an access token that names no client, and a user's otherwise.
 func SubjectKind(claims jwks.Claims, accessToken bool) string {
-	if accessToken && claims.StringClaim("sid") == "" {
-		if id := claims.StringClaim("client_id"); id != "" && id == claims.Subject() {
+	if accessToken {
+		id := claims.StringClaim("client_id")
+		switch {
+		case id == "":
+			// Better Auth always names the client: whose token this is cannot be told, and it
+			// is neither kind (rules asking for one refuse it).
+			return ""
+		case claims.StringClaim("sid") == "" && id == claims.Subject():
 			return policy.SubjectClient
 		}
 	}

@@ -107,10 +107,10 @@ func identityValue(claims jwks.Claims, issuer, subjectKind string, f *facts, cla
 	case APIKeyIDClaim:
 		return f.apiKeyID, f.apiKeyID != ""
 	case "sub":
-		if subjectKind == policy.SubjectClient {
+		if subjectKind != policy.SubjectUser {
 			// A machine token's sub is its client's id, not a user's: a header an app reads as
-			// the user (x-user-id) is stripped rather than given a client id. x-client-id says
-			// who called.
+			// the user (x-user-id) is stripped rather than given a client id — or an id nobody
+			// can tell is a user's. x-client-id says who called.
 			return "", false
 		}
 	}

@@ -37,6 +37,7 @@ func TestAccessTokensAgainstRules(t *testing.T) {
 		access("user"):     claims(`{"sub":"u1","client_id":"c1","sid":"s1","aud":["` + api + `","https://auth.example.com/api/auth/oauth2/userinfo"],"scope":"openid read"}`),
 		access("other"):    claims(`{"sub":"c1","client_id":"c1","aud":"https://other.example.com","scope":"read"}`),
 		access("noaud"):    claims(`{"sub":"c1","client_id":"c1","scope":"read"}`),
+		access("noclient"): claims(`{"sub":"u9","aud":"` + api + `","scope":"read"}`),
 		access("dpop"):     claims(`{"sub":"c1","client_id":"c1","aud":"` + api + `","scope":"read","cnf":{"jkt":"x"}}`),
 		access("wrongkey"): jwks.ErrInvalidToken,
 	}
@@ -55,6 +56,8 @@ func TestAccessTokensAgainstRules(t *testing.T) {
 		"no aud":                             {"/read", access("noaud"), "wrong_resource", "", ""},
 		"DPoP-bound as Bearer":               {"/read", access("dpop"), "invalid_token", "", ""},
 		"the access verifier refuses":        {"/read", access("wrongkey"), "invalid_token", "", ""},
+		"no client: neither kind":            {"/machines", access("noclient"), "insufficient_claims", "", ""},
+		"no client: allowed, no kind":        {"/read", access("noclient"), "allowed", "", ""},
 		"access token on a user route":       {"/app", access("machine"), "credential_not_accepted", "", ""},
 		"user JWT on an access route":        {"/read", user, "credential_not_accepted", "", ""},
 		"user JWT on a user route":           {"/app", user, "allowed", "", "user"},
@@ -76,6 +79,11 @@ func TestAccessTokensAgainstRules(t *testing.T) {
 				}
 				if got != tc.kind {
 					t.Fatalf("x-subject-kind %q, want %q", got, tc.kind)
+				}
+				for _, h := range d.Set {
+					if h.Name == "x-user-id" && tc.kind != "user" {
+						t.Fatalf("x-user-id %q for a token that is no user's", h.Value)
+					}
 				}
 				return
 			}
