@@ -214,6 +214,13 @@ func TestValidConfigs(t *testing.T) {
 				t.Errorf("authz sessions %+v: want __Secure- names only (https) and Better Auth's origin trusted", got)
 			}
 		}},
+		"resources-issuers.yaml": {check: func(t *testing.T, s *Settings) {
+			// A resource takes access tokens of its own issuer only (the first by default).
+			got := s.Compile().Resources
+			if got["https://api.example.com/tasks"].IssuerName != "prod" || got["https://api.staging.example.com/staging-tasks"].IssuerName != "staging" {
+				t.Errorf("resources' issuers: %+v, %+v", got["https://api.example.com/tasks"], got["https://api.staging.example.com/staging-tasks"])
+			}
+		}},
 		"introspection.yaml": {check: func(t *testing.T, s *Settings) {
 			if len(s.Resources) != 3 || s.Resources[2].Introspection != nil {
 				t.Fatalf("resources %+v: want introspection off unless configured", s.Resources)

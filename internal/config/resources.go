@@ -78,7 +78,7 @@ func (f *File) resources(c *checker, s *Settings) {
 				c.bad(fmt.Sprintf("%s.scopes[%d]", key, j), "%q is not a scope", sc)
 			}
 		}
-		s.Resources = append(s.Resources, Resource{Resource: rf.Resource, AuthorizationServer: is.AccessTokenIssuer, Scopes: rf.Scopes,
+		s.Resources = append(s.Resources, Resource{Resource: rf.Resource, AuthorizationServer: is.AccessTokenIssuer, IssuerName: is.Name, Scopes: rf.Scopes,
 			Introspection: readIntrospection(c, key+".introspection", rf.Introspection, is)})
 	}
 }
