@@ -37,7 +37,7 @@ var (
 )
 
 // apiKeyCredential is an API key in its header, resolved through Better Auth's get-session.
-func apiKeyCredential(ctx context.Context, s *Snapshot, r *Request, _ reading, accepts policy.Credentials, _ string) (credential, bool) {
+func apiKeyCredential(ctx context.Context, s *Snapshot, r *Request, _ reading, accepts policy.Credentials, _ routeResource) (credential, bool) {
 	k := &s.Config.APIKeys
 	if k.Header == "" {
 		return credential{}, false

@@ -97,10 +97,16 @@ func (c *credential) accepted(accepts policy.Credentials) bool {
 }
 
 // A credentialKind looks for one kind of credential in a request, and verifies it if the route's
-// rules take it (accepts). resource is the route's OAuth resource ("": none), whose
+// rules take it (accepts). resource is the route's OAuth resource (name "": none), whose
 // introspection reads opaque access tokens. found is false when the request carries none of
 // that kind: the next kind is tried.
-type credentialKind func(ctx context.Context, s *Snapshot, r *Request, rq reading, accepts policy.Credentials, resource string) (c credential, found bool)
+type credentialKind func(ctx context.Context, s *Snapshot, r *Request, rq reading, accepts policy.Credentials, resource routeResource) (c credential, found bool)
+
+// routeResource is the OAuth resource a route's rules name, and the namespace of the object
+// whose rule names it ("": the config or context_extensions).
+type routeResource struct {
+	name, namespace string
+}
 
 // credentialKinds in the order they are tried. The Authorization header decides alone — valid
 // wins, invalid is invalid, whatever cookies come along — then an API key, then Better Auth's
@@ -109,7 +115,7 @@ var credentialKinds = []credentialKind{bearerCredential, apiKeyCredential, sessi
 
 // credential finds and verifies the request's credential (none: not sent), of the kinds the
 // rules accept, for the route's resource.
-func (s *Snapshot) credential(ctx context.Context, r *Request, rq reading, accepts policy.Credentials, resource string) credential {
+func (s *Snapshot) credential(ctx context.Context, r *Request, rq reading, accepts policy.Credentials, resource routeResource) credential {
 	for _, kind := range credentialKinds {
 		if c, found := kind(ctx, s, r, rq, accepts, resource); found {
 			return c
@@ -120,7 +126,7 @@ func (s *Snapshot) credential(ctx context.Context, r *Request, rq reading, accep
 
 // bearerCredential is a token in the Authorization header, verified by the token verifier — or,
 // for an opaque access token, read through the route resource's introspection.
-func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading, accepts policy.Credentials, resource string) (credential, bool) {
+func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading, accepts policy.Credentials, resource routeResource) (credential, bool) {
 	token, err := bearerToken(r, jwks.DefaultMaxTokenBytes)
 	if errors.Is(err, errNoToken) {
 		return credential{}, false
@@ -174,7 +180,7 @@ func bearerCredential(ctx context.Context, s *Snapshot, r *Request, _ reading, a
 // back to the session token when lookups are on. A cookie rides along with requests other
 // sites' pages make: one that authenticates an unsafe request from an untrusted origin is
 // crossSite.
-func sessionCredential(ctx context.Context, s *Snapshot, r *Request, rq reading, accepts policy.Credentials, _ string) (credential, bool) {
+func sessionCredential(ctx context.Context, s *Snapshot, r *Request, rq reading, accepts policy.Credentials, _ routeResource) (credential, bool) {
 	b := &s.Config.Browser
 	if !b.enabled() {
 		return credential{}, false

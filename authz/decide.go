@@ -57,7 +57,7 @@ func Decide(ctx context.Context, s *Snapshot, r *Request) Decision {
 	}
 	var cred credential
 	if d.Reason == "" || dryRun && dryRunnable(d.Reason) {
-		cred = s.credential(ctx, r, rq, set.accepts, set.resource)
+		cred = s.credential(ctx, r, rq, set.accepts, routeResource{set.resource, set.resourceNamespace})
 		d.Credential = cred.source
 		if cred.valid {
 			c.readFacts(&cred)

@@ -26,10 +26,16 @@ func opaqueToken(token string) bool { return strings.IndexByte(token, '.') < 0 }
 
 // introspected reads an opaque access token through the introspection of the route's
 // resource; when it cannot, c fails with the reason.
-func (s *Snapshot) introspected(ctx context.Context, c *credential, resource, token string) (jwks.Claims, bool) {
-	in := s.Introspectors[resource]
+func (s *Snapshot) introspected(ctx context.Context, c *credential, resource routeResource, token string) (jwks.Claims, bool) {
+	in := s.Introspectors[resource.name]
 	if in == nil {
 		c.fail(ReasonInvalidToken, "opaque access tokens are not accepted: introspection is off for this resource; ask for a JWT access token (a resource)")
+		return jwks.Claims{}, false
+	}
+	if r := s.Config.Resources[resource.name]; r == nil || !r.introspectsFor(resource.namespace) {
+		// A rule in a namespace's annotations may name any resource: it must not spend
+		// another team's introspection calls (their cap, Better Auth's rate limit).
+		c.fail(ReasonInvalidToken, "opaque access tokens are not accepted on this route: its rule comes from namespace "+resource.namespace+", which the resource's introspection.namespaces does not list")
 		return jwks.Claims{}, false
 	}
 	claims, err := in.Introspect(ctx, token)

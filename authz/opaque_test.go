@@ -56,6 +56,8 @@ func TestOpaqueAccessTokensThroughIntrospection(t *testing.T) {
 		"down":      fmt.Errorf("%w: introspection answered HTTP 502", introspect.ErrUnavailable),
 		"slow":      fmt.Errorf("%w: context deadline exceeded", introspect.ErrTimeout),
 	}}
+	res, _ := NewResource(api, []string{"https://auth.example.com/api/auth"}, nil)
+	s.Config.Resources = map[string]*Resource{api: res}
 
 	for name, tc := range map[string]struct {
 		path, token, reason string
@@ -104,3 +106,49 @@ func TestOpaqueAccessTokensThroughIntrospection(t *testing.T) {
 		t.Errorf("an outage: %d, Retry-After %q, %q", d.HTTPStatus(), d.RetryAfter(), d.Description)
 	}
 }
+
+// TestOpaqueTokensForAnotherNamespacesRule: a rule from a namespace's annotations may name any
+// resource; it has the resource's opaque tokens introspected only when the resource's
+// introspection.namespaces lists that namespace (or "*"): a team must not spend another's
+// introspection calls. Rules of the config always may.
+func TestOpaqueTokensForAnotherNamespacesRule(t *testing.T) {
+	for name, tc := range map[string]struct {
+		ruleNamespace string
+		allowed       []string
+		want          Reason
+		asked         bool
+	}{
+		"the config's rule":              {"", nil, ReasonAllowed, true},
+		"an annotation, not listed":      {"team-b", nil, ReasonInvalidToken, false},
+		"an annotation, another listed":  {"team-b", []string{"team-a"}, ReasonInvalidToken, false},
+		"an annotation, its namespace":   {"team-b", []string{"team-a", "team-b"}, ReasonAllowed, true},
+		"an annotation, every namespace": {"team-b", []string{"*"}, ReasonAllowed, true},
+	} {
+		t.Run(name, func(t *testing.T) {
+			rules, errs := policy.CompileRules([]policy.RuleSpec{{Name: "read", Paths: []string{"/read"}, Resource: api}}, "routes", policy.SourceConfig, true, nil)
+			if len(errs) > 0 {
+				t.Fatal(errs)
+			}
+			rules[0].Namespace = tc.ruleNamespace
+			c := testPolicy()
+			c.Routes = rules
+			s := c.live(fakeVerifier{}, nil)
+			asked := false
+			s.Introspectors = map[string]Introspector{api: introspectorFunc(func(string) (jwks.Claims, error) {
+				asked = true
+				return claims(`{"active":true,"sub":"c1","client_id":"c1","aud":"` + api + `"}`), nil
+			})}
+			res, _ := NewResource(api, nil, nil)
+			res.IntrospectionNamespaces = tc.allowed
+			s.Config.Resources = map[string]*Resource{api: res}
+			d := Decide(context.Background(), s, httpCheck("GET", "api.example.com", "/read", map[string]string{"authorization": "Bearer opaque"}))
+			if d.Reason != tc.want || asked != tc.asked {
+				t.Fatalf("%s (%s), Better Auth asked: %v", d.Reason, d.Description, asked)
+			}
+		})
+	}
+}
+
+type introspectorFunc func(token string) (jwks.Claims, error)
+
+func (f introspectorFunc) Introspect(_ context.Context, token string) (jwks.Claims, error) { return f(token) }

@@ -3,6 +3,7 @@ package authz
 import (
 	"encoding/json"
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -23,6 +24,10 @@ type Resource struct {
 	// IssuerName names the issuer (config issuers[].name) whose tokens it takes; "": any
 	// configured issuer's.
 	IssuerName string
+	// IntrospectionNamespaces are the namespaces whose objects' rules may have its opaque
+	// tokens introspected ("*": every one); rules of the config and of context_extensions
+	// always may.
+	IntrospectionNamespaces []string
 	// Scopes are the scopes it knows (scopes_supported); none: left out.
 	Scopes []string
 	// MetadataURL is where clients fetch the metadata: the resource's origin, the well-known
@@ -50,6 +55,12 @@ func NewResource(resource string, authorizationServers, scopes []string) (*Resou
 		BearerMethods        []string `json:"bearer_methods_supported"`
 	}{resource, authorizationServers, scopes, []string{"header"}})
 	return r, err
+}
+
+// introspectsFor reports whether a rule naming the resource from an object of namespace ns
+// ("": not an object's rule) may have its opaque tokens introspected.
+func (r *Resource) introspectsFor(ns string) bool {
+	return ns == "" || slices.Contains(r.IntrospectionNamespaces, ns) || slices.Contains(r.IntrospectionNamespaces, "*")
 }
 
 // Document is the metadata as JSON (RFC 9728 §2).

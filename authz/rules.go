@@ -27,8 +27,10 @@ type ruleSet struct {
 	accepts policy.Credentials
 	// dryRun: every rule is a dry run.
 	dryRun bool
-	// resource: the OAuth resource the first authenticated rule naming one names ("": none).
-	resource string
+	// resource: the OAuth resource the first authenticated rule naming one names ("": none),
+	// and the namespace of the object that wrote that rule ("": the config or
+	// context_extensions).
+	resource, resourceNamespace string
 }
 
 // findRules gathers, into dst's memory, the rules of every reading of the request, each once,
@@ -57,7 +59,7 @@ func (s *Snapshot) findRules(dst []*policy.Rule, r *Request, rq *reading) ([]*po
 			set.authenticated = true
 			set.accepts &= rule.Credentials()
 			if set.resource == "" {
-				set.resource = rule.Spec.Resource
+				set.resource, set.resourceNamespace = rule.Spec.Resource, rule.Namespace
 			}
 		}
 		set.dryRun = set.dryRun && rule.Spec.DryRun

@@ -28,6 +28,18 @@ type ObjectRules struct {
 	Default     *Rule   // from betterauthz.io/policy; nil if unset
 }
 
+// SetNamespace records, in every rule, the namespace of the object that wrote them.
+func (op *ObjectRules) SetNamespace(ns string) {
+	for _, r := range op.Rules {
+		r.Namespace = ns
+	}
+	for _, r := range []*Rule{op.PublicPaths, op.Default} {
+		if r != nil {
+			r.Namespace = ns
+		}
+	}
+}
+
 // ParseObjectRules reads the betterauthz.io/ keys of kv (annotations or context extensions;
 // other keys are ignored). source names where they came from, for logs and /debug/routes. It
 // returns nil, nil when no betterauthz.io/ key is set. An unknown betterauthz.io/ key is an

@@ -76,6 +76,9 @@ type Rule struct {
 	// Source says where the rule was written: "config", "context_extensions", or an object
 	// such as "Service default/orders".
 	Source string
+	// Namespace is the namespace of the object whose annotations wrote the rule; "" for the
+	// config's and context_extensions' rules.
+	Namespace string
 	Action Action
 	Spec   RuleSpec
 	// Accepts: the kinds of credential the rule takes (Spec.Credentials; none: DefaultCredentials,

@@ -234,7 +234,8 @@ func TestValidConfigs(t *testing.T) {
 			}
 			want = &Introspection{Key: "resources[1].introspection", URL: "http://better-auth.auth.svc.cluster.local:3000/api/auth/oauth2/introspect",
 				ClientID: "betterauthz-mcp", ClientSecretFile: "/etc/betterauthz/introspection/mcp-secret", PostSecret: true, Issuers: issuers,
-				MaxConcurrent: 8, MaxEntries: 500, CacheTTL: 30 * time.Second, InactiveTTL: 2 * time.Second, Timeout: time.Second}
+				MaxConcurrent: 8, MaxEntries: 500, CacheTTL: 30 * time.Second, InactiveTTL: 2 * time.Second, Timeout: time.Second,
+				Namespaces: []string{"team-a", "*"}}
 			if got := s.Resources[1].Introspection; !reflect.DeepEqual(got, want) {
 				t.Errorf("set %+v, want %+v", got, want)
 			}

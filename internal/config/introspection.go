@@ -2,10 +2,12 @@ package config
 
 import (
 	"cmp"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
 
+	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/introspect"
 )
 
@@ -42,6 +44,12 @@ type IntrospectionFile struct {
 	MaxEntries *int `yaml:"maxEntries"`
 	// Timeout bounds one call to Better Auth (100ms..30s). Default: 2s.
 	Timeout *time.Duration `yaml:"timeout"`
+	// Namespaces whose Kubernetes objects (betterauthz.io/ annotations) may name the resource
+	// and have its opaque tokens introspected; "*": every namespace. Rules of this config and of
+	// Envoy's context_extensions always may. Default: none — a rule from an annotation takes
+	// the resource's JWT access tokens, never its opaque ones, so that a team cannot spend
+	// another's introspection calls.
+	Namespaces []string `yaml:"namespaces"`
 }
 
 // Introspection is a validated introspection section.
@@ -60,6 +68,8 @@ type Introspection struct {
 	Issuers                        []string
 	MaxConcurrent, MaxEntries      int
 	CacheTTL, InactiveTTL, Timeout time.Duration
+	// Namespaces whose objects' rules may have opaque tokens introspected ("*": all).
+	Namespaces []string
 }
 
 // Options are the introspect.Options of the section, but for its logger and observer.
@@ -147,5 +157,30 @@ func readIntrospection(c *checker, key string, f *IntrospectionFile, is Issuer) 
 	if d := in.Timeout; d < minIntrospectTimeout || d > maxIntrospectTimeout {
 		c.bad(key+".timeout", "%s is outside %s..%s", d, minIntrospectTimeout, maxIntrospectTimeout)
 	}
+	if len(f.Namespaces) > maxIntrospectNamespaces {
+		c.bad(key+".namespaces", "lists %d namespaces; at most %d", len(f.Namespaces), maxIntrospectNamespaces)
+	}
+	for i, ns := range f.Namespaces {
+		if ns != "*" && !namespaceName(ns) {
+			c.bad(fmt.Sprintf("%s.namespaces[%d]", key, i), "%q is not a namespace name (or *)", policy.Clip(ns))
+		}
+	}
+	in.Namespaces = f.Namespaces
 	return in
+}
+
+// maxIntrospectNamespaces bounds introspection.namespaces.
+const maxIntrospectNamespaces = 1024
+
+// namespaceName reports whether ns is a Kubernetes namespace name (an RFC 1123 label).
+func namespaceName(ns string) bool {
+	if ns == "" || len(ns) > 63 || ns[0] == '-' || ns[len(ns)-1] == '-' {
+		return false
+	}
+	for _, c := range []byte(ns) {
+		if (c < 'a' || c > 'z') && (c < '0' || c > '9') && c != '-' {
+			return false
+		}
+	}
+	return true
 }

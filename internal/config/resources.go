@@ -92,6 +92,9 @@ func (s *Settings) compileResources() map[string]*authz.Resource {
 		res, err := authz.NewResource(r.Resource, []string{r.AuthorizationServer}, r.Scopes)
 		if err == nil { // checked when read
 			res.IssuerName = r.IssuerName
+			if r.Introspection != nil {
+				res.IntrospectionNamespaces = r.Introspection.Namespaces
+			}
 			out[r.Resource] = res
 		}
 	}

@@ -276,6 +276,7 @@ func (b *Builder) rules(parsed map[string]parsedRules, o *Object, a config.Annot
 	if !ok {
 		p.rules, p.err = policy.ParseObjectRules(o.Annotations, o.Ref())
 		if p.err == nil && p.rules != nil {
+			p.rules.SetNamespace(o.Namespace)
 			// Not the issuer names: a rule naming an issuer the config lacks (or no longer has)
 			// stays in force and refuses every token (403). Made invalid, the object would fall
 			// back to the config, and a config edit elsewhere could open it.

@@ -325,6 +325,11 @@ func TestBuilderReusesWhatItParsed(t *testing.T) {
 	if first != again {
 		t.Error("the same annotations were parsed again")
 	}
+	if ns := first.Rules[0].Namespace; ns != "a" {
+		// A rule knows its object's namespace: whether it may have a resource's opaque tokens
+		// introspected depends on it.
+		t.Errorf("an annotation's rule is of namespace %q, want a", ns)
+	}
 	b.Build(nil, settings, Cluster{})
 	if len(b.parsed) != 0 {
 		t.Errorf("%d parsed entries kept for objects gone", len(b.parsed))
