@@ -1,7 +1,10 @@
 // Package introspect asks Better Auth's OAuth provider about opaque access tokens (RFC 7662,
 // POST /oauth2/introspect), authenticated as a confidential client of its own. Concurrent
 // questions about one token share one call, the calls in flight are capped, and answers are
-// cached: an active token until its exp (or a shorter cap), an inactive one briefly. Every
+// cached: an active token until its exp (or a shorter cap), an inactive one briefly. While
+// Better Auth rate-limits introspection, an active answer past the cap is served a while longer
+// ("stale while rate-limited"), so that a limit anyone can exhaust does not lock every user out.
+// Every
 // answer is read strictly and fails closed: what cannot be trusted is an outage (try again),
 // never a valid token. It knows nothing of Envoy, Kubernetes or policy.
 package introspect
@@ -63,7 +66,9 @@ type Options struct {
 	// Timeout bounds one call. Default 2s.
 	Timeout time.Duration
 	// CacheTTL caps how long an active token is trusted without asking again (never past its
-	// exp): a revoked token works that long. Default 5m.
+	// exp): a revoked token works that long. While Better Auth rate-limits introspection (a 429,
+	// for as long as it asks), an active answer is still served up to 2 × CacheTTL after it came
+	// (never past its exp): during such an outage a revoked token works that long. Default 5m.
 	CacheTTL time.Duration
 	// InactiveTTL is how long an answer that a token is not active is trusted. Default 5s.
 	InactiveTTL time.Duration
@@ -225,14 +230,15 @@ func (in *Introspector) Introspect(ctx context.Context, token string) (jwks.Clai
 	}
 	key := sha256.Sum256([]byte(in.keyPrefix + token))
 	now := in.o.Now()
-	if c, err, ok := in.cache.get(key, now); ok {
+	wait := in.backoff(now)
+	if c, err, ok := in.cache.get(key, now, wait > 0); ok {
 		return c, err
 	}
-	if _, err, ok := in.inactive.get(key, now); ok {
+	if _, err, ok := in.inactive.get(key, now, false); ok {
 		return jwks.Claims{}, err
 	}
-	if now.UnixNano() < in.backoffUntil.Load() {
-		return jwks.Claims{}, fmt.Errorf("%w: Better Auth rate-limited introspection; waiting before asking again", ErrUnavailable)
+	if wait > 0 {
+		return jwks.Claims{}, limited(wait)
 	}
 	c := in.join(key, token)
 	wctx, cancel := jwks.WaitContext(ctx)
@@ -314,20 +320,39 @@ func (in *Introspector) run(ctx context.Context, key [32]byte, c *call, token st
 	c.asking = true
 	in.mu.Unlock()
 
-	claims, exp, err := in.ask(token)
+	var claims jwks.Claims
+	var exp time.Time
+	var err error
+	if wait := in.backoff(in.o.Now()); wait > 0 {
+		// Queued for a slot while Better Auth rate-limited another call: asking now would only
+		// prolong the limit.
+		err = limited(wait)
+	} else {
+		claims, exp, err = in.ask(token)
+	}
 	<-in.slots
 	now := in.o.Now()
+	var rl *rateLimited
 	switch {
 	case err == nil:
-		until := now.Add(in.o.CacheTTL)
+		until, stale := now.Add(in.o.CacheTTL), now.Add(2*in.o.CacheTTL)
 		if exp.Before(until) {
 			until = exp
 		}
+		if exp.Before(stale) {
+			stale = exp
+		}
 		if until.After(now) {
-			in.cache.put(key, claims, nil, until)
+			in.cache.put(key, claims, nil, until, stale)
 		}
 	case errors.Is(err, ErrInactive), errors.Is(err, ErrExpired), errors.Is(err, ErrBound):
-		in.inactive.put(key, jwks.Claims{}, err, now.Add(in.o.InactiveTTL))
+		in.cache.drop(key) // no stale answer may outlive this one
+		in.inactive.put(key, jwks.Claims{}, err, now.Add(in.o.InactiveTTL), time.Time{})
+	case errors.As(err, &rl):
+		// Stale while rate-limited: an active answer past CacheTTL, within its grace.
+		if stale, _, ok := in.cache.get(key, now, true); ok {
+			claims, err = stale, nil
+		}
 	}
 	in.mu.Lock()
 	if in.calls[key] == c {
@@ -336,6 +361,11 @@ func (in *Introspector) run(ctx context.Context, key [32]byte, c *call, token st
 	in.mu.Unlock()
 	c.claims, c.err = claims, err
 	close(c.done)
+}
+
+// backoff is how long Better Auth's rate limit has yet to run at now (0: not in force).
+func (in *Introspector) backoff(now time.Time) time.Duration {
+	return max(time.Duration(in.backoffUntil.Load()-now.UnixNano()), 0)
 }
 
 // Reload reads the client secret file again now, as a config being applied does: an error says

@@ -468,14 +468,14 @@ func TestCacheStaysWithinItsBounds(t *testing.T) {
 	now := time.Now()
 	claims, _ := jwks.ParseClaims([]byte(`{"sub":"u"}`))
 	for i := range 100 {
-		c.put([32]byte{byte(i)}, claims, nil, now.Add(time.Minute))
+		c.put([32]byte{byte(i)}, claims, nil, now.Add(time.Minute), time.Time{})
 	}
 	if n := c.len(); n != 10 {
 		t.Fatalf("%d entries, want 10", n)
 	}
 	c = newCache(1000, 2048)
 	for i := range 100 {
-		c.put([32]byte{byte(i)}, claims, nil, now.Add(time.Minute))
+		c.put([32]byte{byte(i)}, claims, nil, now.Add(time.Minute), time.Time{})
 	}
 	if c.bytes > 2048 {
 		t.Fatalf("%d bytes", c.bytes)
