@@ -53,7 +53,14 @@ func (in *Introspector) call(token string) (jwks.Claims, time.Time, string, erro
 		// RFC 6749 §2.3.1: both form-encoded, then Basic.
 		req.SetBasicAuth(url.QueryEscape(in.o.ClientID), url.QueryEscape(secret))
 	}
-	resp, err := in.o.Client.Do(req)
+	client := in.o.Client
+	if in.ca != nil {
+		if client, err = in.ca.get(); err != nil {
+			// The last good CAs stay in use (a Secret being rewritten, a file briefly gone).
+			in.logf(logCA, "introspection CA file could not be re-read; the last good CAs stay in use", "error", err)
+		}
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		// The url.Error's cause, without the method and URL it repeats.
 		return jwks.Claims{}, time.Time{}, OutcomeUnreachable, fmt.Errorf("%w: %w", ErrUnavailable, errors.Unwrap(err))
@@ -142,6 +149,7 @@ const (
 	logClient = iota
 	logAnswer
 	logSecret
+	logCA
 	logKinds
 )
 

@@ -81,8 +81,14 @@ type Options struct {
 	// Client calls Better Auth. Default: a client on http.DefaultTransport; redirects are
 	// never followed (the credential goes to URL only).
 	Client *http.Client
+	// CAFile, when set, is a PEM file of the only CAs trusted for an https URL (a private CA),
+	// in place of the system's: read at New — unusable, an error (ErrCAFile) — and again before
+	// a call when the file has changed (a failed re-read keeps the last good CAs).
+	CAFile string
 	// Log receives what an operator must fix: a refused client credential, answers that cannot
-	// be trusted (at most one line a minute of each). Default: discarded.
+	// be trusted, a CA file gone bad (at most one line a minute of each); and, at New, a
+	// warning when URL is http:// to a host other than the loopback (the client secret crosses
+	// the network in clear). Default: discarded.
 	Log *slog.Logger
 	// Observe is told the outcome of every call to Better Auth (Outcome* constants). Optional.
 	Observe func(outcome string)
@@ -126,6 +132,7 @@ func Outcomes() []string {
 type Introspector struct {
 	o        Options
 	secret   *secretFile
+	ca       *caClient     // nil: o.Client as it is
 	cache    *cache        // active tokens
 	inactive *cache        // tokens refused
 	slots    chan struct{} // one per call in flight
@@ -168,9 +175,20 @@ func New(o Options) (*Introspector, error) {
 		return nil, err
 	}
 	o = withDefaults(o)
+	var ca *caClient
+	if o.CAFile != "" {
+		if ca, err = newCAClient(o.CAFile, o.Client); err != nil {
+			return nil, err
+		}
+	}
+	if cleartext(o.URL) {
+		o.Log.Warn("the introspection URL is http://: betterauthz's client secret and the tokens cross the network in clear; use https:// (with the issuer's jwksCAFile for a private CA)",
+			"resource", o.Resource, "client_id", o.ClientID, "url", o.URL)
+	}
 	return &Introspector{
 		o:         o,
 		secret:    secret,
+		ca:        ca,
 		cache:     newCache(o.MaxEntries, o.MaxBytes),
 		inactive:  newCache(max(o.MaxEntries/8, 1), max(o.MaxBytes/8, 1024)),
 		slots:     make(chan struct{}, o.MaxConcurrent),
