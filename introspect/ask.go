@@ -109,6 +109,11 @@ func (in *Introspector) refused(resp *http.Response) (jwks.Claims, time.Time, st
 	}
 }
 
+// backoff is how long Better Auth's rate limit has yet to run at now (0: not in force).
+func (in *Introspector) backoff(now time.Time) time.Duration {
+	return max(time.Duration(in.backoffUntil.Load()-now.UnixNano()), 0)
+}
+
 // rateLimited is ErrUnavailable while Better Auth rate-limits introspection: nothing is asked
 // until wait has passed.
 type rateLimited struct{ wait time.Duration }

@@ -13,7 +13,8 @@ import (
 	"sync"
 )
 
-// ErrCAFile: Options.CAFile could not be used (missing, unreadable, no PEM certificate).
+// ErrCAFile is the error of New when Options.CAFile cannot be used (missing, unreadable, no
+// PEM certificate).
 var ErrCAFile = errors.New("introspect: CA file unusable")
 
 // maxCABytes bounds the CA file.

@@ -381,11 +381,6 @@ func (in *Introspector) run(ctx context.Context, key [32]byte, c *call, token st
 	close(c.done)
 }
 
-// backoff is how long Better Auth's rate limit has yet to run at now (0: not in force).
-func (in *Introspector) backoff(now time.Time) time.Duration {
-	return max(time.Duration(in.backoffUntil.Load()-now.UnixNano()), 0)
-}
-
 // Reload reads the client secret file again now, as a config being applied does: an error says
 // it is missing, empty or unreadable (the last good secret stays in use meanwhile).
 func (in *Introspector) Reload() error { return in.secret.reload() }
