@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"time"
 
 	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/jwks"
@@ -41,6 +42,8 @@ type credential struct {
 	// reason and description say why it is not valid.
 	reason      Reason
 	description string
+	// retryAfter, when set, is the Retry-After of the denial (an introspection backoff).
+	retryAfter time.Duration
 	// facts: what Better Auth's plugins say of a valid credential (standing.go).
 	facts facts
 	// sessionCookie and sessionToken: the session token cookie that came with a session

@@ -103,7 +103,7 @@ func (c *Config) verdict(d Decision, r *Request, rq *reading, rules []*policy.Ru
 		}
 		return d.deny(cred.reason, cred.description)
 	case !cred.valid:
-		return d.deny(cred.reason, cred.description)
+		return d.denyCredential(cred)
 	case cred.crossSite:
 		return d.deny(ReasonUntrustedOrigin, "a cookie-authenticated "+r.Method+" must come from a trusted origin (Origin or Referer)")
 	}

@@ -155,6 +155,9 @@ type Decision struct {
 	// Detail is for the operator's log only, never sent to the client: e.g. why a route's
 	// policy is invalid.
 	Detail string
+	// retryAfter, when set, replaces the reason's Retry-After: how long Better Auth's rate limit
+	// on introspection has yet to run.
+	retryAfter time.Duration
 }
 
 // Header is one header to set.
@@ -207,9 +210,14 @@ func (d *Decision) Challenge() string {
 	return c
 }
 
-// RetryAfter is the Retry-After value of a denial, in whole seconds ("" when it has none).
+// RetryAfter is the Retry-After value of a denial, in whole seconds ("" when it has none). A
+// denial for an introspection backoff says what is left of it, rounded up, 1..60.
 func (d *Decision) RetryAfter() string {
-	if s := outcomes[d.Reason].retryAfter; s > 0 {
+	s := outcomes[d.Reason].retryAfter
+	if s > 0 && d.retryAfter > 0 {
+		return strconv.Itoa(min(max(int((d.retryAfter+time.Second-1)/time.Second), 1), 60))
+	}
+	if s > 0 {
 		return strconv.Itoa(int(s.Seconds()))
 	}
 	return ""

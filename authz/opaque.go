@@ -41,9 +41,18 @@ func (s *Snapshot) introspected(ctx context.Context, c *credential, resource rou
 	claims, err := in.Introspect(ctx, token)
 	if err != nil {
 		c.fail(IntrospectReason(err), introspect.Describe(err))
+		c.retryAfter = introspect.RetryAfter(err)
 		return jwks.Claims{}, false
 	}
 	return claims, true
+}
+
+// denyCredential denies for c's reason, with the Retry-After c asks for (an introspection
+// backoff) in place of its reason's.
+func (d Decision) denyCredential(c credential) Decision {
+	d = d.deny(c.reason, c.description)
+	d.retryAfter = c.retryAfter
+	return d
 }
 
 // IntrospectReason is the reason an opaque access token is denied for when introspection did

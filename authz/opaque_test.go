@@ -3,8 +3,13 @@ package authz
 import (
 	"context"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/betterauthz/betterauthz/authz/policy"
 	"github.com/betterauthz/betterauthz/introspect"
@@ -151,4 +156,51 @@ func TestOpaqueTokensForAnotherNamespacesRule(t *testing.T) {
 
 type introspectorFunc func(token string) (jwks.Claims, error)
 
-func (f introspectorFunc) Introspect(_ context.Context, token string) (jwks.Claims, error) { return f(token) }
+func (f introspectorFunc) Introspect(_ context.Context, token string) (jwks.Claims, error) {
+	return f(token)
+}
+
+// While Better Auth rate-limits introspection, the 503 says how long the backoff has yet to
+// run, not the reason's usual 5 seconds.
+func TestOpaqueRateLimitedRetryAfterIsTheBackoff(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Retry-After", "42")
+		w.WriteHeader(http.StatusTooManyRequests)
+	}))
+	defer srv.Close()
+	secret := filepath.Join(t.TempDir(), "secret")
+	if err := os.WriteFile(secret, []byte("s"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in, err := introspect.New(introspect.Options{URL: srv.URL, ClientID: "betterauthz", ClientSecretFile: secret,
+		Issuers: []string{"https://auth.example.com/api/auth"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, errs := policy.CompileRules([]policy.RuleSpec{{Name: "read", Paths: []string{"/read"}, Resource: api}},
+		"routes", policy.SourceConfig, true, nil)
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	c := testPolicy()
+	c.Routes = rules
+	s := c.live(fakeVerifier{}, nil)
+	s.Introspectors = map[string]Introspector{api: in}
+	res, _ := NewResource(api, nil, nil)
+	s.Config.Resources = map[string]*Resource{api: res}
+	for _, token := range []string{"first", "second"} { // the 429, then a token refused unasked
+		d := Decide(context.Background(), s, httpCheck("GET", "api.example.com", "/read", map[string]string{"authorization": "Bearer " + token}))
+		if d.Reason != ReasonIntrospectionUnavailable || d.RetryAfter() != "42" && d.RetryAfter() != "41" {
+			t.Fatalf("%s: %s, Retry-After %q, want 42", token, d.Reason, d.RetryAfter())
+		}
+	}
+	d := Decision{Reason: ReasonIntrospectionUnavailable}
+	if d.RetryAfter() != "5" {
+		t.Fatalf("an outage that is no rate limit: Retry-After %q", d.RetryAfter())
+	}
+	for wait, want := range map[time.Duration]string{time.Millisecond: "1", 1500 * time.Millisecond: "2", time.Hour: "60"} {
+		if d.retryAfter = wait; d.RetryAfter() != want {
+			t.Fatalf("%s: Retry-After %q, want %s", wait, d.RetryAfter(), want)
+		}
+	}
+}

@@ -32,7 +32,8 @@ const maxQuoted = 256
 // else ErrExpired) and client_id; a token bound to a key (cnf, or token_type DPoP) is ErrBound.
 // The claims are the answer's, as a verified JWT access token's would be: a token of the
 // client_credentials grant (no user: no sub and no sid) gets its client as sub, as Better
-// Auth's JWT access tokens do. exp is returned for the cache.
+// Auth's JWT access tokens do — unless its scope holds one only a user grants (openid, …): then
+// it is a user's token whose user is gone, ErrInactive. exp is returned for the cache.
 func parseAnswer(body []byte, issuers []string, now time.Time) (jwks.Claims, time.Time, error) {
 	c, err := jwks.ParseClaims(body)
 	if err != nil {
@@ -94,6 +95,11 @@ func parseAnswer(body []byte, issuers []string, now time.Time) (jwks.Claims, tim
 	if _, present := c.Claim("sid"); present {
 		return jwks.Claims{}, time.Time{}, invalid("the answer names a session (sid) but no subject (sub)")
 	}
+	if scope, _ := stringMember(c, "scope"); userDelegated(scope) {
+		// Better Auth omits sub when the token's user no longer exists (no cascade deleted the
+		// token), and sid when a refresh outlived the session: a user's token, never a client's.
+		return jwks.Claims{}, time.Time{}, fmt.Errorf("%w: a user's token without its user", ErrInactive)
+	}
 	m := c.Map()
 	m["sub"] = clientID
 	c, err = jwks.ClaimsFromMap(m)
@@ -101,6 +107,18 @@ func parseAnswer(body []byte, issuers []string, now time.Time) (jwks.Claims, tim
 		return jwks.Claims{}, time.Time{}, invalid("the answer's claims cannot be kept")
 	}
 	return c, exp, nil
+}
+
+// userDelegated reports whether scope holds a scope only a user can grant: Better Auth's
+// client_credentials grant refuses these (USER_DELEGATED_SCOPES in @better-auth/oauth-provider).
+func userDelegated(scope string) bool {
+	for s := range strings.FieldsSeq(scope) {
+		switch s {
+		case "openid", "profile", "email", "offline_access":
+			return true
+		}
+	}
+	return false
 }
 
 // stringMember is a top-level member that is a string. (Claims.Claim would read "a.b" as a

@@ -53,7 +53,14 @@ func (in *Introspector) call(token string) (jwks.Claims, time.Time, string, erro
 		// RFC 6749 §2.3.1: both form-encoded, then Basic.
 		req.SetBasicAuth(url.QueryEscape(in.o.ClientID), url.QueryEscape(secret))
 	}
-	resp, err := in.o.Client.Do(req)
+	client := in.o.Client
+	if in.ca != nil {
+		if client, err = in.ca.get(); err != nil {
+			// The last good CAs stay in use (a Secret being rewritten, a file briefly gone).
+			in.logf(logCA, "introspection CA file could not be re-read; the last good CAs stay in use", "error", err)
+		}
+	}
+	resp, err := client.Do(req)
 	if err != nil {
 		// The url.Error's cause, without the method and URL it repeats.
 		return jwks.Claims{}, time.Time{}, OutcomeUnreachable, fmt.Errorf("%w: %w", ErrUnavailable, errors.Unwrap(err))
@@ -91,8 +98,7 @@ func (in *Introspector) refused(resp *http.Response) (jwks.Claims, time.Time, st
 	case http.StatusTooManyRequests:
 		wait := retryAfter(resp.Header)
 		in.backoffUntil.Store(in.o.Now().Add(wait).UnixNano())
-		return jwks.Claims{}, time.Time{}, OutcomeRateLimited,
-			fmt.Errorf("%w: Better Auth rate-limited introspection (HTTP 429); not asking for %s", ErrUnavailable, wait)
+		return jwks.Claims{}, time.Time{}, OutcomeRateLimited, limited(wait)
 	case http.StatusUnauthorized, http.StatusForbidden:
 		in.logf(logClient, "Better Auth refused betterauthz's introspection client: check the client id, its secret file and its token endpoint auth method",
 			"http_status", resp.StatusCode)
@@ -101,6 +107,32 @@ func (in *Introspector) refused(resp *http.Response) (jwks.Claims, time.Time, st
 	default:
 		return jwks.Claims{}, time.Time{}, OutcomeStatus, fmt.Errorf("%w: introspection answered HTTP %d", ErrUnavailable, resp.StatusCode)
 	}
+}
+
+// backoff is how long Better Auth's rate limit has yet to run at now (0: not in force).
+func (in *Introspector) backoff(now time.Time) time.Duration {
+	return max(time.Duration(in.backoffUntil.Load()-now.UnixNano()), 0)
+}
+
+// rateLimited is ErrUnavailable while Better Auth rate-limits introspection: nothing is asked
+// until wait has passed.
+type rateLimited struct{ wait time.Duration }
+
+func limited(wait time.Duration) error { return &rateLimited{wait} }
+
+func (e *rateLimited) Error() string {
+	return fmt.Sprintf("%s: Better Auth rate-limited introspection (HTTP 429); not asking for %s", ErrUnavailable, e.wait.Round(time.Second))
+}
+func (e *rateLimited) Unwrap() error { return ErrUnavailable }
+
+// RetryAfter is how long, from when err was returned, Introspect asks Better Auth nothing
+// because it rate-limited introspection; 0 when err is no such refusal.
+func RetryAfter(err error) time.Duration {
+	var rl *rateLimited
+	if errors.As(err, &rl) {
+		return rl.wait
+	}
+	return 0
 }
 
 // retryAfter is the wait a 429 asks for, in seconds (Retry-After, else Better Auth's
@@ -122,6 +154,7 @@ const (
 	logClient = iota
 	logAnswer
 	logSecret
+	logCA
 	logKinds
 )
 

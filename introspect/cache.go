@@ -23,29 +23,36 @@ type entry struct {
 	claims  jwks.Claims
 	err     error
 	expires time.Time
-	size    int
+	// stale, when after expires, ends the grace in which the entry may still be served while
+	// Better Auth cannot be asked (see Introspector.Introspect); until then a miss keeps it.
+	stale time.Time
+	size  int
 }
 
 func newCache(maxEntries, maxBytes int) *cache {
 	return &cache{m: map[[32]byte]*entry{}, maxEntries: maxEntries, maxBytes: maxBytes}
 }
 
-func (c *cache) get(k [32]byte, now time.Time) (jwks.Claims, error, bool) {
+// get is the entry of k until it expires; with stale, also until its grace ends.
+func (c *cache) get(k [32]byte, now time.Time, stale bool) (jwks.Claims, error, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	e, ok := c.m[k]
 	if !ok {
 		return jwks.Claims{}, nil, false
 	}
-	if !now.Before(e.expires) {
+	switch {
+	case now.Before(e.expires), stale && now.Before(e.stale):
+		return e.claims, e.err, true
+	case !now.Before(e.stale):
 		c.remove(k, e)
-		return jwks.Claims{}, nil, false
 	}
-	return e.claims, e.err, true
+	return jwks.Claims{}, nil, false
 }
 
-func (c *cache) put(k [32]byte, claims jwks.Claims, err error, expires time.Time) {
-	e := &entry{claims: claims, err: err, expires: expires, size: 128}
+// put caches an entry until expires, servable stale until stale (none when not after expires).
+func (c *cache) put(k [32]byte, claims jwks.Claims, err error, expires, stale time.Time) {
+	e := &entry{claims: claims, err: err, expires: expires, stale: stale, size: 128}
 	if !claims.IsZero() {
 		e.size += claims.Size()
 	}
@@ -65,6 +72,15 @@ func (c *cache) put(k [32]byte, claims jwks.Claims, err error, expires time.Time
 	}
 	c.m[k] = e
 	c.bytes += e.size
+}
+
+// drop forgets k.
+func (c *cache) drop(k [32]byte) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if e, ok := c.m[k]; ok {
+		c.remove(k, e)
+	}
 }
 
 func (c *cache) remove(k [32]byte, e *entry) {

@@ -1,7 +1,10 @@
 // Package introspect asks Better Auth's OAuth provider about opaque access tokens (RFC 7662,
 // POST /oauth2/introspect), authenticated as a confidential client of its own. Concurrent
 // questions about one token share one call, the calls in flight are capped, and answers are
-// cached: an active token until its exp (or a shorter cap), an inactive one briefly. Every
+// cached: an active token until its exp (or a shorter cap), an inactive one briefly. While
+// Better Auth rate-limits introspection, an active answer past the cap is served a while longer
+// ("stale while rate-limited"), so that a limit anyone can exhaust does not lock every user out.
+// Every
 // answer is read strictly and fails closed: what cannot be trusted is an outage (try again),
 // never a valid token. It knows nothing of Envoy, Kubernetes or policy.
 package introspect
@@ -63,7 +66,9 @@ type Options struct {
 	// Timeout bounds one call. Default 2s.
 	Timeout time.Duration
 	// CacheTTL caps how long an active token is trusted without asking again (never past its
-	// exp): a revoked token works that long. Default 5m.
+	// exp): a revoked token works that long. While Better Auth rate-limits introspection (a 429,
+	// for as long as it asks), an active answer is still served up to 2 × CacheTTL after it came
+	// (never past its exp): during such an outage a revoked token works that long. Default 5m.
 	CacheTTL time.Duration
 	// InactiveTTL is how long an answer that a token is not active is trusted. Default 5s.
 	InactiveTTL time.Duration
@@ -76,8 +81,14 @@ type Options struct {
 	// Client calls Better Auth. Default: a client on http.DefaultTransport; redirects are
 	// never followed (the credential goes to URL only).
 	Client *http.Client
+	// CAFile, when set, is a PEM file of the only CAs trusted for an https URL (a private CA),
+	// in place of the system's: read at New — unusable, an error (ErrCAFile) — and again before
+	// a call when the file has changed (a failed re-read keeps the last good CAs).
+	CAFile string
 	// Log receives what an operator must fix: a refused client credential, answers that cannot
-	// be trusted (at most one line a minute of each). Default: discarded.
+	// be trusted, a CA file gone bad (at most one line a minute of each); and, at New, a
+	// warning when URL is http:// to a host other than the loopback (the client secret crosses
+	// the network in clear). Default: discarded.
 	Log *slog.Logger
 	// Observe is told the outcome of every call to Better Auth (Outcome* constants). Optional.
 	Observe func(outcome string)
@@ -121,6 +132,7 @@ func Outcomes() []string {
 type Introspector struct {
 	o        Options
 	secret   *secretFile
+	ca       *caClient     // nil: o.Client as it is
 	cache    *cache        // active tokens
 	inactive *cache        // tokens refused
 	slots    chan struct{} // one per call in flight
@@ -163,9 +175,20 @@ func New(o Options) (*Introspector, error) {
 		return nil, err
 	}
 	o = withDefaults(o)
+	var ca *caClient
+	if o.CAFile != "" {
+		if ca, err = newCAClient(o.CAFile, o.Client); err != nil {
+			return nil, err
+		}
+	}
+	if cleartext(o.URL) {
+		o.Log.Warn("the introspection URL is http://: betterauthz's client secret and the tokens cross the network in clear; use https:// (with the issuer's jwksCAFile for a private CA)",
+			"resource", o.Resource, "client_id", o.ClientID, "url", o.URL)
+	}
 	return &Introspector{
 		o:         o,
 		secret:    secret,
+		ca:        ca,
 		cache:     newCache(o.MaxEntries, o.MaxBytes),
 		inactive:  newCache(max(o.MaxEntries/8, 1), max(o.MaxBytes/8, 1024)),
 		slots:     make(chan struct{}, o.MaxConcurrent),
@@ -225,14 +248,15 @@ func (in *Introspector) Introspect(ctx context.Context, token string) (jwks.Clai
 	}
 	key := sha256.Sum256([]byte(in.keyPrefix + token))
 	now := in.o.Now()
-	if c, err, ok := in.cache.get(key, now); ok {
+	wait := in.backoff(now)
+	if c, err, ok := in.cache.get(key, now, wait > 0); ok {
 		return c, err
 	}
-	if _, err, ok := in.inactive.get(key, now); ok {
+	if _, err, ok := in.inactive.get(key, now, false); ok {
 		return jwks.Claims{}, err
 	}
-	if now.UnixNano() < in.backoffUntil.Load() {
-		return jwks.Claims{}, fmt.Errorf("%w: Better Auth rate-limited introspection; waiting before asking again", ErrUnavailable)
+	if wait > 0 {
+		return jwks.Claims{}, limited(wait)
 	}
 	c := in.join(key, token)
 	wctx, cancel := jwks.WaitContext(ctx)
@@ -314,20 +338,39 @@ func (in *Introspector) run(ctx context.Context, key [32]byte, c *call, token st
 	c.asking = true
 	in.mu.Unlock()
 
-	claims, exp, err := in.ask(token)
+	var claims jwks.Claims
+	var exp time.Time
+	var err error
+	if wait := in.backoff(in.o.Now()); wait > 0 {
+		// Queued for a slot while Better Auth rate-limited another call: asking now would only
+		// prolong the limit.
+		err = limited(wait)
+	} else {
+		claims, exp, err = in.ask(token)
+	}
 	<-in.slots
 	now := in.o.Now()
+	var rl *rateLimited
 	switch {
 	case err == nil:
-		until := now.Add(in.o.CacheTTL)
+		until, stale := now.Add(in.o.CacheTTL), now.Add(2*in.o.CacheTTL)
 		if exp.Before(until) {
 			until = exp
 		}
+		if exp.Before(stale) {
+			stale = exp
+		}
 		if until.After(now) {
-			in.cache.put(key, claims, nil, until)
+			in.cache.put(key, claims, nil, until, stale)
 		}
 	case errors.Is(err, ErrInactive), errors.Is(err, ErrExpired), errors.Is(err, ErrBound):
-		in.inactive.put(key, jwks.Claims{}, err, now.Add(in.o.InactiveTTL))
+		in.cache.drop(key) // no stale answer may outlive this one
+		in.inactive.put(key, jwks.Claims{}, err, now.Add(in.o.InactiveTTL), time.Time{})
+	case errors.As(err, &rl):
+		// Stale while rate-limited: an active answer past CacheTTL, within its grace.
+		if stale, _, ok := in.cache.get(key, now, true); ok {
+			claims, err = stale, nil
+		}
 	}
 	in.mu.Lock()
 	if in.calls[key] == c {

@@ -222,6 +222,10 @@ func TestIntrospectFailsClosed(t *testing.T) {
 		"a session but no subject": {strings.Replace(activeAnswer(""), `"sub":"u1",`, ``, 1), ErrUnavailable, OutcomeInvalidAnswer},
 		"scope not a string":       {strings.Replace(activeAnswer(""), `"scope":"read:tasks"`, `"scope":["read:tasks"]`, 1), ErrUnavailable, OutcomeInvalidAnswer},
 		"odd token_type":           {strings.Replace(activeAnswer(""), `"Bearer"`, `"mac"`, 1), ErrUnavailable, OutcomeInvalidAnswer},
+		// Better Auth omits sub when the user is gone, and sid when a refresh outlived the
+		// session: a token with a scope only a user grants is no client's.
+		"a user's token without its user": {strings.Replace(strings.Replace(activeAnswer(""), `"sub":"u1","sid":"s1",`, ``, 1), `"read:tasks"`, `"openid read:tasks"`, 1), ErrInactive, OutcomeInactive},
+		"offline_access without sub":      {strings.Replace(strings.Replace(activeAnswer(""), `"sub":"u1","sid":"s1",`, ``, 1), `"read:tasks"`, `"read:tasks offline_access"`, 1), ErrInactive, OutcomeInactive},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f, u := newFake(t)
@@ -464,14 +468,14 @@ func TestCacheStaysWithinItsBounds(t *testing.T) {
 	now := time.Now()
 	claims, _ := jwks.ParseClaims([]byte(`{"sub":"u"}`))
 	for i := range 100 {
-		c.put([32]byte{byte(i)}, claims, nil, now.Add(time.Minute))
+		c.put([32]byte{byte(i)}, claims, nil, now.Add(time.Minute), time.Time{})
 	}
 	if n := c.len(); n != 10 {
 		t.Fatalf("%d entries, want 10", n)
 	}
 	c = newCache(1000, 2048)
 	for i := range 100 {
-		c.put([32]byte{byte(i)}, claims, nil, now.Add(time.Minute))
+		c.put([32]byte{byte(i)}, claims, nil, now.Add(time.Minute), time.Time{})
 	}
 	if c.bytes > 2048 {
 		t.Fatalf("%d bytes", c.bytes)

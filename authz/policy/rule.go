@@ -79,8 +79,8 @@ type Rule struct {
 	// Namespace is the namespace of the object whose annotations wrote the rule; "" for the
 	// config's and context_extensions' rules.
 	Namespace string
-	Action Action
-	Spec   RuleSpec
+	Action    Action
+	Spec      RuleSpec
 	// Accepts: the kinds of credential the rule takes (Spec.Credentials; none: DefaultCredentials,
 	// see Credentials).
 	Accepts Credentials

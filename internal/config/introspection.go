@@ -70,13 +70,15 @@ type Introspection struct {
 	CacheTTL, InactiveTTL, Timeout time.Duration
 	// Namespaces whose objects' rules may have opaque tokens introspected ("*": all).
 	Namespaces []string
+	// CAFile: the only CAs trusted for an https URL: the issuer's jwksCAFile ("": the system's).
+	CAFile string
 }
 
 // Options are the introspect.Options of the section, but for its logger and observer.
 func (in *Introspection) Options(resource string) introspect.Options {
 	return introspect.Options{
 		URL: in.URL, Resource: resource, ClientID: in.ClientID, ClientSecretFile: in.ClientSecretFile,
-		PostSecret: in.PostSecret, Issuers: in.Issuers, MaxConcurrent: in.MaxConcurrent,
+		PostSecret: in.PostSecret, Issuers: in.Issuers, CAFile: in.CAFile, MaxConcurrent: in.MaxConcurrent,
 		Timeout: in.Timeout, CacheTTL: in.CacheTTL, InactiveTTL: in.InactiveTTL, MaxEntries: in.MaxEntries,
 	}
 }
@@ -89,7 +91,7 @@ func (in *Introspection) Equal(o *Introspection) bool {
 	return in.URL == o.URL && in.ClientID == o.ClientID && in.ClientSecretFile == o.ClientSecretFile &&
 		in.PostSecret == o.PostSecret && strings.Join(in.Issuers, " ") == strings.Join(o.Issuers, " ") &&
 		in.MaxConcurrent == o.MaxConcurrent && in.MaxEntries == o.MaxEntries && in.CacheTTL == o.CacheTTL &&
-		in.InactiveTTL == o.InactiveTTL && in.Timeout == o.Timeout
+		in.InactiveTTL == o.InactiveTTL && in.Timeout == o.Timeout && in.CAFile == o.CAFile
 }
 
 // Bounds of the introspection settings.
@@ -112,6 +114,7 @@ func readIntrospection(c *checker, key string, f *IntrospectionFile, is Issuer) 
 		ClientID:         f.ClientID,
 		ClientSecretFile: f.ClientSecretFile,
 		Issuers:          is.accessIssuers(),
+		CAFile:           is.JWKSCAFile,
 		MaxConcurrent:    deref(f.MaxConcurrent, introspect.DefaultMaxConcurrent),
 		MaxEntries:       deref(f.MaxEntries, introspect.DefaultMaxEntries),
 		CacheTTL:         deref(f.CacheTTL, introspect.DefaultCacheTTL),

@@ -31,7 +31,7 @@ type Resource struct {
 	AuthorizationServer string
 	// IssuerName is that issuer's name: access tokens of another issuer are not for it.
 	IssuerName string
-	Scopes              []string
+	Scopes     []string
 	// Introspection, when set, reads its opaque access tokens.
 	Introspection *Introspection
 }

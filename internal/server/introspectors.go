@@ -39,7 +39,11 @@ func (r *reloader) introspectors(s *config.Settings) (introspectors, error) {
 		o.Log, o.Observe = r.log, r.metrics.Introspected
 		n, err := introspect.New(o)
 		if err != nil {
-			errs = append(errs, policy.Errorf(in.Key+".clientSecretFile", 0, "%v", err))
+			key := in.Key + ".clientSecretFile"
+			if errors.Is(err, introspect.ErrCAFile) {
+				key = "jwksCAFile" // the issuer's, as the key set's refusal names it
+			}
+			errs = append(errs, policy.Errorf(key, 0, "%v", err))
 			continue
 		}
 		out[res.Resource] = n
