@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -21,13 +22,18 @@ import (
 // serveHTTPFloor ("bench httpfloor") answers every check 200 with identity headers, as a
 // forward-auth service that decides nothing would.
 func serveHTTPFloor(args []string) error {
-	addr := "127.0.0.1:0"
-	if len(args) == 2 && args[0] == "--addr" {
-		addr = args[1]
+	fs := flag.NewFlagSet("httpfloor", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:0", "address")
+	pprofAddr := fs.String("pprof", "", "serve net/http/pprof here (bench -profile)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *pprofAddr != "" {
+		go func() { _ = http.ListenAndServe(*pprofAddr, nil) }() //nolint:gosec // loopback, bench only
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
-	lis, err := net.Listen("tcp", addr)
+	lis, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return err
 	}
@@ -50,7 +56,13 @@ func serveHTTPFloor(args []string) error {
 
 // startHTTPFloor runs this binary as the HTTP floor.
 func (b *bench) startHTTPFloor() (*process, error) {
-	cmd := b.command(b.o.self, "httpfloor", "--addr", fmt.Sprintf("127.0.0.1:%d", freePort()))
+	args := []string{"httpfloor", "--addr", fmt.Sprintf("127.0.0.1:%d", freePort())}
+	var opsAddr string
+	if b.o.profile != "" {
+		opsAddr = fmt.Sprintf("127.0.0.1:%d", freePort())
+		args = append(args, "--pprof", opsAddr)
+	}
+	cmd := b.command(b.o.self, args...)
 	cmd.Stderr = os.Stderr
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -65,7 +77,7 @@ func (b *bench) startHTTPFloor() (*process, error) {
 		return nil, fmt.Errorf("httpfloor: %w", err)
 	}
 	addr := line[:len(line)-1]
-	return &process{name: "HTTP floor", cmd: cmd, checkAddr: addr}, nil
+	return &process{name: "HTTP floor", cmd: cmd, checkAddr: addr, opsAddr: opsAddr}, nil
 }
 
 // closedLoopHTTP keeps `concurrency` forward-auth calls in flight for d, over keep-alive

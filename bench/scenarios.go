@@ -149,8 +149,10 @@ func (b *bench) efficiencyOnly() error {
 				return err
 			}
 		}
-		if err := b.profileRun(warm, one, true); err != nil {
-			return err
+		for _, p := range []*process{warm, httpFloor} {
+			if err := b.profileRun(p, one, true); err != nil {
+				return err
+			}
 		}
 	}
 	fmt.Printf("warm gRPC check: %s the no-op gRPC server's efficiency\nwarm HTTP check: %s the no-op HTTP server's efficiency\n", b.warmPair, b.httpPair)
