@@ -254,6 +254,9 @@ func (a *app) close() {
 		a.reloader.wait()
 	}
 	a.kube.stop()
+	if a.grpcServer != nil {
+		a.grpcServer.Stop() // its stream workers run from NewServer on, served or not (idempotent)
+	}
 	for _, l := range []net.Listener{a.grpcListener, a.httpListener, a.checkListener} {
 		if l != nil {
 			l.Close()
