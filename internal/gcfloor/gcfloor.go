@@ -17,6 +17,7 @@ package gcfloor
 
 import (
 	"math"
+	"os"
 	"runtime"
 	"runtime/debug"
 	"runtime/metrics"
@@ -39,11 +40,11 @@ var (
 
 // Start keeps the heap target at bytes or more, for the life of the process: after each
 // collection it sets GOGC from what the collection left. A second call changes the floor; 0
-// turns it off (GOGC 100). It does nothing when the environment sets GOGC: the operator's
-// choice wins. A memory limit (GOMEMLIMIT) still holds, and the floor stays under a quarter of
-// it.
-func Start(bytes uint64, getenv func(string) string) {
-	if getenv("GOGC") != "" {
+// turns it off (GOGC 100). It does nothing when the process's environment sets GOGC (which
+// the runtime read): the operator's choice wins. A memory limit (GOMEMLIMIT) still holds, and
+// the floor stays under a quarter of it.
+func Start(bytes uint64) {
+	if _, set := os.LookupEnv("GOGC"); set {
 		return
 	}
 	if limit := debug.SetMemoryLimit(-1); limit > 0 && limit < math.MaxInt64 {
@@ -74,9 +75,11 @@ var (
 	}
 )
 
-// adjust sets GOGC for what the last collection left.
+// adjust sets GOGC for what the last collection left. One at a time: the GOGC remembered is
+// always the runtime's.
 func adjust() {
 	sampleMu.Lock()
+	defer sampleMu.Unlock()
 	metrics.Read(samples)
 	var v [3]uint64
 	for i, s := range samples {
@@ -84,7 +87,6 @@ func adjust() {
 			v[i] = s.Value.Uint64()
 		}
 	}
-	sampleMu.Unlock()
 	p := Percent(floor.Load(), v[0], v[1]+v[2])
 	if percent.Swap(int64(p)) != int64(p) {
 		debug.SetGCPercent(p)

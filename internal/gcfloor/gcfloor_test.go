@@ -42,8 +42,7 @@ func TestPercent(t *testing.T) {
 // floor.
 func TestStart(t *testing.T) {
 	defer debug.SetGCPercent(debug.SetGCPercent(100))
-	env := func(string) string { return "" }
-	Start(64<<20, env)
+	Start(64 << 20)
 	for range 100 {
 		runtime.GC() // each collection's finalizer sets GOGC from the live heap it left
 		if percent.Load() > 100 {
@@ -53,23 +52,19 @@ func TestStart(t *testing.T) {
 	if p := percent.Load(); p <= 100 {
 		t.Fatalf("GOGC %d with a 64 MiB floor and a small live heap, want more than 100", p)
 	}
-	Start(0, env)
+	Start(0)
 	if p := debug.SetGCPercent(100); p != 100 {
 		t.Fatalf("GOGC %d with the floor off, want 100", p)
 	}
-	Start(64<<20, func(name string) string {
-		if name == "GOGC" {
-			return "50"
-		}
-		return ""
-	})
-	if floor.Load() != 0 {
-		t.Fatal("the floor was set although GOGC is")
-	}
 	defer debug.SetMemoryLimit(debug.SetMemoryLimit(100 << 20))
-	Start(64<<20, env)
+	Start(64 << 20)
 	if f := floor.Load(); f != 25<<20 {
 		t.Fatalf("floor %d MiB under a 100 MiB memory limit, want 25", f>>20)
 	}
-	Start(0, env)
+	Start(0)
+	t.Setenv("GOGC", "50")
+	Start(64 << 20)
+	if floor.Load() != 0 {
+		t.Fatal("the floor was set although GOGC is")
+	}
 }

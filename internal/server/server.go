@@ -38,7 +38,7 @@ type Options struct {
 	ShutdownDelay             time.Duration `flag:"shutdown-delay" env:"BETTERAUTHZ_SHUTDOWN_DELAY" default:"0s" help:"on SIGTERM, keep answering (not ready) this long before draining, so that Envoy and Kubernetes stop sending first; set it to a few seconds in Kubernetes"`
 	ShutdownTimeout           time.Duration `flag:"shutdown-timeout" env:"BETTERAUTHZ_SHUTDOWN_TIMEOUT" default:"20s" help:"longest wait for in-flight checks when stopping"`
 	// GCHeapFloorMiB: negative is off (the flag's 0 becomes it).
-	GCHeapFloorMiB    int    `flag:"gc-heap-floor-mib" env:"BETTERAUTHZ_GC_HEAP_FLOOR_MIB" default:"16" help:"while little memory is in use, let the heap grow to this many MiB before the Go garbage collector runs: fewer collections under load, for a few MiB more (see [Sizing](../sizing.md#memory)); '0' keeps Go's defaults. Ignored when 'GOGC' is set; under 'GOMEMLIMIT' it is at most a quarter of it"`
+	GCHeapFloorMiB    int    `flag:"gc-heap-floor-mib" env:"BETTERAUTHZ_GC_HEAP_FLOOR_MIB" default:"16" help:"while little memory is in use, let the heap grow to this many MiB (at most 1024) before the Go garbage collector runs: fewer collections under load, for a few MiB more (see [Sizing](../sizing.md#memory)); '0' keeps Go's defaults. Ignored when 'GOGC' is set; under 'GOMEMLIMIT' it is at most a quarter of it"`
 	Pprof             bool   `flag:"pprof" env:"BETTERAUTHZ_PPROF" default:"false" help:"serve Go profiles under '/debug/pprof/' on the ops port (for performance investigations)"`
 	ConfigMap         string `flag:"configmap" env:"BETTERAUTHZ_CONFIGMAP" unset:"none" help:"take the config from that ConfigMap's 'config.yaml', watched through the Kubernetes API; once it exists it wins over '--config'"`
 	Kubeconfig        string `flag:"kubeconfig" env:"BETTERAUTHZ_KUBECONFIG" unset:"in-cluster" help:"how to reach the Kubernetes API (default: the pod's service account)"`
@@ -76,6 +76,10 @@ func (o *Options) setDefaults() {
 	}
 }
 
+// maxGCHeapFloorMiB bounds --gc-heap-floor-mib: the floor raises GOGC, and a collection that
+// finds much more live than the last one did runs once under it before it is lowered again.
+const maxGCHeapFloorMiB = 1024
+
 // Run serves until ctx ends, then drains and returns nil. It returns an error at once for an
 // invalid config or an address it cannot listen on.
 func Run(ctx context.Context, o Options) error {
@@ -88,10 +92,10 @@ func Run(ctx context.Context, o Options) error {
 	if err := checkConnectionAge(&o); err != nil {
 		return err
 	}
-	if o.GCHeapFloorMiB > 1<<20 {
-		return fmt.Errorf("--gc-heap-floor-mib %d: want at most 1048576", o.GCHeapFloorMiB)
+	if o.GCHeapFloorMiB > maxGCHeapFloorMiB {
+		return fmt.Errorf("--gc-heap-floor-mib %d: want at most %d", o.GCHeapFloorMiB, maxGCHeapFloorMiB)
 	}
-	gcfloor.Start(uint64(max(o.GCHeapFloorMiB, 0))<<20, o.Getenv) // negative: off
+	gcfloor.Start(uint64(max(o.GCHeapFloorMiB, 0)) << 20) // negative: off
 	if ns := o.WorkloadNamespace; ns != "" {
 		if err := kube.CheckNamespace(ns); err != nil {
 			return fmt.Errorf("--workload-namespace: %w", err)
