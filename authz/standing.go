@@ -93,7 +93,7 @@ func (c *Config) readFacts(cred *credential) {
 // identity header needs it and no claim said it. A caller it cannot be asked for has no role.
 func (s *Snapshot) askRole(ctx context.Context, cred *credential, rules []*policy.Rule) {
 	f := &cred.facts
-	if f.roleRead || f.Organization == "" || cred.sessionToken == "" || s.Roles == nil || !s.Config.needsRole(rules) {
+	if f.roleRead || f.Organization == "" || cred.sessionToken == "" || cred.subject == "" || s.Roles == nil || !s.Config.needsRole(rules) {
 		return
 	}
 	// The role asked for is the verified subject's: the session token cookie that came along
