@@ -170,8 +170,11 @@ func PeekAccessToken(token string) (accessToken, ok bool) {
 		return p.accessToken, p.ok
 	}
 	accessToken, ok = peekSegment(segment)
-	// A copy: the token may live in memory its caller reuses (a CheckRequest's bytes).
-	slot.Store(&peeked{segment: strings.Clone(segment), accessToken: accessToken, ok: ok})
+	if ok {
+		// A copy: the token may live in memory its caller reuses (a CheckRequest's bytes). An
+		// unreadable header is not remembered: it would only push a signing key's out.
+		slot.Store(&peeked{segment: strings.Clone(segment), accessToken: accessToken, ok: ok})
+	}
 	return accessToken, ok
 }
 
