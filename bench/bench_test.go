@@ -32,7 +32,7 @@ func TestBenchRuns(t *testing.T) {
 	}
 	for _, want := range []string{"| 1 floor (saturating) | floor |", "| 2 warm (one token, cache hits) | betterauthz |",
 		"| 3 cold ES512 | betterauthz (cache off) |", "| 3 cold EdDSA | golang-jwt + keyfunc only |", "4 mixed (20 users",
-		"memory after 100 distinct tokens", "warm check CPU ≤ the floor's (efficiency ≥ 1.0 ×)", "HTTP check mode: warm check CPU ≤ the HTTP floor's", "cold (EdDSA) check CPU ≤ golang-jwt + keyfunc only",
+		"memory after 100 distinct tokens", "warm check CPU ≤ the floor's (efficiency ≥ 1.0 ×", "HTTP check mode: warm check CPU ≤ the HTTP floor's", "cold (EdDSA) check CPU ≤ golang-jwt + keyfunc only",
 		"| 0 idle (file config, keys loaded, no check yet) | betterauthz | — |", "idle RSS ≤ 24 MiB", "RSS ≤ 48 MiB with 100 cached tokens",
 		"static binary ≤ 30 MiB", "≤ 1.5 × the floor's p99 at that rate", "generator p99 lateness",
 		"| 6 HTTP floor (saturating) | HTTP floor |", "| 6 HTTP warm (cache hits, /check) | betterauthz |",

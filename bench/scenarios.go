@@ -37,6 +37,8 @@ type bench struct {
 	tracedPair   paired // warm betterauthz with every check traced / without tracing
 	halfP99      time.Duration
 	floorHalfP99 time.Duration
+	halfRate     float64    // the rate asked of both open-loop runs at half the floor's
+	halfKept     [2]float64 // the rates betterauthz and the floor kept in them
 	rss10k       int64
 	anon10k      int64
 	idleRSS      int64 // betterauthz with a file config, keys loaded, before any check
@@ -224,7 +226,7 @@ func (b *bench) runAll() error {
 	if err != nil {
 		return err
 	}
-	b.floorHalfP99 = r.res.percentile(99)
+	b.floorHalfP99, b.halfRate, b.halfKept[1] = r.res.percentile(99), half, r.res.rate()
 	defer floor.stop()
 
 	// 2. Warm: betterauthz, one valid token repeated (cache hits); 5. latency at half the floor.
@@ -251,7 +253,7 @@ func (b *bench) runAll() error {
 	if err != nil {
 		return err
 	}
-	b.halfP99 = r.res.percentile(99)
+	b.halfP99, b.halfKept[0] = r.res.percentile(99), r.res.rate()
 	if _, err := b.measure(fmt.Sprintf("5b warm at %.0f req/s (quarter floor)", half/2), warm, []string{b.tk.one},
 		func(c *client, t []string) loadResult { return openLoop(c, requests(t), half/2, b.o.duration) }); err != nil {
 		return err
@@ -419,10 +421,16 @@ func (b *bench) report() string {
 	}
 	warm, cold := b.warmPair.median(), b.coldPair.median()
 	fmt.Fprintf(&s, "\n## Against the targets\n\n| target | measured | |\n|---|---|---|\n")
-	fmt.Fprintf(&s, "| warm check CPU ≤ the floor's (efficiency ≥ 1.0 ×) | %s | %s |\n", b.warmPair, check(warm >= 1.0))
-	fmt.Fprintf(&s, "| HTTP check mode: warm check CPU ≤ the HTTP floor's (efficiency ≥ 1.0 ×) | %s | %s |\n", b.httpPair, check(b.httpPair.median() >= 1.0))
-	fmt.Fprintf(&s, "| p99 at half the floor's saturating rate ≤ 1.5 × the floor's p99 at that rate | %s against the floor's %s: %.2f × | %s |\n", dur(b.halfP99), dur(b.floorHalfP99),
-		float64(b.halfP99)/float64(max(b.floorHalfP99, 1)), check(float64(b.halfP99) <= 1.5*float64(b.floorHalfP99)))
+	fmt.Fprintf(&s, "| warm check CPU ≤ the floor's (efficiency ≥ 1.0 ×; betterauthz with its defaults: stream workers, heap floor) | %s | %s |\n", b.warmPair, check(warm >= 1.0))
+	fmt.Fprintf(&s, "| HTTP check mode: warm check CPU ≤ the HTTP floor's (efficiency ≥ 1.0 ×; betterauthz with its defaults) | %s | %s |\n", b.httpPair, check(b.httpPair.median() >= 1.0))
+	if kept := min(b.halfKept[0], b.halfKept[1]); kept < 0.95*b.halfRate {
+		// A run that fell behind its rate measured a queue, not a latency: no comparison.
+		fmt.Fprintf(&s, "| p99 at half the floor's saturating rate ≤ 1.5 × the floor's p99 at that rate | not measured: a run kept %.0f of the %.0f req/s asked (betterauthz %.0f, the floor %.0f) | — |\n",
+			kept, b.halfRate, b.halfKept[0], b.halfKept[1])
+	} else {
+		fmt.Fprintf(&s, "| p99 at half the floor's saturating rate ≤ 1.5 × the floor's p99 at that rate | %s against the floor's %s: %.2f × | %s |\n", dur(b.halfP99), dur(b.floorHalfP99),
+			float64(b.halfP99)/float64(max(b.floorHalfP99, 1)), check(float64(b.halfP99) <= 1.5*float64(b.floorHalfP99)))
+	}
 	fmt.Fprintf(&s, "| cold (EdDSA) check CPU ≤ golang-jwt + keyfunc only (efficiency ≥ 1.0 ×) | %s | %s |\n", b.coldPair, check(cold >= 1.0))
 	fmt.Fprintf(&s, "| idle RSS ≤ 24 MiB (file config, keys loaded) | %d MiB, of which %d MiB anonymous | %s |\n", b.idleRSS>>20, b.idleAnon>>20, check(b.idleRSS <= 24<<20))
 	if b.rss10k > 0 {
