@@ -33,8 +33,9 @@ func (s *Snapshot) introspected(ctx context.Context, c *credential, resource rou
 		return jwks.Claims{}, false
 	}
 	if r := s.Config.Resources[resource.name]; r == nil || !r.introspectsFor(resource.namespace) {
-		// A rule in a namespace's annotations may name any resource: it must not spend
-		// another team's introspection calls (their cap, Better Auth's rate limit).
+		// A rule in a namespace's annotations may name any resource: it must not make its
+		// routes take another team's opaque tokens, asked about with that team's client (and
+		// spending its calls: their cap, Better Auth's rate limit).
 		c.fail(ReasonInvalidToken, "opaque access tokens are not accepted on this route: its rule comes from namespace "+resource.namespace+", which the resource's introspection.namespaces does not list")
 		return jwks.Claims{}, false
 	}

@@ -47,8 +47,8 @@ type IntrospectionFile struct {
 	// Namespaces whose Kubernetes objects (betterauthz.io/ annotations) may name the resource
 	// and have its opaque tokens introspected; "*": every namespace. Rules of this config and of
 	// Envoy's context_extensions always may. Default: none — a rule from an annotation takes
-	// the resource's JWT access tokens, never its opaque ones, so that a team cannot spend
-	// another's introspection calls.
+	// the resource's JWT access tokens, never its opaque ones: a team's annotations cannot make
+	// its routes take another team's opaque tokens, asking Better Auth with that team's client.
 	Namespaces []string `yaml:"namespaces"`
 }
 
