@@ -36,7 +36,7 @@ func (s *Snapshot) introspected(ctx context.Context, c *credential, resource rou
 		// A rule in a namespace's annotations may name any resource: it must not make its
 		// routes take another team's opaque tokens, asked about with that team's client (and
 		// spending its calls: their cap, Better Auth's rate limit).
-		c.fail(ReasonInvalidToken, "opaque access tokens are not accepted on this route: its rule comes from namespace "+resource.namespace+", which the resource's introspection.namespaces does not list")
+		c.fail(ReasonInvalidToken, "opaque access tokens are not accepted on this route: the resource's introspection.namespaces does not list the namespace of its rule")
 		return jwks.Claims{}, false
 	}
 	claims, err := in.Introspect(ctx, token)
